@@ -1,0 +1,15 @@
+/* memgov.h - umbrella header: everything a user of memgov needs.
+ *
+ * memgov governs the memory of a data system inside one process: one budget,
+ * named regions, grants, pressure levels and consumers that evict or spill.
+ * Each module has its own header under memgov/; including this one is
+ * enough. */
+#ifndef MEMGOV_H
+#define MEMGOV_H
+
+#include "memgov/common.h"
+#include "memgov/governor.h"
+#include "memgov/size.h"
+#include "memgov/sysinfo.h"
+
+#endif /* MEMGOV_H */

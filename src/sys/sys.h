@@ -1,0 +1,26 @@
+/* sys/sys.h - internal: the system layer the governor builds on.
+ *
+ * Memory detection reads files below two roots, "/proc" and "/sys" by
+ * default.  Tests point them at fake trees with mgov__sys_set_roots() to
+ * play cgroup v1, v2, none, or unreadable files.  The roots are process-wide
+ * and not synchronized: set them before creating governors, from one thread.
+ */
+#ifndef MGOV_SYS_SYS_H
+#define MGOV_SYS_SYS_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "memgov/sysinfo.h"
+
+/* NULL restores the default ("/proc", "/sys").  The strings are copied. */
+void mgov__sys_set_roots(const char *proc_root, const char *sys_root);
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t mgov__now_ns(void);
+/* CLOCK_MONOTONIC_COARSE in nanoseconds: cheap, millisecond-ish resolution. */
+uint64_t mgov__coarse_now_ns(void);
+/* An absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */
+struct timespec mgov__ns_to_timespec(uint64_t ns);
+
+#endif /* MGOV_SYS_SYS_H */
