@@ -1,0 +1,251 @@
+/* governor/governor.c - creating, configuring and destroying a governor.
+ *
+ * Everything fixed at create (regions, thresholds' fractions, flags, the
+ * event callback) is validated and copied here, so the hot paths read plain
+ * fields.  The budget alone changes at run time (mgov_set_budget); it and
+ * the byte thresholds derived from it are atomics.
+ *
+ * Destroy reports what is still alive (grants per region, consumers) through
+ * the event callback and frees it all.  It must not race with any other use
+ * of the governor.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "governor/internal.h"
+#include "memgov/sysinfo.h"
+
+static const mgov_region_config_t default_regions[] = {
+    { "graph_storage", 0, 0 },
+    { "index_buffers", 0, 0 },
+    { "execution_buffers", 0, 0 },
+    { "spill_staging", 0, 0 },
+};
+
+static bool region_name_ok(const char *name)
+{
+    size_t n = name ? strnlen(name, MGOV_NAME_MAX + 1) : 0;
+    if (n == 0 || n > MGOV_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '.' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+static double or_default(double v, double def)
+{
+    return v == 0 ? def : v;
+}
+
+static int copy_regions(mgov_t *gov, const mgov_config_t *cfg, uint64_t budget)
+{
+    const mgov_region_config_t *rc = default_regions;
+    unsigned n = 4;
+    if (cfg->regions) {
+        if (cfg->n_regions == 0 || cfg->n_regions > MGOV_MAX_REGIONS)
+            return MGOV_EINVAL;
+        rc = cfg->regions;
+        n = cfg->n_regions;
+    } else if (cfg->n_regions) {
+        return MGOV_EINVAL;
+    }
+    gov->n_regions = n;
+    gov->spill_region = -1;
+    uint64_t total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (!region_name_ok(rc[i].name))
+            return MGOV_EINVAL;
+        for (unsigned j = 0; j < i; j++)
+            if (strcmp(rc[i].name, rc[j].name) == 0)
+                return MGOV_EINVAL;
+        if (rc[i].limit && rc[i].limit < rc[i].reserved)
+            return MGOV_EINVAL;
+        if (rc[i].reserved > budget || total + rc[i].reserved > budget)
+            return MGOV_EINVAL;
+        total += rc[i].reserved;
+        mgov_region_t *r = &gov->regions[i];
+        strcpy(r->name, rc[i].name);
+        r->reserved = rc[i].reserved;
+        r->limit = rc[i].limit;
+        if (strcmp(r->name, "spill_staging") == 0)
+            gov->spill_region = (int)i;
+    }
+    gov->total_reserved = total;
+    gov->has_reservations = total > 0;
+    /* committed starts as the sum of max(0, reserved) over empty regions */
+    atomic_init(&gov->committed, total);
+    return MGOV_OK;
+}
+
+static void destroy_locks(mgov_t *gov)
+{
+    pthread_mutex_destroy(&gov->pressure_lock);
+    pthread_mutex_destroy(&gov->wait_lock);
+    pthread_mutex_destroy(&gov->lock);
+    pthread_cond_destroy(&gov->consumer_cond);
+    pthread_mutex_destroy(&gov->reclaim_lock);
+    pthread_cond_destroy(&gov->reclaim_cond);
+}
+
+int mgov_create(const mgov_config_t *cfg, mgov_t **out)
+{
+    static const mgov_config_t defaults = MGOV_CONFIG_INIT;
+    if (!out)
+        return MGOV_EINVAL;
+    *out = NULL;
+    if (!cfg)
+        cfg = &defaults;
+
+    uint64_t budget = cfg->budget;
+    if (budget == 0) {
+        int rc = mgov_default_budget(&budget);
+        if (rc != MGOV_OK)
+            return rc;
+    }
+    if (budget == 0 || budget > MGOV_BUDGET_MAX)
+        return MGOV_EINVAL;
+    double mod = or_default(cfg->moderate, 0.70), high = or_default(cfg->high, 0.85);
+    double crit = or_default(cfg->critical, 0.95), hyst = or_default(cfg->hysteresis, 0.02);
+    if (!(mod > 0 && mod < high && high < crit && crit <= 1.0) || !(hyst > 0 && hyst < 0.5))
+        return MGOV_EINVAL;
+    if (cfg->flags & ~(unsigned)MGOV_RSS_PRESSURE)
+        return MGOV_EINVAL;
+
+    /* aligned_alloc: the hot counters are cache-line aligned members */
+    size_t size = (sizeof(mgov_t) + MGOV__CACHELINE - 1) / MGOV__CACHELINE * MGOV__CACHELINE;
+    mgov_t *gov = aligned_alloc(MGOV__CACHELINE, size);
+    if (!gov)
+        return MGOV_ENOMEM;
+    memset(gov, 0, sizeof *gov);
+    int rc = copy_regions(gov, cfg, budget);
+    if (rc != MGOV_OK) {
+        free(gov);
+        return rc;
+    }
+    if (cfg->spill_dir && !(gov->spill_dir = strdup(cfg->spill_dir))) {
+        free(gov);
+        return MGOV_ENOMEM;
+    }
+    gov->spill_quota = cfg->spill_quota;
+    gov->flags = cfg->flags;
+    gov->on_event = cfg->on_event;
+    gov->event_ctx = cfg->event_ctx;
+    gov->fr[1] = mod;
+    gov->fr[2] = high;
+    gov->fr[3] = crit;
+    gov->fr_hyst = hyst;
+    atomic_init(&gov->budget, budget);
+
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&gov->pressure_lock, NULL);
+    pthread_mutex_init(&gov->wait_lock, NULL);
+    pthread_mutex_init(&gov->lock, NULL);
+    pthread_cond_init(&gov->consumer_cond, &attr);
+    pthread_mutex_init(&gov->reclaim_lock, NULL);
+    pthread_cond_init(&gov->reclaim_cond, &attr);
+    pthread_condattr_destroy(&attr);
+
+    mgov__thresholds_set(gov, budget);
+    uint64_t rss = mgov_rss_now();
+    atomic_init(&gov->rss, rss);
+    atomic_init(&gov->rss_peak, rss);
+    *out = gov;
+    return MGOV_OK;
+}
+
+int mgov_destroy(mgov_t *gov)
+{
+    if (!gov)
+        return MGOV_EINVAL;
+    bool leaked = gov->n_consumers > 0;
+    for (unsigned i = 0; i < gov->n_regions; i++) {
+        uint64_t grants = mgov__region_grants(gov, (int)i);
+        uint64_t bytes = mgov__region_used(gov, (int)i);
+        if (!grants && !bytes)
+            continue;
+        leaked = true;
+        if (mgov__has_events(gov)) {
+            mgov_event_t ev;
+            mgov__event_init(&ev, MGOV_EV_LEAKED_GRANTS, gov, (int)i);
+            ev.count = grants;
+            ev.bytes = bytes;
+            mgov__emit(gov, &ev);
+        }
+    }
+    mgov__consumers_destroy(gov);
+    destroy_locks(gov);
+    free(gov->spill_dir);
+    free(gov);
+    return leaked ? MGOV_EBUSY : MGOV_OK;
+}
+
+uint64_t mgov_budget(const mgov_t *gov)
+{
+    return gov ? atomic_load(&gov->budget) : 0;
+}
+
+uint64_t mgov_used(const mgov_t *gov)
+{
+    return gov ? atomic_load(&gov->used) : 0;
+}
+
+int mgov_set_budget(mgov_t *gov, uint64_t bytes)
+{
+    if (!gov || bytes == 0 || bytes > MGOV_BUDGET_MAX || bytes < gov->total_reserved)
+        return MGOV_EINVAL;
+    uint64_t old = atomic_exchange(&gov->budget, bytes);
+    mgov__thresholds_set(gov, bytes);
+    mgov__pressure_update(gov);
+    if (mgov__has_events(gov)) {
+        mgov_event_t ev;
+        mgov__event_init(&ev, MGOV_EV_BUDGET, gov, -1);
+        ev.bytes = bytes;
+        ev.used = atomic_load(&gov->used);
+        mgov__emit(gov, &ev);
+    }
+    uint64_t used = atomic_load(&gov->used), ceiling = atomic_load(&gov->thr[3]);
+    if (bytes < old && used > ceiling)
+        mgov__reclaim_pass(gov, used - ceiling, MGOV_PRESSURE_CRITICAL, -1);
+    /* Growing lets waiters in; shrinking may make some impossible. */
+    if (atomic_load(&gov->n_waiters))
+        mgov__wake_waiters(gov);
+    return MGOV_OK;
+}
+
+const char *mgov_spill_dir(const mgov_t *gov)
+{
+    return gov ? gov->spill_dir : NULL;
+}
+
+uint64_t mgov_spill_quota(const mgov_t *gov)
+{
+    return gov ? gov->spill_quota : 0;
+}
+
+int mgov_region_find(const mgov_t *gov, const char *name)
+{
+    if (!gov || !name)
+        return MGOV_EINVAL;
+    for (unsigned i = 0; i < gov->n_regions; i++)
+        if (strcmp(gov->regions[i].name, name) == 0)
+            return (int)i;
+    return MGOV_ENOTFOUND;
+}
+
+unsigned mgov_region_count(const mgov_t *gov)
+{
+    return gov ? gov->n_regions : 0;
+}
+
+const char *mgov_region_name(const mgov_t *gov, int region)
+{
+    if (!gov || region < 0 || (unsigned)region >= gov->n_regions)
+        return NULL;
+    return gov->regions[region].name;
+}

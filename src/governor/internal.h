@@ -1,0 +1,204 @@
+/* governor/internal.h - the governor's state, shared by the files of
+ * src/governor/.  Not installed.
+ *
+ * Counters (lock-free; see grant.c for the admission protocol)
+ *
+ *   gov->used        bytes granted in all regions; CAS-checked against the
+ *                    ceiling, so it never exceeds the budget.
+ *   gov->region_word[i]
+ *                    bytes of region i (low 48 bits) | live grants mod 2^16
+ *                    (high 16 bits); one atomic add charges both.
+ *                    regions[i].grant_wraps counts the 2^16 wraps of the
+ *                    grant field.  Bytes fit in 48 bits because the budget
+ *                    is at most MGOV_BUDGET_MAX.
+ *   gov->committed   sum over regions of max(used, reserved); maintained only
+ *                    when some region has a reservation (has_reservations).
+ *
+ *   Every grant writes `used` and its region's word, so they share one
+ *   cache line (regions 0..6; later ones spill to the next line): under
+ *   contention a reserve moves one line between cores, not two.  What the
+ *   fast path only reads (bounds, waiter counts, peaks) lives on other
+ *   lines, written rarely.
+
+ * Locks, in the order they may be nested (outer first):
+ *   wait_lock        the FIFO queue of blocked requests (wait.c)
+ *   lock             the consumer list, consumer refs/running (consumer.c)
+ *   reclaim_lock     the one-pass-at-a-time state (reclaim.c)
+ *   pressure_lock    level transitions and thresholds (pressure.c)
+ *   No lock is held while a consumer op or the event callback runs.
+ */
+#ifndef MGOV_GOVERNOR_INTERNAL_H
+#define MGOV_GOVERNOR_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memgov/governor.h"
+
+#define MGOV__CACHELINE 64
+#define MGOV__BYTES_MASK MGOV_BUDGET_MAX
+#define MGOV__GRANT_ONE ((uint64_t)1 << 48)
+
+/* Why a charge was refused. */
+enum { MGOV__WHY_NONE, MGOV__WHY_LIMIT, MGOV__WHY_BUDGET };
+
+typedef struct mgov_region {
+    /* read on every grant of the region, written rarely */
+    _Alignas(MGOV__CACHELINE) _Atomic uint64_t peak;
+    _Atomic unsigned waiters;      /* queued requests of this region */
+    _Atomic uint64_t grant_wraps;
+    uint64_t reserved, limit;      /* fixed at create */
+    /* cold */
+    char name[MGOV_NAME_MAX + 1];
+    _Atomic uint64_t refusals, waits, wait_ns, timeouts;
+} mgov_region_t;
+
+typedef struct mgov_waiter mgov_waiter_t;
+
+struct mgov_consumer {
+    mgov_t *gov;
+    char name[MGOV_NAME_MAX + 1];
+    int region;
+    unsigned priority;
+    _Atomic unsigned flags;
+    mgov_consumer_ops_t ops;
+    void *ctx;
+    _Atomic uint64_t last_touch;
+    /* under gov->lock */
+    unsigned refs;    /* snapshots (reclaim victim lists) holding it */
+    unsigned running; /* callbacks running now */
+    bool unregistering, free_pending;
+    mgov_consumer_t *prev, *next;
+};
+
+struct mgov {
+    /* written by every grant */
+    _Alignas(MGOV__CACHELINE) _Atomic uint64_t used;
+    _Atomic uint64_t region_word[MGOV_MAX_REGIONS];
+    _Alignas(MGOV__CACHELINE) _Atomic uint64_t committed;
+
+    /* read by every grant, written rarely */
+    _Alignas(MGOV__CACHELINE) _Atomic uint64_t peak;
+    _Atomic uint64_t level_up_at, level_down_at; /* fast pressure check bounds */
+    _Atomic unsigned n_waiters;      /* queued requests */
+    _Atomic unsigned budget_waiters; /* queued ordinary requests blocked on the budget */
+    _Atomic int reclaim_pending;     /* level of a proactive reclaim owed, or 0 */
+
+    /* read-mostly */
+    _Alignas(MGOV__CACHELINE) _Atomic uint64_t budget;
+    _Atomic uint64_t thr[4];        /* bytes: [1] moderate, [2] high, [3] critical = ceiling */
+    _Atomic uint64_t hyst;          /* bytes */
+    double fr[4], fr_hyst;          /* fractions, fixed at create */
+    unsigned flags;
+    bool has_reservations;
+    uint64_t total_reserved;
+    int spill_region;               /* index, or -1 */
+    unsigned n_regions;
+    mgov_region_t regions[MGOV_MAX_REGIONS];
+    char *spill_dir;
+    uint64_t spill_quota;
+    void (*on_event)(void *ctx, const mgov_event_t *ev);
+    void *event_ctx;
+    _Atomic uint64_t event_seq;
+
+    /* pressure (pressure.c) */
+    pthread_mutex_t pressure_lock;
+    _Atomic int level;
+    _Atomic uint64_t transitions;
+    _Atomic uint64_t rss, rss_peak, rss_sampled_at;
+
+    /* blocked requests (wait.c) */
+    pthread_mutex_t wait_lock;
+    mgov_waiter_t *wq_head, *wq_tail;
+
+    /* consumers (consumer.c) */
+    pthread_mutex_t lock;
+    pthread_cond_t consumer_cond;
+    mgov_consumer_t *consumers;
+    unsigned n_consumers;
+    _Atomic uint64_t touch_clock;
+
+    /* reclaim (reclaim.c) */
+    pthread_mutex_t reclaim_lock;
+    pthread_cond_t reclaim_cond;
+    bool reclaim_running;
+    uint64_t reclaim_gen, reclaim_last_freed;
+    _Atomic uint64_t reclaim_passes, reclaim_asked, reclaim_freed;
+    _Atomic uint64_t evictions, spills, spill_failures, reloads, reload_failures;
+};
+
+/* ---- grant.c: admission */
+static inline uint64_t mgov__word_bytes(uint64_t w) { return w & MGOV__BYTES_MASK; }
+bool mgov__is_urgent(const mgov_t *gov, int region, unsigned flags);
+uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags);
+/* MGOV_OK when `bytes` could ever fit in `region`, else MGOV_ELIMIT. */
+int mgov__check_fits_ever(const mgov_t *gov, int region, uint64_t bytes, unsigned flags);
+/* Charges bytes (and one live grant when new_grant) if the admission rule
+ * allows; *why says which rule refused.  No locks, no events. */
+int mgov__charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool new_grant,
+                 int *why);
+/* Returns bytes (and `grants_ended` live grants) to the budget; updates
+ * pressure and wakes waiters.  Takes wait_lock when there are waiters. */
+void mgov__uncharge(mgov_t *gov, int region, uint64_t bytes, unsigned grants_ended);
+/* After a successful charge, outside every lock: pressure transitions and
+ * the proactive reclaim they owe (unless MGOV_NO_RECLAIM). */
+void mgov__after_charge(mgov_t *gov, unsigned flags);
+uint64_t mgov__region_grants(const mgov_t *gov, int region);
+static inline uint64_t mgov__region_used(const mgov_t *gov, int region)
+{
+    return mgov__word_bytes(atomic_load(&gov->region_word[region]));
+}
+
+/* ---- wait.c */
+/* True when an earlier waiter has precedence over a new request. */
+bool mgov__held_back(const mgov_t *gov, int region, unsigned flags);
+void mgov__wake_waiters(mgov_t *gov);
+int mgov__reserve_wait(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
+                       int64_t timeout_ns, mgov_grant_t *out);
+
+/* ---- pressure.c */
+void mgov__thresholds_set(mgov_t *gov, uint64_t budget);
+void mgov__pressure_update(mgov_t *gov);
+/* The pressure update the fast path asks for: cheap unless a bound is crossed. */
+static inline void mgov__pressure_check(mgov_t *gov, uint64_t used_now)
+{
+    if (used_now >= atomic_load_explicit(&gov->level_up_at, memory_order_relaxed) ||
+        used_now < atomic_load_explicit(&gov->level_down_at, memory_order_relaxed))
+        mgov__pressure_update(gov);
+}
+/* With MGOV_RSS_PRESSURE: samples RSS when the last sample is older than 1 ms. */
+void mgov__rss_maybe_sample(mgov_t *gov);
+uint64_t mgov__effective_used(mgov_t *gov);
+
+/* ---- consumer.c */
+/* A callback in progress on this thread (on the caller's stack). */
+typedef struct mgov__frame {
+    mgov_consumer_t *c;
+    struct mgov__frame *prev;
+} mgov__frame_t;
+/* Brackets every call of a consumer op: enter fails once the consumer is
+ * unregistering; leave must get the same frame, innermost first. */
+bool mgov__consumer_enter(mgov_consumer_t *c, mgov__frame_t *f);
+void mgov__consumer_leave(mgov_consumer_t *c, mgov__frame_t *f);
+void mgov__consumer_unref(mgov_consumer_t *c);
+/* A referenced snapshot of the consumers, sorted for reclaim (priority
+ * ascending, least recently touched first), or for reload when
+ * `highest_first`.  Release with mgov__victims_free. */
+mgov_consumer_t **mgov__victims_collect(mgov_t *gov, int region, bool highest_first,
+                                        unsigned *n);
+void mgov__victims_free(mgov_consumer_t **v, unsigned n);
+void mgov__consumers_destroy(mgov_t *gov); /* reports and frees leftovers */
+
+/* ---- reclaim.c */
+/* One pass (shared with a pass already running).  region -1 = all. */
+uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, int region);
+bool mgov__in_callback(const mgov_t *gov);
+
+/* ---- event.c */
+void mgov__event_init(mgov_event_t *ev, mgov_event_type_t type, const mgov_t *gov, int region);
+void mgov__emit(mgov_t *gov, mgov_event_t *ev);
+static inline bool mgov__has_events(const mgov_t *gov) { return gov->on_event != NULL; }
+
+#endif /* MGOV_GOVERNOR_INTERNAL_H */

@@ -1,0 +1,221 @@
+/* governor/stats.c - snapshots of the governor's counters, as a struct,
+ * JSON and Prometheus text.
+ *
+ * The fast path updates `used` and the regions' words without a lock, so a
+ * snapshot re-reads them until `used` is the same before and after the
+ * regions and the regions add up to it (at most a few tries; under constant
+ * churn the last read is returned).  Slow-path counters are monotonic and
+ * read once each.  The text forms are built from one snapshot with an
+ * snprintf-like appender that keeps counting past the end of the buffer.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "governor/internal.h"
+#include "memgov/sysinfo.h"
+
+#define SNAPSHOT_TRIES 16
+
+int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
+{
+    if (!cgov || !out)
+        return MGOV_EINVAL;
+    mgov_t *gov = (mgov_t *)cgov; /* sampling RSS updates derived state only */
+    memset(out, 0, sizeof *out);
+
+    uint64_t rss = mgov_rss_now();
+    if (rss) {
+        atomic_store(&gov->rss, rss);
+        uint64_t peak = atomic_load(&gov->rss_peak);
+        while (rss > peak && !atomic_compare_exchange_weak(&gov->rss_peak, &peak, rss))
+            ;
+    }
+    out->rss = rss;
+    out->rss_peak = atomic_load(&gov->rss_peak);
+
+    out->n_regions = gov->n_regions;
+    for (int tries = 0; tries < SNAPSHOT_TRIES; tries++) {
+        uint64_t before = atomic_load(&gov->used), sum = 0;
+        for (unsigned i = 0; i < gov->n_regions; i++) {
+            out->regions[i].used = mgov__region_used(gov, (int)i);
+            out->regions[i].live_grants = mgov__region_grants(gov, (int)i);
+            sum += out->regions[i].used;
+        }
+        out->used = atomic_load(&gov->used);
+        if (before == out->used && sum == out->used)
+            break;
+    }
+    for (unsigned i = 0; i < gov->n_regions; i++) {
+        const mgov_region_t *r = &gov->regions[i];
+        mgov_region_stats_t *s = &out->regions[i];
+        memcpy(s->name, r->name, sizeof s->name);
+        s->peak = atomic_load(&r->peak);
+        s->reserved = r->reserved;
+        s->limit = r->limit;
+        s->refusals = atomic_load(&r->refusals);
+        s->waits = atomic_load(&r->waits);
+        s->wait_ns = atomic_load(&r->wait_ns);
+        s->timeouts = atomic_load(&r->timeouts);
+    }
+    out->budget = atomic_load(&gov->budget);
+    out->peak = atomic_load(&gov->peak);
+    out->moderate = gov->fr[1];
+    out->high = gov->fr[2];
+    out->critical = gov->fr[3];
+    out->hysteresis = gov->fr_hyst;
+    out->pressure = (mgov_pressure_t)atomic_load(&gov->level);
+    out->pressure_transitions = atomic_load(&gov->transitions);
+    out->reclaim_passes = atomic_load(&gov->reclaim_passes);
+    out->reclaim_asked = atomic_load(&gov->reclaim_asked);
+    out->reclaim_freed = atomic_load(&gov->reclaim_freed);
+    out->evictions = atomic_load(&gov->evictions);
+    out->spills = atomic_load(&gov->spills);
+    out->spill_failures = atomic_load(&gov->spill_failures);
+    out->reloads = atomic_load(&gov->reloads);
+    out->reload_failures = atomic_load(&gov->reload_failures);
+    out->waiters = atomic_load(&gov->n_waiters);
+    pthread_mutex_lock(&gov->lock);
+    out->consumers = gov->n_consumers;
+    pthread_mutex_unlock(&gov->lock);
+    return MGOV_OK;
+}
+
+/* ------------------------------------------------------------ text out */
+
+typedef struct {
+    char *buf;
+    size_t cap, len;
+} out_t;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void put(out_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    size_t room = o->len < o->cap ? o->cap - o->len : 0;
+    int n = vsnprintf(room ? o->buf + o->len : NULL, room, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->len += (size_t)n;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+size_t mgov_stats_json(const mgov_t *gov, char *buf, size_t cap)
+{
+    mgov_stats_t s;
+    if (mgov_stats(gov, &s) != MGOV_OK)
+        return 0;
+    out_t o = { buf, cap, 0 };
+    if (cap)
+        buf[0] = '\0';
+    put(&o, "{\"budget\":%llu,\"used\":%llu,\"peak\":%llu,", U(s.budget), U(s.used), U(s.peak));
+    put(&o, "\"thresholds\":{\"moderate\":%.4f,\"high\":%.4f,\"critical\":%.4f,"
+            "\"hysteresis\":%.4f},",
+        s.moderate, s.high, s.critical, s.hysteresis);
+    put(&o, "\"pressure\":\"%s\",\"pressure_transitions\":%llu,", mgov_pressure_name(s.pressure),
+        U(s.pressure_transitions));
+    put(&o, "\"reclaim\":{\"passes\":%llu,\"asked\":%llu,\"freed\":%llu,\"evictions\":%llu,"
+            "\"spills\":%llu,\"spill_failures\":%llu,\"reloads\":%llu,"
+            "\"reload_failures\":%llu},",
+        U(s.reclaim_passes), U(s.reclaim_asked), U(s.reclaim_freed), U(s.evictions),
+        U(s.spills), U(s.spill_failures), U(s.reloads), U(s.reload_failures));
+    put(&o, "\"rss\":%llu,\"rss_peak\":%llu,\"consumers\":%llu,\"waiters\":%llu,\"regions\":[",
+        U(s.rss), U(s.rss_peak), U(s.consumers), U(s.waiters));
+    for (unsigned i = 0; i < s.n_regions; i++) {
+        const mgov_region_stats_t *r = &s.regions[i];
+        /* region names are [A-Za-z0-9_.-]: nothing to escape */
+        put(&o, "%s{\"name\":\"%s\",\"used\":%llu,\"peak\":%llu,\"reserved\":%llu,"
+                "\"limit\":%llu,\"live_grants\":%llu,\"refusals\":%llu,\"waits\":%llu,"
+                "\"wait_ns\":%llu,\"timeouts\":%llu}",
+            i ? "," : "", r->name, U(r->used), U(r->peak), U(r->reserved), U(r->limit),
+            U(r->live_grants), U(r->refusals), U(r->waits), U(r->wait_ns), U(r->timeouts));
+    }
+    put(&o, "]}");
+    return o.len;
+}
+
+static void metric(out_t *o, const char *name, const char *type, const char *help)
+{
+    put(o, "# HELP memgov_%s %s\n# TYPE memgov_%s %s\n", name, help, name, type);
+}
+
+size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
+{
+    mgov_stats_t s;
+    if (mgov_stats(gov, &s) != MGOV_OK)
+        return 0;
+    out_t o = { buf, cap, 0 };
+    if (cap)
+        buf[0] = '\0';
+    const struct {
+        const char *name, *type, *help;
+        uint64_t v;
+    } global[] = {
+        { "budget_bytes", "gauge", "The memory budget.", s.budget },
+        { "used_bytes", "gauge", "Bytes granted now.", s.used },
+        { "peak_bytes", "gauge", "Most bytes ever granted at once.", s.peak },
+        { "pressure_level", "gauge", "0 normal, 1 moderate, 2 high, 3 critical.", s.pressure },
+        { "pressure_transitions_total", "counter", "Pressure level changes.",
+          s.pressure_transitions },
+        { "reclaim_passes_total", "counter", "Reclaim passes run.", s.reclaim_passes },
+        { "reclaim_asked_bytes_total", "counter", "Bytes reclaim passes asked for.",
+          s.reclaim_asked },
+        { "reclaim_freed_bytes_total", "counter", "Bytes consumers reported freed.",
+          s.reclaim_freed },
+        { "evictions_total", "counter", "Consumer evictions that freed memory.", s.evictions },
+        { "spills_total", "counter", "Consumer spills.", s.spills },
+        { "spill_failures_total", "counter", "Consumer spills that failed.", s.spill_failures },
+        { "reloads_total", "counter", "Consumer reloads.", s.reloads },
+        { "reload_failures_total", "counter", "Consumer reloads that failed.",
+          s.reload_failures },
+        { "rss_bytes", "gauge", "Resident set size of the process.", s.rss },
+        { "rss_peak_bytes", "gauge", "Largest RSS seen.", s.rss_peak },
+        { "consumers", "gauge", "Registered consumers.", s.consumers },
+        { "waiters", "gauge", "Requests waiting now.", s.waiters },
+    };
+    for (size_t i = 0; i < sizeof global / sizeof global[0]; i++) {
+        metric(&o, global[i].name, global[i].type, global[i].help);
+        put(&o, "memgov_%s %llu\n", global[i].name, U(global[i].v));
+    }
+    const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } per_region[] = {
+        { "region_used_bytes", "gauge", "Bytes granted in the region.",
+          offsetof(mgov_region_stats_t, used) },
+        { "region_peak_bytes", "gauge", "Most bytes granted in the region at once.",
+          offsetof(mgov_region_stats_t, peak) },
+        { "region_reserved_bytes", "gauge", "Bytes guaranteed to the region.",
+          offsetof(mgov_region_stats_t, reserved) },
+        { "region_limit_bytes", "gauge", "The region's cap (0 = none).",
+          offsetof(mgov_region_stats_t, limit) },
+        { "region_live_grants", "gauge", "Grants alive in the region.",
+          offsetof(mgov_region_stats_t, live_grants) },
+        { "region_refusals_total", "counter", "Requests refused in the region.",
+          offsetof(mgov_region_stats_t, refusals) },
+        { "region_waits_total", "counter", "Requests that waited.",
+          offsetof(mgov_region_stats_t, waits) },
+        { "region_wait_seconds_total", "counter", "Time spent waiting.",
+          offsetof(mgov_region_stats_t, wait_ns) },
+        { "region_timeouts_total", "counter", "Waits that timed out.",
+          offsetof(mgov_region_stats_t, timeouts) },
+    };
+    for (size_t m = 0; m < sizeof per_region / sizeof per_region[0]; m++) {
+        metric(&o, per_region[m].name, per_region[m].type, per_region[m].help);
+        for (unsigned i = 0; i < s.n_regions; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)&s.regions[i] + per_region[m].off, sizeof v);
+            if (per_region[m].off == offsetof(mgov_region_stats_t, wait_ns))
+                put(&o, "memgov_%s{region=\"%s\"} %.9f\n", per_region[m].name,
+                    s.regions[i].name, (double)v / 1e9);
+            else
+                put(&o, "memgov_%s{region=\"%s\"} %llu\n", per_region[m].name,
+                    s.regions[i].name, U(v));
+        }
+    }
+    return o.len;
+}
