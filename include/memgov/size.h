@@ -29,10 +29,11 @@ extern "C" {
  * untouched. */
 MGOV_API int mgov_size_parse(const char *text, uint64_t percent_base, uint64_t *out);
 
-/* Formats `bytes` for people into buf ("512 B", "1.5 KiB", "256 MiB",
- * "1.00 GiB" ...: three significant digits, binary units).  Behaves like
- * snprintf: returns the length the full text needs (excluding the NUL) and
- * writes at most cap bytes including the NUL; buf may be NULL when cap is 0. */
+/* Formats `bytes` for people into buf ("512 B", "1.50 KiB", "256 MiB",
+ * "1.00 GiB" ...: three significant digits, rounded down, binary units).
+ * Behaves like snprintf: returns the length the full text needs (excluding
+ * the NUL) and writes at most cap bytes including the NUL; buf may be NULL
+ * when cap is 0. */
 MGOV_API size_t mgov_size_format(uint64_t bytes, char *buf, size_t cap);
 
 #ifdef __cplusplus
