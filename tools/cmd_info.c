@@ -1,0 +1,247 @@
+/* cmd_info.c - `memgov info [--json]`: what memory this process may use
+ * (RAM, cgroup limit, RSS) and what a governor created with defaults would
+ * do with it (budget, thresholds, spill directory), as text for people or
+ * as one JSON object.
+ *
+ * It creates no governor: everything comes from mgov_sysinfo_read and
+ * mgov_default_budget, the same functions mgov_create uses.  Sizes are shown
+ * for people (mgov_size_format) and in exact bytes; a value the system did
+ * not let us read is "unknown" (null in JSON).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <memgov.h>
+
+#include "cli.h"
+
+typedef struct threshold {
+    const char *name;
+    double fraction;
+    const char *meaning;
+} threshold_t;
+
+/* The defaults of mgov_config_t (governor.h): 0 means these. */
+static const threshold_t thresholds[] = {
+    { "moderate", 0.70, "consumers evict cold data" },
+    { "high", 0.85, "consumers also spill to disk" },
+    { "critical", 0.95, "ordinary requests refused; the rest is the spill reserve" },
+};
+#define N_THRESHOLDS (sizeof thresholds / sizeof thresholds[0])
+
+typedef struct info {
+    mgov_sysinfo_t sys;
+    uint64_t budget;
+    const char *budget_env;  /* MEMGOV_BUDGET when set and not empty */
+    const char *budget_source;
+    const char *tmpdir;      /* where the spill directory would go */
+    bool tmpdir_from_env;
+} info_t;
+
+void cmd_info_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: memgov info [--json]\n"
+            "\n"
+            "Shows the memory this process may use and what a governor created\n"
+            "with the defaults would do with it: physical RAM, the memory cgroup's\n"
+            "limit and version, the process limit (the smaller of the two), the\n"
+            "default budget (75%% of the process limit, or MEMGOV_BUDGET), the\n"
+            "pressure thresholds in bytes, the spill directory, the current RSS\n"
+            "and the library's version.\n"
+            "\n"
+            "Options:\n"
+            "  -j, --json  print one JSON object instead of text\n"
+            "  -h, --help  show this help and exit\n"
+            "\n"
+            "Exit status: 0 success, 1 MEMGOV_BUDGET is invalid, 2 bad usage.\n");
+}
+
+static uint64_t threshold_bytes(uint64_t budget, double fraction)
+{
+    return (uint64_t)((double)budget * fraction);
+}
+
+/* ------------------------------------------------------------------ text */
+
+/* "15.5 GiB (16651653120 bytes)", or "unknown" for 0. */
+static void text_size(const char *label, uint64_t bytes, const char *note)
+{
+    if (bytes == 0) {
+        printf("  %-16s unknown%s%s\n", label, note ? "  " : "", note ? note : "");
+        return;
+    }
+    char exact[48];
+    snprintf(exact, sizeof exact, "(%" PRIu64 " bytes)", bytes);
+    if (note != NULL)
+        printf("  %-16s %-9s %-22s %s\n", label, cli_size(bytes).s, exact, note);
+    else
+        printf("  %-16s %-9s %s\n", label, cli_size(bytes).s, exact);
+}
+
+static void info_text(const info_t *in)
+{
+    const mgov_sysinfo_t *s = &in->sys;
+    char note[160];
+
+    printf("memgov %s (library %s)\n\n", MGOV_VERSION_STRING, mgov_version());
+
+    printf("memory\n");
+    text_size("RAM", s->ram, NULL);
+    if (s->cgroup_version == 0) {
+        printf("  %-16s none (not in a memory cgroup)\n", "cgroup limit");
+    } else if (s->cgroup_limit == 0) {
+        printf("  %-16s none (cgroup v%d, no limit)\n", "cgroup limit", s->cgroup_version);
+    } else {
+        snprintf(note, sizeof note, "cgroup v%d", s->cgroup_version);
+        text_size("cgroup limit", s->cgroup_limit, note);
+    }
+    text_size("process limit", s->process_limit,
+              s->process_limit == 0 ? NULL : "the smaller of RAM and the cgroup limit");
+    text_size("RSS now", s->rss, NULL);
+
+    printf("\ngovernor defaults\n");
+    if (in->budget_env != NULL)
+        snprintf(note, sizeof note, "%s=%s", in->budget_source, in->budget_env);
+    else
+        snprintf(note, sizeof note, "%s", in->budget_source);
+    text_size("budget", in->budget, note);
+    for (size_t i = 0; i < N_THRESHOLDS; i++) {
+        char label[32];
+        snprintf(label, sizeof label, "%-8s %3.0f%%", thresholds[i].name,
+                 thresholds[i].fraction * 100.0);
+        text_size(label, threshold_bytes(in->budget, thresholds[i].fraction),
+                  thresholds[i].meaning);
+    }
+    printf("  %-16s private directory under %s (%s), created on first spill\n",
+           "spill directory", in->tmpdir,
+           in->tmpdir_from_env ? "$TMPDIR" : "$TMPDIR is not set: default /tmp");
+}
+
+/* ------------------------------------------------------------------ json */
+
+/* "key": {"bytes": N, "human": "..."} or "key": null for 0. */
+static void json_size(const char *key, uint64_t bytes, const char *sep)
+{
+    printf("  \"%s\": ", key);
+    if (bytes == 0)
+        printf("null");
+    else
+        printf("{\"bytes\": %" PRIu64 ", \"human\": \"%s\"}", bytes, cli_size(bytes).s);
+    printf("%s\n", sep);
+}
+
+static void info_json(const info_t *in)
+{
+    const mgov_sysinfo_t *s = &in->sys;
+
+    printf("{\n");
+    printf("  \"version\": \"%s\",\n", MGOV_VERSION_STRING);
+    printf("  \"library_version\": ");
+    cli_json_string(stdout, mgov_version());
+    printf(",\n");
+    json_size("ram", s->ram, ",");
+    printf("  \"cgroup\": {\"version\": ");
+    if (s->cgroup_version == 0)
+        printf("null");
+    else
+        printf("%d", s->cgroup_version);
+    printf(", \"limit\": ");
+    if (s->cgroup_limit == 0)
+        printf("null");
+    else
+        printf("{\"bytes\": %" PRIu64 ", \"human\": \"%s\"}", s->cgroup_limit,
+               cli_size(s->cgroup_limit).s);
+    printf("},\n");
+    json_size("process_limit", s->process_limit, ",");
+    json_size("rss", s->rss, ",");
+    printf("  \"page_size\": %" PRIu64 ",\n", s->page_size);
+
+    printf("  \"budget\": {\"bytes\": %" PRIu64 ", \"human\": \"%s\", \"source\": ",
+           in->budget, cli_size(in->budget).s);
+    cli_json_string(stdout, in->budget_source);
+    printf(", \"from_env\": %s", in->budget_env ? "true" : "false");
+    if (in->budget_env != NULL) {
+        printf(", \"env\": ");
+        cli_json_string(stdout, in->budget_env);
+    }
+    printf("},\n");
+
+    printf("  \"thresholds\": {");
+    for (size_t i = 0; i < N_THRESHOLDS; i++) {
+        uint64_t b = threshold_bytes(in->budget, thresholds[i].fraction);
+        printf("%s\n    \"%s\": {\"fraction\": %.2f, \"bytes\": %" PRIu64 ", \"human\": \"%s\"}",
+               i ? "," : "", thresholds[i].name, thresholds[i].fraction, b, cli_size(b).s);
+    }
+    printf("\n  },\n");
+
+    printf("  \"spill_dir\": {\"path\": null, \"parent\": ");
+    cli_json_string(stdout, in->tmpdir);
+    printf(", \"parent_from_env\": %s, \"created\": \"on first spill\"}\n",
+           in->tmpdir_from_env ? "true" : "false");
+    printf("}\n");
+}
+
+/* ------------------------------------------------------------------ main */
+
+int cmd_info(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    bool json = false;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 'h':
+            cmd_info_help(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_getopt_error("info", c, argv);
+        }
+    }
+    if (optind < argc)
+        return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
+
+    info_t in;
+    memset(&in, 0, sizeof in);
+    int rc = mgov_sysinfo_read(&in.sys);
+    if (rc != MGOV_OK)
+        return cli_runtime_error("info", rc, "cannot read system memory information");
+
+    const char *env = getenv("MEMGOV_BUDGET");
+    in.budget_env = (env != NULL && env[0] != '\0') ? env : NULL;
+    rc = mgov_default_budget(&in.budget);
+    if (rc != MGOV_OK)
+        return cli_runtime_error("info", rc, "MEMGOV_BUDGET='%s' is not a usable budget",
+                                 env ? env : "");
+    if (in.budget_env != NULL)
+        in.budget_source = "set by MEMGOV_BUDGET";
+    else if (in.sys.process_limit != 0)
+        in.budget_source = "75% of the process limit";
+    else
+        in.budget_source = "fallback: the process limit is unknown";
+
+    const char *tmp = getenv("TMPDIR");
+    in.tmpdir_from_env = tmp != NULL && tmp[0] != '\0';
+    in.tmpdir = in.tmpdir_from_env ? tmp : "/tmp";
+
+    if (json)
+        info_json(&in);
+    else
+        info_text(&in);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return cli_runtime_error("info", MGOV_EIO, "cannot write the output");
+    return CLI_EXIT_OK;
+}
