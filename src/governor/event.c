@@ -52,7 +52,10 @@ size_t mgov_event_format(const mgov_event_t *ev, char *buf, size_t cap)
     if (!ev)
         return 0;
     char b[32], f[32], u[32];
-    mgov_size_format(ev->bytes, b, sizeof b);
+    if (ev->bytes == UINT64_MAX) /* spill_all and spill_consumer ask for everything */
+        snprintf(b, sizeof b, "everything");
+    else
+        mgov_size_format(ev->bytes, b, sizeof b);
     mgov_size_format(ev->freed, f, sizeof f);
     mgov_size_format(ev->used, u, sizeof u);
     const char *region = ev->region_name ? ev->region_name : "-";

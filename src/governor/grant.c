@@ -361,8 +361,11 @@ static int reserve_slow(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
 INLINE int reserve_fast(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
                         int64_t timeout_ns, bool blocking, mgov_grant_t *out)
 {
-    if (!request_ok(gov, region, flags, out))
+    if (!request_ok(gov, region, flags, out)) {
+        if (out)
+            memset(out, 0, sizeof *out);
         return MGOV_EINVAL;
+    }
     int why;
     uint64_t used_now;
     if (likely(!held_back(gov, region, flags) && fits_ever(gov, region, bytes, flags) == MGOV_OK &&
