@@ -214,17 +214,22 @@ static void test_fifo_order(void **state)
     assert_int_equal(mgov_try_reserve(gov, 2, 10, MGOV_URGENT, &x), MGOV_OK);
     mgov_grant_release(&x);
 
-    /* 500 free: the big one goes first, then the small ones in order */
-    assert_int_equal(mgov_grant_resize(&full, 250), MGOV_OK);
+    /* 500 free: only the first fits; it goes, the small ones still wait */
+    assert_int_equal(mgov_grant_resize(&full, 450), MGOV_OK);
     req_join(&big);
-    req_join(&s1);
-    req_join(&s2);
     assert_int_equal(big.rc, MGOV_OK);
+    assert_int_equal(waiters_now(gov), 2);
+    /* 100 free: the second in line, not the third */
+    assert_int_equal(mgov_grant_resize(&full, 350), MGOV_OK);
+    req_join(&s1);
     assert_int_equal(s1.rc, MGOV_OK);
+    assert_int_equal(waiters_now(gov), 1);
+    assert_int_equal(mgov_grant_resize(&full, 250), MGOV_OK);
+    req_join(&s2);
     assert_int_equal(s2.rc, MGOV_OK);
-    assert_int_equal(big.order, 0);
-    assert_int_equal(s1.order, 1);
-    assert_int_equal(s2.order, 2);
+    assert_int_equal(atomic_load(&big.order), 0);
+    assert_int_equal(atomic_load(&s1.order), 1);
+    assert_int_equal(atomic_load(&s2.order), 2);
     assert_int_equal(mgov_used(gov), 950);
     mgov_grant_release(&big.grant);
     mgov_grant_release(&s1.grant);
