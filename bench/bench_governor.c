@@ -3,6 +3,9 @@
  * Measures, in one process and interleaved in rounds so machine noise hits
  * every subject alike:
  *   atomic   a bare atomic fetch-add + fetch-sub pair on one counter
+ *   floor    the four locked operations a grant pair cannot do without
+ *            (reserve: CAS on `used` + add to the region word; release: two
+ *            subtractions), with no other logic: the protocol's own cost
  *   malloc   malloc(64) + free
  *   grant    mgov_try_reserve(64 bytes) + mgov_grant_release, default regions
  * each uncontended (1 thread) and with 2 threads hammering the same shared
@@ -20,11 +23,13 @@
 #include "memgov.h"
 #include "sys/sys.h"
 
-enum { SUBJ_ATOMIC, SUBJ_MALLOC, SUBJ_GRANT, N_SUBJ };
-static const char *const subj_name[] = { "atomic add+sub", "malloc+free 64B",
-                                         "try_reserve+release" };
+enum { SUBJ_ATOMIC, SUBJ_FLOOR, SUBJ_MALLOC, SUBJ_GRANT, N_SUBJ };
+static const char *const subj_name[] = { "atomic add+sub", "4 locked ops (floor)",
+                                         "malloc+free 64B", "try_reserve+release" };
 
+/* counter and region word share a line, as `used` and the region words do */
 static _Alignas(64) _Atomic uint64_t counter;
+static _Atomic uint64_t region_word;
 static mgov_t *gov;
 static long pairs;
 static void *volatile sink;
@@ -33,6 +38,18 @@ static void run_atomic(void)
 {
     for (long i = 0; i < pairs; i++) {
         atomic_fetch_add(&counter, 64);
+        atomic_fetch_sub(&counter, 64);
+    }
+}
+
+static void run_floor(void)
+{
+    for (long i = 0; i < pairs; i++) {
+        uint64_t u = atomic_load_explicit(&counter, memory_order_relaxed);
+        while (!atomic_compare_exchange_weak(&counter, &u, u + 64))
+            ;
+        atomic_fetch_add(&region_word, 64 + ((uint64_t)1 << 48));
+        atomic_fetch_sub(&region_word, 64 + ((uint64_t)1 << 48));
         atomic_fetch_sub(&counter, 64);
     }
 }
@@ -56,7 +73,7 @@ static void run_grant(void)
     }
 }
 
-static void (*const subj_fn[])(void) = { run_atomic, run_malloc, run_grant };
+static void (*const subj_fn[])(void) = { run_atomic, run_floor, run_malloc, run_grant };
 
 typedef struct {
     int subj;
@@ -124,9 +141,13 @@ int main(int argc, char **argv)
         }
         printf("%d thread%s:\n", th, th > 1 ? "s (same governor/counter)" : "");
         for (int s = 0; s < N_SUBJ; s++)
-            printf("  %-22s %8.2f ns\n", subj_name[s], med[s]);
+            printf("  %-24s %8.2f ns\n", subj_name[s], med[s]);
         printf("  ratio grant/atomic     %8.2fx   (target <= 2.00x uncontended)\n",
                med[SUBJ_GRANT] / med[SUBJ_ATOMIC]);
+        printf("  ratio floor/atomic     %8.2fx   (what 4 locked ops cost)\n",
+               med[SUBJ_FLOOR] / med[SUBJ_ATOMIC]);
+        printf("  ratio grant/floor      %8.2fx   (the rest of the fast path)\n",
+               med[SUBJ_GRANT] / med[SUBJ_FLOOR]);
         printf("  ratio grant/malloc     %8.2fx\n", med[SUBJ_GRANT] / med[SUBJ_MALLOC]);
     }
     if (mgov_used(gov) != 0)

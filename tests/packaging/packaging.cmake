@@ -16,6 +16,10 @@ if(MGOV_SANITIZE STREQUAL "")
       ${PROJECT_BINARY_DIR} ${_pkg}/consumer ${CMAKE_C_COMPILER}
       $<IF:$<TARGET_EXISTS:memgov>,with-tool,no-tool>)
 
-  set_tests_properties(packaging.symbols packaging.install PROPERTIES
+  add_test(NAME packaging.readme
+    COMMAND ${MGOV_BASH} ${_pkg}/readme_example.sh ${PROJECT_SOURCE_DIR}/README.md
+      ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE:memgov_static> ${CMAKE_C_COMPILER})
+
+  set_tests_properties(packaging.symbols packaging.install packaging.readme PROPERTIES
     LABELS packaging TIMEOUT 300)
 endif()
