@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "governor/internal.h"
+#include "sys/fault.h"
 
 static _Thread_local mgov__frame_t *tls_frames;
 
@@ -69,7 +70,7 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
     if (!gov || !cfg || !out || !cfg->ops || !name_ok(cfg->name) || cfg->region < 0 ||
         (unsigned)cfg->region >= gov->n_regions || (cfg->flags & ~MGOV_FORCE_RAM))
         return MGOV_EINVAL;
-    mgov_consumer_t *c = calloc(1, sizeof *c);
+    mgov_consumer_t *c = mgov__calloc(1, sizeof *c);
     if (!c)
         return MGOV_ENOMEM;
     c->gov = gov;
@@ -222,26 +223,28 @@ static int cmp_reload(const void *a, const void *b)
     return tx > ty ? -1 : tx < ty; /* most recently used first */
 }
 
-mgov_consumer_t **mgov__victims_collect(mgov_t *gov, int region, bool highest_first,
-                                        unsigned *n)
+int mgov__victims_collect(mgov_t *gov, int region, bool highest_first, mgov_consumer_t ***out,
+                          unsigned *n)
 {
     *n = 0;
+    *out = NULL;
     pthread_mutex_lock(&gov->lock);
     mgov_consumer_t **v = NULL;
-    if (gov->n_consumers)
-        v = malloc(gov->n_consumers * sizeof *v);
-    if (v) {
-        for (mgov_consumer_t *c = gov->consumers; c; c = c->next) {
-            if (region >= 0 && c->region != region)
-                continue;
-            c->refs++;
-            v[(*n)++] = c;
-        }
+    if (gov->n_consumers && !(v = mgov__malloc(gov->n_consumers * sizeof *v))) {
+        pthread_mutex_unlock(&gov->lock);
+        return MGOV_ENOMEM;
+    }
+    for (mgov_consumer_t *c = gov->consumers; c; c = c->next) {
+        if (region >= 0 && c->region != region)
+            continue;
+        c->refs++;
+        v[(*n)++] = c;
     }
     pthread_mutex_unlock(&gov->lock);
     if (v)
         qsort(v, *n, sizeof *v, highest_first ? cmp_reload : cmp_reclaim);
-    return v;
+    *out = v;
+    return MGOV_OK;
 }
 
 void mgov__victims_free(mgov_consumer_t **v, unsigned n)
@@ -259,9 +262,10 @@ int mgov_consumer_foreach(mgov_t *gov,
     if (!gov || !fn)
         return MGOV_EINVAL;
     unsigned n;
-    mgov_consumer_t **v = mgov__victims_collect(gov, -1, true, &n);
-    if (!v && gov->n_consumers)
-        return MGOV_ENOMEM;
+    mgov_consumer_t **v;
+    int rc = mgov__victims_collect(gov, -1, true, &v, &n);
+    if (rc != MGOV_OK)
+        return rc;
     for (unsigned i = 0; i < n; i++) {
         mgov_consumer_t *c = v[i];
         mgov__frame_t f;

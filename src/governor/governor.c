@@ -14,6 +14,7 @@
 
 #include "governor/internal.h"
 #include "memgov/sysinfo.h"
+#include "sys/fault.h"
 
 static const mgov_region_config_t default_regions[] = {
     { "graph_storage", 0, 0 },
@@ -117,7 +118,7 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
 
     /* aligned_alloc: the hot counters are cache-line aligned members */
     size_t size = (sizeof(mgov_t) + MGOV__CACHELINE - 1) / MGOV__CACHELINE * MGOV__CACHELINE;
-    mgov_t *gov = aligned_alloc(MGOV__CACHELINE, size);
+    mgov_t *gov = mgov__aligned_alloc(MGOV__CACHELINE, size);
     if (!gov)
         return MGOV_ENOMEM;
     memset(gov, 0, sizeof *gov);
@@ -126,7 +127,7 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
         free(gov);
         return rc;
     }
-    if (cfg->spill_dir && !(gov->spill_dir = strdup(cfg->spill_dir))) {
+    if (cfg->spill_dir && !(gov->spill_dir = mgov__strdup(cfg->spill_dir))) {
         free(gov);
         return MGOV_ENOMEM;
     }

@@ -183,11 +183,12 @@ typedef struct mgov__frame {
 bool mgov__consumer_enter(mgov_consumer_t *c, mgov__frame_t *f);
 void mgov__consumer_leave(mgov_consumer_t *c, mgov__frame_t *f);
 void mgov__consumer_unref(mgov_consumer_t *c);
-/* A referenced snapshot of the consumers, sorted for reclaim (priority
- * ascending, least recently touched first), or for reload when
- * `highest_first`.  Release with mgov__victims_free. */
-mgov_consumer_t **mgov__victims_collect(mgov_t *gov, int region, bool highest_first,
-                                        unsigned *n);
+/* A referenced snapshot of the consumers (of one region, or all with -1),
+ * sorted for reclaim (priority ascending, least recently touched first), or
+ * for reload when `highest_first`.  MGOV_OK or MGOV_ENOMEM; release with
+ * mgov__victims_free. */
+int mgov__victims_collect(mgov_t *gov, int region, bool highest_first, mgov_consumer_t ***out,
+                          unsigned *n);
 void mgov__victims_free(mgov_consumer_t **v, unsigned n);
 void mgov__consumers_destroy(mgov_t *gov); /* reports and frees leftovers */
 

@@ -66,8 +66,10 @@ static bool may_spill(const mgov_consumer_t *c)
 static uint64_t run_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, int region)
 {
     unsigned n;
-    mgov_consumer_t **v = mgov__victims_collect(gov, region, false, &n);
+    mgov_consumer_t **v;
     uint64_t freed = 0;
+    if (mgov__victims_collect(gov, region, false, &v, &n) != MGOV_OK)
+        return 0; /* out of memory: this pass frees nothing; the caller is refused */
     for (unsigned i = 0; i < n && freed < target; i++) {
         mgov_consumer_t *c = v[i];
         mgov__frame_t f;
@@ -158,10 +160,10 @@ int mgov_spill_all(mgov_t *gov)
     if (!gov)
         return MGOV_EINVAL;
     unsigned n;
-    mgov_consumer_t **v = mgov__victims_collect(gov, -1, false, &n);
-    if (!v && gov->n_consumers)
-        return MGOV_ENOMEM;
-    int first_error = MGOV_OK;
+    mgov_consumer_t **v;
+    int first_error = mgov__victims_collect(gov, -1, false, &v, &n);
+    if (first_error != MGOV_OK)
+        return first_error;
     for (unsigned i = 0; i < n; i++) {
         mgov_consumer_t *c = v[i];
         mgov__frame_t f;
@@ -183,10 +185,11 @@ int mgov_spill_consumer(mgov_t *gov, const char *name)
     if (!gov || !name)
         return MGOV_EINVAL;
     unsigned n;
-    mgov_consumer_t **v = mgov__victims_collect(gov, -1, false, &n);
-    if (!v && gov->n_consumers)
-        return MGOV_ENOMEM;
-    int rc = MGOV_ENOTFOUND;
+    mgov_consumer_t **v;
+    int rc = mgov__victims_collect(gov, -1, false, &v, &n);
+    if (rc != MGOV_OK)
+        return rc;
+    rc = MGOV_ENOTFOUND;
     for (unsigned i = 0; i < n; i++) {
         mgov_consumer_t *c = v[i];
         if (strcmp(c->name, name) != 0)
@@ -215,7 +218,9 @@ unsigned mgov_reload_eligible(mgov_t *gov, double target_fraction)
     if (!gov || !(target_fraction > 0))
         return 0;
     unsigned n, reloaded = 0;
-    mgov_consumer_t **v = mgov__victims_collect(gov, -1, true, &n);
+    mgov_consumer_t **v;
+    if (mgov__victims_collect(gov, -1, true, &v, &n) != MGOV_OK)
+        return 0;
     double limit = target_fraction * (double)atomic_load(&gov->budget);
     for (unsigned i = 0; i < n; i++) {
         mgov_consumer_t *c = v[i];

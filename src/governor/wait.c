@@ -105,17 +105,17 @@ static void scan_locked(mgov_t *gov)
     while (w) {
         mgov_waiter_t *next = w->next;
         uint32_t bit = 1u << w->region;
-        if (region_blocked & bit) {
+        if (mgov__check_fits_ever(gov, w->region, w->bytes, w->flags) != MGOV_OK) {
+            /* after a budget shrink: fail it now, wherever it stands */
+            dequeue_locked(gov, w, MGOV_ELIMIT);
+        } else if (region_blocked & bit) {
             set_why_locked(gov, w, MGOV__WHY_LIMIT); /* behind its region only */
         } else if (w->urgent ? urgent_blocked : budget_blocked) {
             set_why_locked(gov, w, MGOV__WHY_BUDGET); /* behind the budget */
             region_blocked |= bit;
         } else {
             int why;
-            if (mgov__check_fits_ever(gov, w->region, w->bytes, w->flags) != MGOV_OK) {
-                dequeue_locked(gov, w, MGOV_ELIMIT);
-            } else if (mgov__charge(gov, w->region, w->bytes, w->flags, true, &why) ==
-                       MGOV_OK) {
+            if (mgov__charge(gov, w->region, w->bytes, w->flags, true, &why) == MGOV_OK) {
                 dequeue_locked(gov, w, MGOV_OK);
             } else {
                 set_why_locked(gov, w, why);

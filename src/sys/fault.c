@@ -1,0 +1,78 @@
+/* sys/fault.c - fault injection for tests (see fault.h).
+ *
+ * Each kind has an "armed" flag, a countdown of calls to let through and a
+ * count of failures to inject.  The flag keeps the disarmed path to one
+ * relaxed load.  Counters are atomics: arming from one thread while another
+ * allocates is well defined, only the exact call that fails is not.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys/fault.h"
+
+typedef struct {
+    _Atomic bool armed;
+    _Atomic long pass;  /* calls still to let through */
+    _Atomic long fail;  /* failures still to inject; < 0 = forever */
+    _Atomic long hits;
+} fault_t;
+
+static fault_t faults[MGOV_FAULT_KINDS];
+
+void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count)
+{
+    fault_t *f = &faults[kind];
+    atomic_store(&f->armed, false);
+    atomic_store(&f->pass, after < 0 ? 0 : after);
+    atomic_store(&f->fail, count);
+    atomic_store(&f->hits, 0);
+    atomic_store(&f->armed, count != 0);
+}
+
+void mgov__fault_disarm_all(void)
+{
+    for (int k = 0; k < MGOV_FAULT_KINDS; k++)
+        atomic_store(&faults[k].armed, false);
+}
+
+long mgov__fault_hits(mgov_fault_kind_t kind)
+{
+    return atomic_load(&faults[kind].hits);
+}
+
+bool mgov__fault_now(mgov_fault_kind_t kind)
+{
+    fault_t *f = &faults[kind];
+    if (!atomic_load_explicit(&f->armed, memory_order_relaxed))
+        return false;
+    if (atomic_fetch_sub(&f->pass, 1) > 0)
+        return false;
+    long left = atomic_load(&f->fail);
+    if (left == 0)
+        return false;
+    if (left > 0 && atomic_fetch_sub(&f->fail, 1) <= 0)
+        return false;
+    atomic_fetch_add(&f->hits, 1);
+    return true;
+}
+
+void *mgov__malloc(size_t n)
+{
+    return mgov__fault_now(MGOV_FAULT_ALLOC) ? NULL : malloc(n);
+}
+
+void *mgov__calloc(size_t n, size_t size)
+{
+    return mgov__fault_now(MGOV_FAULT_ALLOC) ? NULL : calloc(n, size);
+}
+
+void *mgov__aligned_alloc(size_t align, size_t n)
+{
+    return mgov__fault_now(MGOV_FAULT_ALLOC) ? NULL : aligned_alloc(align, n);
+}
+
+char *mgov__strdup(const char *s)
+{
+    return mgov__fault_now(MGOV_FAULT_ALLOC) ? NULL : strdup(s);
+}

@@ -1,0 +1,35 @@
+/* sys/fault.h - internal: fault injection, so tests can walk every failure
+ * path (STYLE.md: "fail the Nth allocation, write, fsync or mmap").
+ *
+ * Library code allocates through mgov__malloc and friends; each checks its
+ * kind's countdown first.  Tests arm a kind: the next `after` calls succeed,
+ * then `count` calls fail (count < 0: all of them), then calls succeed again.
+ * Disarmed (the default) the cost is one relaxed atomic load.
+ *
+ * Thread safety: arming is atomic per kind; a test that arms a kind should
+ * not expect a precise count while other threads make the same calls.
+ */
+#ifndef MGOV_SYS_FAULT_H
+#define MGOV_SYS_FAULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum {
+    MGOV_FAULT_ALLOC, /* mgov__malloc, mgov__calloc, mgov__aligned_alloc, mgov__strdup */
+    MGOV_FAULT_KINDS
+} mgov_fault_kind_t;
+
+void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count);
+void mgov__fault_disarm_all(void);
+/* How many calls of this kind failed because of injection, since arming. */
+long mgov__fault_hits(mgov_fault_kind_t kind);
+/* True when this call must fail (counts it). */
+bool mgov__fault_now(mgov_fault_kind_t kind);
+
+void *mgov__malloc(size_t n);
+void *mgov__calloc(size_t n, size_t size);
+void *mgov__aligned_alloc(size_t align, size_t n);
+char *mgov__strdup(const char *s);
+
+#endif /* MGOV_SYS_FAULT_H */
