@@ -113,8 +113,8 @@ size_t mgov_stats_json(const mgov_t *gov, char *buf, size_t cap)
     if (cap)
         buf[0] = '\0';
     put(&o, "{\"budget\":%llu,\"used\":%llu,\"peak\":%llu,", U(s.budget), U(s.used), U(s.peak));
-    put(&o, "\"thresholds\":{\"moderate\":%.4f,\"high\":%.4f,\"critical\":%.4f,"
-            "\"hysteresis\":%.4f},",
+    put(&o, "\"thresholds\":{\"moderate\":%.6g,\"high\":%.6g,\"critical\":%.6g,"
+            "\"hysteresis\":%.6g},",
         s.moderate, s.high, s.critical, s.hysteresis);
     put(&o, "\"pressure\":\"%s\",\"pressure_transitions\":%llu,", mgov_pressure_name(s.pressure),
         U(s.pressure_transitions));

@@ -12,20 +12,10 @@
 #include <cmocka.h>
 
 #include "governor/internal.h"
+#include "gov_helpers.h"
 #include "memgov.h"
 
 #define MiB ((uint64_t)1 << 20)
-
-static mgov_t *make_gov(uint64_t budget, const mgov_region_config_t *regions, unsigned n)
-{
-    mgov_config_t cfg = MGOV_CONFIG_INIT;
-    cfg.budget = budget;
-    cfg.regions = regions;
-    cfg.n_regions = n;
-    mgov_t *gov = NULL;
-    assert_int_equal(mgov_create(&cfg, &gov), MGOV_OK);
-    return gov;
-}
 
 static uint64_t region_used(mgov_t *gov, int r)
 {
@@ -44,7 +34,7 @@ static uint64_t region_grants(mgov_t *gov, int r)
 static void test_reserve_release_basic(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(100 * MiB, NULL, 0);
+    mgov_t *gov = gh_gov_regions(100 * MiB, NULL, 0);
     mgov_grant_t g = MGOV_GRANT_INIT;
     assert_int_equal(mgov_try_reserve(gov, MGOV_REGION_EXECUTION_BUFFERS, 10 * MiB, 0, &g),
                      MGOV_OK);
@@ -70,7 +60,7 @@ static void test_reserve_release_basic(void **state)
 static void test_reserve_bad_arguments(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(100 * MiB, NULL, 0);
+    mgov_t *gov = gh_gov_regions(100 * MiB, NULL, 0);
     mgov_grant_t g = { .gov = gov, .bytes = 7 };
     assert_int_equal(mgov_try_reserve(NULL, 0, 1, 0, &g), MGOV_EINVAL);
     assert_null(g.gov);
@@ -88,7 +78,7 @@ static void test_reserve_bad_arguments(void **state)
 static void test_zero_byte_grant_is_live(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(100 * MiB, NULL, 0);
+    mgov_t *gov = gh_gov_regions(100 * MiB, NULL, 0);
     mgov_grant_t g;
     assert_int_equal(mgov_try_reserve(gov, 0, 0, 0, &g), MGOV_OK);
     assert_ptr_equal(g.gov, gov);
@@ -101,7 +91,7 @@ static void test_zero_byte_grant_is_live(void **state)
 static void test_ceiling_and_spill_reserve(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000000, NULL, 0); /* critical 0.95 -> 950000 */
+    mgov_t *gov = gh_gov_regions(1000000, NULL, 0); /* critical 0.95 -> 950000 */
     mgov_grant_t a, b, c, d;
     assert_int_equal(mgov_try_reserve(gov, 2, 950000, MGOV_NO_RECLAIM, &a), MGOV_OK);
     assert_int_equal(mgov_try_reserve(gov, 2, 1, MGOV_NO_RECLAIM, &b), MGOV_EBUDGET);
@@ -129,7 +119,7 @@ static void test_never_fits_is_elimit(void **state)
     (void)state;
     mgov_region_config_t regions[] = { { "capped", 0, 1000 }, { "free", 0, 0 },
                                        { "spill_staging", 0, 0 } };
-    mgov_t *gov = make_gov(100000, regions, 3);
+    mgov_t *gov = gh_gov_regions(100000, regions, 3);
     mgov_grant_t g;
     assert_int_equal(mgov_try_reserve(gov, 0, 1001, 0, &g), MGOV_ELIMIT);
     assert_int_equal(mgov_reserve(gov, 0, 1001, 0, -1, &g), MGOV_ELIMIT); /* never blocks */
@@ -153,7 +143,7 @@ static void test_region_limit(void **state)
 {
     (void)state;
     mgov_region_config_t regions[] = { { "capped", 0, 1000 }, { "other", 0, 0 } };
-    mgov_t *gov = make_gov(100000, regions, 2);
+    mgov_t *gov = gh_gov_regions(100000, regions, 2);
     mgov_grant_t a, b, c;
     assert_int_equal(mgov_try_reserve(gov, 0, 600, 0, &a), MGOV_OK);
     assert_int_equal(mgov_try_reserve(gov, 0, 400, 0, &b), MGOV_OK);
@@ -179,7 +169,7 @@ static void test_reservations(void **state)
     (void)state;
     /* budget 100, ceiling 95; A reserves 40, B reserves 30, C none */
     mgov_region_config_t regions[] = { { "A", 40, 0 }, { "B", 30, 0 }, { "C", 0, 0 } };
-    mgov_t *gov = make_gov(100, regions, 3);
+    mgov_t *gov = gh_gov_regions(100, regions, 3);
     mgov_grant_t c1, c2, a1, a2, b1, x;
     const unsigned nr = MGOV_NO_RECLAIM;
 
@@ -231,7 +221,7 @@ static void test_urgent_respects_reservations(void **state)
 {
     (void)state;
     mgov_region_config_t regions[] = { { "A", 0, 0 }, { "B", 20, 0 } };
-    mgov_t *gov = make_gov(100, regions, 2);
+    mgov_t *gov = gh_gov_regions(100, regions, 2);
     mgov_grant_t g, x;
     assert_int_equal(mgov_try_reserve(gov, 0, 81, MGOV_URGENT | MGOV_NO_RECLAIM, &x),
                      MGOV_EBUDGET);
@@ -245,7 +235,7 @@ static void test_urgent_respects_reservations(void **state)
 static void test_resize(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t g, other;
     assert_int_equal(mgov_try_reserve(gov, 1, 100, 0, &g), MGOV_OK);
     assert_int_equal(mgov_grant_resize(&g, 500), MGOV_OK);
@@ -280,8 +270,8 @@ static void test_resize(void **state)
 static void test_split_merge(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
-    mgov_t *gov2 = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
+    mgov_t *gov2 = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t g, part, far, rel = MGOV_GRANT_INIT, elsewhere;
     assert_int_equal(mgov_try_reserve(gov, 2, 300, MGOV_REVOCABLE, &g), MGOV_OK);
     assert_int_equal(mgov_grant_split(&g, 301, &part), MGOV_EINVAL);
@@ -329,7 +319,7 @@ static void test_many_live_grants(void **state)
 {
     (void)state;
     enum { N = 140000 };
-    mgov_t *gov = make_gov(1 << 30, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1 << 30, NULL, 0);
     mgov_grant_t *g = calloc(N, sizeof *g);
     assert_non_null(g);
     for (int i = 0; i < N; i++)
@@ -350,7 +340,7 @@ static void test_many_live_grants(void **state)
 static void test_peaks(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t a, b;
     assert_int_equal(mgov_try_reserve(gov, 0, 300, 0, &a), MGOV_OK);
     assert_int_equal(mgov_try_reserve(gov, 1, 200, 0, &b), MGOV_OK);
@@ -372,7 +362,7 @@ static void test_peaks(void **state)
 static void test_budget_shrink_blocks_admission(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t a, x;
     assert_int_equal(mgov_try_reserve(gov, 0, 900, 0, &a), MGOV_OK);
     assert_int_equal(mgov_set_budget(gov, 500), MGOV_OK);
@@ -402,7 +392,7 @@ static uint64_t cache_evict(void *ctx, uint64_t target)
 static void test_no_reclaim_flag(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_consumer_ops_t ops = { .evict = cache_evict };
     mgov_consumer_config_t cc = { .name = "cache", .region = 0, .priority = 30, .ops = &ops };
     mgov_consumer_t *c;

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "gov_helpers.h"
 #include "memgov.h"
 #include "sys/sys.h"
 
@@ -25,17 +26,6 @@
 #else
 #define SLACK_MS 150
 #endif
-
-static mgov_t *make_gov(uint64_t budget, const mgov_region_config_t *regions, unsigned n)
-{
-    mgov_config_t cfg = MGOV_CONFIG_INIT;
-    cfg.budget = budget;
-    cfg.regions = regions;
-    cfg.n_regions = n;
-    mgov_t *gov = NULL;
-    assert_int_equal(mgov_create(&cfg, &gov), MGOV_OK);
-    return gov;
-}
 
 static unsigned waiters_now(mgov_t *gov)
 {
@@ -107,7 +97,7 @@ static void req_join(req_t *r)
 static void test_fits_at_once(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t g;
     assert_int_equal(mgov_reserve(gov, 0, 500, 0, 0, &g), MGOV_OK);
     assert_int_equal(mgov_reserve(gov, 0, 400, 0, -1, &g), MGOV_OK);
@@ -121,7 +111,7 @@ static void test_fits_at_once(void **state)
 static void test_timeout_accuracy(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t full, g;
     assert_int_equal(mgov_try_reserve(gov, 0, 950, 0, &full), MGOV_OK);
 
@@ -152,7 +142,7 @@ static void test_timeout_accuracy(void **state)
 static void test_wakeup_on_release(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t full;
     assert_int_equal(mgov_try_reserve(gov, 0, 950, 0, &full), MGOV_OK);
     req_t r;
@@ -174,7 +164,7 @@ static void test_wakeup_on_release(void **state)
 static void test_wait_forever_woken(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t full;
     assert_int_equal(mgov_try_reserve(gov, 0, 950, 0, &full), MGOV_OK);
     req_t r;
@@ -192,7 +182,7 @@ static void test_wait_forever_woken(void **state)
 static void test_fifo_order(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t full, x;
     assert_int_equal(mgov_try_reserve(gov, 0, 950, 0, &full), MGOV_OK);
     atomic_store(&grant_order, 0);
@@ -246,7 +236,7 @@ static void test_limit_waiter_blocks_only_its_region(void **state)
 {
     (void)state;
     mgov_region_config_t regions[] = { { "capped", 0, 100 }, { "free", 0, 0 } };
-    mgov_t *gov = make_gov(1000, regions, 2);
+    mgov_t *gov = gh_gov_regions(1000, regions, 2);
     mgov_grant_t cap, x;
     assert_int_equal(mgov_try_reserve(gov, 0, 90, 0, &cap), MGOV_OK);
     req_t r;
@@ -267,7 +257,7 @@ static void test_limit_waiter_blocks_only_its_region(void **state)
 static void test_budget_changes_while_waiting(void **state)
 {
     (void)state;
-    mgov_t *gov = make_gov(1000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(1000, NULL, 0);
     mgov_grant_t full;
     assert_int_equal(mgov_try_reserve(gov, 0, 900, 0, &full), MGOV_OK);
     req_t grow;
@@ -338,7 +328,7 @@ static void test_many_mixed_waiters(void **state)
 {
     (void)state;
     enum { N = 24 };
-    mgov_t *gov = make_gov(10000, NULL, 0);
+    mgov_t *gov = gh_gov_regions(10000, NULL, 0);
     mgov_grant_t full;
     assert_int_equal(mgov_try_reserve(gov, 0, 9500, 0, &full), MGOV_OK);
     req_t r[N];
