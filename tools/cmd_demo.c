@@ -746,7 +746,7 @@ static int parse_budget(const char *text, uint64_t *out)
         return cli_usage_error("demo", "invalid size '%s' for --budget (examples: 64M, 1.5G, 10%%)",
                                text);
     if (bytes < MIN_BUDGET || bytes > MGOV_BUDGET_MAX)
-        return cli_usage_error("demo", "--budget %s is out of range (1 MiB to 256 TiB)", text);
+        return cli_usage_error("demo", "--budget %s is out of range (1 MiB to 64 TiB)", text);
     *out = bytes;
     return CLI_EXIT_OK;
 }

@@ -54,7 +54,9 @@ extern "C" {
 
 #define MGOV_MAX_REGIONS 16
 #define MGOV_NAME_MAX 63                       /* region and consumer names, bytes */
-#define MGOV_BUDGET_MAX (((uint64_t)1 << 48) - 1) /* 256 TiB: byte counts are 48-bit */
+/* 64 TiB.  Region byte counts are 48-bit; the 4x headroom keeps requests
+ * in flight at the same moment from overflowing them. */
+#define MGOV_BUDGET_MAX (((uint64_t)1 << 46) - 1)
 
 typedef struct mgov mgov_t;
 typedef struct mgov_consumer mgov_consumer_t;

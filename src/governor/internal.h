@@ -10,7 +10,8 @@
  *                    (high 16 bits); one atomic add charges both.
  *                    regions[i].grant_wraps counts the 2^16 wraps of the
  *                    grant field.  Bytes fit in 48 bits because the budget
- *                    is at most MGOV_BUDGET_MAX.
+ *                    is at most MGOV_BUDGET_MAX (2^46 - 1): a region's
+ *                    bytes plus those of requests in flight fit.
  *   gov->committed   sum over regions of max(used, reserved); maintained only
  *                    when some region has a reservation (has_reservations).
  *
@@ -38,7 +39,7 @@
 #include "memgov/governor.h"
 
 #define MGOV__CACHELINE 64
-#define MGOV__BYTES_MASK MGOV_BUDGET_MAX
+#define MGOV__BYTES_MASK (((uint64_t)1 << 48) - 1)
 #define MGOV__GRANT_ONE ((uint64_t)1 << 48)
 
 /* Why a charge was refused. */

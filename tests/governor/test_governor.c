@@ -294,7 +294,7 @@ static void test_env_budget(void **state)
         expect_einval(&cfg);
         expect_einval(NULL);
     }
-    assert_int_equal(setenv("MEMGOV_BUDGET", "1024T", 1), 0); /* 1 PiB > 256 TiB */
+    assert_int_equal(setenv("MEMGOV_BUDGET", "1024T", 1), 0); /* 1 PiB > 64 TiB */
     expect_einval(&cfg);
     /* the explicit budget does not even look at a bad variable */
     assert_int_equal(setenv("MEMGOV_BUDGET", "garbage", 1), 0);
