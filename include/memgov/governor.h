@@ -373,6 +373,7 @@ typedef struct mgov_stats {
     mgov_pressure_t pressure;
     uint64_t pressure_transitions;
     uint64_t reclaim_passes, reclaim_asked, reclaim_freed;
+    uint64_t malloc_trims;    /* heap given back after passes that freed >= budget/16 */
     uint64_t evictions, spills, spill_failures, reloads, reload_failures;
     uint64_t rss, rss_peak;   /* bytes; sampled at the call */
     uint64_t consumers;       /* registered now */

@@ -126,7 +126,7 @@ struct mgov {
     pthread_cond_t reclaim_cond;
     bool reclaim_running;
     uint64_t reclaim_gen, reclaim_last_freed;
-    _Atomic uint64_t reclaim_passes, reclaim_asked, reclaim_freed;
+    _Atomic uint64_t reclaim_passes, reclaim_asked, reclaim_freed, malloc_trims;
     _Atomic uint64_t evictions, spills, spill_failures, reloads, reload_failures;
 };
 

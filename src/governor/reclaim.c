@@ -122,8 +122,10 @@ uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level,
     atomic_fetch_add(&gov->reclaim_passes, 1);
     atomic_fetch_add(&gov->reclaim_asked, target);
     atomic_fetch_add(&gov->reclaim_freed, freed);
-    if (freed && freed >= atomic_load(&gov->budget) / 16)
+    if (freed && freed >= atomic_load(&gov->budget) / 16) {
         malloc_trim(0);
+        atomic_fetch_add(&gov->malloc_trims, 1);
+    }
 
     pthread_mutex_lock(&gov->reclaim_lock);
     gov->reclaim_running = false;

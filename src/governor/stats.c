@@ -69,6 +69,7 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
     out->reclaim_passes = atomic_load(&gov->reclaim_passes);
     out->reclaim_asked = atomic_load(&gov->reclaim_asked);
     out->reclaim_freed = atomic_load(&gov->reclaim_freed);
+    out->malloc_trims = atomic_load(&gov->malloc_trims);
     out->evictions = atomic_load(&gov->evictions);
     out->spills = atomic_load(&gov->spills);
     out->spill_failures = atomic_load(&gov->spill_failures);
@@ -120,9 +121,9 @@ size_t mgov_stats_json(const mgov_t *gov, char *buf, size_t cap)
         U(s.pressure_transitions));
     put(&o, "\"reclaim\":{\"passes\":%llu,\"asked\":%llu,\"freed\":%llu,\"evictions\":%llu,"
             "\"spills\":%llu,\"spill_failures\":%llu,\"reloads\":%llu,"
-            "\"reload_failures\":%llu},",
+            "\"reload_failures\":%llu,\"malloc_trims\":%llu},",
         U(s.reclaim_passes), U(s.reclaim_asked), U(s.reclaim_freed), U(s.evictions),
-        U(s.spills), U(s.spill_failures), U(s.reloads), U(s.reload_failures));
+        U(s.spills), U(s.spill_failures), U(s.reloads), U(s.reload_failures), U(s.malloc_trims));
     put(&o, "\"rss\":%llu,\"rss_peak\":%llu,\"consumers\":%llu,\"waiters\":%llu,\"regions\":[",
         U(s.rss), U(s.rss_peak), U(s.consumers), U(s.waiters));
     for (unsigned i = 0; i < s.n_regions; i++) {
@@ -172,6 +173,8 @@ size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
         { "reloads_total", "counter", "Consumer reloads.", s.reloads },
         { "reload_failures_total", "counter", "Consumer reloads that failed.",
           s.reload_failures },
+        { "malloc_trims_total", "counter", "Heap given back to the system after reclaim.",
+          s.malloc_trims },
         { "rss_bytes", "gauge", "Resident set size of the process.", s.rss },
         { "rss_peak_bytes", "gauge", "Largest RSS seen.", s.rss_peak },
         { "consumers", "gauge", "Registered consumers.", s.consumers },

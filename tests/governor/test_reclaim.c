@@ -869,6 +869,26 @@ static void test_out_of_memory(void **state)
     gh_mock_fini(&m);
 }
 
+/* A pass that frees at least 1/16 of the budget gives the heap back to the
+ * operating system (malloc_trim); a smaller one does not. */
+static void test_large_reclaim_trims_heap(void **state)
+{
+    fx_t *f = *state;
+    gh_mock_t m;
+    gh_mock_init(&m, f->gov, "m", EXEC, GH_HAS_ALL, f->cl);
+    gh_mock_hold(&m, 40 * MiB, MGOV_NO_RECLAIM);
+    assert_int_equal(gh_mock_register(&m, 10, 0), MGOV_OK);
+    assert_int_equal(stats(f->gov).malloc_trims, 0);
+    assert_int_equal(mgov_reclaim(f->gov, 1 * MiB, MGOV_PRESSURE_MODERATE), 1 * MiB);
+    assert_int_equal(stats(f->gov).malloc_trims, 0); /* 1 MiB < 100 MiB / 16 */
+    assert_int_equal(mgov_reclaim(f->gov, 7 * MiB, MGOV_PRESSURE_MODERATE), 7 * MiB);
+    assert_int_equal(stats(f->gov).malloc_trims, 1);
+    char json[4096];
+    assert_true(mgov_stats_json(f->gov, json, sizeof json) < sizeof json);
+    assert_non_null(strstr(json, "\"malloc_trims\":1"));
+    gh_mock_fini(&m);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -890,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_limit_refusal_reclaims_own_region),
         T(test_events_and_counters),
         T(test_out_of_memory),
+        T(test_large_reclaim_trims_heap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
