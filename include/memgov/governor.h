@@ -22,8 +22,9 @@
  *   3. other regions' unused `reserved` bytes are not taken, unless the
  *      request is MGOV_REVOCABLE.  Bytes inside R's own reservation are
  *      guaranteed: they need only rules 1 and 2.
- *   Each counter is checked and charged with one compare-and-swap, so usage
- *   never exceeds the budget (nor a region its limit) on any interleaving.
+ *   Each counter that limits the request is checked and charged with one
+ *   compare-and-swap, so usage never exceeds the budget (nor a region its
+ *   limit) on any interleaving.
  *   A request that can never fit (b over R's limit, or over its ceiling)
  *   fails at once with MGOV_ELIMIT.
  *
@@ -382,10 +383,11 @@ typedef struct mgov_stats {
     mgov_region_stats_t regions[MGOV_MAX_REGIONS];
 } mgov_stats_t;
 
-/* A snapshot.  Counters changed only on slow paths are read under the locks
- * that change them; `used` and the regions' bytes are re-read until two
+/* A snapshot.  Event counters (refusals, waits, reclaim...) only grow and
+ * are read once each; `used` and the regions' bytes are re-read until two
  * reads agree (bounded), so with no grant changing concurrently the regions
- * sum to `used` exactly.  Errors: MGOV_EINVAL for NULL. */
+ * sum to `used` exactly.  RSS is sampled during the call.  Errors:
+ * MGOV_EINVAL for NULL. */
 MGOV_API int mgov_stats(const mgov_t *gov, mgov_stats_t *out);
 
 /* The snapshot as one JSON object, snprintf-like: returns the length the
