@@ -78,27 +78,32 @@ static int mkdir_parent(char *path)
     return rc;
 }
 
-int faketree_mkdir(faketree_t *ft, const char *rel)
+/* Copies root + "/" + rel into path (PATH_MAX bytes): a private copy, so
+ * later faketree_path calls cannot change it.  -1 with ENAMETOOLONG. */
+static int resolve(faketree_t *ft, const char *rel, char *path)
 {
-    char path[PATH_MAX];
     const char *p = faketree_path(ft, rel);
     if (p == NULL) {
         errno = ENAMETOOLONG;
         return -1;
     }
     strcpy(path, p);
+    return 0;
+}
+
+int faketree_mkdir(faketree_t *ft, const char *rel)
+{
+    char path[PATH_MAX];
+    if (resolve(ft, rel, path) != 0)
+        return -1;
     return mkdir_p(path);
 }
 
 int faketree_write_bytes(faketree_t *ft, const char *rel, const void *data, size_t len)
 {
     char path[PATH_MAX];
-    const char *p = faketree_path(ft, rel);
-    if (p == NULL) {
-        errno = ENAMETOOLONG;
+    if (resolve(ft, rel, path) != 0)
         return -1;
-    }
-    strcpy(path, p);
     if (mkdir_parent(path) < 0)
         return -1;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
@@ -148,12 +153,8 @@ int faketree_writef(faketree_t *ft, const char *rel, const char *fmt, ...)
 int faketree_symlink(faketree_t *ft, const char *rel, const char *target)
 {
     char path[PATH_MAX];
-    const char *p = faketree_path(ft, rel);
-    if (p == NULL) {
-        errno = ENAMETOOLONG;
+    if (resolve(ft, rel, path) != 0)
         return -1;
-    }
-    strcpy(path, p);
     if (mkdir_parent(path) < 0)
         return -1;
     return symlink(target, path);
@@ -189,12 +190,8 @@ static int remove_tree(const char *path)
 int faketree_remove(faketree_t *ft, const char *rel)
 {
     char path[PATH_MAX];
-    const char *p = faketree_path(ft, rel);
-    if (p == NULL) {
-        errno = ENAMETOOLONG;
+    if (resolve(ft, rel, path) != 0)
         return -1;
-    }
-    strcpy(path, p);
     return remove_tree(path);
 }
 
