@@ -45,7 +45,8 @@ extern "C" {
     XX(ENOSPC, -10, "no space left (disk full or quota reached)")              \
     XX(ECORRUPT, -11, "corrupt data")                                          \
     XX(ENOTSUP, -12, "operation not supported")                                \
-    XX(ECANCELED, -13, "canceled")
+    XX(ECANCELED, -13, "canceled")                                             \
+    XX(EOVERFLOW, -14, "size overflows: count x size is not representable")
 
 typedef enum mgov_status {
 #define MGOV__STATUS_ENUM(name, value, msg) MGOV_##name = (value),
