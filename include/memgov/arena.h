@@ -87,8 +87,8 @@ typedef struct mgov_arena_config {
 
 /* Creates an empty arena (no chunk yet).  cfg may be NULL: all defaults, no
  * governor.  Errors: MGOV_EINVAL (NULL out, chunk_size out of range,
- * unknown flags or grant_flags, a region name the governor does not have),
- * MGOV_ENOMEM. */
+ * unknown flags or grant_flags), MGOV_ENOTFOUND (a region name the governor
+ * does not have), MGOV_ENOMEM. */
 MGOV_API int mgov_arena_create(const mgov_arena_config_t *cfg, mgov_arena_t **out);
 
 /* Frees every chunk and returns every grant.  NULL is ignored.  Every

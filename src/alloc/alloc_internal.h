@@ -29,7 +29,8 @@
 
 /* The region an allocator charges: `name`, or when NULL the
  * execution-buffers region ("execution_buffers", else region 0).
- * MGOV_OK with *region set, or MGOV_EINVAL (no governor, unknown name). */
+ * MGOV_OK with *region set, MGOV_EINVAL (no governor), MGOV_ENOTFOUND (no
+ * region of that name). */
 int mgov__alloc_region(const mgov_t *gov, const char *name, int *region);
 
 /* The system page size (cached). */

@@ -14,7 +14,7 @@ int mgov__alloc_region(const mgov_t *gov, const char *name, int *region)
     int r = mgov_region_find(gov, name ? name : "execution_buffers");
     if (r < 0) {
         if (name)
-            return MGOV_EINVAL;
+            return MGOV_ENOTFOUND;
         r = 0;
     }
     *region = r;

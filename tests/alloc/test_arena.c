@@ -83,7 +83,7 @@ static void test_create_defaults_and_errors(void **state)
     cfg.grant_flags = 0;
     cfg.gov = gov;
     cfg.region = "no_such_region";
-    assert_int_equal(mgov_arena_create(&cfg, &a), MGOV_EINVAL);
+    assert_int_equal(mgov_arena_create(&cfg, &a), MGOV_ENOTFOUND);
     cfg.region = "index_buffers";
     assert_int_equal(mgov_arena_create(&cfg, &a), MGOV_OK);
     assert_non_null(mgov_arena_alloc(a, 10, 0));

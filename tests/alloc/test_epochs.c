@@ -54,7 +54,7 @@ static void test_create_and_errors(void **state)
     bad.chunk_size = 0;
     bad.gov = gov;
     bad.region = "nope";
-    assert_int_equal(mgov_epochs_create(&bad, &s), MGOV_EINVAL);
+    assert_int_equal(mgov_epochs_create(&bad, &s), MGOV_ENOTFOUND);
     for (long i = 0; i < 3; i++) { /* each allocation of create, failed in turn */
         mgov__fault_arm(MGOV_FAULT_ALLOC, i, 1);
         assert_int_equal(mgov_epochs_create(NULL, &s), MGOV_ENOMEM);
