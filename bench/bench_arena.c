@@ -29,7 +29,6 @@
 #include "sys/sys.h"
 
 static void **ptrs;
-static volatile unsigned char sink;
 
 static double run_malloc(size_t size, long n_objs)
 {

@@ -198,9 +198,14 @@ MGOV_API int mgov_epochs_begin(mgov_epochs_t *s, uint64_t *epoch);
 MGOV_API int mgov_epochs_acquire(mgov_epochs_t *s, uint64_t epoch, mgov_arena_t **out);
 MGOV_API void mgov_epochs_release(mgov_epochs_t *s, mgov_arena_t *a);
 
-/* Allocates in the current epoch (acquire, alloc, release in one call).
- * NULL on failure; mgov_epochs_last_error tells why. */
-MGOV_API void *mgov_epochs_alloc(mgov_epochs_t *s, size_t size, size_t align);
+/* Allocates in the current epoch (acquire, alloc, release in one call) and
+ * stores that epoch in *epoch (may be NULL): the object lives until that
+ * epoch is retired.  If the epoch is retired while the call runs, it
+ * allocates again in the new current one, so it never returns memory of an
+ * epoch already retired.  NULL on failure; mgov_epochs_last_error tells
+ * why.  Two short lock sections per call: for many objects, acquire the
+ * arena once. */
+MGOV_API void *mgov_epochs_alloc(mgov_epochs_t *s, size_t size, size_t align, uint64_t *epoch);
 MGOV_API int mgov_epochs_last_error(const mgov_epochs_t *s);
 
 /* Retires every epoch older than `before` (the current epoch is never

@@ -153,17 +153,19 @@ int mgov_epochs_acquire(mgov_epochs_t *s, uint64_t epoch, mgov_arena_t **out)
     return *out ? MGOV_OK : MGOV_ENOTFOUND;
 }
 
-void mgov_epochs_release(mgov_epochs_t *s, mgov_arena_t *a)
+/* Drops a reference to a; frees it if its epoch is retired and this was the
+ * last.  Returns true when its epoch had been retired. */
+static bool epoch_put(mgov_epochs_t *s, mgov_arena_t *a)
 {
-    if (!s || !a)
-        return;
     mgov_arena_t *dead = NULL;
+    bool retired = false;
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->n; i++) {
         epoch_slot_t *sl = &s->slots[i];
         if (sl->arena != a || sl->refs == 0)
             continue;
-        if (--sl->refs == 0 && sl->retired) {
+        retired = sl->retired;
+        if (--sl->refs == 0 && retired) {
             dead = a;
             slot_remove(s, i);
         }
@@ -171,24 +173,41 @@ void mgov_epochs_release(mgov_epochs_t *s, mgov_arena_t *a)
     }
     pthread_mutex_unlock(&s->lock);
     mgov_arena_destroy(dead);
+    return retired;
 }
 
-void *mgov_epochs_alloc(mgov_epochs_t *s, size_t size, size_t align)
+void mgov_epochs_release(mgov_epochs_t *s, mgov_arena_t *a)
+{
+    if (s && a)
+        epoch_put(s, a);
+}
+
+void *mgov_epochs_alloc(mgov_epochs_t *s, size_t size, size_t align, uint64_t *epoch)
 {
     if (!s)
         return NULL;
-    mgov_arena_t *a;
-    /* current may move on between the load and the acquire, and the epoch
-     * it named be retired: then take the newer current */
-    int rc;
-    do
-        rc = mgov_epochs_acquire(s, mgov_epochs_current(s), &a);
-    while (rc == MGOV_ENOTFOUND);
-    void *p = mgov_arena_alloc(a, size, align);
-    if (!p)
-        atomic_store_explicit(&s->last_error, mgov_arena_last_error(a), memory_order_relaxed);
-    mgov_epochs_release(s, a);
-    return p;
+    for (;;) {
+        /* current may move on between the load and the acquire, and the
+         * epoch it named be retired: then take the newer current */
+        uint64_t e;
+        mgov_arena_t *a;
+        do
+            e = mgov_epochs_current(s);
+        while (mgov_epochs_acquire(s, e, &a) == MGOV_ENOTFOUND);
+        void *p = mgov_arena_alloc(a, size, align);
+        int err = p ? MGOV_OK : mgov_arena_last_error(a);
+        bool retired = epoch_put(s, a);
+        if (!p) {
+            atomic_store_explicit(&s->last_error, err, memory_order_relaxed);
+            return NULL;
+        }
+        if (!retired) {
+            if (epoch)
+                *epoch = e;
+            return p;
+        }
+        /* its epoch was retired while we allocated: p went with it */
+    }
 }
 
 int mgov_epochs_last_error(const mgov_epochs_t *s)
