@@ -3,10 +3,12 @@
  * memgov governs the memory of a data system inside one process: one budget,
  * named regions, grants, pressure levels and consumers that evict or spill.
  * Each module has its own header under memgov/; including this one is
- * enough. */
+ * enough: the allocators (arena.h, bufpool.h) charge the budget too. */
 #ifndef MEMGOV_H
 #define MEMGOV_H
 
+#include "memgov/arena.h"
+#include "memgov/bufpool.h"
 #include "memgov/common.h"
 #include "memgov/governor.h"
 #include "memgov/size.h"
