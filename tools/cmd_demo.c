@@ -2,8 +2,9 @@
  * workload that drives one governor through every pressure level and back,
  * printing each governor event as it happens.
  *
- * Three synthetic consumers hold grants, not real memory (the demo needs
- * none, so any budget works):
+ * Three synthetic consumers hold grants, not real memory (so any budget
+ * works; only the allocator steps near the end touch real memory, about a
+ * sixteenth of the budget):
  *
  *   query_cache  graph_storage      priority 30  evict: drops its oldest
  *                                                results, releasing their grants
@@ -20,7 +21,9 @@
  *   critical (an urgent request uses the headroom above the critical
  *   threshold) -> refusals (EBUDGET, ELIMIT) -> a query waits in a second
  *   thread -> mgov_spill_all frees memory and wakes it -> back to normal ->
- *   mgov_reload_eligible -> a table of regions from mgov_stats.
+ *   an arena (real memory, charged by chunk) -> a buffer pool whose writer
+ *   waits for buffers -> mgov_reload_eligible -> a table of regions from
+ *   mgov_stats.
  *
  * The demo checks itself: at every event usage is within the budget and no
  * region is over its limit; every level is visited; the wait happens and is
@@ -527,6 +530,135 @@ static void expect_ok(demo_t *d, int rc, const char *what)
         fail(d, "%s: %s", what, mgov_strerror(rc));
 }
 
+/* ------------------------------------------------------------ allocators */
+
+static uint64_t region_used(demo_t *d, int region)
+{
+    mgov_stats_t st;
+    return mgov_stats(d->gov, &st) == MGOV_OK ? st.regions[region].used : 0;
+}
+
+/* execution_buffers must count exactly what the queries hold plus `extra`. */
+static void check_exec(demo_t *d, uint64_t extra, const char *when)
+{
+    uint64_t counted = region_used(d, d->r_exec), held = atomic_load(&d->exec.bytes) + extra;
+    if (counted != held)
+        fail(d, "%s: execution_buffers counts %" PRIu64 " bytes, its users hold %" PRIu64,
+             when, counted, held);
+}
+
+/* A query's arena: rows of real memory, charged chunk by chunk. */
+static void demo_arena(demo_t *d)
+{
+    const uint64_t want = 4 * d->unit;
+    size_t chunk = (size_t)(d->unit / 4) & ~(size_t)4095;
+    if (chunk < MGOV_ARENA_MIN_CHUNK)
+        chunk = MGOV_ARENA_MIN_CHUNK;
+    STEP(d, "a query builds %s of 48-byte rows in an arena (chunks of %s, each one grant)",
+         cli_size(want).s, cli_size(chunk).s);
+    mgov_arena_config_t acfg = MGOV_ARENA_CONFIG_INIT;
+    acfg.gov = d->gov;
+    acfg.region = "execution_buffers";
+    acfg.chunk_size = chunk;
+    mgov_arena_t *arena;
+    int rc = mgov_arena_create(&acfg, &arena);
+    if (rc != MGOV_OK) {
+        fail(d, "mgov_arena_create: %s", mgov_strerror(rc));
+        return;
+    }
+    uint64_t rows = 0;
+    while (mgov_arena_used(arena) < want) {
+        unsigned char *row = mgov_arena_alloc(arena, 48, 8);
+        if (!row) {
+            fail(d, "arena allocation: %s", mgov_strerror(mgov_arena_last_error(arena)));
+            break;
+        }
+        memset(row, (int)(rows++ & 0xff), 48);
+    }
+    say(d, "  ", "%" PRIu64 " rows: %s used, %s reserved in %zu chunks; execution_buffers "
+        "counts %s more", rows, cli_size(mgov_arena_used(arena)).s,
+        cli_size(mgov_arena_reserved(arena)).s, mgov_arena_chunk_count(arena),
+        cli_size(mgov_arena_reserved(arena)).s);
+    check_exec(d, mgov_arena_reserved(arena), "with the arena full");
+    expect_ok(d, mgov_arena_check(arena), "mgov_arena_check");
+    mgov_arena_reset(arena);
+    say(d, "  ", "mgov_arena_reset: one chunk kept (%s), the other grants returned",
+        cli_size(mgov_arena_reserved(arena)).s);
+    check_exec(d, mgov_arena_reserved(arena), "after the reset");
+    mgov_arena_destroy(arena);
+    check_exec(d, 0, "after the arena is destroyed");
+    show_state(d);
+}
+
+typedef struct pipe_writer {
+    mgov_bufpool_t *pool;
+    mgov_bufs_t *bufs;
+    int rc;
+} pipe_writer_t;
+
+static void *pipe_writer_main(void *arg)
+{
+    pipe_writer_t *w = arg;
+    w->rc = mgov_bufpool_alloc(w->pool, 3, WAIT_TIMEOUT_NS, &w->bufs);
+    return NULL;
+}
+
+/* A write pipe's buffer pool: a cap of four buffers, and a writer that
+ * waits for the flusher to give two back. */
+static void demo_bufpool(demo_t *d)
+{
+    size_t size = 64;
+    while (size * 2 <= d->unit / 4 && size * 2 <= ((size_t)64 << 20))
+        size *= 2;
+    STEP(d, "a write pipe's buffer pool (4 buffers of %s at most): the flusher holds 2, "
+         "a writer asks for 3 and waits", cli_size(size).s);
+    mgov_bufpool_config_t pcfg = MGOV_BUFPOOL_CONFIG_INIT;
+    pcfg.buffer_size = size;
+    pcfg.max_memory = 4 * (uint64_t)size;
+    pcfg.gov = d->gov;
+    pcfg.region = "execution_buffers";
+    pcfg.name = "write_pipe";
+    mgov_bufpool_t *pool;
+    int rc = mgov_bufpool_create(&pcfg, &pool);
+    if (rc != MGOV_OK) {
+        fail(d, "mgov_bufpool_create: %s", mgov_strerror(rc));
+        return;
+    }
+    mgov_bufs_t *flusher = NULL;
+    expect_ok(d, mgov_bufpool_try_alloc(pool, 2, &flusher), "the flusher's 2 buffers");
+    pipe_writer_t w = { .pool = pool, .bufs = NULL, .rc = MGOV_ECANCELED };
+    pthread_t thread;
+    bool started = pthread_create(&thread, NULL, pipe_writer_main, &w) == 0;
+    if (!started)
+        fail(d, "cannot start a thread");
+    mgov_bufpool_stats_t ps = { 0 };
+    for (int i = 0; started && i < 2000; i++) { /* until the writer is queued */
+        mgov_bufpool_stats(pool, &ps);
+        if (ps.waiters == 1)
+            break;
+        struct timespec ms = { 0, NS_PER_MS };
+        nanosleep(&ms, NULL);
+    }
+    say(d, "  ", "%" PRIu64 " writer waiting; %" PRIu64 " buffers in use", ps.waiters,
+        ps.buffers_in_use);
+    if (ps.waiters != 1)
+        fail(d, "the writer did not wait for the pool");
+    say(d, "  ", "the flusher releases its 2 buffers");
+    mgov_bufs_release(flusher);
+    if (started)
+        pthread_join(thread, NULL);
+    expect_ok(d, w.rc, "the writer's 3 buffers");
+    mgov_bufpool_stats(pool, &ps);
+    say(d, "  ", "the writer got %zu buffers after waiting %.1f ms; the pool holds %s "
+        "(%" PRIu64 " system allocations), all counted in execution_buffers",
+        mgov_bufs_count(w.bufs), (double)ps.wait_ns / 1e6, cli_size(ps.bytes_held).s,
+        ps.sys_allocs);
+    check_exec(d, ps.bytes_held, "with the pool in use");
+    mgov_bufs_release(w.bufs);
+    expect_ok(d, mgov_bufpool_destroy(pool, WAIT_TIMEOUT_NS), "mgov_bufpool_destroy");
+    check_exec(d, 0, "after the pool is destroyed");
+}
+
 /* ------------------------------------------------------------- table */
 
 static void print_table(const mgov_stats_t *st)
@@ -697,6 +829,10 @@ static void run_script(demo_t *d)
         exec_done(d, &w.grant);
     show_state(d);
 
+    /* Real memory: the allocators charge the budget as they go. */
+    demo_arena(d);
+    demo_bufpool(d);
+
     STEP(d, "mgov_reload_eligible(0.70) brings the index back; the cache warms up again");
     reloaded = mgov_reload_eligible(d->gov, 0.70);
     say(d, "  ", "%u consumer(s) reloaded", reloaded);
@@ -720,10 +856,11 @@ void cmd_demo_help(FILE *out)
             "to a simulated disk and reloads, and queries whose execution buffers\n"
             "push pressure through normal, moderate, high and critical and back;\n"
             "an urgent request, refusals, a request that waits in a second thread\n"
-            "and is woken.  It ends with a table of regions from mgov_stats.  The\n"
-            "consumers hold grants, not real memory, and the demo checks its own\n"
-            "invariants (usage within the budget, every level visited, nothing\n"
-            "left at the end).\n"
+            "and is woken; then an arena and a buffer pool that charge real memory\n"
+            "to the budget, with a writer that waits for buffers.  It ends with a\n"
+            "table of regions from mgov_stats.  The consumers hold grants, not real\n"
+            "memory, and the demo checks its own invariants (usage within the\n"
+            "budget, every level visited, nothing left at the end).\n"
             "\n"
             "Options:\n"
             "  -b, --budget SIZE  the governor's budget (default 64M); a size such as\n"

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# tests/tools/cli.sh MEMGOV - the memgov command end to end: the demo checks
+# itself (exit 0 only when every check passed) at small, default and large
+# budgets; info prints text and valid-looking JSON; bad usage exits 2 with a
+# message on stderr and nothing on stdout.
+set -u
+memgov=$1
+failures=0
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+# expect STATUS ARGS...: run memgov ARGS, check the exit status
+expect() {
+    local want=$1; shift
+    "$memgov" "$@" >"$out" 2>"$err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        echo "FAIL: memgov $* exited $got, expected $want"; sed 's/^/  stderr: /' "$err" | head -20
+        failures=$((failures + 1))
+        return 1
+    fi
+    return 0
+}
+contains() { # FILE TEXT WHAT
+    if ! grep -q -- "$2" "$1"; then
+        echo "FAIL: $3: no '$2' in its output"; failures=$((failures + 1))
+    fi
+}
+
+for budget in 1M 64M 1G; do
+    expect 0 demo --budget "$budget" --quiet && contains "$out" "^total" "demo --budget $budget"
+done
+expect 0 demo && {
+    contains "$out" "all released, mgov_destroy: success" "demo"
+    contains "$out" "mgov_arena_reset" "demo (arena step)"
+    contains "$out" "writer waiting" "demo (buffer pool step)"
+}
+expect 0 info && contains "$out" "budget" "info"
+expect 0 info --json && contains "$out" '"budget"' "info --json"
+expect 0 --version && contains "$out" "memgov" "--version"
+expect 0 help demo && contains "$out" "Usage: memgov demo" "help demo"
+
+for bad in "demo --budget 0" "demo --budget lots" "demo extra" "demo --nope" "bogus" "info --nope"; do
+    # shellcheck disable=SC2086
+    if expect 2 $bad; then
+        [ -s "$out" ] && { echo "FAIL: memgov $bad wrote to stdout"; failures=$((failures + 1)); }
+        [ -s "$err" ] || { echo "FAIL: memgov $bad said nothing on stderr"; failures=$((failures + 1)); }
+    fi
+done
+
+if [ "$failures" -ne 0 ]; then
+    echo "$failures check(s) failed"
+    exit 1
+fi
+echo "cli: all checks passed"
