@@ -1,23 +1,38 @@
 #!/usr/bin/env bash
-# The README's C example must compile against the library and run: docs that
-# promise what the code does not are a bug.  Extracts the first ```c block of
-# README.md, builds it with the static library and runs it.
+# The README's C examples must compile against the library and run: docs that
+# promise what the code does not are a bug.  Extracts every ```c block of
+# README.md (each a whole program), builds it with the static library and
+# runs it: it must exit 0, and the first (the governor's) must print the
+# stats as JSON.
 # Usage: readme_example.sh README.md INCLUDE_DIR LIBMEMGOV_A CC
 set -euo pipefail
 readme=$1 include=$2 lib=$3 cc=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-awk '/^```c$/ {on = 1; next} on && /^```$/ {exit} on {print}' "$readme" > "$tmp/example.c"
-if [ ! -s "$tmp/example.c" ]; then
+awk -v dir="$tmp" '/^```c$/ {n++; on = 1; next}
+    on && /^```$/ {on = 0; next}
+    on {print > (dir "/example" n ".c")}' "$readme"
+shopt -s nullglob
+examples=("$tmp"/example*.c)
+if [ ${#examples[@]} -eq 0 ]; then
     echo "readme_example: no \`\`\`c block in $readme" >&2
     exit 1
 fi
-"$cc" -std=c11 -Wall -Wextra -Werror -I"$include" "$tmp/example.c" "$lib" -pthread \
-    -o "$tmp/example"
-out=$("$tmp/example")
-echo "$out"
-# the example prints the stats as JSON: check it at least names the budget
-case "$out" in
-    *'"budget":'*) ;;
-    *) echo "readme_example: unexpected output" >&2; exit 1 ;;
-esac
+for src in "${examples[@]}"; do
+    exe=${src%.c}
+    "$cc" -std=c11 -Wall -Wextra -Werror -I"$include" "$src" "$lib" -pthread -o "$exe"
+    if ! out=$("$exe"); then
+        echo "readme_example: $(basename "$src") failed:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    echo "$out"
+    # the first example prints the stats as JSON: check it names the budget
+    if [ "$src" = "$tmp/example1.c" ]; then
+        case "$out" in
+            *'"budget":'*) ;;
+            *) echo "readme_example: unexpected output" >&2; exit 1 ;;
+        esac
+    fi
+done
+echo "readme_example: ${#examples[@]} example(s) built and run"
