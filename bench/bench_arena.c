@@ -28,6 +28,7 @@
 
 #include "memgov.h"
 #include "memgov/arena.h"
+#include "bench_util.h"
 #include "sys/sys.h"
 
 static void **ptrs;
@@ -78,16 +79,9 @@ static double run_arena_unwritten(mgov_arena_t *a, size_t size, long n_objs)
     return (double)(mgov__now_ns() - t0) / (double)n_objs;
 }
 
-static int cmp_double(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
+    return bench_median(v, (size_t)n);
 }
 
 static mgov_arena_t *arena_new(mgov_t *gov, unsigned flags)

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "memgov.h"
+#include "bench_util.h"
 #include "sys/sys.h"
 
 #define KiB ((size_t)1 << 10)
@@ -86,47 +87,21 @@ static void run(int subj)
     }
 }
 
-typedef struct {
-    int subj;
-    pthread_barrier_t *bar;
-} job_t;
-
-static void *thread_main(void *arg)
+static void run_subject(void *subj)
 {
-    job_t *j = arg;
-    pthread_barrier_wait(j->bar);
-    run(j->subj);
-    return NULL;
+    run((int)(intptr_t)subj);
 }
 
 /* ns per pair per thread */
 static double measure(int subj, int threads)
 {
-    pthread_t t[2];
-    pthread_barrier_t bar;
-    job_t job = { subj, &bar };
-    pthread_barrier_init(&bar, NULL, (unsigned)threads + 1);
-    for (int i = 0; i < threads; i++)
-        pthread_create(&t[i], NULL, thread_main, &job);
-    pthread_barrier_wait(&bar);
-    uint64_t start = mgov__now_ns();
-    for (int i = 0; i < threads; i++)
-        pthread_join(t[i], NULL);
-    uint64_t ns = mgov__now_ns() - start;
-    pthread_barrier_destroy(&bar);
-    return (double)ns / (double)pairs;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return (double)bench_threads_ns(run_subject, (void *)(intptr_t)subj, threads) /
+           (double)pairs;
 }
 
 static double median(double *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return bench_median(v, n);
 }
 
 /* ------------------------------------------------------------ wake-ups */

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "memgov.h"
+#include "bench_util.h"
 #include "sys/sys.h"
 
 enum { SUBJ_ATOMIC, SUBJ_FLOOR, SUBJ_MALLOC, SUBJ_GRANT, N_SUBJ };
@@ -75,41 +76,16 @@ static void run_grant(void)
 
 static void (*const subj_fn[])(void) = { run_atomic, run_floor, run_malloc, run_grant };
 
-typedef struct {
-    int subj;
-    pthread_barrier_t *bar;
-} job_t;
-
-static void *thread_main(void *arg)
+static void run_subject(void *subj)
 {
-    job_t *j = arg;
-    pthread_barrier_wait(j->bar);
-    subj_fn[j->subj]();
-    return NULL;
+    subj_fn[(int)(intptr_t)subj]();
 }
 
 /* ns per pair per thread */
 static double measure(int subj, int threads)
 {
-    pthread_t t[2];
-    pthread_barrier_t bar;
-    job_t job = { subj, &bar };
-    pthread_barrier_init(&bar, NULL, (unsigned)threads + 1);
-    for (int i = 0; i < threads; i++)
-        pthread_create(&t[i], NULL, thread_main, &job);
-    pthread_barrier_wait(&bar);
-    uint64_t start = mgov__now_ns();
-    for (int i = 0; i < threads; i++)
-        pthread_join(t[i], NULL);
-    uint64_t ns = mgov__now_ns() - start;
-    pthread_barrier_destroy(&bar);
-    return (double)ns / (double)pairs;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return (double)bench_threads_ns(run_subject, (void *)(intptr_t)subj, threads) /
+           (double)pairs;
 }
 
 int main(int argc, char **argv)
@@ -136,8 +112,7 @@ int main(int argc, char **argv)
     for (int th = 1; th <= 2; th++) {
         double med[N_SUBJ];
         for (int s = 0; s < N_SUBJ; s++) {
-            qsort(res[th - 1][s], (size_t)rounds, sizeof(double), cmp_double);
-            med[s] = res[th - 1][s][rounds / 2];
+            med[s] = bench_median(res[th - 1][s], (size_t)rounds);
         }
         printf("%d thread%s:\n", th, th > 1 ? "s (same governor/counter)" : "");
         for (int s = 0; s < N_SUBJ; s++)
