@@ -40,13 +40,6 @@ static mgov_arena_t *arena_new(mgov_t *gov, size_t chunk, unsigned flags)
     return a;
 }
 
-static uint64_t region_used(mgov_t *gov, int r)
-{
-    mgov_stats_t s;
-    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
-    return s.regions[r].used;
-}
-
 /* ------------------------------------------------------------ lifecycle */
 
 static void test_create_defaults_and_errors(void **state)
@@ -87,7 +80,7 @@ static void test_create_defaults_and_errors(void **state)
     cfg.region = "index_buffers";
     assert_int_equal(mgov_arena_create(&cfg, &a), MGOV_OK);
     assert_non_null(mgov_arena_alloc(a, 10, 0));
-    assert_int_equal(region_used(gov, MGOV_REGION_INDEX_BUFFERS), MGOV_ARENA_DEFAULT_CHUNK);
+    assert_int_equal(gh_region_used(gov, MGOV_REGION_INDEX_BUFFERS), MGOV_ARENA_DEFAULT_CHUNK);
     mgov_arena_destroy(a);
     assert_int_equal(mgov_used(gov), 0);
 
@@ -97,7 +90,7 @@ static void test_create_defaults_and_errors(void **state)
     gov = gh_gov_regions(64 * MiB, only, 1);
     a = arena_new(gov, 0, 0);
     assert_non_null(mgov_arena_alloc(a, 10, 0));
-    assert_int_equal(region_used(gov, 0), MGOV_ARENA_DEFAULT_CHUNK);
+    assert_int_equal(gh_region_used(gov, 0), MGOV_ARENA_DEFAULT_CHUNK);
     mgov_arena_destroy(a);
     assert_int_equal(mgov_used(gov), 0);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
@@ -268,7 +261,7 @@ static void test_chunks_are_charged_and_returned(void **state)
     assert_true(chunks >= 10 && chunks <= 11);
     assert_int_equal(mgov_arena_reserved(a), chunks * MiB);
     assert_int_equal(mgov_used(gov), chunks * MiB);
-    assert_int_equal(region_used(gov, EXEC), chunks * MiB);
+    assert_int_equal(gh_region_used(gov, EXEC), chunks * MiB);
     assert_true(mgov_arena_used(a) >= 10 * 1024 * 1000);
     assert_true(mgov_arena_used(a) <= mgov_arena_reserved(a));
 

@@ -43,13 +43,6 @@ static void destroy_ok(mgov_bufpool_t *p)
     assert_int_equal(mgov_bufpool_destroy(p, 0), MGOV_OK);
 }
 
-static uint64_t region_used(mgov_t *gov, int r)
-{
-    mgov_stats_t s;
-    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
-    return s.regions[r].used;
-}
-
 static uint64_t gov_consumers(mgov_t *gov)
 {
     mgov_stats_t s;
@@ -845,7 +838,7 @@ static void test_gov_grants_per_span(void **state)
     assert_int_equal(seen.priority, MGOV_PRIORITY_QUERY_CACHE);
 
     mgov_bufs_t *a = bh_take(p, 4), *b = bh_take(p, 1);
-    assert_int_equal(region_used(gov, MGOV_REGION_EXECUTION_BUFFERS), 5 * PG);
+    assert_int_equal(gh_region_used(gov, MGOV_REGION_EXECUTION_BUFFERS), 5 * PG);
     assert_int_equal(mgov_used(gov), 5 * PG);
     mgov_bufs_release(a);
     assert_int_equal(mgov_used(gov), 5 * PG); /* cached: still held */
@@ -869,7 +862,7 @@ static void test_gov_grants_per_span(void **state)
     assert_int_equal(seen.region, MGOV_REGION_INDEX_BUFFERS);
     assert_int_equal(seen.priority, MGOV_PRIORITY_INDEX_BUFFERS);
     a = bh_take(p, 2);
-    assert_int_equal(region_used(gov, MGOV_REGION_INDEX_BUFFERS), 2 * PG);
+    assert_int_equal(gh_region_used(gov, MGOV_REGION_INDEX_BUFFERS), 2 * PG);
     mgov_bufs_release(a);
     destroy_ok(p);
     assert_int_equal(mgov_used(gov), 0);
@@ -880,7 +873,7 @@ static void test_gov_grants_per_span(void **state)
     gov = gh_gov_regions(64 * MiB, regions, 2);
     p = bh_pool_new(PG, 0, gov);
     a = bh_take(p, 1);
-    assert_int_equal(region_used(gov, 0), PG);
+    assert_int_equal(gh_region_used(gov, 0), PG);
     mgov_bufs_release(a);
     destroy_ok(p);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);

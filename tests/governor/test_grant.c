@@ -17,13 +17,6 @@
 
 #define MiB ((uint64_t)1 << 20)
 
-static uint64_t region_used(mgov_t *gov, int r)
-{
-    mgov_stats_t s;
-    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
-    return s.regions[r].used;
-}
-
 static uint64_t region_grants(mgov_t *gov, int r)
 {
     mgov_stats_t s;
@@ -42,7 +35,7 @@ static void test_reserve_release_basic(void **state)
     assert_int_equal(g.bytes, 10 * MiB);
     assert_int_equal(g.region, MGOV_REGION_EXECUTION_BUFFERS);
     assert_int_equal(mgov_used(gov), 10 * MiB);
-    assert_int_equal(region_used(gov, MGOV_REGION_EXECUTION_BUFFERS), 10 * MiB);
+    assert_int_equal(gh_region_used(gov, MGOV_REGION_EXECUTION_BUFFERS), 10 * MiB);
     assert_int_equal(region_grants(gov, MGOV_REGION_EXECUTION_BUFFERS), 1);
     mgov_grant_release(&g);
     assert_null(g.gov);
@@ -156,7 +149,7 @@ static void test_region_limit(void **state)
     assert_int_equal(mgov_grant_resize(&a, 1001), MGOV_ELIMIT);
     mgov_grant_release(&b);
     assert_int_equal(mgov_grant_resize(&a, 1000), MGOV_OK);
-    assert_int_equal(region_used(gov, 0), 1000);
+    assert_int_equal(gh_region_used(gov, 0), 1000);
     mgov_grant_release(&a);
     assert_int_equal(mgov_used(gov), 0);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
@@ -325,7 +318,7 @@ static void test_many_live_grants(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(mgov_try_reserve(gov, 3, 1, 0, &g[i]), MGOV_OK);
     assert_int_equal(region_grants(gov, 3), N);
-    assert_int_equal(region_used(gov, 3), N);
+    assert_int_equal(gh_region_used(gov, 3), N);
     for (int i = 0; i < N; i += 2)
         mgov_grant_release(&g[i]);
     assert_int_equal(region_grants(gov, 3), N / 2);

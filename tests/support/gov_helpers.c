@@ -483,3 +483,10 @@ mgov_grant_t gh_take(mgov_t *gov, int region, uint64_t bytes, unsigned flags)
     assert_int_equal(g.bytes, bytes);
     return g;
 }
+
+uint64_t gh_region_used(mgov_t *gov, int region)
+{
+    mgov_stats_t s;
+    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
+    return s.regions[region].used;
+}

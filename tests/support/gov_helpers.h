@@ -162,6 +162,8 @@ uint64_t gh_now_ns(void);
 mgov_t *gh_gov_new(uint64_t budget, gh_evlog_t *log);
 /* The same with the given regions (NULL, 0: the defaults) and no log. */
 mgov_t *gh_gov_regions(uint64_t budget, const mgov_region_config_t *regions, unsigned n);
+/* Bytes the governor counts in one region now (from mgov_stats). */
+uint64_t gh_region_used(mgov_t *gov, int region);
 /* Runs mgov_try_reserve; asserts success; returns the grant. */
 mgov_grant_t gh_take(mgov_t *gov, int region, uint64_t bytes, unsigned flags);
 
