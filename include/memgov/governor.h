@@ -379,6 +379,9 @@ typedef struct mgov_stats {
     uint64_t rss, rss_peak;   /* bytes; sampled at the call */
     uint64_t consumers;       /* registered now */
     uint64_t waiters;         /* requests waiting now */
+    uint64_t spill_bytes;     /* bytes in spill files on disk now (spill.h) */
+    uint64_t spill_bytes_peak;
+    uint64_t spill_quota;     /* quota in force; 0 until the spill directory is made */
     unsigned n_regions;
     mgov_region_stats_t regions[MGOV_MAX_REGIONS];
 } mgov_stats_t;

@@ -85,6 +85,7 @@ static int copy_regions(mgov_t *gov, const mgov_config_t *cfg, uint64_t budget)
 static void destroy_locks(mgov_t *gov)
 {
     pthread_mutex_destroy(&gov->pressure_lock);
+    pthread_mutex_destroy(&gov->spill_lock);
     pthread_mutex_destroy(&gov->wait_lock);
     pthread_mutex_destroy(&gov->lock);
     pthread_cond_destroy(&gov->consumer_cond);
@@ -145,6 +146,7 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&gov->pressure_lock, NULL);
+    pthread_mutex_init(&gov->spill_lock, NULL);
     pthread_mutex_init(&gov->wait_lock, NULL);
     pthread_mutex_init(&gov->lock, NULL);
     pthread_cond_init(&gov->consumer_cond, &attr);
@@ -164,6 +166,9 @@ int mgov_destroy(mgov_t *gov)
 {
     if (!gov)
         return MGOV_EINVAL;
+    /* the spill directory goes first: removing it needs no grant */
+    if (gov->spill_state)
+        gov->spill_state_free(gov->spill_state);
     bool leaked = gov->n_consumers > 0;
     for (unsigned i = 0; i < gov->n_regions; i++) {
         uint64_t grants = mgov__region_grants(gov, (int)i);

@@ -100,6 +100,13 @@ struct mgov {
     mgov_region_t regions[MGOV_MAX_REGIONS];
     char *spill_dir;
     uint64_t spill_quota;
+
+    /* the spill layer's per-governor state (hooks.c): made once, on first
+     * use, under spill_lock; freed by mgov_destroy */
+    pthread_mutex_t spill_lock;
+    void *spill_state;
+    void (*spill_state_free)(void *state);
+    _Atomic uint64_t spill_disk, spill_disk_peak, spill_quota_now;
     void (*on_event)(void *ctx, const mgov_event_t *ev);
     void *event_ctx;
     _Atomic uint64_t event_seq;

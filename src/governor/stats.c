@@ -33,6 +33,9 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
     }
     out->rss = rss;
     out->rss_peak = atomic_load(&gov->rss_peak);
+    out->spill_bytes = atomic_load(&gov->spill_disk);
+    out->spill_bytes_peak = atomic_load(&gov->spill_disk_peak);
+    out->spill_quota = atomic_load(&gov->spill_quota_now);
 
     out->n_regions = gov->n_regions;
     for (int tries = 0; tries < SNAPSHOT_TRIES; tries++) {
@@ -124,6 +127,8 @@ size_t mgov_stats_json(const mgov_t *gov, char *buf, size_t cap)
             "\"reload_failures\":%llu,\"malloc_trims\":%llu},",
         U(s.reclaim_passes), U(s.reclaim_asked), U(s.reclaim_freed), U(s.evictions),
         U(s.spills), U(s.spill_failures), U(s.reloads), U(s.reload_failures), U(s.malloc_trims));
+    put(&o, "\"spill\":{\"bytes\":%llu,\"peak\":%llu,\"quota\":%llu},", U(s.spill_bytes),
+        U(s.spill_bytes_peak), U(s.spill_quota));
     put(&o, "\"rss\":%llu,\"rss_peak\":%llu,\"consumers\":%llu,\"waiters\":%llu,\"regions\":[",
         U(s.rss), U(s.rss_peak), U(s.consumers), U(s.waiters));
     for (unsigned i = 0; i < s.n_regions; i++) {
@@ -179,6 +184,11 @@ size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
         { "rss_peak_bytes", "gauge", "Largest RSS seen.", s.rss_peak },
         { "consumers", "gauge", "Registered consumers.", s.consumers },
         { "waiters", "gauge", "Requests waiting now.", s.waiters },
+        { "spill_bytes", "gauge", "Bytes in spill files on disk.", s.spill_bytes },
+        { "spill_peak_bytes", "gauge", "Most bytes ever in spill files at once.",
+          s.spill_bytes_peak },
+        { "spill_quota_bytes", "gauge", "Disk quota for spill files (0 = not yet set).",
+          s.spill_quota },
     };
     for (size_t i = 0; i < sizeof global / sizeof global[0]; i++) {
         metric(&o, global[i].name, global[i].type, global[i].help);

@@ -533,6 +533,7 @@ static void test_json(void **state)
         "\"limit\":0,\"live_grants\":1,\"refusals\":3,\"waits\":1,\"wait_ns\":",
         "\"timeouts\":1}", "{\"name\":\"spill_staging\",\"used\":0,\"peak\":0,",
         "\"spill_failures\":0", "\"reload_failures\":0", "\"evictions\":0",
+        "\"spill\":{\"bytes\":0,\"peak\":0,\"quota\":0},",
     };
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
         if (!strstr(js, keys[k]))
@@ -732,7 +733,7 @@ static void test_prometheus(void **state)
     unsigned samples, labelled;
     prom_check(text, &samples, &labelled);
     assert_int_equal(labelled, 9 * 4); /* nine per-region metrics, four regions */
-    assert_int_equal(samples, 18 + 9 * 4); /* eighteen global metrics */
+    assert_int_equal(samples, 21 + 9 * 4); /* twenty-one global metrics */
 
     const char *lines[] = {
         "# TYPE memgov_used_bytes gauge\n",

@@ -1,0 +1,127 @@
+/* memgov/sort.h - an external merge sort that finishes under any budget.
+ *
+ * Push records in, call finish, pull the sorted records out one by one.
+ * Records are either fixed width, ordered by a key of key_size bytes at
+ * key_offset compared as unsigned bytes (encode keys so that byte order is
+ * their order: big-endian integers, sign bit flipped, ...), or of variable
+ * length, ordered by a comparison callback or, without one, by their bytes
+ * (the order of memcmp, a proper prefix first: `LC_ALL=C sort`).  The sort
+ * is stable: records with equal keys come out in the order they went in.
+ *
+ * Memory: the records held in RAM are charged to a grant in the sort's
+ * region, grown as they arrive.  When the grant cannot grow, or when the
+ * governor asks the sort to spill (it is a registered consumer), the sort
+ * sorts what it holds, writes it as a run to a spill file and goes on.  In
+ * RAM fixed-width keys are radix-sorted; other records are merge-sorted.
+ * finish merges the runs with a loser tree, in several passes when there
+ * are more runs than the memory allows to merge at once; the last pass
+ * feeds mgov_sort_next directly, so the result is never held whole.
+ *
+ * Lifecycle: create, push..., finish, next... until it returns 0, destroy.
+ * destroy may be called at any point; it removes every spill file and
+ * releases every grant.
+ *
+ * Thread safety: a sort is used by one thread at a time.  The governor may
+ * call its consumer ops from other threads at any time; they only ask, and
+ * the sort spills at its next push.
+ */
+#ifndef MEMGOV_SORT_H
+#define MEMGOV_SORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memgov/common.h"
+#include "memgov/governor.h"
+#include "memgov/spill.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mgov_sort mgov_sort_t;
+
+/* Orders variable-length records: < 0, 0 or > 0 as a sorts before, with or
+ * after b.  Called from the sorting thread only. */
+typedef int (*mgov_sort_cmp_fn)(void *ctx, const void *a, size_t a_len, const void *b,
+                                size_t b_len);
+
+enum {
+    MGOV_SORT_DESCENDING = 1u, /* largest first (still stable) */
+    MGOV_SORT_UNIQUE = 2u,     /* of records with equal keys, only the first comes out */
+};
+
+typedef enum mgov_sort_phase {
+    MGOV_SORT_PHASE_INPUT,  /* records are being pushed; runs written */
+    MGOV_SORT_PHASE_MERGE,  /* an intermediate merge pass */
+    MGOV_SORT_PHASE_OUTPUT, /* the last pass, feeding mgov_sort_next */
+} mgov_sort_phase_t;
+
+typedef struct mgov_sort_stats {
+    mgov_sort_phase_t phase;
+    uint64_t records_in, bytes_in;    /* pushed */
+    uint64_t records_out;             /* returned by next so far */
+    uint64_t runs;                    /* runs written, all passes */
+    uint64_t spill_requests;          /* spills the governor asked for */
+    unsigned merge_passes;            /* passes done (the output pass counts when started) */
+    unsigned merge_passes_planned;    /* known after finish; 0 when nothing was spilled */
+    uint64_t spilled_raw, spilled_stored; /* bytes written to spill files, all passes */
+    uint64_t memory, memory_peak;     /* the sort's grant now and at most */
+} mgov_sort_stats_t;
+
+typedef struct mgov_sort_config {
+    mgov_t *gov;                 /* required */
+    const char *region;          /* NULL: "execution_buffers" (region 0 without it) */
+    const char *name;            /* consumer name; NULL: "sort" */
+    unsigned priority;           /* 0: MGOV_PRIORITY_EXECUTION_BUFFERS */
+    size_t record_size;          /* > 0: fixed-width records; 0: variable length */
+    size_t key_offset, key_size; /* fixed width: the key; key_size 0 = the whole record */
+    mgov_sort_cmp_fn cmp;        /* variable length: NULL = by bytes */
+    void *cmp_ctx;
+    size_t max_record;           /* variable length: longest record; 0 = 64 MiB */
+    uint64_t max_memory;         /* cap on the sort's grant; 0 = what the governor gives */
+    unsigned flags;              /* MGOV_SORT_DESCENDING, MGOV_SORT_UNIQUE */
+    mgov_spill_dir_t *spill_dir; /* NULL: the governor's (mgov_spill_dir_get) */
+    mgov_spill_options_t spill;  /* codec and level of runs; block_size 0 = from the budget */
+    /* Called from the sorting thread after each run and pass, and about
+     * every 64 MiB of merge output; may be NULL. */
+    void (*progress)(void *ctx, const mgov_sort_stats_t *st);
+    void *progress_ctx;
+} mgov_sort_config_t;
+#define MGOV_SORT_CONFIG_INIT { 0 }
+
+/* Creates a sort (no memory is reserved until the first push).  Errors:
+ * MGOV_EINVAL (NULL, no governor, key outside the record, a cmp with fixed
+ * records), MGOV_ENOTFOUND (unknown region), MGOV_ENOTSUP (codec not built
+ * in), MGOV_ENOMEM, and the errors of registering a consumer. */
+MGOV_API int mgov_sort_create(const mgov_sort_config_t *cfg, mgov_sort_t **out);
+
+/* Adds one record (copied).  Fixed width: len must be record_size.
+ * Errors: MGOV_EINVAL (wrong length, longer than max_record, after
+ * finish), MGOV_ELIMIT (the budget cannot hold even one record and the
+ * buffers a run needs), MGOV_ENOSPC (spill quota or disk full), MGOV_EIO,
+ * MGOV_ENOMEM.  After an error other than MGOV_EINVAL the sort is failed:
+ * every later call returns the same error. */
+MGOV_API int mgov_sort_push(mgov_sort_t *s, const void *rec, size_t len);
+
+/* Ends the input and runs the merge passes before the last.  Errors as
+ * push, plus MGOV_ECORRUPT when a run reads back wrong. */
+MGOV_API int mgov_sort_finish(mgov_sort_t *s);
+
+/* The next record: returns 1 and sets *rec, *len (valid until the next call
+ * on s), 0 at the end, or a negative error (MGOV_EINVAL before finish,
+ * MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM). */
+MGOV_API int mgov_sort_next(mgov_sort_t *s, const void **rec, size_t *len);
+
+/* A snapshot of the counters.  MGOV_EINVAL for NULL. */
+MGOV_API int mgov_sort_stats(const mgov_sort_t *s, mgov_sort_stats_t *out);
+
+/* Frees the sort: removes its spill files, releases its grants, unregisters
+ * its consumer.  NULL is a no-op. */
+MGOV_API void mgov_sort_destroy(mgov_sort_t *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMGOV_SORT_H */

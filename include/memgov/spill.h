@@ -1,0 +1,181 @@
+/* memgov/spill.h - the spill directory and spill files.
+ *
+ * A spill directory holds the files memgov writes when data leaves RAM.
+ * It is the configured path, or a private directory made under $TMPDIR
+ * (/tmp when unset) with mode 0700.  A lock file in it (flock'ed for the
+ * owner's lifetime, holding its pid) tells live directories from those a
+ * crashed process left: at open, private directories of memgov processes
+ * that no longer exist are removed; nothing else is ever touched.  Files are
+ * made 0600 with O_EXCL|O_NOFOLLOW|O_CLOEXEC and unlinked when done.
+ *
+ * A disk quota bounds the bytes of all files of a directory (default: half
+ * the free space of its file system at open).  Reaching it, or ENOSPC or
+ * EDQUOT from the system, fails the write with MGOV_ENOSPC and removes the
+ * partial file.  With a governor, bytes on disk show in mgov_stats
+ * (spill_bytes, spill_bytes_peak, spill_quota) and I/O buffers are charged
+ * to its spill-staging region.
+ *
+ * A spill file is a stream of bytes stored as checksummed blocks, each
+ * optionally compressed (lz4, zstd); docs/spill.md gives the format.  A
+ * reader bounds every length before it allocates: a bad magic, version,
+ * checksum or length is MGOV_ECORRUPT, never a crash.
+ *
+ * Lifecycle: open a directory (or take the governor's with
+ * mgov_spill_dir_get); create a writer, write, finish it into a file; open
+ * readers on the file (several, one after another or at once); destroy the
+ * file (unlinks it).  Every file must be destroyed before its directory is
+ * closed.
+ *
+ * Thread safety: a directory may be used from many threads at once (file
+ * creation and quota accounting are atomic).  A writer or reader is used by
+ * one thread at a time.  A finished file may be read by several readers in
+ * different threads at once; destroy it only when none is open.
+ */
+#ifndef MEMGOV_SPILL_H
+#define MEMGOV_SPILL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memgov/common.h"
+#include "memgov/governor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ----------------------------------------------------------------- codecs */
+
+typedef enum mgov_codec {
+    MGOV_CODEC_NONE = 0,
+    MGOV_CODEC_LZ4 = 1,
+    MGOV_CODEC_ZSTD = 2,
+} mgov_codec_t;
+
+/* True when this build can write and read the codec (NONE always). */
+MGOV_API bool mgov_codec_available(mgov_codec_t codec);
+/* "none", "lz4", "zstd"; "unknown" otherwise. */
+MGOV_API const char *mgov_codec_name(mgov_codec_t codec);
+/* Parses a codec name.  MGOV_EINVAL for an unknown name, MGOV_ENOTSUP for a
+ * known codec this build lacks (*out is set either way when known). */
+MGOV_API int mgov_codec_parse(const char *name, mgov_codec_t *out);
+
+/* -------------------------------------------------------------- directory */
+
+typedef struct mgov_spill_dir mgov_spill_dir_t;
+
+typedef struct mgov_spill_dir_config {
+    const char *path;  /* NULL: a private directory under $TMPDIR (or /tmp) */
+    uint64_t quota;    /* bytes on disk; 0 = half the file system's free space */
+    mgov_t *gov;       /* optional: stats and buffer charges go to it */
+} mgov_spill_dir_config_t;
+#define MGOV_SPILL_DIR_CONFIG_INIT { 0 }
+
+/* Opens (creating when missing, mode 0700) a spill directory and takes its
+ * lock.  A configured path that another live process holds is MGOV_EBUSY;
+ * one that is not a directory, or is a symlink, is MGOV_EINVAL.  Files a
+ * dead owner left in it (this layer's temporary files only) are removed.
+ * A private directory is made as $TMPDIR/memgov-<pid>-<random>; stale
+ * private directories of dead processes beside it are removed first.
+ * Errors: MGOV_EINVAL, MGOV_EBUSY, MGOV_EIO (with errno kept), MGOV_ENOMEM. */
+MGOV_API int mgov_spill_dir_open(const mgov_spill_dir_config_t *cfg, mgov_spill_dir_t **out);
+
+/* Closes a directory: unlinks its lock file and, for a private directory,
+ * the directory itself.  Files still alive are unlinked too (their handles
+ * must not be used afterwards).  NULL is a no-op. */
+MGOV_API void mgov_spill_dir_close(mgov_spill_dir_t *dir);
+
+/* The governor's directory: made on first call from its config (spill_dir,
+ * spill_quota), closed by mgov_destroy.  Thread-safe.  Errors as open. */
+MGOV_API int mgov_spill_dir_get(mgov_t *gov, mgov_spill_dir_t **out);
+
+MGOV_API const char *mgov_spill_dir_path(const mgov_spill_dir_t *dir);
+MGOV_API uint64_t mgov_spill_dir_quota(const mgov_spill_dir_t *dir);
+MGOV_API uint64_t mgov_spill_dir_used(const mgov_spill_dir_t *dir);  /* bytes on disk now */
+MGOV_API unsigned mgov_spill_dir_files(const mgov_spill_dir_t *dir); /* files alive now */
+
+/* ------------------------------------------------------------------ files */
+
+typedef struct mgov_spill_writer mgov_spill_writer_t;
+typedef struct mgov_spill_reader mgov_spill_reader_t;
+typedef struct mgov_spill_file mgov_spill_file_t;
+
+typedef struct mgov_spill_options {
+    mgov_codec_t codec;   /* MGOV_CODEC_NONE by default */
+    int level;            /* codec level; 0 = the codec's default */
+    size_t block_size;    /* raw bytes per block: 4 KiB..64 MiB; 0 = 1 MiB */
+    int64_t timeout_ns;   /* how long buffer grants may wait; 0 = fail fast, <0 forever */
+} mgov_spill_options_t;
+#define MGOV_SPILL_OPTIONS_INIT { 0 }
+
+/* Creates a new, empty spill file in dir and a writer for it; its buffers
+ * (about two blocks) are charged to the governor's spill-staging region.
+ * opts may be NULL.  Errors: MGOV_EINVAL (bad block size), MGOV_ENOTSUP
+ * (codec not built in), MGOV_EBUDGET/MGOV_ELIMIT/MGOV_ETIMEDOUT (buffers
+ * refused), MGOV_ENOMEM, MGOV_EIO. */
+MGOV_API int mgov_spill_writer_create(mgov_spill_dir_t *dir, const mgov_spill_options_t *opts,
+                                      mgov_spill_writer_t **out);
+
+/* Appends len bytes.  Full blocks are written as they fill.  On any error
+ * the writer is dead: every later call fails with the same status; abort
+ * or finish it to remove the file.  Errors: MGOV_ENOSPC (quota, ENOSPC,
+ * EDQUOT), MGOV_EIO, MGOV_ENOMEM. */
+MGOV_API int mgov_spill_write(mgov_spill_writer_t *w, const void *data, size_t len);
+
+/* Writes the last block and the footer, frees the writer (always) and hands
+ * back the finished file in *out.  On error no file is left behind and *out
+ * is NULL. */
+MGOV_API int mgov_spill_writer_finish(mgov_spill_writer_t *w, mgov_spill_file_t **out);
+
+/* Frees the writer and removes its file.  NULL is a no-op. */
+MGOV_API void mgov_spill_writer_abort(mgov_spill_writer_t *w);
+
+/* Unlinks the file, gives its bytes back to the quota, frees the handle.
+ * No reader may be open on it.  NULL is a no-op. */
+MGOV_API void mgov_spill_file_destroy(mgov_spill_file_t *f);
+
+MGOV_API uint64_t mgov_spill_file_raw_bytes(const mgov_spill_file_t *f);    /* bytes written */
+MGOV_API uint64_t mgov_spill_file_stored_bytes(const mgov_spill_file_t *f); /* size on disk */
+MGOV_API const char *mgov_spill_file_path(const mgov_spill_file_t *f);
+
+typedef struct mgov_spill_reader_config {
+    mgov_t *gov;          /* optional: charges the buffers to its spill-staging region */
+    int64_t timeout_ns;   /* how long buffer grants may wait; 0 = fail fast, <0 forever */
+    size_t max_block;     /* refuse blocks larger than this; 0 = 64 MiB */
+} mgov_spill_reader_config_t;
+#define MGOV_SPILL_READER_CONFIG_INIT { 0 }
+
+/* Opens a reader at the start of a finished file (charged like the file's
+ * directory: to its governor).  The header and footer are checked here.
+ * Errors: MGOV_ECORRUPT, MGOV_ENOTSUP (codec not built in), MGOV_EIO,
+ * budget errors, MGOV_ENOMEM. */
+MGOV_API int mgov_spill_reader_open(const mgov_spill_file_t *f, mgov_spill_reader_t **out);
+
+/* Opens a reader on any file in the spill format (a fresh reader of a file
+ * found on disk, or bytes under test).  The fd is duplicated; the caller
+ * keeps its own.  cfg may be NULL.  Errors as above. */
+MGOV_API int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
+                                       mgov_spill_reader_t **out);
+
+/* Copies up to n bytes into dst; *got is less than n only at the end of the
+ * data (0 at the end).  Errors: MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM; after
+ * an error the reader is dead. */
+MGOV_API int mgov_spill_read(mgov_spill_reader_t *r, void *dst, size_t n, size_t *got);
+
+/* Zero-copy read of exactly n bytes: *p points into the reader's buffer and
+ * stays valid until the next call on r.  When the n bytes cross a block
+ * boundary they are gathered into a buffer of the reader, grown (and
+ * charged) as needed up to n; n above max_block is MGOV_EINVAL.  Returns
+ * MGOV_OK; at a clean end of data with n bytes not available, MGOV_ENOTFOUND
+ * when no byte is left and MGOV_ECORRUPT when some but fewer than n are. */
+MGOV_API int mgov_spill_read_view(mgov_spill_reader_t *r, size_t n, const void **p);
+
+/* Frees the reader and its buffers.  NULL is a no-op. */
+MGOV_API void mgov_spill_reader_close(mgov_spill_reader_t *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MEMGOV_SPILL_H */
