@@ -6,8 +6,10 @@
 #   bin/memgov                                the tool, when built
 #   lib/cmake/memgov/                         find_package(memgov): targets
 #                                             memgov::memgov (shared) and
-#                                             memgov::memgov_static, version
-#                                             file (SameMajorVersion)
+#                                             memgov::memgov_static (which
+#                                             links the codecs: the config
+#                                             finds them with pkg-config),
+#                                             version file (SameMajorVersion)
 #   lib/pkgconfig/memgov.pc                   pkg-config --cflags --libs memgov
 #
 # memgov_objects (the OBJECT library both libraries are built from) is used
@@ -55,19 +57,10 @@ install(FILES
 # pkg-config.  The libraries memgov links privately (compression codecs) go
 # to Requires.private, so `pkg-config --static` users get them.
 set(MGOV_PC_REQUIRES_PRIVATE "")
-set(_mgov_links "")
-foreach(_t memgov_objects memgov_shared memgov_static)
-  foreach(_p LINK_LIBRARIES INTERFACE_LINK_LIBRARIES)
-    get_target_property(_l ${_t} ${_p})
-    if(_l)
-      string(APPEND _mgov_links ";${_l}")
-    endif()
-  endforeach()
-endforeach()
-if(_mgov_links MATCHES "lz4")
+if(MGOV_HAVE_LZ4)
   list(APPEND MGOV_PC_REQUIRES_PRIVATE liblz4)
 endif()
-if(_mgov_links MATCHES "zstd")
+if(MGOV_HAVE_ZSTD)
   list(APPEND MGOV_PC_REQUIRES_PRIVATE libzstd)
 endif()
 list(JOIN MGOV_PC_REQUIRES_PRIVATE " " MGOV_PC_REQUIRES_PRIVATE)

@@ -27,9 +27,10 @@
  * closed.
  *
  * Thread safety: a directory may be used from many threads at once (file
- * creation and quota accounting are atomic).  A writer or reader is used by
- * one thread at a time.  A finished file may be read by several readers in
- * different threads at once; destroy it only when none is open.
+ * creation and quota accounting are atomic); close it when no other thread
+ * uses it.  A writer or reader is used by one thread at a time.  A finished
+ * file may be read by several readers in different threads at once;
+ * destroy it only when none is open.
  */
 #ifndef MEMGOV_SPILL_H
 #define MEMGOV_SPILL_H
@@ -73,17 +74,22 @@ typedef struct mgov_spill_dir_config {
 #define MGOV_SPILL_DIR_CONFIG_INIT { 0 }
 
 /* Opens (creating when missing, mode 0700) a spill directory and takes its
- * lock.  A configured path that another live process holds is MGOV_EBUSY;
- * one that is not a directory, or is a symlink, is MGOV_EINVAL.  Files a
- * dead owner left in it (this layer's temporary files only) are removed.
- * A private directory is made as $TMPDIR/memgov-<pid>-<random>; stale
- * private directories of dead processes beside it are removed first.
+ * lock.  cfg may be NULL: a private directory, the default quota, no
+ * governor.  A configured path that is already open (in another process,
+ * or through another open in this one) is MGOV_EBUSY; one that is not a
+ * directory, or is a symlink, is MGOV_EINVAL.  Files a dead owner left in
+ * it (this layer's temporary files only) are removed.  A private directory
+ * is made as $TMPDIR/memgov-<pid>-<random>; stale private directories of
+ * dead processes beside it are removed first.  With cfg->gov, bytes on disk
+ * feed its spill_bytes stats and buffers are charged to it (spill_quota in
+ * its stats is its own directory's: mgov_spill_dir_get).
  * Errors: MGOV_EINVAL, MGOV_EBUSY, MGOV_EIO (with errno kept), MGOV_ENOMEM. */
 MGOV_API int mgov_spill_dir_open(const mgov_spill_dir_config_t *cfg, mgov_spill_dir_t **out);
 
 /* Closes a directory: unlinks its lock file and, for a private directory,
- * the directory itself.  Files still alive are unlinked too (their handles
- * must not be used afterwards).  NULL is a no-op. */
+ * the directory itself.  Files still alive are unlinked too and their
+ * handles freed (they must not be used afterwards); writers and readers
+ * must be gone before.  NULL is a no-op. */
 MGOV_API void mgov_spill_dir_close(mgov_spill_dir_t *dir);
 
 /* The governor's directory: made on first call from its config (spill_dir,
@@ -103,17 +109,21 @@ typedef struct mgov_spill_file mgov_spill_file_t;
 
 typedef struct mgov_spill_options {
     mgov_codec_t codec;   /* MGOV_CODEC_NONE by default */
-    int level;            /* codec level; 0 = the codec's default */
+    int level;            /* codec level; 0 = the codec's default.  zstd: its
+                             levels, clamped to what the library supports; lz4:
+                             a negative level -n is acceleration n (faster,
+                             larger), others are the default */
     size_t block_size;    /* raw bytes per block: 4 KiB..64 MiB; 0 = 1 MiB */
     int64_t timeout_ns;   /* how long buffer grants may wait; 0 = fail fast, <0 forever */
 } mgov_spill_options_t;
 #define MGOV_SPILL_OPTIONS_INIT { 0 }
 
 /* Creates a new, empty spill file in dir and a writer for it; its buffers
- * (about two blocks) are charged to the governor's spill-staging region.
- * opts may be NULL.  Errors: MGOV_EINVAL (bad block size), MGOV_ENOTSUP
- * (codec not built in), MGOV_EBUDGET/MGOV_ELIMIT/MGOV_ETIMEDOUT (buffers
- * refused), MGOV_ENOMEM, MGOV_EIO. */
+ * (one block, two with a codec, plus the codec's context) are charged to
+ * the governor's spill-staging region.  opts may be NULL.  Errors:
+ * MGOV_EINVAL (bad block size, unknown codec), MGOV_ENOTSUP (codec not
+ * built in), MGOV_EBUDGET/MGOV_ELIMIT/MGOV_ETIMEDOUT (buffers refused),
+ * MGOV_ENOMEM, MGOV_ENOSPC (ENOSPC or EDQUOT creating the file), MGOV_EIO. */
 MGOV_API int mgov_spill_writer_create(mgov_spill_dir_t *dir, const mgov_spill_options_t *opts,
                                       mgov_spill_writer_t **out);
 
@@ -124,7 +134,8 @@ MGOV_API int mgov_spill_writer_create(mgov_spill_dir_t *dir, const mgov_spill_op
 MGOV_API int mgov_spill_write(mgov_spill_writer_t *w, const void *data, size_t len);
 
 /* Writes the last block and the footer, frees the writer (always) and hands
- * back the finished file in *out.  On error no file is left behind and *out
+ * back the finished file in *out.  On error (the writer's own, or the last
+ * write's; MGOV_EINVAL when out is NULL) no file is left behind and *out
  * is NULL. */
 MGOV_API int mgov_spill_writer_finish(mgov_spill_writer_t *w, mgov_spill_file_t **out);
 
@@ -136,7 +147,8 @@ MGOV_API void mgov_spill_writer_abort(mgov_spill_writer_t *w);
 MGOV_API void mgov_spill_file_destroy(mgov_spill_file_t *f);
 
 MGOV_API uint64_t mgov_spill_file_raw_bytes(const mgov_spill_file_t *f);    /* bytes written */
-MGOV_API uint64_t mgov_spill_file_stored_bytes(const mgov_spill_file_t *f); /* size on disk */
+MGOV_API uint64_t mgov_spill_file_stored_bytes(const mgov_spill_file_t *f); /* size on disk,
+                                                                               headers too */
 MGOV_API const char *mgov_spill_file_path(const mgov_spill_file_t *f);
 
 typedef struct mgov_spill_reader_config {
@@ -146,15 +158,18 @@ typedef struct mgov_spill_reader_config {
 } mgov_spill_reader_config_t;
 #define MGOV_SPILL_READER_CONFIG_INIT { 0 }
 
-/* Opens a reader at the start of a finished file (charged like the file's
- * directory: to its governor).  The header and footer are checked here.
- * Errors: MGOV_ECORRUPT, MGOV_ENOTSUP (codec not built in), MGOV_EIO,
- * budget errors, MGOV_ENOMEM. */
+/* Opens a reader at the start of a finished file.  Its buffers (no larger
+ * than the file needs) are charged like the file's writer: to the
+ * directory's governor, waiting up to the writer's timeout_ns.  The header
+ * and footer are checked here.  Errors: MGOV_ECORRUPT, MGOV_ENOTSUP (codec
+ * not built in), MGOV_EIO, budget errors, MGOV_ENOMEM. */
 MGOV_API int mgov_spill_reader_open(const mgov_spill_file_t *f, mgov_spill_reader_t **out);
 
 /* Opens a reader on any file in the spill format (a fresh reader of a file
- * found on disk, or bytes under test).  The fd is duplicated; the caller
- * keeps its own.  cfg may be NULL.  Errors as above. */
+ * found on disk, or bytes under test): a regular file read with pread from
+ * offset 0 to its size now.  The fd is duplicated; the caller keeps its
+ * own.  cfg may be NULL.  A max_block below 4 KiB, a bad fd or one that is
+ * not a regular file is MGOV_EINVAL.  Other errors as above. */
 MGOV_API int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
                                        mgov_spill_reader_t **out);
 
@@ -167,9 +182,19 @@ MGOV_API int mgov_spill_read(mgov_spill_reader_t *r, void *dst, size_t n, size_t
  * stays valid until the next call on r.  When the n bytes cross a block
  * boundary they are gathered into a buffer of the reader, grown (and
  * charged) as needed up to n; n above max_block is MGOV_EINVAL.  Returns
- * MGOV_OK; at a clean end of data with n bytes not available, MGOV_ENOTFOUND
- * when no byte is left and MGOV_ECORRUPT when some but fewer than n are. */
+ * MGOV_OK (n == 0 always succeeds); at a clean end of data with n bytes not
+ * available, MGOV_ENOTFOUND when no byte is left (the reader stays at the
+ * end) and MGOV_ECORRUPT when some but fewer than n are.  MGOV_EINVAL and a
+ * refused grant for the gather buffer (budget errors, MGOV_ENOMEM) leave
+ * the reader as it was; other errors kill it as for mgov_spill_read. */
 MGOV_API int mgov_spill_read_view(mgov_spill_reader_t *r, size_t n, const void **p);
+
+/* Zero-copy read of up to max bytes, never crossing a block: *p points
+ * into the reader's block and stays valid until the next call on r; *got
+ * is at least 1 while data is left (less than max at a block's end) and 0
+ * at the end of the data.  Never allocates.  Errors as mgov_spill_read. */
+MGOV_API int mgov_spill_read_some(mgov_spill_reader_t *r, size_t max, const void **p,
+                                  size_t *got);
 
 /* Frees the reader and its buffers.  NULL is a no-op. */
 MGOV_API void mgov_spill_reader_close(mgov_spill_reader_t *r);

@@ -1,10 +1,12 @@
 /* sys/fault.c - fault injection for tests (see fault.h).
  *
- * Each kind has an "armed" flag, a countdown of calls to let through and a
- * count of failures to inject.  The flag keeps the disarmed path to one
- * relaxed load.  Counters are atomics: arming from one thread while another
- * allocates is well defined, only the exact call that fails is not.
+ * Each kind has an "armed" flag, a countdown of calls to let through, a
+ * count of failures to inject and the errno they report.  The flag keeps the
+ * disarmed path to one relaxed load.  Counters are atomics: arming from one
+ * thread while another allocates is well defined, only the exact call that
+ * fails is not.
  */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +18,25 @@ typedef struct {
     _Atomic long pass;  /* calls still to let through */
     _Atomic long fail;  /* failures still to inject; < 0 = forever */
     _Atomic long hits;
+    _Atomic int err;    /* errno of a failing call; 0 = the kind's default */
 } fault_t;
 
 static fault_t faults[MGOV_FAULT_KINDS];
 
-void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count)
+void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int err)
 {
     fault_t *f = &faults[kind];
     atomic_store(&f->armed, false);
     atomic_store(&f->pass, after < 0 ? 0 : after);
     atomic_store(&f->fail, count);
     atomic_store(&f->hits, 0);
+    atomic_store(&f->err, err > 0 ? err : 0);
     atomic_store(&f->armed, count != 0);
+}
+
+void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count)
+{
+    mgov__fault_arm_errno(kind, after, count, 0);
 }
 
 void mgov__fault_disarm_all(void)
@@ -55,6 +64,14 @@ bool mgov__fault_now(mgov_fault_kind_t kind)
         return false;
     atomic_fetch_add(&f->hits, 1);
     return true;
+}
+
+int mgov__fault_errno(mgov_fault_kind_t kind)
+{
+    int err = atomic_load(&faults[kind].err);
+    if (err)
+        return err;
+    return kind == MGOV_FAULT_ALLOC ? ENOMEM : EIO;
 }
 
 void *mgov__malloc(size_t n)

@@ -4,7 +4,9 @@
 # Installs the build into a temporary prefix, checks what landed there, then
 # builds tests/packaging/consumer against it twice and runs the results:
 #   1. CMake: find_package(memgov 0.1) + memgov::memgov (and memgov_static);
-#   2. pkg-config: cc main.c $(pkg-config --cflags --libs memgov).
+#   2. pkg-config: cc main.c $(pkg-config --cflags --libs memgov), and
+#      statically: libmemgov.a with $(pkg-config --static --libs memgov)
+#      (the codec libraries come from Requires.private).
 # The temporary directory is removed on exit.
 set -euo pipefail
 
@@ -48,6 +50,7 @@ expect_output() {   # <exe> : runs it against the installed library
     grep -q "^MGOV_EBUDGET: ..*" <<<"$out" || fail "$1: no MGOV_EBUDGET message"
     [[ "$(grep '^MGOV_EBUDGET' <<<"$out")" != "MGOV_EBUDGET: unknown status" ]] ||
         fail "$1: mgov_strerror(MGOV_EBUDGET) is 'unknown status'"
+    grep -q "^codecs: lz4 [a-z]*, zstd [a-z]*$" <<<"$out" || fail "$1: no codecs line"
 }
 
 echo "== find_package(memgov 0.1): consumer project"
@@ -75,5 +78,17 @@ echo "  $flags"
 "$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-pc" "$consumer/main.c" $flags ||
     fail "cc main.c \$(pkg-config --cflags --libs memgov)"
 expect_output "$tmp/consumer-pc"
+
+# static: the archive itself, and what --static adds (-pthread, the codecs)
+static_flags=$(pkg-config --static --cflags --libs memgov) || fail "pkg-config --static memgov"
+static_flags=${static_flags//-lmemgov/-l:libmemgov.a}
+echo "  $static_flags"
+# shellcheck disable=SC2086  # flags are a word list
+"$cc" -std=c11 -Wall -Wextra -Werror -o "$tmp/consumer-pc-static" "$consumer/main.c" \
+    $static_flags || fail "cc main.c \$(pkg-config --static --cflags --libs memgov)"
+if readelf -d "$tmp/consumer-pc-static" | grep -q 'NEEDED.*libmemgov'; then
+    fail "consumer-pc-static links libmemgov.so"
+fi
+expect_output "$tmp/consumer-pc-static"
 
 echo "OK: install, find_package and pkg-config consumers work"

@@ -1,0 +1,43 @@
+/* spill/spill_buf.c - the I/O buffers of writers and readers, and the grants
+ * that pay for them.
+ *
+ * Buffers are charged before they are allocated and released after they
+ * are freed, so a writer's or reader's grant always covers its memory.
+ * They go to the governor's spill-staging region, which may use the whole
+ * budget (the top slice above the critical threshold is the spill reserve),
+ * so a spill can start when ordinary requests are refused.  A buffer is
+ * whole pages, page-aligned, and its charge is what it takes.
+ *
+ * Stateless; thread-safe.
+ */
+#include "alloc/alloc_internal.h"
+#include "spill/spill_internal.h"
+#include "sys/fault.h"
+
+int mgov__spill_region(const mgov_t *gov)
+{
+    int r = mgov_region_find(gov, "spill_staging");
+    return r >= 0 ? r : 0;
+}
+
+int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_ns,
+                       mgov_grant_t *out)
+{
+    *out = (mgov_grant_t)MGOV_GRANT_INIT;
+    if (!gov || bytes == 0)
+        return MGOV_OK;
+    if (timeout_ns == 0)
+        return mgov_try_reserve(gov, region, bytes, 0, out);
+    return mgov_reserve(gov, region, bytes, 0, timeout_ns, out);
+}
+
+size_t mgov__spill_buf_bytes(size_t n)
+{
+    size_t page = mgov__page_size();
+    return (n + page - 1) & ~(page - 1);
+}
+
+void *mgov__spill_buf_alloc(size_t n)
+{
+    return mgov__aligned_alloc(mgov__page_size(), mgov__spill_buf_bytes(n));
+}

@@ -1,0 +1,139 @@
+/* spill/spill_internal.h - internal: what the spill sources share: the
+ * directory and file structures, quota accounting, buffer charging, the
+ * codec contexts and the stale-file sweeps.  Not installed.
+ *
+ * Ownership
+ *   A directory owns the list of its live files: a file is linked in when
+ *   it is created on disk (by a writer) and unlinked when it is removed
+ *   (file destroy, writer abort or failure, directory close).  A writer
+ *   holds its file until finish hands it to the caller.  Readers borrow a
+ *   finished file (its descriptor, with pread) and own nothing of it.
+ *
+ * Accounting
+ *   dir->used is the sum over live files of f->disk plus the bytes of
+ *   writes in flight; it never exceeds dir->quota (reserved by CAS before
+ *   each write, given back when a write fails or a file is removed).  The
+ *   governor's spill gauge gets f->disk as it grows (after the write its
+ *   reservation covers) and loses it when the file is removed (before the
+ *   reservation is given back), so the gauge never exceeds the quota.
+ *
+ * Locking
+ *   dir->mu guards the file list only; it is a leaf lock, never held across
+ *   I/O or a governor call.  Everything else in a directory is immutable
+ *   after open or atomic.  A file's fields are written by its writer before
+ *   finish hands it out, and only read afterwards.
+ */
+#ifndef MGOV_SPILL_INTERNAL_H
+#define MGOV_SPILL_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memgov/spill.h"
+#include "spill/spill_format.h"
+
+#define MGOV__SPILL_LOCK_NAME "memgov.lock"
+#define MGOV__SPILL_PRIVATE_PREFIX "memgov-"
+
+struct mgov_spill_dir {
+    char *path;         /* as configured (trailing '/' removed) or base/name */
+    int dirfd;          /* the directory itself (O_DIRECTORY|O_NOFOLLOW) */
+    int lockfd;         /* memgov.lock, flock'ed LOCK_EX for our lifetime */
+    int parentfd;       /* private directories: $TMPDIR, to rmdir at close */
+    const char *name;   /* private directories: the last component of path */
+    bool is_private;
+    mgov_t *gov;        /* optional */
+    int region;         /* the governor's spill-staging region */
+    uint64_t quota;
+
+    /* written by every writer: on a line of its own */
+    _Alignas(64) _Atomic uint64_t used;
+    _Atomic uint64_t seq; /* the next file number */
+    _Atomic unsigned n_files;
+
+    pthread_mutex_t mu; /* guards files */
+    mgov_spill_file_t *files;
+};
+
+struct mgov_spill_file {
+    mgov_spill_dir_t *dir;
+    mgov_spill_file_t *prev, *next; /* dir->files, under dir->mu */
+    int fd;                         /* O_RDWR: the writer writes, readers pread */
+    uint64_t disk;                  /* bytes written, counted in dir->used */
+    uint64_t raw_bytes;             /* set at finish */
+    mgov_codec_t codec;
+    uint32_t block_size;
+    int64_t timeout_ns;             /* readers' buffer grants wait this long */
+    size_t name_off;                /* path + name_off: the name in dir */
+    char path[];                    /* dir->path + "/spill-<n>.tmp" */
+};
+
+/* ---------------------------------------------------------------- dir */
+
+/* Reserves `bytes` of the quota (MGOV_ENOSPC when they do not fit). */
+int mgov__spill_dir_reserve(mgov_spill_dir_t *dir, uint64_t bytes);
+void mgov__spill_dir_unreserve(mgov_spill_dir_t *dir, uint64_t bytes);
+
+/* Creates a new empty file spill-<n>.tmp in dir and links it in.
+ * MGOV_ENOMEM, MGOV_ENOSPC (ENOSPC/EDQUOT), MGOV_EIO (errno kept). */
+int mgov__spill_file_create(mgov_spill_dir_t *dir, mgov_spill_file_t **out);
+/* Unlinks the file, closes it, gives its bytes back and frees it. */
+void mgov__spill_file_remove(mgov_spill_file_t *f);
+
+/* The region spill buffers of gov are charged to: "spill_staging", else 0. */
+int mgov__spill_region(const mgov_t *gov);
+/* Reserves `bytes` for buffers: mgov_try_reserve when timeout_ns is 0,
+ * mgov_reserve otherwise.  No governor (or 0 bytes): an empty grant. */
+int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_ns,
+                       mgov_grant_t *out);
+
+/* An I/O buffer of at least n bytes: page-aligned, whole pages, through
+ * the fault-injectable allocator (NULL when it fails); free() releases it.
+ * mgov__spill_buf_bytes(n) is what it takes, the figure to charge. */
+void *mgov__spill_buf_alloc(size_t n);
+size_t mgov__spill_buf_bytes(size_t n);
+
+/* What a writer with these options, and a reader of a file with this
+ * codec and block size, charge to the governor (buffers and the codec's
+ * context; a reader of a small file takes less), so that callers such as
+ * the operators can plan their budgets.  block_size 0 is the default. */
+uint64_t mgov__spill_writer_charge(mgov_codec_t codec, int level, size_t block_size);
+uint64_t mgov__spill_reader_charge(mgov_codec_t codec, size_t block_size);
+
+/* ------------------------------------------------------------- stale */
+
+/* True for "spill-<digits>.tmp". */
+bool mgov__spill_tmp_name(const char *name);
+/* Removes the regular files named spill-<digits>.tmp in the directory. */
+void mgov__spill_tmp_remove(int dirfd);
+/* Removes the private directories of dead processes in basefd. */
+void mgov__spill_stale_sweep(int basefd);
+
+/* ------------------------------------------------------------- codecs */
+
+typedef struct mgov__cctx mgov__cctx_t;
+typedef struct mgov__dctx mgov__dctx_t;
+
+/* MGOV_EINVAL for an unknown codec, MGOV_ENOTSUP for one not built in. */
+int mgov__codec_check(mgov_codec_t codec);
+/* Memory a compression / decompression context takes (an estimate to
+ * charge; 0 for MGOV_CODEC_NONE). */
+uint64_t mgov__cctx_bytes(mgov_codec_t codec, int level, size_t block_size);
+uint64_t mgov__dctx_bytes(mgov_codec_t codec);
+/* Contexts; NONE needs none (*out = NULL).  MGOV_ENOMEM. */
+int mgov__cctx_new(mgov_codec_t codec, int level, size_t block_size, mgov__cctx_t **out);
+void mgov__cctx_free(mgov__cctx_t *c);
+int mgov__dctx_new(mgov_codec_t codec, mgov__dctx_t **out);
+void mgov__dctx_free(mgov__dctx_t *d);
+/* Compresses n bytes into at most cap; *out = 0 when they do not fit.
+ * MGOV_ENOMEM (the codec could not allocate), MGOV_EIO (any other codec
+ * error). */
+int mgov__compress(mgov__cctx_t *c, const void *src, size_t n, void *dst, size_t cap,
+                   size_t *out);
+/* Decompresses n bytes into exactly raw_len; anything else (bad data, a
+ * different size) is MGOV_ECORRUPT; MGOV_ENOMEM. */
+int mgov__decompress(mgov__dctx_t *d, const void *src, size_t n, void *dst, size_t raw_len);
+
+#endif /* MGOV_SPILL_INTERNAL_H */

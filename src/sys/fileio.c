@@ -1,0 +1,225 @@
+/* sys/fileio.c - the file wrappers of sys/fileio.h: a fault check, the system
+ * call, EINTR and short transfers handled, errors as -errno.
+ *
+ * A write that returns 0 for a non-empty buffer makes no progress and would
+ * loop forever; it is reported as EIO.  Stateless; thread-safe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "sys/fault.h"
+#include "sys/fileio.h"
+
+/* -errno, with errno set to match. */
+static int fail(int err)
+{
+    errno = err;
+    return -err;
+}
+
+static int injected(mgov_fault_kind_t kind)
+{
+    return mgov__fault_now(kind) ? fail(mgov__fault_errno(kind)) : 0;
+}
+
+int mgov__openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+    int rc = injected(MGOV_FAULT_OPEN);
+    if (rc)
+        return rc;
+    int fd;
+    do
+        fd = openat(dirfd, path, flags, mode);
+    while (fd < 0 && errno == EINTR);
+    return fd >= 0 ? fd : fail(errno);
+}
+
+int mgov__open(const char *path, int flags, mode_t mode)
+{
+    return mgov__openat(AT_FDCWD, path, flags, mode);
+}
+
+/* write or pwrite (off < 0: the file offset) until done. */
+static int write_loop(int fd, const void *buf, size_t n, off_t off)
+{
+    int rc = injected(MGOV_FAULT_WRITE);
+    if (rc)
+        return rc;
+    const char *p = buf;
+    while (n > 0) {
+        ssize_t w = off < 0 ? write(fd, p, n) : pwrite(fd, p, n, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(errno);
+        }
+        if (w == 0)
+            return fail(EIO);
+        p += w;
+        n -= (size_t)w;
+        if (off >= 0)
+            off += w;
+    }
+    return 0;
+}
+
+int mgov__write_all(int fd, const void *buf, size_t n)
+{
+    return write_loop(fd, buf, n, -1);
+}
+
+int mgov__pwrite_all(int fd, const void *buf, size_t n, off_t off)
+{
+    return off < 0 ? fail(EINVAL) : write_loop(fd, buf, n, off);
+}
+
+/* Moves iov past `done` bytes; returns the iovecs left. */
+static int iov_advance(struct iovec **iovp, int iovcnt, size_t done)
+{
+    struct iovec *iov = *iovp;
+    while (iovcnt > 0 && (done > 0 || iov->iov_len == 0)) {
+        size_t take = done < iov->iov_len ? done : iov->iov_len;
+        iov->iov_base = (char *)iov->iov_base + take;
+        iov->iov_len -= take;
+        done -= take;
+        if (iov->iov_len == 0) {
+            iov++;
+            iovcnt--;
+        }
+    }
+    *iovp = iov;
+    return iovcnt;
+}
+
+int mgov__writev_all(int fd, struct iovec *iov, int iovcnt)
+{
+    int rc = injected(MGOV_FAULT_WRITE);
+    if (rc)
+        return rc;
+    iovcnt = iov_advance(&iov, iovcnt, 0);
+    while (iovcnt > 0) {
+        ssize_t w = writev(fd, iov, iovcnt);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(errno);
+        }
+        if (w == 0)
+            return fail(EIO);
+        iovcnt = iov_advance(&iov, iovcnt, (size_t)w);
+    }
+    return 0;
+}
+
+static int read_loop(int fd, void *buf, size_t n, off_t off, size_t *got)
+{
+    *got = 0;
+    int rc = injected(MGOV_FAULT_READ);
+    if (rc)
+        return rc;
+    char *p = buf;
+    while (*got < n) {
+        ssize_t r = off < 0 ? read(fd, p + *got, n - *got) : pread(fd, p + *got, n - *got, off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(errno);
+        }
+        if (r == 0)
+            break; /* end of file */
+        *got += (size_t)r;
+        if (off >= 0)
+            off += r;
+    }
+    return 0;
+}
+
+int mgov__read_full(int fd, void *buf, size_t n, size_t *got)
+{
+    return read_loop(fd, buf, n, -1, got);
+}
+
+int mgov__pread_full(int fd, void *buf, size_t n, off_t off, size_t *got)
+{
+    if (off < 0) {
+        *got = 0;
+        return fail(EINVAL);
+    }
+    return read_loop(fd, buf, n, off, got);
+}
+
+int mgov__preadv_full(int fd, struct iovec *iov, int iovcnt, off_t off, size_t *got)
+{
+    *got = 0;
+    if (off < 0)
+        return fail(EINVAL);
+    int rc = injected(MGOV_FAULT_READ);
+    if (rc)
+        return rc;
+    iovcnt = iov_advance(&iov, iovcnt, 0);
+    while (iovcnt > 0) {
+        ssize_t r = preadv(fd, iov, iovcnt, off);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return fail(errno);
+        }
+        if (r == 0)
+            break; /* end of file */
+        *got += (size_t)r;
+        off += r;
+        iovcnt = iov_advance(&iov, iovcnt, (size_t)r);
+    }
+    return 0;
+}
+
+int mgov__fsync(int fd)
+{
+    int rc = injected(MGOV_FAULT_FSYNC);
+    if (rc)
+        return rc;
+    while (fsync(fd) != 0)
+        if (errno != EINTR)
+            return fail(errno);
+    return 0;
+}
+
+int mgov__renameat(int fromdir, const char *from, int todir, const char *to)
+{
+    int rc = injected(MGOV_FAULT_RENAME);
+    if (rc)
+        return rc;
+    return renameat(fromdir, from, todir, to) == 0 ? 0 : fail(errno);
+}
+
+int mgov__rename(const char *from, const char *to)
+{
+    return mgov__renameat(AT_FDCWD, from, AT_FDCWD, to);
+}
+
+int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out)
+{
+    *out = NULL;
+    int rc = injected(MGOV_FAULT_MMAP);
+    if (rc)
+        return rc;
+    void *p = mmap(NULL, len, prot, flags, fd, off);
+    if (p == MAP_FAILED)
+        return fail(errno);
+    *out = p;
+    return 0;
+}
+
+int mgov__munmap(void *p, size_t len)
+{
+    return munmap(p, len) == 0 ? 0 : fail(errno);
+}
+
+int mgov__unlinkat(int dirfd, const char *path, int flags)
+{
+    return unlinkat(dirfd, path, flags) == 0 ? 0 : fail(errno);
+}

@@ -1,0 +1,61 @@
+/* sys/fileio.h - internal: the file operations of the library.
+ *
+ * Every open, read, write, fsync, rename and mmap memgov makes goes through
+ * these wrappers, so a test can make any of them fail with the errno it
+ * chooses (sys/fault.h: MGOV_FAULT_OPEN, _WRITE, _READ, _FSYNC, _RENAME,
+ * _MMAP).  An injected failure happens before the system call, so it has no
+ * effect on the file.
+ *
+ * Conventions: a wrapper returns 0 (or a descriptor) on success and -errno
+ * on failure, with errno set to the same value, so a caller can turn it into
+ * a status and still leave errno for its own caller.  EINTR is retried;
+ * short reads and writes are continued until done (reads stop early only at
+ * the end of the file).
+ *
+ * Named fileio, not file: src/ is on the include path, and a sys/file.h
+ * here would hide the system's <sys/file.h> (flock) from every source.
+ *
+ * Thread safety: as the system calls they wrap.
+ */
+#ifndef MGOV_SYS_FILEIO_H
+#define MGOV_SYS_FILEIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* open(2) / openat(2): a descriptor, or -errno. */
+int mgov__open(const char *path, int flags, mode_t mode);
+int mgov__openat(int dirfd, const char *path, int flags, mode_t mode);
+
+/* Writes all n bytes at the file offset / at `off`: 0 or -errno (bytes
+ * may have been written before the error). */
+int mgov__write_all(int fd, const void *buf, size_t n);
+int mgov__pwrite_all(int fd, const void *buf, size_t n, off_t off);
+
+/* writev(2) until every iovec is written: as mgov__write_all.  iov is
+ * consumed (advanced) as it goes. */
+int mgov__writev_all(int fd, struct iovec *iov, int iovcnt);
+
+/* Reads up to n bytes from the file offset / from `off`; *got < n only at
+ * the end of the file.  0 or -errno (*got then says what was read). */
+int mgov__read_full(int fd, void *buf, size_t n, size_t *got);
+int mgov__pread_full(int fd, void *buf, size_t n, off_t off, size_t *got);
+
+/* preadv(2) until every iovec is full or the end of the file: the same
+ * contract as mgov__pread_full.  iov is consumed (advanced) as it fills. */
+int mgov__preadv_full(int fd, struct iovec *iov, int iovcnt, off_t off, size_t *got);
+
+int mgov__fsync(int fd);
+int mgov__rename(const char *from, const char *to);
+int mgov__renameat(int fromdir, const char *from, int todir, const char *to);
+
+/* mmap(2): 0 with *out set, or -errno (*out = NULL). */
+int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out);
+int mgov__munmap(void *p, size_t len);
+
+/* unlinkat(2) (flags 0 or AT_REMOVEDIR); never injected: removing is what
+ * failure paths do. */
+int mgov__unlinkat(int dirfd, const char *path, int flags);
+
+#endif /* MGOV_SYS_FILEIO_H */

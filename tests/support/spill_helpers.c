@@ -1,0 +1,181 @@
+/* spill_helpers.c - test helpers for the spill layer (see spill_helpers.h).
+ *
+ * No shared state except the environment (sh_scratch_*); no locks.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "spill_helpers.h"
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+void sh_scratch_init(sh_scratch_t *s)
+{
+    assert_int_equal(faketree_create(&s->ft, "memgov-spill-test-"), 0);
+    const char *old = getenv("TMPDIR");
+    s->old_tmpdir = old ? strdup(old) : NULL;
+    assert_int_equal(setenv("TMPDIR", s->ft.root, 1), 0);
+}
+
+void sh_scratch_fini(sh_scratch_t *s)
+{
+    int left = sh_count_entries(s->ft.root);
+    char list[1024];
+    if (left != 0)
+        print_error("scratch directory not empty: %s\n", sh_list(s->ft.root, list, sizeof list));
+    if (s->old_tmpdir)
+        setenv("TMPDIR", s->old_tmpdir, 1);
+    else
+        unsetenv("TMPDIR");
+    free(s->old_tmpdir);
+    s->old_tmpdir = NULL;
+    assert_int_equal(faketree_destroy(&s->ft), 0);
+    assert_int_equal(left, 0);
+}
+
+int sh_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(d);
+    return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+const char *sh_list(const char *dir, char *buf, size_t cap)
+{
+    buf[0] = '\0';
+    DIR *d = opendir(dir);
+    if (!d)
+        return buf;
+    char *names[256];
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < 256)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            names[n++] = strdup(e->d_name);
+    closedir(d);
+    qsort(names, n, sizeof names[0], cmp_str);
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        int w = snprintf(buf + len, cap - len, "%s%s", i ? "," : "", names[i]);
+        if (w > 0 && (size_t)w < cap - len)
+            len += (size_t)w;
+        free(names[i]);
+    }
+    return buf;
+}
+
+uint64_t sh_rand(uint64_t *state)
+{
+    uint64_t x = *state ? *state : 0x9e3779b97f4a7c15ull;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
+
+void sh_fill(void *p, size_t n, uint64_t seed, bool compressible)
+{
+    unsigned char *b = p;
+    uint64_t st = seed * 0x9e3779b97f4a7c15ull + 1;
+    size_t i = 0;
+    if (!compressible) {
+        for (; i + 8 <= n; i += 8) {
+            uint64_t v = sh_rand(&st);
+            memcpy(b + i, &v, 8);
+        }
+        for (; i < n; i++)
+            b[i] = (unsigned char)sh_rand(&st);
+        return;
+    }
+    while (i < n) {
+        uint64_t v = sh_rand(&st);
+        size_t run = 1 + (size_t)(v % 23);
+        unsigned char c = (unsigned char)('a' + (v >> 8) % 6);
+        for (size_t k = 0; k < run && i < n; k++)
+            b[i++] = c;
+    }
+}
+
+mgov_spill_file_t *sh_write_file(mgov_spill_dir_t *dir, const mgov_spill_options_t *opts,
+                                 const void *data, size_t n, size_t chunk)
+{
+    mgov_spill_writer_t *w = NULL;
+    assert_int_equal(mgov_spill_writer_create(dir, opts, &w), MGOV_OK);
+    const unsigned char *p = data;
+    size_t done = 0;
+    while (done < n) {
+        size_t take = chunk && chunk < n - done ? chunk : n - done;
+        assert_int_equal(mgov_spill_write(w, p + done, take), MGOV_OK);
+        done += take;
+    }
+    mgov_spill_file_t *f = NULL;
+    assert_int_equal(mgov_spill_writer_finish(w, &f), MGOV_OK);
+    assert_non_null(f);
+    assert_int_equal(mgov_spill_file_raw_bytes(f), n);
+    return f;
+}
+
+int sh_read_back(mgov_spill_reader_t *r, const void *expect, size_t n, uint64_t seed,
+                 size_t max_view)
+{
+    const unsigned char *e = expect;
+    unsigned char *buf = malloc(n + 1);
+    if (!buf)
+        return MGOV_ENOMEM;
+    uint64_t st = seed | 1;
+    size_t pos = 0;
+    int rc = MGOV_OK;
+    while (pos < n && rc == MGOV_OK) {
+        uint64_t v = sh_rand(&st);
+        size_t want = 1 + (size_t)((v >> 8) % (v & 1 ? 64 : 70000));
+        if (want > n - pos)
+            want = n - pos;
+        if (max_view && (v >> 4) % 3 == 0) {
+            if (want > max_view)
+                want = max_view;
+            const void *p = NULL;
+            rc = mgov_spill_read_view(r, want, &p);
+            if (rc == MGOV_OK && memcmp(p, e + pos, want) != 0)
+                rc = MGOV_ECANCELED;
+            pos += want;
+        } else {
+            size_t got = 0;
+            rc = mgov_spill_read(r, buf, want, &got);
+            if (rc == MGOV_OK && (got != want || memcmp(buf, e + pos, want) != 0))
+                rc = MGOV_ECANCELED;
+            pos += got;
+        }
+    }
+    if (rc == MGOV_OK) { /* the end, both ways */
+        size_t got = 99;
+        const void *p = NULL;
+        rc = mgov_spill_read(r, buf, 1, &got);
+        if (rc == MGOV_OK && got != 0)
+            rc = MGOV_ECANCELED;
+        if (rc == MGOV_OK) {
+            rc = mgov_spill_read_view(r, 1, &p);
+            rc = rc == MGOV_ENOTFOUND ? MGOV_OK : rc == MGOV_OK ? MGOV_ECANCELED : rc;
+        }
+    }
+    free(buf);
+    return rc;
+}
