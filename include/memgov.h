@@ -12,6 +12,8 @@
 #include "memgov/common.h"
 #include "memgov/governor.h"
 #include "memgov/size.h"
+#include "memgov/sort.h"
+#include "memgov/spill.h"
 #include "memgov/sysinfo.h"
 
 #endif /* MEMGOV_H */

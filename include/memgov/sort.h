@@ -80,9 +80,14 @@ typedef struct mgov_sort_config {
     void *cmp_ctx;
     size_t max_record;           /* variable length: longest record; 0 = 64 MiB */
     uint64_t max_memory;         /* cap on the sort's grant; 0 = what the governor gives */
+    /* How long a push may wait for memory when the sort holds no record it
+     * could spill (others hold the budget and were asked to give some
+     * back): 0 = 10 s, < 0 = forever.  Then MGOV_ETIMEDOUT. */
+    int64_t timeout_ns;
     unsigned flags;              /* MGOV_SORT_DESCENDING, MGOV_SORT_UNIQUE */
     mgov_spill_dir_t *spill_dir; /* NULL: the governor's (mgov_spill_dir_get) */
-    mgov_spill_options_t spill;  /* codec and level of runs; block_size 0 = from the budget */
+    mgov_spill_options_t spill;  /* codec and level of runs; block_size 0 = from the budget;
+                                    timeout_ns 0 = the sort's timeout_ns */
     /* Called from the sorting thread after each run and pass, and about
      * every 64 MiB of merge output; may be NULL. */
     void (*progress)(void *ctx, const mgov_sort_stats_t *st);
@@ -97,9 +102,12 @@ typedef struct mgov_sort_config {
 MGOV_API int mgov_sort_create(const mgov_sort_config_t *cfg, mgov_sort_t **out);
 
 /* Adds one record (copied).  Fixed width: len must be record_size.
- * Errors: MGOV_EINVAL (wrong length, longer than max_record, after
- * finish), MGOV_ELIMIT (the budget cannot hold even one record and the
- * buffers a run needs), MGOV_ENOSPC (spill quota or disk full), MGOV_EIO,
+ * When the sort holds records and its grant cannot grow, they become a
+ * run; when it holds none, it waits (timeout_ns, FIFO in the governor) for
+ * others to give memory back.  Errors: MGOV_EINVAL (wrong length, longer
+ * than max_record, after finish), MGOV_ELIMIT (the budget cannot hold even
+ * one record and the buffers a run needs), MGOV_ETIMEDOUT (no memory came
+ * back in time), MGOV_ENOSPC (spill quota or disk full), MGOV_EIO,
  * MGOV_ENOMEM.  After an error other than MGOV_EINVAL the sort is failed:
  * every later call returns the same error. */
 MGOV_API int mgov_sort_push(mgov_sort_t *s, const void *rec, size_t len);

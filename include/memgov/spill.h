@@ -165,6 +165,12 @@ typedef struct mgov_spill_reader_config {
  * not built in), MGOV_EIO, budget errors, MGOV_ENOMEM. */
 MGOV_API int mgov_spill_reader_open(const mgov_spill_file_t *f, mgov_spill_reader_t **out);
 
+/* As mgov_spill_reader_open, with its own deadline for the buffer grants
+ * (0 = fail fast, < 0 = forever) instead of the writer's: a merge that
+ * probes how many readers fit must not wait while holding the others. */
+MGOV_API int mgov_spill_reader_open_timeout(const mgov_spill_file_t *f, int64_t timeout_ns,
+                                            mgov_spill_reader_t **out);
+
 /* Opens a reader on any file in the spill format (a fresh reader of a file
  * found on disk, or bytes under test): a regular file read with pread from
  * offset 0 to its size now.  The fd is duplicated; the caller keeps its

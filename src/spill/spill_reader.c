@@ -200,12 +200,18 @@ static int reader_open(int fd, bool own_fd, uint64_t size, mgov_t *gov, int64_t 
 
 int mgov_spill_reader_open(const mgov_spill_file_t *f, mgov_spill_reader_t **out)
 {
+    return mgov_spill_reader_open_timeout(f, f ? f->timeout_ns : 0, out);
+}
+
+int mgov_spill_reader_open_timeout(const mgov_spill_file_t *f, int64_t timeout_ns,
+                                   mgov_spill_reader_t **out)
+{
     if (!out)
         return MGOV_EINVAL;
     *out = NULL;
     if (!f)
         return MGOV_EINVAL;
-    return reader_open(f->fd, false, f->disk, f->dir->gov, f->timeout_ns, DEFAULT_MAX_BLOCK, out);
+    return reader_open(f->fd, false, f->disk, f->dir->gov, timeout_ns, DEFAULT_MAX_BLOCK, out);
 }
 
 int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
