@@ -16,9 +16,17 @@ if(MGOV_SANITIZE STREQUAL "")
       ${PROJECT_BINARY_DIR} ${_pkg}/consumer ${CMAKE_C_COMPILER}
       $<IF:$<TARGET_EXISTS:memgov>,with-tool,no-tool>)
 
+  set(_codec_libs)
+  if(MGOV_HAVE_LZ4)
+    list(APPEND _codec_libs -llz4)
+  endif()
+  if(MGOV_HAVE_ZSTD)
+    list(APPEND _codec_libs -lzstd)
+  endif()
   add_test(NAME packaging.readme
     COMMAND ${MGOV_BASH} ${_pkg}/readme_example.sh ${PROJECT_SOURCE_DIR}/README.md
-      ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE:memgov_static> ${CMAKE_C_COMPILER})
+      ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE:memgov_static> ${CMAKE_C_COMPILER}
+      ${_codec_libs})
 
   set_tests_properties(packaging.symbols packaging.install packaging.readme PROPERTIES
     LABELS packaging TIMEOUT 300)

@@ -4,9 +4,12 @@
 # README.md (each a whole program), builds it with the static library and
 # runs it: it must exit 0, and the first (the governor's) must print the
 # stats as JSON.
-# Usage: readme_example.sh README.md INCLUDE_DIR LIBMEMGOV_A CC
+# Usage: readme_example.sh README.md INCLUDE_DIR LIBMEMGOV_A CC [LIBS...]
+# (LIBS: what the static library needs, e.g. -llz4 -lzstd for the codecs)
 set -euo pipefail
 readme=$1 include=$2 lib=$3 cc=$4
+shift 4
+libs=("$@")
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 awk -v dir="$tmp" '/^```c$/ {n++; on = 1; next}
@@ -20,7 +23,7 @@ if [ ${#examples[@]} -eq 0 ]; then
 fi
 for src in "${examples[@]}"; do
     exe=${src%.c}
-    "$cc" -std=c11 -Wall -Wextra -Werror -I"$include" "$src" "$lib" -pthread -o "$exe"
+    "$cc" -std=c11 -Wall -Wextra -Werror -I"$include" "$src" "$lib" "${libs[@]}" -pthread -o "$exe"
     if ! out=$("$exe"); then
         echo "readme_example: $(basename "$src") failed:" >&2
         echo "$out" >&2
