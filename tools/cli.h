@@ -6,7 +6,9 @@
  *     "memgov CMD: message";
  *   - exit 0 on success, CLI_EXIT_FAILURE (1) when something failed at run
  *     time (the message carries mgov_strerror's text), CLI_EXIT_USAGE (2)
- *     for bad usage, followed by a hint to run --help;
+ *     for bad usage, followed by a hint to run --help.  One exception:
+ *     `memgov sort` exits as sort(1) does, CLI_EXIT_TROUBLE (2) for any
+ *     failure, so scripts can swap one for the other;
  *   - options are parsed with getopt_long, opterr off, errors reported
  *     through cli_getopt_error so every command words them the same way.
  */
@@ -21,6 +23,7 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_FAILURE = 1,
     CLI_EXIT_USAGE = 2,
+    CLI_EXIT_TROUBLE = 2, /* memgov sort: any failure, as sort(1) */
 };
 
 #if defined(__GNUC__)
@@ -32,8 +35,16 @@ enum {
 /* Commands: argv[0] is the command's name ("info", "demo"). */
 int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_sort(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 void cmd_info_help(FILE *out);
 void cmd_demo_help(FILE *out);
+void cmd_sort_help(FILE *out);
+void cmd_bench_help(FILE *out);
+
+/* Benchmarks of `memgov bench`: argv[0] is the benchmark's name ("sort"). */
+int bench_sort(int argc, char **argv);
+void bench_sort_help(FILE *out);
 
 /* "memgov CMD: message" and a --help hint on stderr; returns CLI_EXIT_USAGE.
  * cmd may be NULL for the tool itself. */
@@ -46,6 +57,10 @@ int cli_getopt_error(const char *cmd, int c, char **argv);
 /* "memgov CMD: message: mgov_strerror(status)" on stderr; returns
  * CLI_EXIT_FAILURE. */
 int cli_runtime_error(const char *cmd, int status, const char *fmt, ...) CLI_PRINTF(3, 4);
+
+/* "memgov CMD: message" on stderr, the message worded whole by the caller
+ * (e.g. ending with strerror(errno)); returns CLI_EXIT_FAILURE. */
+int cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 
 /* A size for people ("64.0 MiB"), by value so it can sit in a printf's
  * arguments: cli_size(n).s lives until the end of the full expression. */

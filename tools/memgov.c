@@ -2,7 +2,8 @@
  * the rest; answers the tool's own --help, --version and `help [COMMAND]`;
  * and holds the helpers every command shares (messages, sizes, JSON).
  *
- * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage.
+ * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage;
+ * `memgov sort` exits 2 on any failure, as sort(1) does.
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -25,6 +26,10 @@ static const command_t commands[] = {
       cmd_info, cmd_info_help },
     { "demo", "run a scripted workload through every pressure level",
       cmd_demo, cmd_demo_help },
+    { "sort", "sort lines or fixed-width records within a memory budget (as sort(1))",
+      cmd_sort, cmd_sort_help },
+    { "bench", "run a benchmark: memgov bench sort",
+      cmd_bench, cmd_bench_help },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -58,7 +63,8 @@ static void tool_help(FILE *out)
             "  MEMGOV_BUDGET  the default budget, a size or a percentage of the\n"
             "                 memory the process may use (e.g. 2G, 40%%)\n"
             "\n"
-            "Exit status: 0 success, 1 run-time failure, 2 bad usage.\n");
+            "Exit status: 0 success, 1 run-time failure, 2 bad usage; memgov sort\n"
+            "exits 2 on any failure, as sort(1) does.\n");
 }
 
 static void tool_version(void)
@@ -111,7 +117,7 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(NULL, "missing command (one of: info, demo, help)");
+        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, bench, help)");
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
@@ -183,6 +189,19 @@ int cli_runtime_error(const char *cmd, int status, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s\n", mgov_strerror(status));
+    return CLI_EXIT_FAILURE;
+}
+
+int cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fflush(stdout);
+    print_prefix(cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
     return CLI_EXIT_FAILURE;
 }
 

@@ -1,9 +1,14 @@
-# The memgov command, end to end (tests/tools/cli.sh).  The demo checks its
-# own invariants, so running it is a test of the governor and the allocators
-# together.
+# The memgov command, end to end (tests/tools/*.sh, each given the memgov
+# executable).  The demo checks its own invariants, so running it is a test
+# of the governor and the allocators together; sort.sh checks `memgov sort`
+# byte for byte against `LC_ALL=C sort` and the library's external sort
+# under a 1 MiB budget.
 if(TARGET memgov)
   find_program(MGOV_BASH bash REQUIRED)
   add_test(NAME tools.cli
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/cli.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.cli PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.sort
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/sort.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.sort PROPERTIES TIMEOUT 300)
 endif()

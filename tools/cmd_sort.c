@@ -1,0 +1,653 @@
+/* cmd_sort.c - `memgov sort`: sorts text lines, or fixed-width binary
+ * records, by bytes under a memory budget and writes what
+ * `LC_ALL=C sort` would (with -r, -u: `sort -r`, `sort -u`).  The work is
+ * an external merge sort (memgov/sort.h) charged to one governor: when its
+ * records fill the budget they go to disk as sorted runs, merged at the end.
+ *
+ * Data path (no allocation per line, no stdio per line):
+ *
+ *   FILE... or stdin --read(2), 1 MiB blocks--> input.c --memchr--> line
+ *       --mgov_sort_push (copies it)--> the sort: records charged to the
+ *                                       governor, runs spilled to disk
+ *   mgov_sort_finish: the merge passes before the last
+ *   mgov_sort_next --> output.c, two 1 MiB buffers: one filled here while
+ *                      a writer thread write(2)s the other --> OUT or stdout
+ *
+ * The I/O buffers (3 MiB; the input one grows while a line longer than it
+ * is read) are the only memory outside the budget besides the program.
+ *
+ * -o OUT may name one of the inputs, as with sort(1).  OUT is opened at the
+ * start, created when missing but not truncated, so an unwritable OUT fails
+ * before any work; it is truncated only after mgov_sort_finish, when every
+ * input byte has been read.  A failure before that leaves an existing OUT
+ * as it was, and removes an OUT this run created.
+ *
+ * Exit status, as sort(1): 0 success, 2 for any failure, bad usage
+ * included (CLI_EXIT_TROUBLE; the rest of the tool uses 1 for run-time
+ * failures).  Not supported: keys and fields (-k, -t), locales, numeric or
+ * other orderings, merge-only (-m), check (-c).  Interrupted by a signal,
+ * the sort leaves its spill files; the next memgov process to open a spill
+ * directory beside them removes them (spill.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <memgov.h>
+
+#include "cli.h"
+#include "input.h"
+#include "output.h"
+#include "progress.h"
+
+#define SORT_IO_BUFFER ((size_t)1 << 20)
+#define SORT_MAX_LINE ((size_t)64 << 20)   /* mgov_sort's default max_record */
+#define SORT_MAX_RECORD ((size_t)1 << 20)  /* --records LEN */
+#define MIN_BUDGET ((uint64_t)1 << 20)
+#define PROGRESS_EVERY ((uint64_t)1 << 20) /* bytes between looks at the clock */
+
+typedef struct sort_opts {
+    uint64_t budget;         /* 0: the governor's default */
+    const char *budget_text;
+    const char *out_path;    /* NULL or "-": standard output */
+    unsigned flags;          /* MGOV_SORT_DESCENDING, MGOV_SORT_UNIQUE */
+    mgov_codec_t codec;
+    size_t rec_len, key_len; /* rec_len 0: lines */
+    const char *spill_dir;
+    uint64_t spill_quota;
+    bool stats;
+    char **files;            /* none: standard input */
+    int n_files;
+} sort_opts_t;
+
+typedef struct sort_job {
+    const sort_opts_t *o;
+    mgov_t *gov;
+    mgov_sort_t *sort;
+    cli_input_t in;
+    cli_output_t out;
+    cli_progress_t progress;
+    uint64_t total_size;     /* sum of the inputs' sizes; 0 when one is unknown */
+    uint64_t read_before;    /* bytes read from the inputs before this one */
+    uint64_t next_look;      /* byte count at which to look at the progress clock */
+    int out_fd;
+    bool out_created;        /* OUT did not exist: remove it on failure */
+    uint64_t t0_ns;
+} sort_job_t;
+
+/* ------------------------------------------------------------- messages */
+
+static int CLI_PRINTF(2, 3) trouble(sort_job_t *j, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    cli_progress_clear(&j->progress);
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cli_error("sort", "%s", msg);
+    return CLI_EXIT_TROUBLE;
+}
+
+/* "'name'", or "standard input" for "-". */
+static const char *input_label(const char *name, char *buf, size_t cap)
+{
+    if (name == NULL || strcmp(name, "-") == 0)
+        return "standard input";
+    snprintf(buf, cap, "'%s'", name);
+    return buf;
+}
+
+/* An error of the sort (push, finish, next), worded for people. */
+static int sort_trouble(sort_job_t *j, int rc)
+{
+    switch (rc) {
+    case MGOV_ENOSPC:
+        return trouble(j, "spill failed: no space (quota or disk full)");
+    case MGOV_EIO:
+        return trouble(j, "spill failed: %s", mgov_strerror(rc));
+    case MGOV_ECORRUPT:
+        return trouble(j, "a spilled run reads back wrong: %s", mgov_strerror(rc));
+    case MGOV_ELIMIT:
+    case MGOV_EBUDGET:
+        return trouble(j, "the budget (--memory %s) is too small for this sort: %s",
+                       j->o->budget_text ? j->o->budget_text : cli_size(mgov_budget(j->gov)).s,
+                       mgov_strerror(rc));
+    default:
+        return trouble(j, "sort failed: %s", mgov_strerror(rc));
+    }
+}
+
+/* ------------------------------------------------------------- progress */
+
+static void progress_draw(sort_job_t *j, const mgov_sort_stats_t *st)
+{
+    uint64_t done = j->read_before + j->in.bytes;
+
+    switch (st->phase) {
+    case MGOV_SORT_PHASE_INPUT:
+        if (j->total_size != 0)
+            cli_progress_show(&j->progress, "memgov sort: read %s of %s (%.0f%%), %" PRIu64
+                              " runs written", cli_size(done).s, cli_size(j->total_size).s,
+                              100.0 * (double)done / (double)j->total_size, st->runs);
+        else
+            cli_progress_show(&j->progress, "memgov sort: read %s, %" PRIu64 " runs written",
+                              cli_size(done).s, st->runs);
+        break;
+    case MGOV_SORT_PHASE_MERGE: {
+        unsigned pass = st->merge_passes + 1;
+        unsigned of = st->merge_passes_planned > pass ? st->merge_passes_planned : pass;
+        cli_progress_show(&j->progress, "memgov sort: merge pass %u/%u (%" PRIu64 " runs)",
+                          pass, of, st->runs);
+        break;
+    }
+    case MGOV_SORT_PHASE_OUTPUT: {
+        double pct = st->records_in ? 100.0 * (double)st->records_out / (double)st->records_in
+                                    : 100.0;
+        if (st->merge_passes_planned != 0)
+            cli_progress_show(&j->progress, "memgov sort: merge pass %u/%u, writing %.0f%%",
+                              st->merge_passes, st->merge_passes_planned, pct);
+        else
+            cli_progress_show(&j->progress, "memgov sort: writing %.0f%%", pct);
+        break;
+    }
+    }
+}
+
+/* The sort's callback: after each run and pass, and every 64 MiB merged. */
+static void on_sort_progress(void *ctx, const mgov_sort_stats_t *st)
+{
+    sort_job_t *j = ctx;
+
+    if (cli_progress_due(&j->progress))
+        progress_draw(j, st);
+}
+
+/* Between records: looks at the clock once per PROGRESS_EVERY bytes. */
+static inline void progress_tick(sort_job_t *j, uint64_t bytes)
+{
+    if (bytes < j->next_look)
+        return;
+    j->next_look = bytes + PROGRESS_EVERY;
+    if (cli_progress_due(&j->progress)) {
+        mgov_sort_stats_t st;
+        mgov_sort_stats(j->sort, &st);
+        progress_draw(j, &st);
+    }
+}
+
+/* ---------------------------------------------------------------- input */
+
+/* Sizes of the inputs (for the percentage), and a first check that each
+ * exists, so a misspelt name fails before any work. */
+static int inputs_check(sort_job_t *j)
+{
+    const sort_opts_t *o = j->o;
+    uint64_t total = 0;
+    bool known = true;
+    char label[512];
+
+    for (int i = 0; i < (o->n_files ? o->n_files : 1); i++) {
+        const char *name = o->n_files ? o->files[i] : "-";
+        struct stat st;
+        int rc = strcmp(name, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(name, &st);
+        if (rc != 0)
+            return trouble(j, "cannot read %s: %s", input_label(name, label, sizeof label),
+                           strerror(errno));
+        if (S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_size;
+        else
+            known = false;
+    }
+    j->total_size = known ? total : 0;
+    return CLI_EXIT_OK;
+}
+
+static int push_lines(sort_job_t *j)
+{
+    const unsigned char *line;
+    size_t len;
+    int rc;
+
+    while ((rc = cli_input_line(&j->in, &line, &len)) == 1) {
+        int st = mgov_sort_push(j->sort, line, len);
+        if (st != MGOV_OK)
+            return sort_trouble(j, st);
+        progress_tick(j, j->in.bytes);
+    }
+    return rc;
+}
+
+static int push_records(sort_job_t *j)
+{
+    const unsigned char *rec;
+    size_t size = j->o->rec_len;
+    int rc;
+
+    while ((rc = cli_input_record(&j->in, size, &rec)) == 1) {
+        int st = mgov_sort_push(j->sort, rec, size);
+        if (st != MGOV_OK)
+            return sort_trouble(j, st);
+        progress_tick(j, j->in.bytes);
+    }
+    return rc;
+}
+
+/* Reads one input into the sort.  Returns CLI_EXIT_OK or an exit status. */
+static int input_one(sort_job_t *j, const char *name)
+{
+    char label[512];
+    int rc;
+
+    if (cli_input_open(&j->in, name) != 0)
+        return trouble(j, "cannot read %s: %s", input_label(name, label, sizeof label),
+                       strerror(j->in.err));
+    j->next_look = 0;
+    /* > 0: the sort failed and said so; < 0: the input did */
+    rc = j->o->rec_len ? push_records(j) : push_lines(j);
+    if (rc == CLI_INPUT_ERROR) {
+        rc = trouble(j, "cannot read %s: %s", input_label(j->in.name, label, sizeof label),
+                     strerror(j->in.err));
+    } else if (rc == CLI_INPUT_TOO_LONG) {
+        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov sort "
+                     "takes", j->in.lines + 1, input_label(j->in.name, label, sizeof label),
+                     cli_size(SORT_MAX_LINE).s);
+    } else if (rc == CLI_INPUT_PARTIAL) {
+        rc = trouble(j, "%s is not a whole number of %zu-byte records: %zu byte(s) left over",
+                     input_label(j->in.name, label, sizeof label), j->o->rec_len,
+                     j->in.end - j->in.pos);
+    }
+    j->read_before += j->in.bytes;
+    j->in.bytes = 0; /* counted in read_before now */
+    cli_input_close(&j->in);
+    return rc;
+}
+
+/* --------------------------------------------------------------- output */
+
+/* Opens OUT without truncating it: it may be an input still to be read. */
+static int output_open(sort_job_t *j)
+{
+    const char *path = j->o->out_path;
+
+    j->out_fd = STDOUT_FILENO;
+    if (path == NULL || strcmp(path, "-") == 0)
+        return CLI_EXIT_OK;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0)
+        j->out_created = true;
+    else if (errno == EEXIST)
+        fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return trouble(j, "cannot write '%s': %s", path, strerror(errno));
+    j->out_fd = fd;
+    return CLI_EXIT_OK;
+}
+
+static int output_trouble(sort_job_t *j, int err)
+{
+    if (j->out_fd == STDOUT_FILENO)
+        return trouble(j, "cannot write to standard output: %s", strerror(err));
+    return trouble(j, "cannot write '%s': %s", j->o->out_path, strerror(err));
+}
+
+/* Called after finish: truncates OUT, then drains the sort into it. */
+static int output_all(sort_job_t *j)
+{
+    struct stat st;
+
+    if (j->out_fd != STDOUT_FILENO && fstat(j->out_fd, &st) == 0 && S_ISREG(st.st_mode) &&
+        st.st_size != 0 && ftruncate(j->out_fd, 0) != 0)
+        return output_trouble(j, errno);
+    if (cli_output_init(&j->out, j->out_fd, SORT_IO_BUFFER) != 0)
+        return trouble(j, "out of memory for the output buffer");
+
+    const void *rec;
+    size_t len;
+    int rc;
+    j->next_look = 0;
+    if (j->o->rec_len) {
+        while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
+            if (cli_output_put(&j->out, rec, len) != 0)
+                return output_trouble(j, j->out.err);
+            progress_tick(j, j->out.bytes);
+        }
+    } else {
+        while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
+            if (cli_output_line(&j->out, rec, len) != 0)
+                return output_trouble(j, j->out.err);
+            progress_tick(j, j->out.bytes);
+        }
+    }
+    if (rc < 0)
+        return sort_trouble(j, rc);
+    if (cli_output_flush(&j->out) != 0)
+        return output_trouble(j, j->out.err);
+    if (j->out_fd != STDOUT_FILENO) {
+        int fd = j->out_fd;
+        j->out_fd = -1;
+        if (close(fd) != 0)
+            return output_trouble(j, errno);
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ----------------------------------------------------------------- run */
+
+static void print_stats(sort_job_t *j)
+{
+    mgov_sort_stats_t st;
+    struct rusage ru;
+
+    mgov_sort_stats(j->sort, &st);
+    getrusage(RUSAGE_SELF, &ru);
+    double secs = (double)(cli_now_ns() - j->t0_ns) / 1e9;
+    fprintf(stderr,
+            "memgov sort: stats: records %" PRIu64 " in, %" PRIu64 " out; bytes %" PRIu64
+            "; runs %" PRIu64 "; merge passes %u; spilled %" PRIu64 " raw, %" PRIu64
+            " stored (%s); sort memory peak %" PRIu64 "; budget %" PRIu64
+            "; peak rss %" PRIu64 "; seconds %.3f\n",
+            st.records_in, st.records_out, st.bytes_in, st.runs, st.merge_passes,
+            st.spilled_raw, st.spilled_stored, mgov_codec_name(j->o->codec), st.memory_peak,
+            mgov_budget(j->gov), (uint64_t)ru.ru_maxrss * 1024, secs);
+}
+
+static int sort_run(sort_job_t *j)
+{
+    const sort_opts_t *o = j->o;
+    int rc;
+
+    if ((rc = inputs_check(j)) != CLI_EXIT_OK)
+        return rc;
+    if ((rc = output_open(j)) != CLI_EXIT_OK)
+        return rc;
+
+    mgov_config_t gcfg = MGOV_CONFIG_INIT;
+    gcfg.budget = o->budget;
+    gcfg.spill_dir = o->spill_dir;
+    gcfg.spill_quota = o->spill_quota;
+    int st = mgov_create(&gcfg, &j->gov);
+    if (st != MGOV_OK) {
+        const char *env = getenv("MEMGOV_BUDGET");
+        if (o->budget == 0 && env != NULL && env[0] != '\0')
+            return trouble(j, "MEMGOV_BUDGET='%s' is not a usable budget: %s", env,
+                           mgov_strerror(st));
+        return trouble(j, "cannot create the governor: %s", mgov_strerror(st));
+    }
+
+    mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
+    scfg.gov = j->gov;
+    scfg.name = "sort";
+    scfg.record_size = o->rec_len;
+    scfg.key_size = o->rec_len ? o->key_len : 0;
+    scfg.max_record = o->rec_len ? 0 : SORT_MAX_LINE;
+    scfg.flags = o->flags;
+    scfg.spill.codec = o->codec;
+    scfg.progress = on_sort_progress;
+    scfg.progress_ctx = j;
+    errno = 0;
+    st = mgov_sort_create(&scfg, &j->sort);
+    if (st == MGOV_ENOTSUP)
+        return trouble(j, "this build of memgov has no %s support (--compress %s)",
+                       mgov_codec_name(o->codec), mgov_codec_name(o->codec));
+    if (st == MGOV_EINVAL || st == MGOV_EBUSY || st == MGOV_EIO) {
+        /* the spill directory is opened here; on MGOV_EIO errno says why */
+        const char *why = st == MGOV_EIO && errno != 0 ? strerror(errno) : mgov_strerror(st);
+        if (st == MGOV_EBUSY)
+            why = "another live memgov process is using it";
+        else if (st == MGOV_EINVAL)
+            why = "not a directory, or a symbolic link";
+        if (o->spill_dir != NULL)
+            return trouble(j, "cannot use spill directory '%s': %s", o->spill_dir, why);
+        const char *tmp = getenv("TMPDIR");
+        return trouble(j, "cannot make a spill directory under %s: %s",
+                       tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", why);
+    }
+    if (st != MGOV_OK)
+        return trouble(j, "cannot create the sort: %s", mgov_strerror(st));
+
+    size_t cap = o->rec_len > SORT_IO_BUFFER ? o->rec_len : SORT_IO_BUFFER;
+    if (cli_input_init(&j->in, cap, SORT_MAX_LINE) != 0)
+        return trouble(j, "out of memory for the input buffer");
+    for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
+        if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
+            return rc;
+    cli_input_free(&j->in);
+
+    if ((st = mgov_sort_finish(j->sort)) != MGOV_OK)
+        return sort_trouble(j, st);
+    if ((rc = output_all(j)) != CLI_EXIT_OK)
+        return rc;
+    cli_progress_clear(&j->progress);
+    if (o->stats)
+        print_stats(j);
+    return CLI_EXIT_OK;
+}
+
+/* Frees everything; on failure removes an OUT this run created. */
+static int sort_cleanup(sort_job_t *j, int rc)
+{
+    cli_progress_clear(&j->progress);
+    if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL)
+        print_stats(j); /* how far it got */
+    cli_input_free(&j->in);
+    cli_output_free(&j->out);
+    if (j->out_fd > STDOUT_FILENO)
+        close(j->out_fd);
+    if (rc != CLI_EXIT_OK && j->out_created)
+        unlink(j->o->out_path);
+    mgov_sort_destroy(j->sort);
+    j->sort = NULL;
+    if (j->gov != NULL) {
+        int st = mgov_destroy(j->gov);
+        j->gov = NULL;
+        if (st != MGOV_OK && rc == CLI_EXIT_OK)
+            rc = trouble(j, "the governor reports memory still granted at the end: %s",
+                         mgov_strerror(st));
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------- options */
+
+void cmd_sort_help(FILE *out)
+{
+    fprintf(out,
+            "Usage: memgov sort [OPTION]... [FILE]...\n"
+            "\n"
+            "Writes the lines of the FILEs, in order, sorted by bytes: the order of\n"
+            "`LC_ALL=C sort`.  With no FILE, or when FILE is -, reads standard input.\n"
+            "A last line without a newline is sorted as a line and written with one;\n"
+            "lines may hold any bytes, NUL included, up to 64 MiB each.  The sort runs\n"
+            "under a memory governor: the records it holds are charged to the budget,\n"
+            "and when the budget is full they go to disk as sorted runs, merged at the\n"
+            "end, so any input is sorted within the budget.\n"
+            "\n"
+            "Options:\n"
+            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
+            "                          75%% of the memory this process may use): a size\n"
+            "                          such as 256M or 1.5G (powers of 1024) or a\n"
+            "                          percentage of that memory; at least 1M\n"
+            "  -o, --output OUT        write to OUT instead of standard output; OUT may\n"
+            "                          be one of the inputs (it is replaced only once\n"
+            "                          every input has been read)\n"
+            "  -r, --reverse           largest first\n"
+            "  -u, --unique            of equal lines (equal keys), write only the first\n"
+            "      --records LEN[:KEYLEN]\n"
+            "                          sort binary records of LEN bytes (at most 1 MiB)\n"
+            "                          instead of lines, by their first KEYLEN bytes\n"
+            "                          (default all) as unsigned bytes, equal keys in\n"
+            "                          input order; each input's size must be a multiple\n"
+            "                          of LEN; records are written back to back\n"
+            "      --compress CODEC    compress spilled runs: none (default), lz4, zstd\n"
+            "      --spill-dir DIR     spill runs to DIR, created when missing (default:\n"
+            "                          a private directory under $TMPDIR, or /tmp)\n"
+            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
+            "                          space of the spill directory's file system)\n"
+            "      --stats             print the sort's figures on standard error at\n"
+            "                          the end, or when it fails (records, runs, passes,\n"
+            "                          bytes spilled, peak memory)\n"
+            "  -h, --help              show this help and exit\n"
+            "\n"
+            "Progress: when standard error is a terminal and the sort has run for more\n"
+            "than a second, one line on it shows the bytes read (and the percentage\n"
+            "when the inputs are regular files), the runs written, then the merge\n"
+            "passes and the output written; it is erased at the end.  MEMGOV_PROGRESS=1\n"
+            "shows it even without a terminal and from the start, MEMGOV_PROGRESS=0\n"
+            "never.\n"
+            "\n"
+            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            "\n"
+            "Exit status, as sort(1): 0 success, 2 any failure (bad usage, an input\n"
+            "that cannot be read, an output that cannot be written, no space to spill).\n");
+}
+
+static int parse_size(const char *opt, const char *text, uint64_t percent_base,
+                      uint64_t min, uint64_t *out)
+{
+    uint64_t bytes;
+
+    if (mgov_size_parse(text, percent_base, &bytes) != MGOV_OK)
+        return cli_usage_error("sort", "invalid size '%s' for %s (examples: 256M, 1.5G%s)", text,
+                               opt, percent_base ? ", 10%" : "");
+    if (bytes < min || bytes > MGOV_BUDGET_MAX)
+        return cli_usage_error("sort", "%s %s is out of range (%s to 64 TiB)", opt, text,
+                               cli_size(min).s);
+    *out = bytes;
+    return CLI_EXIT_OK;
+}
+
+/* "LEN" or "LEN:KEYLEN", decimal. */
+static int parse_records(const char *text, size_t *len, size_t *key)
+{
+    char *end;
+    unsigned long long l, k;
+
+    errno = 0;
+    l = strtoull(text, &end, 10);
+    k = l;
+    if (errno == 0 && *end == ':') {
+        const char *ks = end + 1;
+        k = strtoull(ks, &end, 10);
+        if (end == ks)
+            end = (char *)"?";
+    }
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || strchr(text, '-') ||
+        strchr(text, '+') || strchr(text, ' '))
+        return cli_usage_error("sort", "invalid --records '%s' (expected LEN or LEN:KEYLEN, "
+                               "e.g. 16:8)", text);
+    if (l == 0 || l > SORT_MAX_RECORD)
+        return cli_usage_error("sort", "--records %s: LEN must be 1 to %zu", text,
+                               SORT_MAX_RECORD);
+    if (k == 0 || k > l)
+        return cli_usage_error("sort", "--records %s: KEYLEN must be 1 to LEN", text);
+    *len = (size_t)l;
+    *key = (size_t)k;
+    return CLI_EXIT_OK;
+}
+
+int cmd_sort(int argc, char **argv)
+{
+    enum { OPT_MEMORY = 256, OPT_RECORDS, OPT_COMPRESS, OPT_SPILL_DIR, OPT_SPILL_QUOTA,
+           OPT_STATS };
+    static const struct option opts[] = {
+        { "memory", required_argument, NULL, OPT_MEMORY },
+        { "output", required_argument, NULL, 'o' },
+        { "reverse", no_argument, NULL, 'r' },
+        { "unique", no_argument, NULL, 'u' },
+        { "records", required_argument, NULL, OPT_RECORDS },
+        { "compress", required_argument, NULL, OPT_COMPRESS },
+        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
+        { "spill-quota", required_argument, NULL, OPT_SPILL_QUOTA },
+        { "stats", no_argument, NULL, OPT_STATS },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    sort_opts_t o;
+    int c, rc;
+
+    memset(&o, 0, sizeof o);
+    o.codec = MGOV_CODEC_NONE;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":o:ruh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_MEMORY: {
+            mgov_sysinfo_t sys;
+            mgov_sysinfo_read(&sys);
+            if ((rc = parse_size("--memory", optarg, sys.process_limit, MIN_BUDGET,
+                                 &o.budget)) != CLI_EXIT_OK)
+                return rc;
+            o.budget_text = optarg;
+            break;
+        }
+        case 'o':
+            o.out_path = optarg;
+            break;
+        case 'r':
+            o.flags |= MGOV_SORT_DESCENDING;
+            break;
+        case 'u':
+            o.flags |= MGOV_SORT_UNIQUE;
+            break;
+        case OPT_RECORDS:
+            if ((rc = parse_records(optarg, &o.rec_len, &o.key_len)) != CLI_EXIT_OK)
+                return rc;
+            break;
+        case OPT_COMPRESS: {
+            int st = mgov_codec_parse(optarg, &o.codec);
+            if (st == MGOV_EINVAL)
+                return cli_usage_error("sort", "unknown codec '%s' for --compress (none, lz4, "
+                                       "zstd)", optarg);
+            if (st == MGOV_ENOTSUP) {
+                cli_error("sort", "this build of memgov has no %s support (--compress %s); "
+                          "available: none%s%s", optarg, optarg,
+                          mgov_codec_available(MGOV_CODEC_LZ4) ? ", lz4" : "",
+                          mgov_codec_available(MGOV_CODEC_ZSTD) ? ", zstd" : "");
+                return CLI_EXIT_TROUBLE;
+            }
+            break;
+        }
+        case OPT_SPILL_DIR:
+            if (optarg[0] == '\0')
+                return cli_usage_error("sort", "--spill-dir needs a directory");
+            o.spill_dir = optarg;
+            break;
+        case OPT_SPILL_QUOTA:
+            if ((rc = parse_size("--spill-quota", optarg, 0, 1, &o.spill_quota)) != CLI_EXIT_OK)
+                return rc;
+            break;
+        case OPT_STATS:
+            o.stats = true;
+            break;
+        case 'h':
+            cmd_sort_help(stdout);
+            return CLI_EXIT_OK;
+        default:
+            return cli_getopt_error("sort", c, argv);
+        }
+    }
+    if (o.out_path != NULL && o.out_path[0] == '\0')
+        return cli_usage_error("sort", "-o needs a file name");
+    o.files = argv + optind;
+    o.n_files = argc - optind;
+
+    sort_job_t job;
+    memset(&job, 0, sizeof job);
+    job.o = &o;
+    job.in.fd = -1;
+    job.out_fd = -1;
+    job.t0_ns = cli_now_ns();
+    cli_progress_init(&job.progress);
+    rc = sort_run(&job);
+    return sort_cleanup(&job, rc);
+}
