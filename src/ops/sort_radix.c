@@ -49,12 +49,18 @@
  * so recursion is at most log2(n / SMALL) deep: under 100 KiB at worst,
  * about 20 KiB for random keys.
  *
- * Pure functions: no allocation, no locks.
+ * Threads: after the first pass of an input of at least PARALLEL_MIN
+ * records, its buckets are sorted in two halves (split at a bucket
+ * boundary) on the calling thread and one more, joined before returning;
+ * the halves share no byte.  No allocation, no locks.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops/sort_kernel.h"
 
@@ -65,6 +71,7 @@ enum {
     MAX_BITS = 11, /* 2048 buckets: the counters stay in L1 */
     TMP_MAX = 64, /* in-place insertion keeps a record this small on the stack */
     SMALL_RANGE = 1 << 16, /* below this, a pass keeps its bucket sizes */
+    PARALLEL_MIN = 1 << 20, /* from here the first pass's buckets are sorted on two threads */
 };
 
 typedef enum key_mode {
@@ -478,6 +485,71 @@ static void msd(const radix_t *rx, size_t c, unsigned char *cur, unsigned char *
     }
 }
 
+/* The walk after the first pass over [0, n) of a large input, or one half
+ * of it: the buckets are independent, so two halves split at a bucket
+ * boundary can be walked on two threads; each loops on its own big one. */
+typedef struct walk_part {
+    const radix_t *rx;
+    const chunk_t *ck;
+    unsigned char *cur, *alt;
+    size_t n;
+    unsigned sh, bits;
+} walk_part_t;
+
+static void *walk_part(void *arg)
+{
+    const walk_part_t *w = arg;
+    bucket_t big = { 0 };
+    walk(w->rx, w->ck, w->cur, w->alt, w->n, w->sh, w->bits, NULL, true, &big);
+    if (big.n)
+        msd(w->rx, 0, w->alt + big.at * w->rx->rec_size, w->cur + big.at * w->rx->rec_size,
+            big.n, big.diff, false);
+    return NULL;
+}
+
+/* The first bucket boundary at or after the middle of the pass's output
+ * (alt), or n when the second half is all one bucket. */
+static size_t middle_boundary(const walk_part_t *w)
+{
+    key_mode_t mode = w->rx->kind == K_ENTRY   ? KEY_PREFIX
+                      : w->rx->kind == K_BYTES ? KEY_BYTES
+                                               : KEY_WINDOW;
+    size_t rs = w->rx->rec_size, mid = w->n / 2;
+    uint64_t top = key_of(w->ck, w->alt + (mid - 1) * rs, mode) >> w->sh;
+    while (mid < w->n && key_of(w->ck, w->alt + mid * rs, mode) >> w->sh == top)
+        mid++;
+    return mid;
+}
+
+/* Walks the first pass's buckets, on two threads for inputs of at least
+ * PARALLEL_MIN records when there is a second CPU (one thread otherwise,
+ * or when the thread cannot be made). */
+static void walk_first_pass(const walk_part_t *all)
+{
+    static _Atomic long cpus; /* asked once; a race only asks twice */
+    if (!atomic_load_explicit(&cpus, memory_order_relaxed))
+        atomic_store_explicit(&cpus, sysconf(_SC_NPROCESSORS_ONLN), memory_order_relaxed);
+    size_t mid;
+    if (all->n < PARALLEL_MIN || atomic_load_explicit(&cpus, memory_order_relaxed) < 2 || (mid = middle_boundary(all)) >= all->n) {
+        walk_part((void *)all);
+        return;
+    }
+    size_t rs = all->rx->rec_size;
+    walk_part_t lo = *all, hi = *all;
+    lo.n = mid;
+    hi.cur += mid * rs;
+    hi.alt += mid * rs;
+    hi.n -= mid;
+    pthread_t th;
+    if (pthread_create(&th, NULL, walk_part, &hi) != 0) {
+        walk_part(&hi);
+        walk_part(&lo);
+        return;
+    }
+    walk_part(&lo);
+    pthread_join(th, NULL);
+}
+
 /* Sorts n >= 2 records: returns cur or alt, whichever holds them. */
 static unsigned char *radix_sort(const radix_t *rx, unsigned char *cur, unsigned char *alt,
                                  size_t n)
@@ -493,11 +565,8 @@ static unsigned char *radix_sort(const radix_t *rx, unsigned char *cur, unsigned
         /* the first pass moves everything to alt, and it stays there */
         unsigned bits = digit_bits(n, 64), sh = 64 - bits;
         if (scatter(rx, &ck, cur, alt, n, sh, bits, NULL, &diff)) {
-            bucket_t big = { 0 };
-            walk(rx, &ck, cur, alt, n, sh, bits, NULL, true, &big);
-            if (big.n)
-                msd(rx, 0, alt + big.at * rx->rec_size, cur + big.at * rx->rec_size, big.n,
-                    big.diff, false);
+            walk_part_t all = { rx, &ck, cur, alt, n, sh, bits };
+            walk_first_pass(&all);
             return alt;
         }
     } else {

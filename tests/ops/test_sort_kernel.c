@@ -25,6 +25,14 @@
 
 /* ------------------------------------------------------------------ data */
 
+/* Under ThreadSanitizer only the cases with a second thread run: the rest
+ * is single-threaded, covered by the plain and ASan builds, and slow there. */
+#if defined(__SANITIZE_THREAD__)
+#define SINGLE_THREADED_CASE() skip()
+#else
+#define SINGLE_THREADED_CASE() ((void)0)
+#endif
+
 static uint64_t rng_next(uint64_t *s)
 {
     uint64_t x = *s;
@@ -228,6 +236,7 @@ static const size_t small_ns[] = { 0, 1, 2, 3, 23, 24, 25, 63, 64, 65, 200, 1000
 static void test_fixed_shapes(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     static const size_t rec_sizes[] = { 1, 3, 8, 16, 24, 32, 37 };
     static const size_t key_sizes[] = { 1, 2, 3, 7, 8, 9, 16, 20 };
     uint64_t seed = 1;
@@ -254,6 +263,7 @@ static void test_fixed_shapes(void **state)
 static void test_fixed_large(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     static const size_t shapes[][3] = {
         /* rec, key offset, key size */
         { 16, 0, 8 }, { 8, 0, 8 }, { 24, 4, 16 }, { 32, 8, 9 }, { 37, 3, 20 }, { 3, 1, 2 },
@@ -265,12 +275,25 @@ static void test_fixed_large(void **state)
             check_fixed(100000, shapes[s][0], shapes[s][1], shapes[s][2], (dist_t)d, seed++);
 }
 
+/* From 2^20 records the first pass's buckets are sorted on two threads,
+ * split at a bucket boundary: each distribution puts the split elsewhere
+ * (or finds none, e.g. all keys equal, one big bucket). */
+static void test_fixed_two_threads(void **state)
+{
+    (void)state;
+    static const dist_t dists[] = { D_RANDOM, D_EQUAL, D_SKEW };
+    uint64_t seed = 5000;
+    for (size_t d = 0; d < sizeof dists / sizeof *dists; d++)
+        check_fixed((1u << 20) + 12345, 16, 0, 8, dists[d], seed++);
+}
+
 /* Record sizes without a fast path of their own (copied in overlapping
  * moves), around the sizes where the radix sort changes its ways: 2^16
  * records (bucket sizes kept or not). */
 static void test_fixed_other_sizes(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     static const size_t shapes[][3] = {
         /* rec, key offset, key size */
         { 2, 0, 2 },  { 5, 1, 4 },   { 7, 0, 7 },   { 12, 4, 8 },  { 20, 2, 17 },
@@ -290,6 +313,7 @@ static void test_fixed_other_sizes(void **state)
 static void test_fixed_long_keys(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     for (size_t n = 2; n <= 5000; n *= 5)
         for (int d = 0; d < D_COUNT; d++) {
             check_fixed(n, 37, 0, 37, (dist_t)d, n * 31 + (size_t)d);
@@ -303,6 +327,7 @@ static void test_fixed_long_keys(void **state)
 static void test_fixed_one_bit_each(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     enum { N = 1024, KS = N / 8, RS = KS + 4 };
     unsigned char *in = xmalloc((size_t)N * RS);
     memset(in, 0, (size_t)N * RS);
@@ -330,6 +355,7 @@ static void test_fixed_one_bit_each(void **state)
 static void test_fixed_numeric_order(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     enum { N = 5000 };
     uint64_t rng = 7;
     unsigned char *recs = xmalloc(N * 16), *scratch = xmalloc(N * 16);
@@ -476,6 +502,7 @@ static void check_entries_bytes(const strs_t *s, const char *what)
 static void test_entries_bytes_random(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     static const size_t ns[] = { 0, 1, 2, 3, 63, 64, 65, 200, 1000, 100000 };
     static const char *const names[] = { "bin", "small", "shared", "short", "text" };
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
@@ -487,11 +514,24 @@ static void test_entries_bytes_random(void **state)
         }
 }
 
+static void test_entries_two_threads(void **state)
+{
+    (void)state;
+    static const sdist_t dists[] = { S_SHORT, S_TEXT };
+    for (size_t d = 0; d < sizeof dists / sizeof *dists; d++) {
+        strs_t s;
+        make_strs(&s, (1u << 20) + 99, dists[d], 77 + d);
+        check_entries_bytes(&s, dists[d] == S_TEXT ? "text" : "short");
+        strs_free(&s);
+    }
+}
+
 /* Zero bytes and proper prefixes: "" < "a" < "a\0" < "a\0\0" < "ab", and
  * around the prefix's 8 bytes. */
 static void test_entries_bytes_zeros_and_prefixes(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     static const struct {
         const char *s;
         uint32_t len;
@@ -555,6 +595,7 @@ static void test_entries_bytes_zeros_and_prefixes(void **state)
 static void test_entry_cmp_agrees(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     strs_t s;
     make_strs(&s, 4000, S_SHORT, 5);
     for (size_t i = 0; i + 1 < s.n; i++) {
@@ -590,6 +631,7 @@ static int cmp_bytes(void *ctx, const void *a, size_t al, const void *b, size_t 
 static void test_entries_cmp(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     static const size_t ns[] = { 0, 1, 2, 3, 15, 16, 17, 63, 64, 65, 1000, 100000 };
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
         size_t n = ns[c];
@@ -637,6 +679,7 @@ static void test_entries_cmp(void **state)
 static void test_entries_cmp_presorted(void **state)
 {
     (void)state;
+    SINGLE_THREADED_CASE();
     enum { N = 4096 };
     strs_t s;
     strs_init(&s, N, N * 8);
@@ -662,11 +705,13 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed_shapes),
         cmocka_unit_test(test_fixed_large),
+        cmocka_unit_test(test_fixed_two_threads),
         cmocka_unit_test(test_fixed_other_sizes),
         cmocka_unit_test(test_fixed_long_keys),
         cmocka_unit_test(test_fixed_one_bit_each),
         cmocka_unit_test(test_fixed_numeric_order),
         cmocka_unit_test(test_entries_bytes_random),
+        cmocka_unit_test(test_entries_two_threads),
         cmocka_unit_test(test_entries_bytes_zeros_and_prefixes),
         cmocka_unit_test(test_entry_cmp_agrees),
         cmocka_unit_test(test_entries_cmp),
