@@ -23,7 +23,9 @@
  *
  * Thread safety: a sort is used by one thread at a time.  The governor may
  * call its consumer ops from other threads at any time; they only ask, and
- * the sort spills at its next push.
+ * the sort spills at its next push.  Sorting 2^20 records or more in RAM
+ * uses one more thread for a moment (joined before the call returns) when
+ * the machine has a second CPU; comparison callbacks never run on it.
  */
 #ifndef MEMGOV_SORT_H
 #define MEMGOV_SORT_H
