@@ -266,7 +266,9 @@ int mgov_sort_finish(mgov_sort_t *s)
         return MGOV_EINVAL;
     s->finished = true;
     int rc = MGOV_OK;
-    if (s->n_runs == 0 && !atomic_load(&s->spill_asked)) {
+    /* everything still in RAM: sort it there, unless the governor wants
+     * the memory back (a run asked for by the sort's own growth is moot) */
+    if (s->n_runs == 0 && atomic_load(&s->spill_asked) != MGOV__SORT_ASKED_MEMORY) {
         mgov__sort_buffer_sort_in_place(s);
         s->st.phase = MGOV_SORT_PHASE_OUTPUT;
     } else {
