@@ -248,9 +248,20 @@ static int merge_pull(mgov_sort_t *s, mgov_sort_merge_t *m, const unsigned char 
 {
     if (m->pending_advance) {
         unsigned w = m->tree[0];
-        int rc = source_next(s, &m->src[w]);
-        if (rc != MGOV_OK)
-            return rc;
+        mgov_sort_source_t *src = &m->src[w];
+        if (m->fast && src->win_left > 0 && src->left > 0) {
+            /* the common step, inline: the next record of the window */
+            src->rec += s->rec_size;
+            src->win_left--;
+            src->left--;
+            size_t kl = s->key_size < 8 ? s->key_size : 8;
+            src->key = mgov__sort_prefix(src->rec + s->key_off, kl);
+            src->okey = (s->flags & MGOV_SORT_DESCENDING) ? ~src->key : src->key;
+        } else {
+            int rc = source_next(s, src);
+            if (rc != MGOV_OK)
+                return rc;
+        }
         if (m->fast)
             replay_fast(m, w);
         else
