@@ -133,22 +133,23 @@ int main(int argc, char **argv)
 
 /* ------------------------------------------------------- shared helpers */
 
-static void print_prefix(const char *cmd)
+/* "memgov CMD: " and the message, after what stdout holds so far. */
+static void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
+    fflush(stdout);
     if (cmd != NULL)
         fprintf(stderr, "memgov %s: ", cmd);
     else
         fputs("memgov: ", stderr);
+    vfprintf(stderr, fmt, ap);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fflush(stdout);
-    print_prefix(cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(cmd, fmt, ap);
     va_end(ap);
     if (cmd != NULL && strcmp(cmd, "help") != 0)
         fprintf(stderr, "\nTry 'memgov %s --help' for more information.\n", cmd);
@@ -183,10 +184,8 @@ int cli_runtime_error(const char *cmd, int status, const char *fmt, ...)
 {
     va_list ap;
 
-    fflush(stdout);
-    print_prefix(cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(cmd, fmt, ap);
     va_end(ap);
     fprintf(stderr, ": %s\n", mgov_strerror(status));
     return CLI_EXIT_FAILURE;
@@ -196,10 +195,8 @@ int cli_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
 
-    fflush(stdout);
-    print_prefix(cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vmessage(cmd, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return CLI_EXIT_FAILURE;
