@@ -134,7 +134,7 @@ int main(int argc, char **argv)
 /* ------------------------------------------------------- shared helpers */
 
 /* "memgov CMD: " and the message, after what stdout holds so far. */
-static void vmessage(const char *cmd, const char *fmt, va_list ap)
+static CLI_PRINTF(2, 0) void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
     fflush(stdout);
     if (cmd != NULL)
