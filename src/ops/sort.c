@@ -80,6 +80,16 @@ int mgov__sort_compare(const mgov_sort_t *s, const unsigned char *a, size_t alen
     return (s->flags & MGOV_SORT_DESCENDING) ? -(c > 0) + (c < 0) : c;
 }
 
+/* Publishes the grant's size: to the consumer ops and to the stats. */
+static void grant_changed(mgov_sort_t *s)
+{
+    uint64_t now = s->grant.gov ? s->grant.bytes : 0;
+    atomic_store_explicit(&s->charged, now, memory_order_relaxed);
+    s->st.memory = now;
+    if (now > s->st.memory_peak)
+        s->st.memory_peak = now;
+}
+
 int mgov__sort_charge(mgov_sort_t *s, uint64_t bytes)
 {
     int rc = MGOV_OK;
@@ -91,13 +101,8 @@ int mgov__sort_charge(mgov_sort_t *s, uint64_t bytes)
     growing = NULL;
     if (rc == MGOV_OK && bytes == 0)
         mgov_grant_release(&s->grant);
-    if (rc == MGOV_OK) {
-        uint64_t now = s->grant.gov ? s->grant.bytes : 0;
-        atomic_store_explicit(&s->charged, now, memory_order_relaxed);
-        s->st.memory = now;
-        if (now > s->st.memory_peak)
-            s->st.memory_peak = now;
-    }
+    if (rc == MGOV_OK)
+        grant_changed(s);
     return rc;
 }
 
@@ -118,10 +123,7 @@ int mgov__sort_charge_wait(mgov_sort_t *s, uint64_t bytes)
         mgov_grant_release(&more);
         return rc;
     }
-    atomic_store_explicit(&s->charged, s->grant.bytes, memory_order_relaxed);
-    s->st.memory = s->grant.bytes;
-    if (s->grant.bytes > s->st.memory_peak)
-        s->st.memory_peak = s->grant.bytes;
+    grant_changed(s);
     return MGOV_OK;
 }
 

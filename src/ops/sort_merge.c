@@ -27,13 +27,13 @@
 
 /* ----------------------------------------------------------------- sources */
 
-static int source_next(mgov_sort_t *s, mgov_sort_source_t *src);
-
-/* The window held only the start of a record: finish it from the next block. */
-static int source_next_cut(mgov_sort_t *s, mgov_sort_source_t *src)
+/* A fixed-width record's ordering keys: its first 8 key bytes as an
+ * integer, and that in output order for fast merges. */
+static inline void fixed_key(const mgov_sort_t *s, mgov_sort_source_t *src)
 {
-    src->win_left = 0;
-    return source_next(s, src); /* takes the tail branch, then counts the record */
+    size_t kl = s->key_size < 8 ? s->key_size : 8;
+    src->key = mgov__sort_prefix(src->rec + s->key_off, kl);
+    src->okey = (s->flags & MGOV_SORT_DESCENDING) ? ~src->key : src->key;
 }
 
 static int source_next(mgov_sort_t *s, mgov_sort_source_t *src)
@@ -51,38 +51,41 @@ static int source_next(mgov_sort_t *s, mgov_sort_source_t *src)
         if (src->win_left > 0) {
             src->rec += rs;
             src->win_left--;
-        } else if (src->tail) {
-            /* the rest of a record cut by a block boundary */
-            size_t got;
-            rc = mgov_spill_read(src->reader, src->carry + src->tail, rs - src->tail, &got);
-            if (rc != MGOV_OK)
-                return rc;
-            if (got != rs - src->tail)
-                return MGOV_ECORRUPT;
-            src->rec = src->carry;
-            src->tail = 0;
         } else {
-            /* a window of whole records, straight from the reader's block */
-            uint64_t want = src->left * rs;
-            size_t got, max = want < SIZE_MAX ? (size_t)want : SIZE_MAX;
-            rc = mgov_spill_read_some(src->reader, max, &p, &got);
-            if (rc != MGOV_OK)
-                return rc;
-            if (got == 0)
-                return MGOV_ECORRUPT; /* fewer records than the run holds */
-            size_t whole = got / rs;
-            src->tail = got % rs;
-            if (src->tail)
-                memcpy(src->carry, (const unsigned char *)p + whole * rs, src->tail);
-            if (whole == 0)
-                return source_next_cut(s, src);
-            src->rec = p;
-            src->win_left = whole - 1;
+            bool in_window = false;
+            if (!src->tail) {
+                /* a window of whole records, straight from the reader's block */
+                uint64_t want = src->left * rs;
+                size_t got, max = want < SIZE_MAX ? (size_t)want : SIZE_MAX;
+                rc = mgov_spill_read_some(src->reader, max, &p, &got);
+                if (rc != MGOV_OK)
+                    return rc;
+                if (got == 0)
+                    return MGOV_ECORRUPT; /* fewer records than the run holds */
+                size_t whole = got / rs;
+                src->tail = got % rs;
+                if (src->tail) /* a record cut by the block's end: its start */
+                    memcpy(src->carry, (const unsigned char *)p + whole * rs, src->tail);
+                if (whole) {
+                    src->rec = p;
+                    src->win_left = whole - 1;
+                    in_window = true;
+                }
+            }
+            if (!in_window) {
+                /* the rest of a cut record, from the next block */
+                size_t got;
+                rc = mgov_spill_read(src->reader, src->carry + src->tail, rs - src->tail, &got);
+                if (rc != MGOV_OK)
+                    return rc;
+                if (got != rs - src->tail)
+                    return MGOV_ECORRUPT;
+                src->rec = src->carry;
+                src->tail = 0;
+            }
         }
         src->len = rs;
-        size_t kl = s->key_size < 8 ? s->key_size : 8;
-        src->key = mgov__sort_prefix(src->rec + s->key_off, kl);
-        src->okey = (s->flags & MGOV_SORT_DESCENDING) ? ~src->key : src->key;
+        fixed_key(s, src);
     } else {
         uint32_t len = 0;
         for (unsigned shift = 0;; shift += 7) {
@@ -254,9 +257,7 @@ static int merge_pull(mgov_sort_t *s, mgov_sort_merge_t *m, const unsigned char 
             src->rec += s->rec_size;
             src->win_left--;
             src->left--;
-            size_t kl = s->key_size < 8 ? s->key_size : 8;
-            src->key = mgov__sort_prefix(src->rec + s->key_off, kl);
-            src->okey = (s->flags & MGOV_SORT_DESCENDING) ? ~src->key : src->key;
+            fixed_key(s, src);
         } else {
             int rc = source_next(s, src);
             if (rc != MGOV_OK)
