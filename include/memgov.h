@@ -11,6 +11,7 @@
 #include "memgov/bufpool.h"
 #include "memgov/common.h"
 #include "memgov/governor.h"
+#include "memgov/section.h"
 #include "memgov/size.h"
 #include "memgov/sort.h"
 #include "memgov/spill.h"

@@ -238,7 +238,9 @@ typedef struct mgov_consumer_ops {
     /* Move data worth about `target` bytes to disk; *freed = bytes released.
      * Returns MGOV_OK or an error (reported in an event, reclaim goes on). */
     int (*spill)(void *ctx, uint64_t target, uint64_t *freed);
-    /* Bring spilled data back into RAM; MGOV_OK or an error. */
+    /* Bring spilled data back into RAM; MGOV_OK or an error.  MGOV_ENOTSUP
+     * means "stays on disk by policy" (mgov_reload_eligible skips it
+     * silently); usage should then report 0. */
     int (*reload)(void *ctx);
     mgov_tier_t (*tier)(void *ctx);
 } mgov_consumer_ops_t;
@@ -333,6 +335,8 @@ typedef enum mgov_event_type {
     MGOV_EV_LEAKED_GRANTS,   /* at destroy: region, count (grants), bytes */
     MGOV_EV_LEAKED_CONSUMER, /* at destroy: name, region */
     MGOV_EV_BUDGET,          /* budget changed: bytes (new), used */
+    MGOV_EV_OVERRIDE,        /* a tier override applied at open: name, region,
+                                count (the mgov_section_override_t), bytes (length) */
 } mgov_event_type_t;
 
 typedef struct mgov_event {

@@ -38,6 +38,7 @@ static const char *const type_names[] = {
     [MGOV_EV_WAIT] = "wait",                 [MGOV_EV_WAITED] = "waited",
     [MGOV_EV_TIMEOUT] = "timeout",           [MGOV_EV_LEAKED_GRANTS] = "leaked_grants",
     [MGOV_EV_LEAKED_CONSUMER] = "leaked_consumer", [MGOV_EV_BUDGET] = "budget",
+    [MGOV_EV_OVERRIDE] = "override",
 };
 
 const char *mgov_event_type_name(mgov_event_type_t type)
@@ -106,6 +107,10 @@ size_t mgov_event_format(const mgov_event_t *ev, char *buf, size_t cap)
         break;
     case MGOV_EV_BUDGET:
         n = snprintf(buf, cap, "budget set to %s (used %s)", b, u);
+        break;
+    case MGOV_EV_OVERRIDE:
+        n = snprintf(buf, cap, "%s: tier override %s applied at open (%s)", name,
+                     ev->count == 1 ? "force_disk" : ev->count == 2 ? "force_ram" : "auto", b);
         break;
     default:
         n = snprintf(buf, cap, "event %d", (int)ev->type);

@@ -86,6 +86,7 @@ static void destroy_locks(mgov_t *gov)
 {
     pthread_mutex_destroy(&gov->pressure_lock);
     pthread_mutex_destroy(&gov->spill_lock);
+    pthread_mutex_destroy(&gov->tier_lock);
     pthread_mutex_destroy(&gov->wait_lock);
     pthread_mutex_destroy(&gov->lock);
     pthread_cond_destroy(&gov->consumer_cond);
@@ -147,6 +148,7 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&gov->pressure_lock, NULL);
     pthread_mutex_init(&gov->spill_lock, NULL);
+    pthread_mutex_init(&gov->tier_lock, NULL);
     pthread_mutex_init(&gov->wait_lock, NULL);
     pthread_mutex_init(&gov->lock, NULL);
     pthread_cond_init(&gov->consumer_cond, &attr);
@@ -166,7 +168,10 @@ int mgov_destroy(mgov_t *gov)
 {
     if (!gov)
         return MGOV_EINVAL;
-    /* the spill directory goes first: removing it needs no grant */
+    /* the layers' states go first, top down (sections use the spill
+     * directory); removing them needs no grant */
+    if (gov->tier_state)
+        gov->tier_state_free(gov->tier_state);
     if (gov->spill_state)
         gov->spill_state_free(gov->spill_state);
     bool leaked = gov->n_consumers > 0;

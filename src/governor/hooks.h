@@ -1,6 +1,10 @@
 /* governor/hooks.h - internal: what the layers above the governor may ask of
  * it beyond the public API.  Not installed.
  *
+ * The tier layer keeps its sections' shared state (the manifest) the same
+ * way, in a second slot, and reports its own moves through the governor's
+ * counters and events.
+ *
  * The spill layer keeps one spill directory per governor.  The governor
  * cannot call up into that layer, so it only holds the state (an opaque
  * pointer made once, on first use, and the function that frees it at
@@ -22,6 +26,20 @@
  * callers get the same state.  free_fn(state) runs at mgov_destroy. */
 int mgov__spill_state(mgov_t *gov, int (*make)(mgov_t *gov, void *arg, void **state), void *arg,
                       void (*free_fn)(void *state), void **out);
+
+/* The tier layer's state (its sections), made and freed like the spill
+ * state, before it at mgov_destroy.  make may call mgov_spill_dir_get. */
+int mgov__tier_state(mgov_t *gov, int (*make)(mgov_t *gov, void *arg, void **state), void *arg,
+                     void (*free_fn)(void *state), void **out);
+
+/* Reports a move a consumer made when asked directly rather than through
+ * the governor (a section's explicit spill or reload, an override applied
+ * at open) the way the governor's own paths do: counted in the stats
+ * (spills, spill_failures, reloads, reload_failures) and emitted as an
+ * event of `type` with the consumer's name and region, bytes, freed,
+ * count and status. */
+void mgov__consumer_report(mgov_consumer_t *c, mgov_event_type_t type, uint64_t bytes,
+                           uint64_t freed, uint64_t count, int status);
 
 /* Bytes on disk in spill files: delta > 0 when written, < 0 when removed.
  * Feeds mgov_stats' spill_bytes and spill_bytes_peak. */

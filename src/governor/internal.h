@@ -106,6 +106,11 @@ struct mgov {
     pthread_mutex_t spill_lock;
     void *spill_state;
     void (*spill_state_free)(void *state);
+    /* the tier layer's state (sections), likewise, under tier_lock; freed
+     * before the spill state, which it uses */
+    pthread_mutex_t tier_lock;
+    void *tier_state;
+    void (*tier_state_free)(void *state);
     _Atomic uint64_t spill_disk, spill_disk_peak, spill_quota_now;
     void (*on_event)(void *ctx, const mgov_event_t *ev);
     void *event_ctx;

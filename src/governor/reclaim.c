@@ -243,7 +243,7 @@ unsigned mgov_reload_eligible(mgov_t *gov, double target_fraction)
             reloaded++;
             atomic_fetch_add(&gov->reloads, 1);
             consumer_event(gov, MGOV_EV_RELOADED, c, need, 0, MGOV_OK);
-        } else {
+        } else if (rc != MGOV_ENOTSUP) { /* ENOTSUP: stays on disk by policy */
             atomic_fetch_add(&gov->reload_failures, 1);
             consumer_event(gov, MGOV_EV_RELOAD_FAILED, c, need, 0, rc);
         }

@@ -58,6 +58,7 @@
 
 #include "memgov/common.h"
 #include "sys/crc32c.h"
+#include "sys/le.h"
 
 #define MGOV__SPILL_MAGIC "MGOVSPL"  /* + its NUL: 8 bytes */
 #define MGOV__SPILL_END_MAGIC "MGOVEND"
@@ -84,39 +85,6 @@ typedef struct mgov__spill_bhdr {
 typedef struct mgov__spill_footer {
     uint64_t blocks, raw_bytes, stored_bytes;
 } mgov__spill_footer_t;
-
-static inline void mgov__put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-
-static inline void mgov__put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline void mgov__put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static inline uint16_t mgov__get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t mgov__get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t mgov__get_u64(const uint8_t *p)
-{
-    return (uint64_t)mgov__get_u32(p) | (uint64_t)mgov__get_u32(p + 4) << 32;
-}
 
 /* True when bytes [from, to) of p are all zero. */
 static inline int mgov__spill_zero(const uint8_t *p, int from, int to)

@@ -2,7 +2,8 @@
  *
  * Two sweeps, both conservative: only names this layer makes, only regular
  * files and real directories (never through a symlink), only the owner's
- * lock file and its spill-<n>.tmp files, and rmdir, which fails harmlessly
+ * lock file, its spill-<n>.tmp files (and in a private directory the tier
+ * layer's section files, spill_tier.h), and rmdir, which fails harmlessly
  * on a directory that holds anything else.
  *
  *   mgov__spill_tmp_remove    in a directory whose lock we hold: the
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "spill/spill_internal.h"
+#include "spill/spill_tier.h"
 #include "sys/fileio.h"
 
 bool mgov__spill_tmp_name(const char *name)
@@ -110,8 +112,26 @@ static bool same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/* Removes what memgov puts in a private directory: spill files and the
+ * tier layer's section files and manifest (regular files only). */
+static void remove_owned(int dfd)
+{
+    mgov__spill_tmp_remove(dfd);
+    DIR *d = dir_over(dfd);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        struct stat st;
+        if (mgov__spill_section_name(e->d_name) &&
+            fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+            mgov__unlinkat(dfd, e->d_name, 0);
+    }
+    closedir(d);
+}
+
 /* When the private directory dfd (named for pid) belongs to a dead owner,
- * removes its lock file and temporary files and returns true.  The lock is
+ * removes its lock file and the files memgov made and returns true.  The lock is
  * held while they are removed, so no new owner can appear meanwhile. */
 static bool clean_if_dead(int dfd, pid_t pid)
 {
@@ -119,7 +139,7 @@ static bool clean_if_dead(int dfd, pid_t pid)
     if (lfd < 0) {
         if (errno != ENOENT || !pid_gone(pid))
             return false;
-        mgov__spill_tmp_remove(dfd);
+        remove_owned(dfd);
         return true;
     }
     bool dead = false;
@@ -128,7 +148,7 @@ static bool clean_if_dead(int dfd, pid_t pid)
         fstatat(dfd, MGOV__SPILL_LOCK_NAME, &now, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&st, &now))
         dead = now.st_size > 0 || pid_gone(pid);
     if (dead) {
-        mgov__spill_tmp_remove(dfd);
+        remove_owned(dfd);
         mgov__unlinkat(dfd, MGOV__SPILL_LOCK_NAME, 0);
     }
     close(lfd); /* drops the lock, if we took it */

@@ -7,6 +7,7 @@
  * fails is not.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ typedef struct {
     _Atomic long fail;  /* failures still to inject; < 0 = forever */
     _Atomic long hits;
     _Atomic int err;    /* errno of a failing call; 0 = the kind's default */
+    _Atomic bool crash; /* the first failing call kills the process instead */
 } fault_t;
 
 static fault_t faults[MGOV_FAULT_KINDS];
@@ -31,7 +33,14 @@ void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int e
     atomic_store(&f->fail, count);
     atomic_store(&f->hits, 0);
     atomic_store(&f->err, err > 0 ? err : 0);
+    atomic_store(&f->crash, false);
     atomic_store(&f->armed, count != 0);
+}
+
+void mgov__fault_arm_crash(mgov_fault_kind_t kind, long after)
+{
+    mgov__fault_arm_errno(kind, after, 1, 0);
+    atomic_store(&faults[kind].crash, true);
 }
 
 void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count)
@@ -63,6 +72,8 @@ bool mgov__fault_now(mgov_fault_kind_t kind)
     if (left > 0 && atomic_fetch_sub(&f->fail, 1) <= 0)
         return false;
     atomic_fetch_add(&f->hits, 1);
+    if (atomic_load(&f->crash))
+        raise(SIGKILL); /* a crash test's power cut: before the call happens */
     return true;
 }
 

@@ -33,6 +33,9 @@ typedef enum {
 void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count);
 /* Arms `kind`; its failing calls report `err` (0: the default). */
 void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int err);
+/* Arms `kind` so that the call after the next `after` kills the process
+ * with SIGKILL before it happens: crash tests cut the power there. */
+void mgov__fault_arm_crash(mgov_fault_kind_t kind, long after);
 void mgov__fault_disarm_all(void);
 /* How many calls of this kind failed because of injection, since arming. */
 long mgov__fault_hits(mgov_fault_kind_t kind);

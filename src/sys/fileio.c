@@ -214,6 +214,18 @@ int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out)
     return 0;
 }
 
+int mgov__mremap(void **p, size_t old_len, size_t new_len)
+{
+    int rc = injected(MGOV_FAULT_MMAP);
+    if (rc)
+        return rc;
+    void *q = mremap(*p, old_len, new_len, MREMAP_MAYMOVE);
+    if (q == MAP_FAILED)
+        return fail(errno);
+    *p = q;
+    return 0;
+}
+
 int mgov__munmap(void *p, size_t len)
 {
     return munmap(p, len) == 0 ? 0 : fail(errno);

@@ -53,6 +53,9 @@ int mgov__renameat(int fromdir, const char *from, int todir, const char *to);
 /* mmap(2): 0 with *out set, or -errno (*out = NULL). */
 int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out);
 int mgov__munmap(void *p, size_t len);
+/* mremap(2) with MREMAP_MAYMOVE (injected as MGOV_FAULT_MMAP): 0 with *p
+ * updated, or -errno (*p unchanged and still mapped). */
+int mgov__mremap(void **p, size_t old_len, size_t new_len);
 
 /* unlinkat(2) (flags 0 or AT_REMOVEDIR); never injected: removing is what
  * failure paths do. */

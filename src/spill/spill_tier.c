@@ -1,0 +1,47 @@
+/* spill/spill_tier.c - the spill directory's side of section files (see
+ * spill_tier.h): their quota charges and names.
+ *
+ * Stateless beyond the directory's atomic counters; thread-safe.
+ */
+#include <string.h>
+
+#include "governor/hooks.h"
+#include "spill/spill_internal.h"
+#include "spill/spill_tier.h"
+
+int mgov__spill_dir_fd(const mgov_spill_dir_t *dir)
+{
+    return dir->dirfd;
+}
+
+bool mgov__spill_dir_private(const mgov_spill_dir_t *dir)
+{
+    return dir->is_private;
+}
+
+int mgov__spill_dir_charge(mgov_spill_dir_t *dir, uint64_t bytes)
+{
+    int rc = mgov__spill_dir_reserve(dir, bytes);
+    if (rc == MGOV_OK)
+        mgov__spill_disk_add(dir->gov, (int64_t)bytes);
+    return rc;
+}
+
+void mgov__spill_dir_charge_found(mgov_spill_dir_t *dir, uint64_t bytes)
+{
+    atomic_fetch_add(&dir->used, bytes);
+    mgov__spill_disk_add(dir->gov, (int64_t)bytes);
+}
+
+void mgov__spill_dir_uncharge(mgov_spill_dir_t *dir, uint64_t bytes)
+{
+    /* the gauge first: it then never shows more than the quota allows */
+    mgov__spill_disk_add(dir->gov, -(int64_t)bytes);
+    mgov__spill_dir_unreserve(dir, bytes);
+}
+
+bool mgov__spill_section_name(const char *name)
+{
+    return strncmp(name, MGOV__SECTION_FILE_PREFIX, strlen(MGOV__SECTION_FILE_PREFIX)) == 0 ||
+           strcmp(name, MGOV__SECTION_MANIFEST) == 0 || strcmp(name, MGOV__SECTION_MANIFEST_TMP) == 0;
+}

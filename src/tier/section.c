@@ -1,0 +1,347 @@
+/* tier/section.c - a section's life: open, close, the consumer it is to the
+ * governor, pinned views, and the busy mark that serializes what changes it.
+ *
+ * Invariants: while busy, only the busy owner changes ram, map, length and
+ * tier; pins > 0 means ram (IN_MEMORY) or map (ON_DISK) stays where the
+ * views point.  A thread never waits for its own busy mark: it gets
+ * MGOV_EBUSY (a reclaim pass started by our own growth asking us to spill).
+ *
+ * Locking: s->mu guards busy, busy_owner, pins and the fields above; it is
+ * dropped for I/O and governor calls (which may call our consumer ops).
+ * The order is s->mu, then store->mu.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "governor/hooks.h"
+#include "sys/fault.h"
+#include "sys/sys.h"
+#include "tier/tier_internal.h"
+
+/* ------------------------------------------------------------- busy mark */
+
+int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns)
+{
+    if (s->busy && pthread_equal(s->busy_owner, pthread_self()))
+        return MGOV_EBUSY;
+    struct timespec until;
+    if (wait_ns > 0)
+        until = mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)wait_ns);
+    while (s->busy || s->pins) {
+        if (wait_ns == 0)
+            return MGOV_EBUSY;
+        if (wait_ns < 0)
+            pthread_cond_wait(&s->cond, &s->mu);
+        else if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT &&
+                 (s->busy || s->pins))
+            return MGOV_ETIMEDOUT;
+    }
+    s->busy = true;
+    s->busy_owner = pthread_self();
+    return MGOV_OK;
+}
+
+void mgov__section_release(mgov_section_t *s)
+{
+    s->busy = false;
+    pthread_cond_broadcast(&s->cond);
+}
+
+bool mgov__section_disk_bound(const mgov_section_t *s, uint64_t length)
+{
+    return s->cfg.tier == MGOV_SECTION_FORCE_DISK ||
+           (s->cfg.tier == MGOV_SECTION_AUTO && s->cfg.max_ram && length > s->cfg.max_ram);
+}
+
+static int entry_status(mgov_section_t *s)
+{
+    pthread_mutex_lock(&s->store->mu);
+    int st = s->entry->status;
+    pthread_mutex_unlock(&s->store->mu);
+    return st;
+}
+
+/* ---------------------------------------------------------- consumer ops */
+
+static uint64_t op_usage(void *ctx)
+{
+    mgov_section_t *s = ctx;
+    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+        return atomic_load(&s->ram_bytes);
+    uint64_t len = atomic_load(&s->length);
+    return mgov__section_disk_bound(s, len) ? 0 : len;
+}
+
+static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
+{
+    (void)target; /* a section moves whole */
+    mgov_section_t *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != MGOV_OK)
+        return rc;
+    rc = mgov__section_spill_locked(s, freed);
+    pthread_mutex_lock(&s->mu);
+    mgov__section_release(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int op_reload(void *ctx)
+{
+    mgov_section_t *s = ctx;
+    if (mgov__section_disk_bound(s, atomic_load(&s->length)))
+        return MGOV_ENOTSUP; /* stays on disk by policy */
+    pthread_mutex_lock(&s->mu);
+    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != MGOV_OK)
+        return rc;
+    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns);
+    pthread_mutex_lock(&s->mu);
+    mgov__section_release(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static mgov_tier_t op_tier(void *ctx)
+{
+    mgov_section_t *s = ctx;
+    return (mgov_tier_t)atomic_load(&s->tier);
+}
+
+static const mgov_consumer_ops_t section_ops = {
+    .usage = op_usage, .spill = op_spill, .reload = op_reload, .tier = op_tier,
+};
+
+/* ------------------------------------------------------------ open, close */
+
+static int config_check(const mgov_section_config_t *c)
+{
+    return (unsigned)c->tier > MGOV_SECTION_FORCE_RAM || c->region < 0 ? MGOV_EINVAL : MGOV_OK;
+}
+
+/* Takes the name in the store: a new entry, or the copy on disk's. */
+static int claim_entry(mgov__tier_store_t *st, const char *name, mgov_section_t *s)
+{
+    pthread_mutex_lock(&st->mu);
+    mgov__tier_entry_t *e = mgov__tier_find(st, name);
+    int rc = MGOV_OK;
+    if (e && e->open)
+        rc = MGOV_EEXIST;
+    else if (e && e->status != MGOV_OK)
+        rc = e->status;
+    else if (!e)
+        rc = mgov__tier_insert(st, name, &e);
+    if (rc == MGOV_OK) {
+        e->open = s;
+        s->entry = e;
+        atomic_store(&s->length, e->gen ? e->length : 0);
+        atomic_store(&s->tier, e->gen ? MGOV_TIER_ON_DISK : MGOV_TIER_UNINITIALIZED);
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+}
+
+static void release_entry(mgov_section_t *s)
+{
+    mgov__tier_store_t *st = s->store;
+    pthread_mutex_lock(&st->mu);
+    s->entry->open = NULL;
+    if (!s->entry->gen)
+        mgov__tier_erase(st, s->entry);
+    pthread_mutex_unlock(&st->mu);
+}
+
+static void section_free(mgov_section_t *s)
+{
+    mgov__section_ram_free(s);
+    mgov__section_unmap(s);
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+/* Applies a ForceRam override at open: the copy on disk comes into RAM. */
+static int force_ram_load(mgov_section_t *s)
+{
+    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+        return MGOV_OK;
+    pthread_mutex_lock(&s->mu);
+    int rc = mgov__section_acquire(s, -1);
+    pthread_mutex_unlock(&s->mu);
+    if (rc != MGOV_OK)
+        return rc;
+    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns);
+    pthread_mutex_lock(&s->mu);
+    mgov__section_release(s);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t *cfg,
+                      mgov_section_t **out)
+{
+    if (out)
+        *out = NULL;
+    mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
+    if (cfg)
+        c = *cfg;
+    if (!gov || !out || mgov__section_name_check(name) != MGOV_OK || config_check(&c) != MGOV_OK)
+        return MGOV_EINVAL;
+    if (!c.priority)
+        c.priority = MGOV_PRIORITY_GRAPH_STORAGE;
+    mgov__tier_store_t *st;
+    int rc = mgov__tier_store(gov, &st);
+    if (rc != MGOV_OK)
+        return rc;
+    mgov_section_t *s = mgov__calloc(1, sizeof *s);
+    if (!s)
+        return MGOV_ENOMEM;
+    s->store = st;
+    s->cfg = c;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    rc = claim_entry(st, name, s);
+    if (rc != MGOV_OK) {
+        section_free(s);
+        return rc;
+    }
+    mgov_consumer_config_t cc = {
+        .name = s->entry->name,
+        .region = c.region,
+        .priority = c.priority,
+        .flags = c.tier == MGOV_SECTION_FORCE_RAM ? MGOV_FORCE_RAM : 0,
+        .ops = &section_ops,
+        .ctx = s,
+    };
+    rc = mgov_consumer_register(gov, &cc, &s->consumer);
+    if (rc == MGOV_OK && c.tier == MGOV_SECTION_FORCE_RAM)
+        rc = force_ram_load(s);
+    if (rc != MGOV_OK) {
+        if (s->consumer)
+            mgov_consumer_unregister(s->consumer);
+        release_entry(s);
+        section_free(s);
+        return rc;
+    }
+    if (c.tier != MGOV_SECTION_AUTO)
+        mgov__consumer_report(s->consumer, MGOV_EV_OVERRIDE, atomic_load(&s->length), 0,
+                              (uint64_t)c.tier, MGOV_OK);
+    *out = s;
+    return MGOV_OK;
+}
+
+int mgov_section_close(mgov_section_t *s)
+{
+    if (!s)
+        return MGOV_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    bool pinned = s->pins > 0;
+    pthread_mutex_unlock(&s->mu);
+    if (pinned)
+        return MGOV_EBUSY;
+    /* first: no governor callback runs on it after this */
+    mgov_consumer_unregister(s->consumer);
+    pthread_mutex_lock(&s->mu);
+    mgov__section_acquire(s, -1); /* another thread's write may still run */
+    pthread_mutex_unlock(&s->mu);
+    release_entry(s);
+    section_free(s);
+    return MGOV_OK;
+}
+
+/* ------------------------------------------------------------------ views */
+
+int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
+{
+    if (!s || !out)
+        return MGOV_EINVAL;
+    out->data = NULL;
+    out->len = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->busy && pthread_equal(s->busy_owner, pthread_self())) {
+        pthread_mutex_unlock(&s->mu);
+        return MGOV_EBUSY;
+    }
+    while (s->busy)
+        pthread_cond_wait(&s->cond, &s->mu);
+    int rc = MGOV_OK;
+    uint64_t len = atomic_load(&s->length);
+    if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && len && !s->map) {
+        /* map it: the first reader after a spill or a restart */
+        s->busy = true;
+        s->busy_owner = pthread_self();
+        pthread_mutex_unlock(&s->mu);
+        mgov__tier_store_t *st = s->store;
+        pthread_mutex_lock(&st->mu);
+        mgov__tier_entry_t e = *s->entry;
+        pthread_mutex_unlock(&st->mu);
+        void *map = NULL;
+        size_t map_len = 0;
+        rc = e.status;
+        if (rc == MGOV_OK)
+            rc = mgov__secfile_map(st, &e, !e.verified, &map, &map_len);
+        pthread_mutex_lock(&st->mu);
+        if (rc == MGOV_OK)
+            s->entry->verified = true;
+        else if (rc == MGOV_ECORRUPT)
+            s->entry->status = MGOV_ECORRUPT;
+        pthread_mutex_unlock(&st->mu);
+        pthread_mutex_lock(&s->mu);
+        s->map = map;
+        s->map_len = map_len;
+        mgov__section_release(s);
+    } else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK) {
+        rc = entry_status(s);
+    }
+    if (rc == MGOV_OK) {
+        s->pins++;
+        if (len) {
+            out->data = atomic_load(&s->tier) == MGOV_TIER_ON_DISK
+                            ? (const uint8_t *)s->map + MGOV__SECTION_HEADER
+                            : s->ram;
+            out->len = (size_t)len;
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (rc == MGOV_OK)
+        mgov_consumer_touch(s->consumer);
+    return rc;
+}
+
+void mgov_section_unpin(mgov_section_t *s, mgov_section_view_t *view)
+{
+    if (!s || !view)
+        return;
+    pthread_mutex_lock(&s->mu);
+    if (s->pins && --s->pins == 0)
+        pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->mu);
+    view->data = NULL;
+    view->len = 0;
+}
+
+/* ---------------------------------------------------------- observability */
+
+const char *mgov_section_name(const mgov_section_t *s)
+{
+    return s ? s->entry->name : NULL;
+}
+
+mgov_tier_t mgov_section_tier(const mgov_section_t *s)
+{
+    return s ? (mgov_tier_t)atomic_load(&((mgov_section_t *)s)->tier) : MGOV_TIER_UNINITIALIZED;
+}
+
+uint64_t mgov_section_length(const mgov_section_t *s)
+{
+    return s ? atomic_load(&((mgov_section_t *)s)->length) : 0;
+}

@@ -1,0 +1,255 @@
+/* tier/section_file.c - a section's file: one generation of its data.
+ *
+ * Layout (integers little-endian; docs/section.md):
+ *   0    magic "MGOVSECT"
+ *   8    u32 version (1)
+ *   12   u32 header size (4096: the data offset)
+ *   16   u64 data length
+ *   24   u64 generation
+ *   32   u32 crc32c of the data
+ *   36   u32 name length (1..63)
+ *   40   name, zero-padded to 64 bytes
+ *   104  u32 crc32c of bytes 0..104
+ *   108  zeros up to 4096, then the data
+ * Written data first, header last, then fsync: a file whose header checks
+ * is complete.  Names are "sec-<generation as 16 hex digits>-<name>"; the
+ * manifest says which generation is current.
+ *
+ * Stateless; thread-safe (files of different generations never collide).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spill/spill_tier.h"
+#include "sys/crc32c.h"
+#include "sys/fileio.h"
+#include "sys/le.h"
+#include "tier/tier_internal.h"
+
+#define MAGIC "MGOVSECT"
+#define VERSION 1u
+#define HDR_CRC_AT 104u
+#define CHUNK ((size_t)8 << 20) /* checksummed while still in cache */
+
+static int io_status(int neg_errno)
+{
+    int e = -neg_errno;
+    return e == ENOSPC || e == EDQUOT ? MGOV_ENOSPC : e == ENOMEM ? MGOV_ENOMEM : MGOV_EIO;
+}
+
+void mgov__secfile_name(char *buf, const char *name, uint64_t gen)
+{
+    snprintf(buf, MGOV__SECFILE_NAME_MAX, MGOV__SECTION_FILE_PREFIX "%016llx-%s",
+             (unsigned long long)gen, name);
+}
+
+bool mgov__secfile_parse(const char *file, uint64_t *gen, char name[MGOV_NAME_MAX + 1])
+{
+    size_t plen = strlen(MGOV__SECTION_FILE_PREFIX);
+    if (strncmp(file, MGOV__SECTION_FILE_PREFIX, plen) != 0)
+        return false;
+    const char *p = file + plen;
+    uint64_t g = 0;
+    for (int i = 0; i < 16; i++, p++) {
+        int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+        if (d < 0)
+            return false;
+        g = g << 4 | (uint64_t)d;
+    }
+    if (*p++ != '-' || mgov__section_name_check(p) != MGOV_OK)
+        return false;
+    *gen = g;
+    snprintf(name, MGOV_NAME_MAX + 1, "%s", p);
+    return true;
+}
+
+static void header_encode(uint8_t *h, const char *name, uint64_t gen, uint64_t length, uint32_t crc)
+{
+    memset(h, 0, MGOV__SECTION_HEADER);
+    memcpy(h, MAGIC, 8);
+    mgov__put_u32(h + 8, VERSION);
+    mgov__put_u32(h + 12, MGOV__SECTION_HEADER);
+    mgov__put_u64(h + 16, length);
+    mgov__put_u64(h + 24, gen);
+    mgov__put_u32(h + 32, crc);
+    size_t n = strlen(name);
+    mgov__put_u32(h + 36, (uint32_t)n);
+    memcpy(h + 40, name, n);
+    mgov__put_u32(h + HDR_CRC_AT, mgov__crc32c(0, h, HDR_CRC_AT));
+}
+
+/* MGOV_OK when h is a valid header for (name, gen, length); *crc = data crc. */
+static int header_decode(const uint8_t *h, const char *name, uint64_t gen, uint64_t length,
+                         uint32_t *crc)
+{
+    size_t n = strlen(name);
+    if (memcmp(h, MAGIC, 8) != 0 || mgov__get_u32(h + 8) != VERSION ||
+        mgov__get_u32(h + 12) != MGOV__SECTION_HEADER ||
+        mgov__get_u32(h + HDR_CRC_AT) != mgov__crc32c(0, h, HDR_CRC_AT) ||
+        mgov__get_u64(h + 16) != length || mgov__get_u64(h + 24) != gen ||
+        mgov__get_u32(h + 36) != n || memcmp(h + 40, name, n) != 0)
+        return MGOV_ECORRUPT;
+    *crc = mgov__get_u32(h + 32);
+    return MGOV_OK;
+}
+
+static int write_parts(int fd, const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc)
+{
+    static const uint8_t zeros[65536];
+    uint32_t c = 0;
+    off_t off = MGOV__SECTION_HEADER;
+    for (unsigned i = 0; i < n_parts; i++) {
+        for (uint64_t done = 0; done < parts[i].len;) {
+            size_t step = parts[i].data ? CHUNK : sizeof zeros;
+            if (step > parts[i].len - done)
+                step = (size_t)(parts[i].len - done);
+            const uint8_t *p = parts[i].data ? parts[i].data + done : zeros;
+            c = mgov__crc32c(c, p, step);
+            int rc = mgov__pwrite_all(fd, p, step, off);
+            if (rc)
+                return io_status(rc);
+            off += (off_t)step;
+            done += step;
+        }
+    }
+    *crc = c;
+    return MGOV_OK;
+}
+
+int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
+                        const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc)
+{
+    uint64_t length = 0;
+    for (unsigned i = 0; i < n_parts; i++)
+        length += parts[i].len;
+    int rc = mgov__spill_dir_charge(st->dir, MGOV__SECTION_HEADER + length);
+    if (rc != MGOV_OK)
+        return rc;
+    char fname[MGOV__SECFILE_NAME_MAX];
+    mgov__secfile_name(fname, name, gen);
+    int fd = mgov__openat(st->dirfd, fname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                          0600);
+    if (fd < 0) {
+        mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
+        return io_status(fd);
+    }
+    uint8_t h[MGOV__SECTION_HEADER];
+    rc = write_parts(fd, parts, n_parts, crc);
+    if (rc == MGOV_OK) {
+        header_encode(h, name, gen, length, *crc);
+        int e = mgov__pwrite_all(fd, h, sizeof h, 0);
+        if (!e)
+            e = mgov__fsync(fd);
+        rc = e ? io_status(e) : MGOV_OK;
+    }
+    close(fd);
+    if (rc != MGOV_OK)
+        mgov__secfile_remove(st, name, gen, length);
+    return rc;
+}
+
+void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length)
+{
+    char fname[MGOV__SECFILE_NAME_MAX];
+    mgov__secfile_name(fname, name, gen);
+    mgov__unlinkat(st->dirfd, fname, 0);
+    mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
+}
+
+/* Opens (name, gen) and checks its header and size; *crc = data crc. */
+static int open_checked(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
+                        uint32_t *crc, int *fd_out)
+{
+    char fname[MGOV__SECFILE_NAME_MAX];
+    mgov__secfile_name(fname, name, gen);
+    int fd = mgov__openat(st->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0)
+        return fd == -ENOENT || fd == -ELOOP ? MGOV_ECORRUPT : io_status(fd);
+    uint8_t h[MGOV__SECTION_HEADER];
+    size_t got;
+    struct stat sb;
+    int rc = mgov__pread_full(fd, h, sizeof h, 0, &got);
+    if (rc)
+        rc = io_status(rc);
+    else if (got != sizeof h || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+             (uint64_t)sb.st_size != MGOV__SECTION_HEADER + length)
+        rc = MGOV_ECORRUPT;
+    else
+        rc = header_decode(h, name, gen, length, crc);
+    if (rc != MGOV_OK) {
+        close(fd);
+        return rc;
+    }
+    *fd_out = fd;
+    return MGOV_OK;
+}
+
+int mgov__secfile_check(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length)
+{
+    uint32_t crc;
+    int fd;
+    int rc = open_checked(st, name, gen, length, &crc, &fd);
+    if (rc == MGOV_OK)
+        close(fd);
+    return rc;
+}
+
+int mgov__secfile_map(mgov__tier_store_t *st, const mgov__tier_entry_t *e, bool verify,
+                      void **map, size_t *map_len)
+{
+    *map = NULL;
+    *map_len = 0;
+    uint32_t crc;
+    int fd;
+    int rc = open_checked(st, e->name, e->gen, e->length, &crc, &fd);
+    if (rc != MGOV_OK)
+        return rc;
+    if (crc != e->crc) {
+        close(fd);
+        return MGOV_ECORRUPT;
+    }
+    size_t len = MGOV__SECTION_HEADER + (size_t)e->length;
+    void *p;
+    rc = mgov__mmap(len, PROT_READ, MAP_SHARED, fd, 0, &p);
+    close(fd); /* the mapping keeps the file */
+    if (rc)
+        return rc == -ENOMEM ? MGOV_ENOMEM : MGOV_EIO;
+    if (verify && mgov__crc32c(0, (const uint8_t *)p + MGOV__SECTION_HEADER, e->length) != crc) {
+        munmap(p, len);
+        return MGOV_ECORRUPT;
+    }
+    *map = p;
+    *map_len = len;
+    return MGOV_OK;
+}
+
+int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint8_t *dst)
+{
+    uint32_t crc;
+    int fd;
+    int rc = open_checked(st, e->name, e->gen, e->length, &crc, &fd);
+    if (rc != MGOV_OK)
+        return rc;
+    uint32_t c = 0;
+    for (uint64_t done = 0; done < e->length && rc == MGOV_OK;) {
+        size_t step = e->length - done < CHUNK ? (size_t)(e->length - done) : CHUNK;
+        size_t got;
+        int err = mgov__pread_full(fd, dst + done, step, (off_t)(MGOV__SECTION_HEADER + done), &got);
+        if (err)
+            rc = io_status(err);
+        else if (got != step)
+            rc = MGOV_ECORRUPT; /* shrank under us */
+        else
+            c = mgov__crc32c(c, dst + done, step);
+        done += step;
+    }
+    close(fd);
+    if (rc == MGOV_OK && (c != crc || crc != e->crc))
+        rc = MGOV_ECORRUPT;
+    return rc;
+}

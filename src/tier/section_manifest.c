@@ -1,0 +1,234 @@
+/* tier/section_manifest.c - the list of sections with a copy on disk.
+ *
+ * "sections.manifest" (integers little-endian; docs/section.md):
+ *   0   magic "MGOVMANI"
+ *   8   u32 version (1)
+ *   12  u32 count
+ *   16  u64 next generation
+ *   24  count entries: u64 gen, u64 length, u32 crc32c of the data,
+ *       u8 override, u8 name length (1..63), name bytes
+ *   end u32 crc32c of everything before
+ * It is replaced, never edited: the new version is written to
+ * sections.manifest.tmp, synced, renamed over the old one and the directory
+ * synced, so a reader finds the old or the new version, whole.
+ *
+ * Locking: commit runs under the store's manifest_mu (held across its I/O)
+ * and takes store->mu only to copy the entries.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "spill/spill_tier.h"
+#include "sys/crc32c.h"
+#include "sys/fault.h"
+#include "sys/fileio.h"
+#include "sys/le.h"
+#include "tier/tier_internal.h"
+
+#define MAGIC "MGOVMANI"
+#define VERSION 1u
+#define FIXED 24u
+#define ENTRY_FIXED 22u
+#define MAX_BYTES ((size_t)64 << 20)
+
+static int io_status(int neg_errno)
+{
+    int e = -neg_errno;
+    return e == ENOSPC || e == EDQUOT ? MGOV_ENOSPC : e == ENOMEM ? MGOV_ENOMEM : MGOV_EIO;
+}
+
+/* ------------------------------------------------------------------ write */
+
+/* Serializes the entries that have a file; *out is malloc'ed. */
+static int encode(mgov__tier_store_t *st, uint8_t **out, size_t *len)
+{
+    pthread_mutex_lock(&st->mu);
+    size_t cap = FIXED + 4;
+    for (unsigned i = 0; i < st->n; i++)
+        cap += ENTRY_FIXED + strlen(st->entries[i]->name);
+    uint8_t *b = mgov__malloc(cap);
+    if (!b) {
+        pthread_mutex_unlock(&st->mu);
+        return MGOV_ENOMEM;
+    }
+    size_t at = FIXED;
+    uint32_t count = 0;
+    for (unsigned i = 0; i < st->n; i++) {
+        const mgov__tier_entry_t *e = st->entries[i];
+        if (!e->gen)
+            continue;
+        size_t n = strlen(e->name);
+        mgov__put_u64(b + at, e->gen);
+        mgov__put_u64(b + at + 8, e->length);
+        mgov__put_u32(b + at + 16, e->crc);
+        b[at + 20] = e->override;
+        b[at + 21] = (uint8_t)n;
+        memcpy(b + at + ENTRY_FIXED, e->name, n);
+        at += ENTRY_FIXED + n;
+        count++;
+    }
+    memcpy(b, MAGIC, 8);
+    mgov__put_u32(b + 8, VERSION);
+    mgov__put_u32(b + 12, count);
+    mgov__put_u64(b + 16, st->next_gen);
+    pthread_mutex_unlock(&st->mu);
+    mgov__put_u32(b + at, mgov__crc32c(0, b, at));
+    *out = b;
+    *len = at + 4;
+    return MGOV_OK;
+}
+
+int mgov__manifest_commit(mgov__tier_store_t *st)
+{
+    uint8_t *b;
+    size_t len;
+    int rc = encode(st, &b, &len);
+    if (rc != MGOV_OK)
+        return rc;
+    mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0); /* a failed commit's */
+    int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST_TMP,
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(b);
+        return io_status(fd);
+    }
+    int e = mgov__write_all(fd, b, len);
+    if (!e)
+        e = mgov__fsync(fd);
+    close(fd);
+    free(b);
+    if (!e)
+        e = mgov__renameat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, st->dirfd, MGOV__SECTION_MANIFEST);
+    if (e) {
+        mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0);
+        return io_status(e);
+    }
+    /* the rename is durable once the directory is; if this fails the new
+     * manifest may or may not survive a crash, and both are whole */
+    e = mgov__fsync(st->dirfd);
+    return e ? io_status(e) : MGOV_OK;
+}
+
+/* ------------------------------------------------------------------- read */
+
+static int read_all(int fd, uint8_t **out, size_t *len)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return MGOV_EIO;
+    if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)(FIXED + 4) || (size_t)sb.st_size > MAX_BYTES)
+        return MGOV_ECORRUPT;
+    size_t n = (size_t)sb.st_size, got;
+    uint8_t *b = mgov__malloc(n);
+    if (!b)
+        return MGOV_ENOMEM;
+    int e = mgov__pread_full(fd, b, n, 0, &got);
+    if (e || got != n) {
+        free(b);
+        return e ? io_status(e) : MGOV_ECORRUPT;
+    }
+    *out = b;
+    *len = n;
+    return MGOV_OK;
+}
+
+/* Parses b into entries (status and verified left to the caller). */
+static int decode(mgov__tier_store_t *st, const uint8_t *b, size_t len)
+{
+    if (memcmp(b, MAGIC, 8) != 0 || mgov__get_u32(b + 8) != VERSION ||
+        mgov__get_u32(b + len - 4) != mgov__crc32c(0, b, len - 4))
+        return MGOV_ECORRUPT;
+    uint32_t count = mgov__get_u32(b + 12);
+    uint64_t max_gen = 0;
+    size_t at = FIXED, end = len - 4;
+    for (uint32_t i = 0; i < count; i++) {
+        if (end - at < ENTRY_FIXED)
+            return MGOV_ECORRUPT;
+        size_t n = b[at + 21];
+        char name[MGOV_NAME_MAX + 1];
+        if (n == 0 || n > MGOV_NAME_MAX || end - at - ENTRY_FIXED < n)
+            return MGOV_ECORRUPT;
+        memcpy(name, b + at + ENTRY_FIXED, n);
+        name[n] = '\0';
+        uint64_t gen = mgov__get_u64(b + at);
+        if (gen == 0 || b[at + 20] > MGOV_SECTION_FORCE_RAM ||
+            mgov__section_name_check(name) != MGOV_OK || mgov__tier_find(st, name))
+            return MGOV_ECORRUPT;
+        mgov__tier_entry_t *e;
+        int rc = mgov__tier_insert(st, name, &e);
+        if (rc != MGOV_OK)
+            return rc;
+        e->gen = gen;
+        e->length = mgov__get_u64(b + at + 8);
+        e->crc = mgov__get_u32(b + at + 16);
+        e->override = b[at + 20];
+        if (gen > max_gen)
+            max_gen = gen;
+        at += ENTRY_FIXED + n;
+    }
+    if (at != end)
+        return MGOV_ECORRUPT;
+    st->next_gen = mgov__get_u64(b + 16);
+    if (st->next_gen <= max_gen)
+        st->next_gen = max_gen + 1;
+    return MGOV_OK;
+}
+
+/* Removes section files the manifest does not name, and a leftover tmp. */
+static void sweep_orphans(mgov__tier_store_t *st)
+{
+    mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0);
+    int dup_fd = fcntl(st->dirfd, F_DUPFD_CLOEXEC, 0);
+    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+    if (!d) {
+        if (dup_fd >= 0)
+            close(dup_fd);
+        return;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t gen;
+        char name[MGOV_NAME_MAX + 1];
+        struct stat sb;
+        if (!mgov__secfile_parse(de->d_name, &gen, name) ||
+            fstatat(st->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
+            continue;
+        const mgov__tier_entry_t *e = mgov__tier_find(st, name);
+        if (!e || e->gen != gen)
+            mgov__unlinkat(st->dirfd, de->d_name, 0);
+    }
+    closedir(d);
+}
+
+int mgov__manifest_load(mgov__tier_store_t *st)
+{
+    int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0 && fd != -ENOENT)
+        return fd == -ELOOP ? MGOV_ECORRUPT : io_status(fd);
+    if (fd >= 0) {
+        uint8_t *b = NULL;
+        size_t len = 0;
+        int rc = read_all(fd, &b, &len);
+        close(fd);
+        if (rc == MGOV_OK)
+            rc = decode(st, b, len);
+        free(b);
+        if (rc != MGOV_OK)
+            return rc; /* the caller frees what was inserted */
+    }
+    sweep_orphans(st);
+    for (unsigned i = 0; i < st->n; i++) {
+        mgov__tier_entry_t *e = st->entries[i];
+        e->status = mgov__secfile_check(st, e->name, e->gen, e->length);
+        if (e->status == MGOV_EIO)
+            e->status = MGOV_ECORRUPT; /* unreadable: unavailable all the same */
+        if (e->status == MGOV_OK)
+            mgov__spill_dir_charge_found(st->dir, MGOV__SECTION_HEADER + e->length);
+    }
+    return MGOV_OK;
+}

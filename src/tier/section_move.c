@@ -1,0 +1,222 @@
+/* tier/section_move.c - moving a section between RAM and its file.
+ *
+ * Spill: write the RAM bytes to a new generation's file (synced), replace
+ * the manifest, remove the previous generation, and only then release the
+ * RAM.  A clean section (reloaded and not written since) already has its
+ * bytes in the current file: its spill only releases the RAM.
+ * Reload: reserve the budget, read the file into fresh memory checking its
+ * crc32c, drop the mapping; the file stays as the spilled copy.
+ *
+ * Every function named *_locked runs with the section busy (tier_internal.h)
+ * and s->mu not held; the caller's busy mark keeps views and writes away.
+ */
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "governor/hooks.h"
+#include "sys/fileio.h"
+#include "tier/tier_internal.h"
+
+void mgov__section_ram_free(mgov_section_t *s)
+{
+    if (s->ram)
+        mgov__munmap(s->ram, s->ram_cap);
+    s->ram = NULL;
+    s->ram_cap = 0;
+    mgov_grant_release(&s->grant);
+    atomic_store(&s->ram_bytes, 0);
+}
+
+void mgov__section_unmap(mgov_section_t *s)
+{
+    if (s->map)
+        mgov__munmap(s->map, s->map_len);
+    s->map = NULL;
+    s->map_len = 0;
+}
+
+int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, uint32_t crc)
+{
+    mgov__tier_store_t *st = s->store;
+    mgov__tier_entry_t *e = s->entry;
+    pthread_mutex_lock(&st->manifest_mu);
+    pthread_mutex_lock(&st->mu);
+    mgov__tier_entry_t old = *e;
+    e->gen = gen;
+    e->length = length;
+    e->crc = crc;
+    e->override = (uint8_t)s->cfg.tier;
+    e->status = MGOV_OK;
+    e->verified = true;
+    pthread_mutex_unlock(&st->mu);
+    int rc = mgov__manifest_commit(st);
+    if (rc != MGOV_OK) {
+        pthread_mutex_lock(&st->mu);
+        e->gen = old.gen;
+        e->length = old.length;
+        e->crc = old.crc;
+        e->override = old.override;
+        e->status = old.status;
+        e->verified = old.verified;
+        pthread_mutex_unlock(&st->mu);
+    }
+    pthread_mutex_unlock(&st->manifest_mu);
+    if (rc != MGOV_OK) {
+        mgov__secfile_remove(st, e->name, gen, length);
+        return rc;
+    }
+    if (old.gen && old.status == MGOV_OK)
+        mgov__secfile_remove(st, e->name, old.gen, old.length);
+    else if (old.gen) {
+        char f[MGOV__SECFILE_NAME_MAX];
+        mgov__secfile_name(f, e->name, old.gen);
+        mgov__unlinkat(st->dirfd, f, 0);
+    }
+    return MGOV_OK;
+}
+
+/* True when the entry's file holds exactly the RAM bytes. */
+static bool clean_copy(mgov_section_t *s)
+{
+    pthread_mutex_lock(&s->store->mu);
+    bool clean = !s->dirty && s->entry->gen && s->entry->status == MGOV_OK &&
+                 s->entry->length == atomic_load(&s->length);
+    pthread_mutex_unlock(&s->store->mu);
+    return clean;
+}
+
+int mgov__section_spill_locked(mgov_section_t *s, uint64_t *freed)
+{
+    *freed = 0;
+    if (atomic_load(&s->tier) != MGOV_TIER_IN_MEMORY)
+        return MGOV_OK; /* nothing in RAM */
+    if (!clean_copy(s)) {
+        uint64_t len = atomic_load(&s->length);
+        uint64_t gen = mgov__tier_next_gen(s->store);
+        mgov__secpart_t part = { s->ram, len };
+        uint32_t crc;
+        int rc = mgov__secfile_write(s->store, s->entry->name, gen, &part, 1, &crc);
+        if (rc == MGOV_OK)
+            rc = mgov__section_commit_file(s, gen, len, crc);
+        if (rc != MGOV_OK)
+            return rc; /* RAM untouched */
+    }
+    *freed = atomic_load(&s->ram_bytes);
+    pthread_mutex_lock(&s->mu);
+    mgov__section_ram_free(s);
+    s->dirty = false;
+    atomic_store(&s->tier, MGOV_TIER_ON_DISK);
+    pthread_mutex_unlock(&s->mu);
+    return MGOV_OK;
+}
+
+/* Reserves `bytes` for s: at once, or waiting up to timeout_ns. */
+int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, mgov_grant_t *out)
+{
+    mgov_t *gov = s->store->gov;
+    unsigned flags = s->cfg.tier == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
+    if (timeout_ns == 0)
+        return mgov_try_reserve(gov, s->cfg.region, bytes, flags, out);
+    return mgov_reserve(gov, s->cfg.region, bytes, flags, timeout_ns, out);
+}
+
+int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns)
+{
+    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+        return MGOV_OK;
+    uint64_t len = atomic_load(&s->length);
+    if (mgov__section_disk_bound(s, len))
+        return MGOV_ENOTSUP;
+    mgov__tier_store_t *st = s->store;
+    pthread_mutex_lock(&st->mu);
+    mgov__tier_entry_t e = *s->entry;
+    pthread_mutex_unlock(&st->mu);
+    if (e.status != MGOV_OK)
+        return e.status;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t cap = (size_t)((len + page - 1) / page * page);
+    mgov_grant_t g = MGOV_GRANT_INIT;
+    int rc = mgov__section_reserve(s, cap, timeout_ns, &g);
+    if (rc != MGOV_OK)
+        return rc;
+    void *ram = NULL;
+    if (cap) {
+        int err = mgov__mmap(cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &ram);
+        rc = err ? MGOV_ENOMEM : mgov__secfile_read(st, &e, ram);
+    }
+    if (rc != MGOV_OK) {
+        if (ram)
+            mgov__munmap(ram, cap);
+        mgov_grant_release(&g);
+        if (rc == MGOV_ECORRUPT) {
+            pthread_mutex_lock(&st->mu);
+            s->entry->status = MGOV_ECORRUPT;
+            pthread_mutex_unlock(&st->mu);
+        }
+        return rc;
+    }
+    pthread_mutex_lock(&st->mu);
+    s->entry->verified = true;
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&s->mu);
+    mgov__section_unmap(s);
+    s->ram = ram;
+    s->ram_cap = cap;
+    s->grant = g;
+    atomic_store(&s->ram_bytes, g.bytes);
+    s->dirty = false;
+    atomic_store(&s->tier, MGOV_TIER_IN_MEMORY);
+    pthread_mutex_unlock(&s->mu);
+    return MGOV_OK;
+}
+
+/* ----------------------------------------------------------- explicit moves */
+
+int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
+{
+    if (!s)
+        return MGOV_EINVAL;
+    if (s->cfg.tier == MGOV_SECTION_FORCE_RAM)
+        return MGOV_EBUSY;
+    pthread_mutex_lock(&s->mu);
+    int rc = mgov__section_acquire(s, timeout_ns);
+    pthread_mutex_unlock(&s->mu);
+    uint64_t freed = 0;
+    bool moved = false;
+    if (rc == MGOV_OK) {
+        moved = atomic_load(&s->tier) == MGOV_TIER_IN_MEMORY;
+        rc = mgov__section_spill_locked(s, &freed);
+        pthread_mutex_lock(&s->mu);
+        mgov__section_release(s);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (rc != MGOV_OK)
+        mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, atomic_load(&s->length), 0, 0, rc);
+    else if (moved)
+        mgov__consumer_report(s->consumer, MGOV_EV_SPILLED, atomic_load(&s->length), freed, 0, rc);
+    return rc;
+}
+
+int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
+{
+    if (!s)
+        return MGOV_EINVAL;
+    pthread_mutex_lock(&s->mu);
+    int rc = mgov__section_acquire(s, timeout_ns);
+    pthread_mutex_unlock(&s->mu);
+    bool moved = false;
+    if (rc == MGOV_OK) {
+        moved = atomic_load(&s->tier) == MGOV_TIER_ON_DISK;
+        rc = mgov__section_reload_locked(s, timeout_ns);
+        pthread_mutex_lock(&s->mu);
+        mgov__section_release(s);
+        pthread_mutex_unlock(&s->mu);
+    }
+    if (rc != MGOV_OK && rc != MGOV_ENOTSUP)
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, atomic_load(&s->length), 0, 0,
+                              rc);
+    else if (rc == MGOV_OK && moved)
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, atomic_load(&s->length), 0, 0, rc);
+    return rc;
+}

@@ -1,0 +1,177 @@
+/* tier/tier_internal.h - internal: what the section sources share.  Not
+ * installed.
+ *
+ * The store (one per governor, in its tier-state slot) knows every section
+ * by name: an entry per open section and per copy on disk.  An entry's disk
+ * fields (gen, length, crc, status, verified) describe the file the
+ * manifest names; gen 0 means no file.
+ *
+ * A section is a state machine over its tier:
+ *   UNINITIALIZED --write--> IN_MEMORY --spill--> ON_DISK --reload--> IN_MEMORY
+ *   any --write (ForceDisk, over max_ram, or ON_DISK)--> ON_DISK (new generation)
+ * Data lives in `ram` (IN_MEMORY, and UNINITIALIZED after a truncate to 0
+ * keeps nothing) or in the entry's file (ON_DISK, mapped at `map` once read).
+ * In RAM, `dirty` says whether the bytes differ from the file the entry
+ * names (a clean reloaded section spills by dropping its RAM).
+ *
+ * Locking (outermost first; none is held across a governor call, except
+ * manifest_mu, which is held across the manifest's I/O only):
+ *   s->mu          a section's state; `busy` marks the one operation that
+ *                  moves or changes it (it drops mu for I/O and governor
+ *                  calls; others wait on s->cond while busy or pinned)
+ *   store->manifest_mu  serializes replacing the manifest
+ *   store->mu      the entries array and every entry's fields (a leaf)
+ */
+#ifndef MGOV_TIER_INTERNAL_H
+#define MGOV_TIER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memgov/section.h"
+#include "memgov/spill.h"
+
+#define MGOV__SECTION_HEADER 4096u /* data starts here: page aligned in the mapping */
+
+typedef struct mgov__tier_entry {
+    char name[MGOV_NAME_MAX + 1];
+    uint64_t gen;         /* of the file the manifest names; 0 = none */
+    uint64_t length;      /* of that file's data */
+    uint32_t crc;         /* crc32c of that data */
+    uint8_t override;     /* the section's override when it was written */
+    int status;           /* MGOV_OK, or MGOV_ECORRUPT: unavailable */
+    bool verified;        /* the data's crc was checked (or we wrote it) */
+    mgov_section_t *open; /* the open section, or NULL */
+} mgov__tier_entry_t;
+
+typedef struct mgov__tier_store {
+    mgov_t *gov;
+    mgov_spill_dir_t *dir;
+    int dirfd;
+    pthread_mutex_t manifest_mu;
+    pthread_mutex_t mu;
+    mgov__tier_entry_t **entries; /* sorted by name */
+    unsigned n, cap;
+    uint64_t next_gen;            /* the next file's generation */
+} mgov__tier_store_t;
+
+struct mgov_section {
+    mgov__tier_store_t *store;
+    mgov__tier_entry_t *entry; /* lives while the section is open */
+    mgov_consumer_t *consumer;
+    mgov_section_config_t cfg;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond;  /* busy or pins went down */
+    bool busy;
+    pthread_t busy_owner;
+    unsigned pins;
+    _Atomic int tier;     /* mgov_tier_t; read without mu by the tier op */
+    _Atomic uint64_t length;
+    _Atomic uint64_t ram_bytes; /* == grant.bytes, published for usage() and listing */
+
+    /* IN_MEMORY (owned by the busy holder, or under mu) */
+    uint8_t *ram;         /* anonymous mapping of ram_cap bytes, or NULL */
+    size_t ram_cap;
+    mgov_grant_t grant;   /* ram_cap bytes */
+    bool dirty;           /* RAM differs from the entry's file */
+
+    /* ON_DISK */
+    void *map;            /* the file mapped read-only, or NULL until read */
+    size_t map_len;
+};
+
+/* ---------------------------------------------------------------- store */
+
+/* The governor's store, made (spill directory opened, manifest read) on
+ * first use.  Errors: those of mgov_spill_dir_get and the manifest. */
+int mgov__tier_store(mgov_t *gov, mgov__tier_store_t **out);
+/* The entry named `name`, or NULL; under store->mu. */
+mgov__tier_entry_t *mgov__tier_find(mgov__tier_store_t *st, const char *name);
+/* Inserts a new entry (name order); under store->mu.  MGOV_ENOMEM. */
+int mgov__tier_insert(mgov__tier_store_t *st, const char *name, mgov__tier_entry_t **out);
+/* Removes and frees the entry; under store->mu. */
+void mgov__tier_erase(mgov__tier_store_t *st, mgov__tier_entry_t *e);
+/* MGOV_OK for a valid section name, else MGOV_EINVAL. */
+int mgov__section_name_check(const char *name);
+/* A new file generation. */
+uint64_t mgov__tier_next_gen(mgov__tier_store_t *st);
+
+/* -------------------------------------------------------------- manifest */
+
+/* Reads the manifest into st's entries, checks each named file's header
+ * (a failing one: status MGOV_ECORRUPT), charges found files to the quota
+ * and removes files the manifest does not name.  No manifest: no entries.
+ * Errors: MGOV_ECORRUPT (the manifest itself), MGOV_EIO, MGOV_ENOMEM. */
+int mgov__manifest_load(mgov__tier_store_t *st);
+/* Writes the entries with a file as the new manifest, atomically (new
+ * file, fsync, rename, fsync of the directory).  The caller holds
+ * manifest_mu, and not st->mu.  MGOV_EIO, MGOV_ENOSPC, MGOV_ENOMEM: the old
+ * manifest stays. */
+int mgov__manifest_commit(mgov__tier_store_t *st);
+
+/* ------------------------------------------------------------------ files */
+
+/* A piece of a section file's data: `len` bytes at `data`, or zeros when
+ * data is NULL. */
+typedef struct mgov__secpart {
+    const uint8_t *data;
+    uint64_t len;
+} mgov__secpart_t;
+
+/* Writes a complete section file for (name, gen) from the parts, synced,
+ * charged to the quota; *crc gets the data's checksum.  On error nothing is
+ * left (no file, no charge).  MGOV_ENOSPC, MGOV_EIO. */
+int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
+                        const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc);
+/* Unlinks the file (name, gen) of `length` data bytes and gives its quota back. */
+void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen,
+                          uint64_t length);
+/* Checks the header of (name, gen): magic, version, its crc, name, gen,
+ * length and the file's size.  MGOV_ECORRUPT (also for a missing file), MGOV_EIO. */
+int mgov__secfile_check(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length);
+/* Maps the data of (name, gen) read-only: *map covers the header and the
+ * data (map_len bytes).  With verify, the data's crc32c must be `crc`
+ * (MGOV_ECORRUPT, nothing mapped).  MGOV_EIO, MGOV_ENOMEM. */
+int mgov__secfile_map(mgov__tier_store_t *st, const mgov__tier_entry_t *e, bool verify,
+                      void **map, size_t *map_len);
+/* Reads the data of the entry's file into dst (length bytes), checking its
+ * crc32c.  MGOV_ECORRUPT, MGOV_EIO. */
+int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint8_t *dst);
+/* Formats "sec-<gen as 16 hex>-<name>" into buf (at least MGOV__SECFILE_NAME_MAX). */
+#define MGOV__SECFILE_NAME_MAX (4 + 16 + 1 + MGOV_NAME_MAX + 1)
+void mgov__secfile_name(char *buf, const char *name, uint64_t gen);
+/* Parses a file name of that form: true with *gen and the name in `name`. */
+bool mgov__secfile_parse(const char *file, uint64_t *gen, char name[MGOV_NAME_MAX + 1]);
+
+/* --------------------------------------------------------------- section */
+
+/* Waits, with s->mu held, until the section is neither busy nor pinned,
+ * then marks it busy for the calling thread.  wait_ns: 0 = not at all, < 0
+ * = forever.  MGOV_EBUSY (pinned or busy and no wait, or busy in this very
+ * thread), MGOV_ETIMEDOUT. */
+int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns);
+/* Ends the busy mark (s->mu held) and wakes waiters. */
+void mgov__section_release(mgov_section_t *s);
+
+/* Moves: called with the section busy and s->mu NOT held. */
+int mgov__section_spill_locked(mgov_section_t *s, uint64_t *freed);
+int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns);
+/* Reserves `bytes` in the section's region (revocable when AUTO): fail
+ * fast when timeout_ns is 0, else waiting up to it. */
+int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, mgov_grant_t *out);
+/* Releases RAM and its grant. */
+void mgov__section_ram_free(mgov_section_t *s);
+/* Unmaps the file mapping, if any. */
+void mgov__section_unmap(mgov_section_t *s);
+/* True when the section must stay on disk: ForceDisk, or length over max_ram. */
+bool mgov__section_disk_bound(const mgov_section_t *s, uint64_t length);
+/* Commits the entry's new file: sets (gen, length, crc), replaces the
+ * manifest, and removes the previous file.  On error the entry is as before
+ * and the new file is removed.  Not under any lock. */
+int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, uint32_t crc);
+
+#endif /* MGOV_TIER_INTERNAL_H */
