@@ -100,7 +100,10 @@ typedef struct mgov_section_config {
     uint64_t max_ram;              /* bytes; 0 = no cap */
     int64_t pin_wait_ns;           /* how long a spill or reload asked by the governor,
                                       and a write, wait for pinned views:
-                                      0 = not at all (MGOV_EBUSY), < 0 = forever */
+                                      0 = not at all (MGOV_EBUSY), < 0 = forever.
+                                      (A write waits for another write or move
+                                      to end; the governor skips a section
+                                      that is being written or moved.) */
     int64_t timeout_ns;            /* how long growth waits for budget; 0 = fail fast */
 } mgov_section_config_t;
 #define MGOV_SECTION_CONFIG_INIT { 0 }
@@ -170,7 +173,8 @@ MGOV_API void mgov_section_unpin(mgov_section_t *s, mgov_section_view_t *view);
 /* Spills the section to disk now (an explicit spill: ForceRam sections are
  * refused with MGOV_EBUSY).  Waits up to timeout_ns for pinned views
  * (0: MGOV_EBUSY at once, < 0: forever; MGOV_ETIMEDOUT).  Already on disk
- * or empty: MGOV_OK, nothing done.  Errors as writes; on error the section
+ * or never written (UNINITIALIZED): MGOV_OK, nothing done; a section
+ * written and then truncated to 0 is spilled as an empty file.  Errors as writes; on error the section
  * stays in RAM, intact.  Reported as MGOV_EV_SPILLED / MGOV_EV_SPILL_FAILED. */
 MGOV_API int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns);
 

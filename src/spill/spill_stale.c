@@ -62,6 +62,8 @@ static DIR *dir_over(int fd)
     DIR *d = fdopendir(dup_fd);
     if (!d)
         close(dup_fd);
+    else
+        rewinddir(d); /* the duplicate shares fd's position: an earlier listing left it at the end */
     return d;
 }
 

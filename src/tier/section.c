@@ -5,6 +5,9 @@
  * tier; pins > 0 means ram (IN_MEMORY) or map (ON_DISK) stays where the
  * views point.  A thread never waits for its own busy mark: it gets
  * MGOV_EBUSY (a reclaim pass started by our own growth asking us to spill).
+ * The governor's calls (spill, reload ops) wait for views, never for a busy
+ * mark: its owner may itself be waiting for the reclaim pass that called
+ * us, so they skip a busy section at once.
  *
  * Locking: s->mu guards busy, busy_owner, pins and the fields above; it is
  * dropped for I/O and governor calls (which may call our consumer ops).
@@ -22,21 +25,28 @@
 
 /* ------------------------------------------------------------- busy mark */
 
-int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns)
+int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 {
-    if (s->busy && pthread_equal(s->busy_owner, pthread_self()))
+    if (s->busy && (!wait_busy || pthread_equal(s->busy_owner, pthread_self())))
         return MGOV_EBUSY;
     struct timespec until;
     if (wait_ns > 0)
         until = mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)wait_ns);
-    while (s->busy || s->pins) {
-        if (wait_ns == 0)
-            return MGOV_EBUSY;
-        if (wait_ns < 0)
+    for (;;) {
+        if (s->busy) { /* another operation: it ends on its own */
+            if (!wait_busy)
+                return MGOV_EBUSY;
             pthread_cond_wait(&s->cond, &s->mu);
-        else if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT &&
-                 (s->busy || s->pins))
-            return MGOV_ETIMEDOUT;
+        } else if (s->pins) { /* readers: as long as the caller allows */
+            if (wait_ns == 0)
+                return MGOV_EBUSY;
+            if (wait_ns < 0)
+                pthread_cond_wait(&s->cond, &s->mu);
+            else if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT && s->pins)
+                return MGOV_ETIMEDOUT;
+        } else {
+            break;
+        }
     }
     s->busy = true;
     s->busy_owner = pthread_self();
@@ -79,7 +89,7 @@ static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
     (void)target; /* a section moves whole */
     mgov_section_t *s = ctx;
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns);
+    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns, false);
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;
@@ -96,7 +106,7 @@ static int op_reload(void *ctx)
     if (mgov__section_disk_bound(s, atomic_load(&s->length)))
         return MGOV_ENOTSUP; /* stays on disk by policy */
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns);
+    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns, false);
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;
@@ -171,7 +181,7 @@ static int force_ram_load(mgov_section_t *s)
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, -1);
+    int rc = mgov__section_acquire(s, -1, true);
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;
@@ -251,7 +261,7 @@ int mgov_section_close(mgov_section_t *s)
     /* first: no governor callback runs on it after this */
     mgov_consumer_unregister(s->consumer);
     pthread_mutex_lock(&s->mu);
-    mgov__section_acquire(s, -1); /* another thread's write may still run */
+    mgov__section_acquire(s, -1, true); /* another thread's write may still run */
     pthread_mutex_unlock(&s->mu);
     release_entry(s);
     section_free(s);

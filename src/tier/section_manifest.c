@@ -190,6 +190,7 @@ static void sweep_orphans(mgov__tier_store_t *st)
             close(dup_fd);
         return;
     }
+    rewinddir(d); /* the duplicate shares dirfd's position, left at the end by earlier sweeps */
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         uint64_t gen;

@@ -180,7 +180,7 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
     if (s->cfg.tier == MGOV_SECTION_FORCE_RAM)
         return MGOV_EBUSY;
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, timeout_ns);
+    int rc = mgov__section_acquire(s, timeout_ns, true);
     pthread_mutex_unlock(&s->mu);
     uint64_t freed = 0;
     bool moved = false;
@@ -203,7 +203,7 @@ int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
     if (!s)
         return MGOV_EINVAL;
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, timeout_ns);
+    int rc = mgov__section_acquire(s, timeout_ns, true);
     pthread_mutex_unlock(&s->mu);
     bool moved = false;
     if (rc == MGOV_OK) {

@@ -220,7 +220,7 @@ static int apply(mgov_section_t *s, change_t *ch)
     if (!s || (ch->len && !ch->data))
         return MGOV_EINVAL;
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns);
+    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns, true);
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;

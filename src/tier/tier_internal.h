@@ -150,10 +150,13 @@ bool mgov__secfile_parse(const char *file, uint64_t *gen, char name[MGOV_NAME_MA
 /* --------------------------------------------------------------- section */
 
 /* Waits, with s->mu held, until the section is neither busy nor pinned,
- * then marks it busy for the calling thread.  wait_ns: 0 = not at all, < 0
- * = forever.  MGOV_EBUSY (pinned or busy and no wait, or busy in this very
- * thread), MGOV_ETIMEDOUT. */
-int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns);
+ * then marks it busy for the calling thread.  Another thread's busy mark is
+ * waited for until it ends (it is bounded: I/O, or that operation's own
+ * budget timeout), or, without wait_busy (the governor's calls), is
+ * MGOV_EBUSY at once.  Pinned views are waited for up to wait_ns (0: not
+ * at all, MGOV_EBUSY; < 0: forever; else MGOV_ETIMEDOUT).  Busy in this
+ * very thread: MGOV_EBUSY. */
+int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
 /* Ends the busy mark (s->mu held) and wakes waiters. */
 void mgov__section_release(mgov_section_t *s);
 

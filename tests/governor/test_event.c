@@ -37,8 +37,9 @@ static void test_type_names(void **state)
         { MGOV_EV_LEAKED_GRANTS, "leaked_grants" },
         { MGOV_EV_LEAKED_CONSUMER, "leaked_consumer" },
         { MGOV_EV_BUDGET, "budget" },
+        { MGOV_EV_OVERRIDE, "override" },
     };
-    assert_int_equal(sizeof names / sizeof names[0], MGOV_EV_BUDGET + 1);
+    assert_int_equal(sizeof names / sizeof names[0], MGOV_EV_OVERRIDE + 1);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_string_equal(mgov_event_type_name(names[i].t), names[i].name);
 }
@@ -46,7 +47,7 @@ static void test_type_names(void **state)
 static void test_type_name_invalid(void **state)
 {
     (void)state;
-    assert_string_equal(mgov_event_type_name((mgov_event_type_t)(MGOV_EV_BUDGET + 1)), "unknown");
+    assert_string_equal(mgov_event_type_name((mgov_event_type_t)(MGOV_EV_OVERRIDE + 1)), "unknown");
     assert_string_equal(mgov_event_type_name((mgov_event_type_t)1000), "unknown");
     assert_string_equal(mgov_event_type_name((mgov_event_type_t)-1), "unknown");
 }
@@ -155,6 +156,11 @@ static void test_format_every_type(void **state)
     ev = base_event(MGOV_EV_BUDGET);
     snprintf(expect, sizeof expect, "budget set to %s (used %s)", b, u);
     assert_string_equal(fmt(&ev, buf, sizeof buf), expect);
+
+    ev = base_event(MGOV_EV_OVERRIDE);
+    ev.count = 2;
+    snprintf(expect, sizeof expect, "sorter: tier override force_ram applied at open (%s)", b);
+    assert_string_equal(fmt(&ev, buf, sizeof buf), expect);
 }
 
 static void test_format_key_words(void **state)
@@ -204,7 +210,7 @@ static void test_format_unknown_type(void **state)
 static void test_format_snprintf_semantics(void **state)
 {
     (void)state;
-    for (int t = MGOV_EV_PRESSURE; t <= MGOV_EV_BUDGET; t++) {
+    for (int t = MGOV_EV_PRESSURE; t <= MGOV_EV_OVERRIDE; t++) {
         mgov_event_t ev = base_event((mgov_event_type_t)t);
         char full[512];
         size_t need = mgov_event_format(&ev, NULL, 0);

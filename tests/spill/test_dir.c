@@ -492,6 +492,13 @@ static void test_stale_private_dirs(void **state)
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/spill-1.tmp"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/keep.me"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/spill-2.tmp"), "k"), 0);
+    /* a dead owner's sections (tier layer) go with its private directory */
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sec-0000000000000001-a b"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sections.manifest"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sections.manifest.tmp"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sec-0000000000000002-b"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sections.manifest"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sections.list"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "emptylock/memgov.lock"), ""), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(me, "starting/memgov.lock"), ""), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(me, "starting/spill-3.tmp"), "k"), 0);
@@ -509,7 +516,8 @@ static void test_stale_private_dirs(void **state)
     assert_true(exists(in_scratch("memgov-12-/spill-1.tmp")));
     assert_true(S_ISLNK(mode_of(in_scratch(named(dp, "link")))));
     assert_string_equal(sh_list(in_scratch("elsewhere"), list, sizeof list), "memgov.lock,spill-1.tmp");
-    assert_string_equal(sh_list(in_scratch(named(dp, "extra")), list, sizeof list), "keep.me");
+    assert_string_equal(sh_list(in_scratch(named(dp, "extra")), list, sizeof list),
+                        "keep.me,sections.list");
     assert_false(exists(in_scratch(named(dp, "nolock"))));
     assert_false(exists(in_scratch(named(dp, "emptylock"))));
     assert_string_equal(sh_list(in_scratch(named(me, "starting")), list, sizeof list),
