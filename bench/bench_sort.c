@@ -34,15 +34,6 @@
 
 typedef mgov__sort_entry_t entry_t;
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 static uint64_t load_be64(const void *p)
 {
     uint64_t v;
@@ -140,8 +131,8 @@ static void bench_text(size_t n, int rounds)
     for (size_t i = 0; i < n; i++) {
         char line[48];
         uint32_t len = (uint32_t)snprintf(line, sizeof line, "%016llx\t%llu",
-                                          (unsigned long long)rng_next(&rng),
-                                          (unsigned long long)(rng_next(&rng) % 1000000));
+                                          (unsigned long long)bench_rng(&rng),
+                                          (unsigned long long)(bench_rng(&rng) % 1000000));
         unsigned char *r = buf + used;
         memcpy(r, &len, 4);
         memcpy(r + 4, line, len);
@@ -200,14 +191,14 @@ int main(int argc, char **argv)
 
     uint64_t rng = 88172645463325252ull;
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = rng_next(&rng);
+        uint64_t k = bench_rng(&rng);
         memcpy(in + i * 16, &k, 8); /* random bytes: the byte order does not matter */
         memcpy(in + i * 16 + 8, &(uint64_t){ i }, 8);
     }
     bench_fixed("fixed 16 B, random 8-byte key", in, n, rounds);
 
     for (size_t i = 0; i < n; i++) {
-        uint64_t k = __builtin_bswap64(rng_next(&rng) % 16);
+        uint64_t k = __builtin_bswap64(bench_rng(&rng) % 16);
         memcpy(in + i * 16, &k, 8);
     }
     bench_fixed("fixed 16 B, 16 distinct keys", in, n, rounds);

@@ -20,6 +20,16 @@ static int bench_cmp_double(const void *a, const void *b)
 }
 
 /* Sorts v and returns its median. */
+/* xorshift64: reproducible bytes for benchmarks (state must not be 0). */
+static inline uint64_t bench_rng(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
 static inline double bench_median(double *v, size_t n)
 {
     qsort(v, n, sizeof *v, bench_cmp_double);

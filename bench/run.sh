@@ -3,6 +3,9 @@
 # figures.  Figures are ratios against baselines measured in the same
 # process, interleaved in rounds, because the machines are shared and noisy.
 # Record what it prints in bench/RESULTS.md with the command that made it.
+# bench_section (spill and reload of a 1 GiB section) writes its files in a
+# directory it makes and removes under $TMPDIR (or /tmp): it needs about
+# 3 GiB of free disk there and 3 GiB of RAM.
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

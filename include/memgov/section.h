@@ -206,7 +206,9 @@ typedef struct mgov_section_info {
 } mgov_section_info_t;
 
 /* Calls fn for every section the governor knows: those open, and copies on
- * disk not opened yet, in name order.  Observability only: it moves
+ * disk not opened yet, in name order.  It first waits for superseded files
+ * (previous generations, removed in the background after a spill) to be
+ * gone, so the directory then holds exactly the files listed.  Observability only: it moves
  * nothing.  fn runs with no lock held and must not open or close sections.
  * Errors: MGOV_EINVAL, and those of reading the manifest on first use. */
 MGOV_API int mgov_section_foreach(mgov_t *gov,

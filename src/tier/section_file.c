@@ -128,6 +128,10 @@ int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
     for (unsigned i = 0; i < n_parts; i++)
         length += parts[i].len;
     int rc = mgov__spill_dir_charge(st->dir, MGOV__SECTION_HEADER + length);
+    if (rc == MGOV_ENOSPC) { /* superseded files still with the reaper hold quota */
+        mgov__tier_reap_drain(st);
+        rc = mgov__spill_dir_charge(st->dir, MGOV__SECTION_HEADER + length);
+    }
     if (rc != MGOV_OK)
         return rc;
     char fname[MGOV__SECFILE_NAME_MAX];

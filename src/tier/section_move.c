@@ -1,8 +1,8 @@
 /* tier/section_move.c - moving a section between RAM and its file.
  *
  * Spill: write the RAM bytes to a new generation's file (synced), replace
- * the manifest, remove the previous generation, and only then release the
- * RAM.  A clean section (reloaded and not written since) already has its
+ * the manifest, hand the previous generation to the reaper, and only then
+ * release the RAM.  A clean section (reloaded and not written since) already has its
  * bytes in the current file: its spill only releases the RAM.
  * Reload: reserve the budget, read the file into fresh memory checking its
  * crc32c, drop the mapping; the file stays as the spilled copy.
@@ -66,13 +66,8 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
         mgov__secfile_remove(st, e->name, gen, length);
         return rc;
     }
-    if (old.gen && old.status == MGOV_OK)
-        mgov__secfile_remove(st, e->name, old.gen, old.length);
-    else if (old.gen) {
-        char f[MGOV__SECFILE_NAME_MAX];
-        mgov__secfile_name(f, e->name, old.gen);
-        mgov__unlinkat(st->dirfd, f, 0);
-    }
+    if (old.gen) /* named by nothing now: off the caller's path */
+        mgov__tier_reap(st, e->name, old.gen, old.length, old.status == MGOV_OK);
     return MGOV_OK;
 }
 
@@ -142,7 +137,10 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns)
         return rc;
     void *ram = NULL;
     if (cap) {
-        int err = mgov__mmap(cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &ram);
+        /* populated up front: faulting a page at a time inside the reads
+         * costs more than the copy itself */
+        int err = mgov__mmap(cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                             -1, 0, &ram);
         rc = err ? MGOV_ENOMEM : mgov__secfile_read(st, &e, ram);
     }
     if (rc != MGOV_OK) {

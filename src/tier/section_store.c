@@ -3,7 +3,10 @@
  *
  * The store is made on first use (mgov_section_open, _remove, _foreach):
  * it opens the governor's spill directory and reads its manifest.  It is
- * freed by mgov_destroy; in a private spill directory its files go then.
+ * freed by mgov_destroy (after its reaper has removed what it was given);
+ * in a private spill directory its files go then.  mgov_section_remove and
+ * mgov_section_foreach wait for the reaper first, so after them the
+ * directory holds exactly what the manifest names.
  *
  * Invariants: entries is sorted by name, names unique; an entry with
  * open == NULL has a file (gen != 0): an entry is erased when its section
@@ -96,18 +99,12 @@ uint64_t mgov__tier_next_gen(mgov__tier_store_t *st)
 static void store_free(void *state)
 {
     mgov__tier_store_t *st = state;
+    mgov__tier_reap_stop(st);
     bool drop = mgov__spill_dir_private(st->dir);
     for (unsigned i = 0; i < st->n; i++) {
         mgov__tier_entry_t *e = st->entries[i];
-        if (drop && e->gen) {
-            if (e->status == MGOV_OK)
-                mgov__secfile_remove(st, e->name, e->gen, e->length);
-            else {
-                char f[MGOV__SECFILE_NAME_MAX];
-                mgov__secfile_name(f, e->name, e->gen);
-                mgov__unlinkat(st->dirfd, f, 0);
-            }
-        }
+        if (drop && e->gen)
+            mgov__secfile_drop(st, e->name, e->gen, e->length, e->status == MGOV_OK);
         free(e);
     }
     if (drop)
@@ -115,6 +112,9 @@ static void store_free(void *state)
     free(st->entries);
     pthread_mutex_destroy(&st->mu);
     pthread_mutex_destroy(&st->manifest_mu);
+    pthread_mutex_destroy(&st->reap_mu);
+    pthread_cond_destroy(&st->reap_cond);
+    pthread_cond_destroy(&st->reap_idle);
     free(st);
 }
 
@@ -134,6 +134,9 @@ static int store_make(mgov_t *gov, void *arg, void **state)
     st->next_gen = 1;
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->manifest_mu, NULL);
+    pthread_mutex_init(&st->reap_mu, NULL);
+    pthread_cond_init(&st->reap_cond, NULL);
+    pthread_cond_init(&st->reap_idle, NULL);
     rc = mgov__manifest_load(st);
     if (rc != MGOV_OK) {
         for (unsigned i = 0; i < st->n; i++) /* decoded so far; nothing charged */
@@ -141,6 +144,9 @@ static int store_make(mgov_t *gov, void *arg, void **state)
         free(st->entries);
         pthread_mutex_destroy(&st->mu);
         pthread_mutex_destroy(&st->manifest_mu);
+        pthread_mutex_destroy(&st->reap_mu);
+        pthread_cond_destroy(&st->reap_cond);
+        pthread_cond_destroy(&st->reap_idle);
         free(st);
         return rc;
     }
@@ -166,6 +172,7 @@ int mgov_section_remove(mgov_t *gov, const char *name)
     int rc = mgov__tier_store(gov, &st);
     if (rc != MGOV_OK)
         return rc;
+    mgov__tier_reap_drain(st); /* when it returns, the disk holds what the manifest says */
     pthread_mutex_lock(&st->manifest_mu);
     pthread_mutex_lock(&st->mu);
     mgov__tier_entry_t *e = mgov__tier_find(st, name);
@@ -187,15 +194,8 @@ int mgov_section_remove(mgov_t *gov, const char *name)
         else
             e->gen = gen; /* the old manifest stays: so does the copy */
         pthread_mutex_unlock(&st->mu);
-        if (rc == MGOV_OK) {
-            if (status == MGOV_OK)
-                mgov__secfile_remove(st, name, gen, length);
-            else {
-                char f[MGOV__SECFILE_NAME_MAX];
-                mgov__secfile_name(f, name, gen);
-                mgov__unlinkat(st->dirfd, f, 0);
-            }
-        }
+        if (rc == MGOV_OK)
+            mgov__secfile_drop(st, name, gen, length, status == MGOV_OK);
     }
     pthread_mutex_unlock(&st->manifest_mu);
     return rc;
@@ -232,6 +232,7 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
     int rc = mgov__tier_store(gov, &st);
     if (rc != MGOV_OK)
         return rc;
+    mgov__tier_reap_drain(st); /* the disk holds what is listed */
     /* a snapshot, so fn runs with no lock held */
     pthread_mutex_lock(&st->mu);
     unsigned n = st->n;

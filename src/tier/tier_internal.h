@@ -47,6 +47,8 @@ typedef struct mgov__tier_entry {
     mgov_section_t *open; /* the open section, or NULL */
 } mgov__tier_entry_t;
 
+typedef struct mgov__reap_item mgov__reap_item_t;
+
 typedef struct mgov__tier_store {
     mgov_t *gov;
     mgov_spill_dir_t *dir;
@@ -56,6 +58,13 @@ typedef struct mgov__tier_store {
     mgov__tier_entry_t **entries; /* sorted by name */
     unsigned n, cap;
     uint64_t next_gen;            /* the next file's generation */
+
+    /* the reaper (section_reaper.c), under reap_mu */
+    pthread_mutex_t reap_mu;
+    pthread_cond_t reap_cond, reap_idle;
+    mgov__reap_item_t *reap_head;
+    bool reap_busy, reap_stop, reaper_started;
+    pthread_t reaper;
 } mgov__tier_store_t;
 
 struct mgov_section {
@@ -127,6 +136,10 @@ typedef struct mgov__secpart {
  * left (no file, no charge).  MGOV_ENOSPC, MGOV_EIO. */
 int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
                         const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc);
+/* Unlinks the file (name, gen); with `charged` (it was counted in the
+ * quota: written by us, or found healthy at open) gives its quota back. */
+void mgov__secfile_drop(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
+                        bool charged);
 /* Unlinks the file (name, gen) of `length` data bytes and gives its quota back. */
 void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen,
                           uint64_t length);
@@ -146,6 +159,16 @@ int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint
 void mgov__secfile_name(char *buf, const char *name, uint64_t gen);
 /* Parses a file name of that form: true with *gen and the name in `name`. */
 bool mgov__secfile_parse(const char *file, uint64_t *gen, char name[MGOV_NAME_MAX + 1]);
+
+/* ----------------------------------------------------------------- reaper */
+
+/* Drops a superseded file in the background (section_reaper.c). */
+void mgov__tier_reap(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
+                     bool charged);
+/* Waits until every file handed to the reaper is gone. */
+void mgov__tier_reap_drain(mgov__tier_store_t *st);
+/* Drains and ends the reaper (at store free). */
+void mgov__tier_reap_stop(mgov__tier_store_t *st);
 
 /* --------------------------------------------------------------- section */
 

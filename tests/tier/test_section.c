@@ -890,6 +890,8 @@ static void test_quota(void **state)
     assert_int_equal(mgov_section_truncate(s, 5000), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
     assert_content(s, data, 5000);
+    names_t all = { "" };
+    assert_int_equal(mgov_section_foreach(f->gov, list_fn, &all), MGOV_OK); /* reaped by now */
     assert_int_equal(spill_bytes(f), 4096 + 5000);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
 }
