@@ -893,6 +893,16 @@ static void test_quota(void **state)
     names_t all = { "" };
     assert_int_equal(mgov_section_foreach(f->gov, list_fn, &all), MGOV_OK); /* reaped by now */
     assert_int_equal(spill_bytes(f), 4096 + 5000);
+    /* generation after generation with room for two: the superseded one is
+     * with the reaper, and a spill that finds the quota full waits for it */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
+        assert_int_equal(mgov_section_write(s, 0, &i, sizeof i), MGOV_OK);
+        assert_int_equal(mgov_section_resize(s, 25000), MGOV_OK);
+        assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
+    }
+    assert_int_equal(mgov_section_foreach(f->gov, list_fn, &all), MGOV_OK);
+    assert_int_equal(spill_bytes(f), 4096 + 25000);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
 }
 
