@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmocka.h>
 
 #include "sys/fault.h"
@@ -76,6 +80,32 @@ static void test_wrappers(void **state)
     mgov__fault_disarm_all();
 }
 
+/* A crash point kills the process at the chosen call, not before. */
+static void test_crash(void **state)
+{
+    (void)state;
+    for (long after = 0; after < 3; after++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            mgov__fault_arm_crash(MGOV_FAULT_FSYNC, after);
+            for (long i = 0; i < 2; i++)
+                if (mgov__fault_now(MGOV_FAULT_FSYNC))
+                    _exit(2); /* a crash point must not return */
+            _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (after < 2) { /* the (after+1)-th call is the last one made */
+            assert_true(WIFSIGNALED(status));
+            assert_int_equal(WTERMSIG(status), SIGKILL);
+        } else {
+            assert_true(WIFEXITED(status));
+            assert_int_equal(WEXITSTATUS(status), 0);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -84,6 +114,7 @@ int main(void)
         cmocka_unit_test(test_forever),
         cmocka_unit_test(test_count_zero_is_disarmed),
         cmocka_unit_test(test_wrappers),
+        cmocka_unit_test(test_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

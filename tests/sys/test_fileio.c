@@ -352,6 +352,30 @@ static void test_mmap(void **state)
     mgov__fault_disarm_all();
 }
 
+static void test_mremap(void **state)
+{
+    (void)state;
+    void *p;
+    assert_int_equal(mgov__mmap(8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p), 0);
+    memset(p, 0x5a, 8192);
+    /* growing keeps the bytes, wherever the mapping lands */
+    assert_int_equal(mgov__mremap(&p, 8192, 1 << 20), 0);
+    const unsigned char *b = p;
+    assert_int_equal(b[0], 0x5a);
+    assert_int_equal(b[8191], 0x5a);
+    assert_int_equal(b[8192], 0); /* new pages are zero */
+    /* an injected failure leaves the old mapping in place */
+    void *q = p;
+    mgov__fault_arm(MGOV_FAULT_MMAP, 0, 1);
+    assert_int_equal(mgov__mremap(&p, 1 << 20, 2 << 20), -EIO);
+    mgov__fault_disarm_all();
+    assert_ptr_equal(p, q);
+    assert_int_equal(b[100], 0x5a);
+    assert_int_equal(mgov__mremap(&p, 1 << 20, 4096), 0); /* shrinking */
+    assert_int_equal(((unsigned char *)p)[4095], 0x5a);
+    assert_int_equal(mgov__munmap(p, 4096), 0);
+}
+
 static void test_fault_errno(void **state)
 {
     (void)state;
@@ -382,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_fsync),
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_mmap),
+        cmocka_unit_test(test_mremap),
         cmocka_unit_test(test_fault_errno),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
