@@ -17,7 +17,10 @@
  * unpin.  While any view is pinned the section neither moves between tiers
  * nor changes: a spill, reload or write meeting a pinned view waits for it
  * up to a deadline (MGOV_ETIMEDOUT), or with no wait is skipped at once
- * (MGOV_EBUSY).  Views may be pinned by many threads at once.
+ * (MGOV_EBUSY).  Views may be pinned by many threads at once, also while
+ * a spill writes the section's file (the spill then waits for them, as its
+ * caller allows, before it releases the RAM; if they stay, the section
+ * stays in RAM with a clean copy on disk).
  *
  * Writes (append, write at an offset, resize, truncate):
  *   - in RAM (UNINITIALIZED or IN_MEMORY, ForceDisk not set, and the new

@@ -21,6 +21,8 @@ typedef struct {
     _Atomic long hits;
     _Atomic int err;    /* errno of a failing call; 0 = the kind's default */
     _Atomic bool crash; /* the first failing call kills the process instead */
+    void (*_Atomic hook)(void *); /* or calls this and lets the call go on */
+    void *_Atomic hook_arg;
 } fault_t;
 
 static fault_t faults[MGOV_FAULT_KINDS];
@@ -34,7 +36,15 @@ void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int e
     atomic_store(&f->hits, 0);
     atomic_store(&f->err, err > 0 ? err : 0);
     atomic_store(&f->crash, false);
+    atomic_store(&f->hook, NULL);
     atomic_store(&f->armed, count != 0);
+}
+
+void mgov__fault_arm_hook(mgov_fault_kind_t kind, long after, void (*fn)(void *), void *arg)
+{
+    mgov__fault_arm_errno(kind, after, 1, 0);
+    atomic_store(&faults[kind].hook_arg, arg);
+    atomic_store(&faults[kind].hook, fn);
 }
 
 void mgov__fault_arm_crash(mgov_fault_kind_t kind, long after)
@@ -74,6 +84,11 @@ bool mgov__fault_now(mgov_fault_kind_t kind)
     atomic_fetch_add(&f->hits, 1);
     if (atomic_load(&f->crash))
         raise(SIGKILL); /* a crash test's power cut: before the call happens */
+    void (*hook)(void *) = atomic_load(&f->hook);
+    if (hook) {
+        hook(atomic_load(&f->hook_arg)); /* a test's pause point */
+        return false;
+    }
     return true;
 }
 

@@ -36,6 +36,10 @@ void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int e
 /* Arms `kind` so that the call after the next `after` kills the process
  * with SIGKILL before it happens: crash tests cut the power there. */
 void mgov__fault_arm_crash(mgov_fault_kind_t kind, long after);
+/* Arms `kind` so that the call after the next `after` first runs fn(arg)
+ * in the calling thread, then happens normally: tests pause an operation
+ * at a chosen point (fn must not make calls of the same kind). */
+void mgov__fault_arm_hook(mgov_fault_kind_t kind, long after, void (*fn)(void *), void *arg);
 void mgov__fault_disarm_all(void);
 /* How many calls of this kind failed because of injection, since arming. */
 long mgov__fault_hits(mgov_fault_kind_t kind);

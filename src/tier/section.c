@@ -3,7 +3,9 @@
  *
  * Invariants: while busy, only the busy owner changes ram, map, length and
  * tier; pins > 0 means ram (IN_MEMORY) or map (ON_DISK) stays where the
- * views point.  A thread never waits for its own busy mark: it gets
+ * views point.  A spill marks itself `readable` while it only reads the
+ * RAM (writing the file): views may be pinned then, and it waits for them
+ * before releasing the RAM.  A thread never waits for its own busy mark: it gets
  * MGOV_EBUSY (a reclaim pass started by our own growth asking us to spill).
  * The governor's calls (spill, reload ops) wait for views, never for a busy
  * mark: its owner may itself be waiting for the reclaim pass that called
@@ -53,9 +55,26 @@ int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
     return MGOV_OK;
 }
 
+int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns)
+{
+    struct timespec until;
+    if (wait_ns > 0)
+        until = mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)wait_ns);
+    while (s->pins) {
+        if (wait_ns == 0)
+            return MGOV_EBUSY;
+        if (wait_ns < 0)
+            pthread_cond_wait(&s->cond, &s->mu);
+        else if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT && s->pins)
+            return MGOV_ETIMEDOUT;
+    }
+    return MGOV_OK;
+}
+
 void mgov__section_release(mgov_section_t *s)
 {
     s->busy = false;
+    s->readable = false;
     pthread_cond_broadcast(&s->cond);
 }
 
@@ -93,7 +112,7 @@ static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_spill_locked(s, freed);
+    rc = mgov__section_spill_locked(s, s->cfg.pin_wait_ns, freed);
     pthread_mutex_lock(&s->mu);
     mgov__section_release(s);
     pthread_mutex_unlock(&s->mu);
@@ -281,7 +300,7 @@ int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
         pthread_mutex_unlock(&s->mu);
         return MGOV_EBUSY;
     }
-    while (s->busy)
+    while (s->busy && !s->readable)
         pthread_cond_wait(&s->cond, &s->mu);
     int rc = MGOV_OK;
     uint64_t len = atomic_load(&s->length);

@@ -2,7 +2,10 @@
  *
  * Spill: write the RAM bytes to a new generation's file (synced), replace
  * the manifest, hand the previous generation to the reaper, and only then
- * release the RAM.  A clean section (reloaded and not written since) already has its
+ * release the RAM.  Readers may pin views while the file is written; the
+ * RAM is released once they are gone (waiting as the caller allows; if
+ * they stay, the section stays in RAM with a clean copy on disk and the
+ * spill says MGOV_EBUSY or MGOV_ETIMEDOUT).  A clean section (reloaded and not written since) already has its
  * bytes in the current file: its spill only releases the RAM.
  * Reload: reserve the budget, read the file into fresh memory checking its
  * crc32c, drop the mapping; the file stays as the spilled copy.
@@ -81,12 +84,16 @@ static bool clean_copy(mgov_section_t *s)
     return clean;
 }
 
-int mgov__section_spill_locked(mgov_section_t *s, uint64_t *freed)
+int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
 {
     *freed = 0;
     if (atomic_load(&s->tier) != MGOV_TIER_IN_MEMORY)
         return MGOV_OK; /* nothing in RAM */
     if (!clean_copy(s)) {
+        /* the RAM only is read from here on: readers may pin meanwhile */
+        pthread_mutex_lock(&s->mu);
+        s->readable = true;
+        pthread_mutex_unlock(&s->mu);
         uint64_t len = atomic_load(&s->length);
         uint64_t gen = mgov__tier_next_gen(s->store);
         mgov__secpart_t part = { s->ram, len };
@@ -94,15 +101,26 @@ int mgov__section_spill_locked(mgov_section_t *s, uint64_t *freed)
         int rc = mgov__secfile_write(s->store, s->entry->name, gen, &part, 1, &crc);
         if (rc == MGOV_OK)
             rc = mgov__section_commit_file(s, gen, len, crc);
+        pthread_mutex_lock(&s->mu);
+        s->readable = false;
+        if (rc == MGOV_OK)
+            s->dirty = false; /* the file now holds these bytes */
+        pthread_mutex_unlock(&s->mu);
         if (rc != MGOV_OK)
             return rc; /* RAM untouched */
     }
-    *freed = atomic_load(&s->ram_bytes);
     pthread_mutex_lock(&s->mu);
-    mgov__section_ram_free(s);
-    s->dirty = false;
-    atomic_store(&s->tier, MGOV_TIER_ON_DISK);
+    /* views pinned while the file was written: the RAM goes when they do,
+     * or stays (a clean copy, so the next spill only drops it) */
+    int rc = mgov__section_wait_unpinned(s, pin_wait_ns);
     pthread_mutex_unlock(&s->mu);
+    if (rc != MGOV_OK)
+        return rc;
+    /* no view can be pinned now (busy, not readable); the governor's calls
+     * in the release run with no lock of ours held */
+    *freed = atomic_load(&s->ram_bytes);
+    mgov__section_ram_free(s);
+    atomic_store(&s->tier, MGOV_TIER_ON_DISK);
     return MGOV_OK;
 }
 
@@ -184,7 +202,7 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
     bool moved = false;
     if (rc == MGOV_OK) {
         moved = atomic_load(&s->tier) == MGOV_TIER_IN_MEMORY;
-        rc = mgov__section_spill_locked(s, &freed);
+        rc = mgov__section_spill_locked(s, timeout_ns, &freed);
         pthread_mutex_lock(&s->mu);
         mgov__section_release(s);
         pthread_mutex_unlock(&s->mu);

@@ -203,13 +203,12 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
         rc = mgov__section_commit_file(s, gen, ch->new_len, crc);
     if (rc != MGOV_OK)
         return rc;
-    pthread_mutex_lock(&s->mu);
+    /* busy: no view can be pinned; no lock of ours is held in the release */
     mgov__section_ram_free(s);
     mgov__section_unmap(s); /* the old generation's: mapped again when read */
     s->dirty = false;
     atomic_store(&s->length, ch->new_len);
     atomic_store(&s->tier, MGOV_TIER_ON_DISK);
-    pthread_mutex_unlock(&s->mu);
     return MGOV_OK;
 }
 

@@ -76,6 +76,7 @@ struct mgov_section {
     pthread_mutex_t mu;
     pthread_cond_t cond;  /* busy or pins went down */
     bool busy;
+    bool readable;        /* busy, but views may be pinned meanwhile (a spill writing) */
     pthread_t busy_owner;
     unsigned pins;
     _Atomic int tier;     /* mgov_tier_t; read without mu by the tier op */
@@ -183,8 +184,14 @@ int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
 /* Ends the busy mark (s->mu held) and wakes waiters. */
 void mgov__section_release(mgov_section_t *s);
 
-/* Moves: called with the section busy and s->mu NOT held. */
-int mgov__section_spill_locked(mgov_section_t *s, uint64_t *freed);
+/* Waits, with s->mu held, until no view is pinned: wait_ns as in
+ * mgov__section_acquire.  MGOV_OK, MGOV_EBUSY, MGOV_ETIMEDOUT. */
+int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns);
+
+/* Moves: called with the section busy and s->mu NOT held.  A spill lets
+ * views be pinned while it writes, then waits up to pin_wait_ns for them
+ * before it releases the RAM. */
+int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
 int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns);
 /* Reserves `bytes` in the section's region (revocable when AUTO): fail
  * fast when timeout_ns is 0, else waiting up to it. */

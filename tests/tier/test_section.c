@@ -421,6 +421,99 @@ static void test_pins_block_moves(void **state)
     sem_destroy(&p.release);
 }
 
+/* A spill paused in the middle of writing its file (at its fsync). */
+typedef struct paused_spill {
+    mgov_section_t *s;
+    int64_t timeout_ns;
+    sem_t paused, go;
+    _Atomic int done;
+    int rc;
+} paused_spill_t;
+
+static void pause_here(void *arg)
+{
+    paused_spill_t *p = arg;
+    sem_post(&p->paused);
+    sem_wait(&p->go);
+}
+
+static void *spill_thread(void *arg)
+{
+    paused_spill_t *p = arg;
+    p->rc = mgov_section_spill(p->s, p->timeout_ns);
+    atomic_store(&p->done, 1);
+    return NULL;
+}
+
+static void start_paused_spill(paused_spill_t *p, mgov_section_t *s, int64_t timeout_ns,
+                               pthread_t *t)
+{
+    p->s = s;
+    p->timeout_ns = timeout_ns;
+    atomic_store(&p->done, 0);
+    sem_init(&p->paused, 0, 0);
+    sem_init(&p->go, 0, 0);
+    mgov__fault_arm_hook(MGOV_FAULT_FSYNC, 0, pause_here, p); /* the section file's fsync */
+    pthread_create(t, NULL, spill_thread, p);
+    assert_true(gh_sem_wait_ms(&p->paused, 10000));
+    mgov__fault_disarm_all();
+}
+
+/* Readers are not held up by a spill writing its file: they pin the RAM,
+ * and the spill releases it only when they are gone. */
+static void test_pins_during_spill(void **state)
+{
+    fx_t *f = *state;
+    mgov_section_t *s = open_cfg(f, "busy", NULL);
+    uint8_t *data = malloc(4 * GH_MiB);
+    sh_fill(data, 4 * GH_MiB, 21, false);
+    assert_int_equal(mgov_section_append(s, data, 4 * GH_MiB), MGOV_OK);
+
+    /* a spill that does not wait: its file is written, the RAM stays */
+    paused_spill_t p;
+    pthread_t t;
+    start_paused_spill(&p, s, 0, &t);
+    mgov_section_view_t v;
+    assert_int_equal(mgov_section_pin(s, &v), MGOV_OK); /* while the spill is paused */
+    assert_int_equal(v.len, 4 * GH_MiB);
+    assert_memory_equal(v.data, data, 4 * GH_MiB);
+    sem_post(&p.go);
+    pthread_join(t, NULL);
+    assert_int_equal(p.rc, MGOV_EBUSY);
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
+    assert_memory_equal(v.data, data, 4 * GH_MiB);
+    mgov_section_unpin(s, &v);
+    sem_destroy(&p.paused);
+    sem_destroy(&p.go);
+    gh_event_t e;
+    assert_true(gh_evlog_named(f->log, MGOV_EV_SPILL_FAILED, "busy", 0, &e));
+    /* the file it wrote is a clean copy: the next spill only drops the RAM */
+    uint64_t disk = spill_bytes(f);
+    assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
+    assert_int_equal(spill_bytes(f), disk);
+    assert_content(s, data, 4 * GH_MiB);
+
+    /* a spill that waits: it finishes when the reader lets go */
+    assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
+    assert_int_equal(mgov_section_write(s, 0, "x", 1), MGOV_OK);
+    data[0] = 'x';
+    start_paused_spill(&p, s, -1, &t);
+    assert_int_equal(mgov_section_pin(s, &v), MGOV_OK);
+    sem_post(&p.go);
+    gh_sleep_ms(30);
+    assert_int_equal(atomic_load(&p.done), 0); /* waiting for the view */
+    assert_memory_equal(v.data, data, 4 * GH_MiB);
+    mgov_section_unpin(s, &v);
+    pthread_join(t, NULL);
+    assert_int_equal(p.rc, MGOV_OK);
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
+    assert_content(s, data, 4 * GH_MiB);
+    assert_int_equal(mgov_section_close(s), MGOV_OK);
+    sem_destroy(&p.paused);
+    sem_destroy(&p.go);
+    free(data);
+}
+
 /* A section with pin_wait_ns set waits for views when the governor asks. */
 static void test_pin_wait_config(void **state)
 {
@@ -915,6 +1008,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pins_block_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_wait_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pins_during_spill, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(test_force_ram, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_ram, setup, teardown),
