@@ -37,10 +37,12 @@ int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sort(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_sections(int argc, char **argv);
 void cmd_info_help(FILE *out);
 void cmd_demo_help(FILE *out);
 void cmd_sort_help(FILE *out);
 void cmd_bench_help(FILE *out);
+void cmd_sections_help(FILE *out);
 
 /* Benchmarks of `memgov bench`: argv[0] is the benchmark's name ("sort"). */
 int bench_sort(int argc, char **argv);

@@ -2,40 +2,53 @@
  * workload that drives one governor through every pressure level and back,
  * printing each governor event as it happens.
  *
- * Three synthetic consumers hold grants, not real memory (so any budget
- * works; only the allocator steps near the end touch real memory, about a
- * sixteenth of the budget):
+ * Two synthetic consumers hold grants, not real memory, and one is a real
+ * tiered section:
  *
  *   query_cache  graph_storage      priority 30  evict: drops its oldest
  *                                                results, releasing their grants
- *   index        index_buffers      priority 50  spill: releases its grant and
- *                                                marks itself ON_DISK (the disk
- *                                                is simulated); reload: reserves
- *                                                it again
+ *   index        index_buffers      priority 50  an mgov_section (AUTO) of real
+ *                                                bytes, a deterministic pattern
+ *                                                of a sixteenth of the budget:
+ *                                                the governor spills it to a file
+ *                                                of its private spill directory
+ *                                                (under $TMPDIR) and
+ *                                                mgov_reload_eligible reads it back
  *   executor     execution_buffers  priority 40  usage only: queries' working
  *                                                memory, which cannot be reclaimed
  *
+ * Real memory: the index (a sixteenth of the budget, in RAM or in the page
+ * cache of its file) and the allocator steps near the end (about another
+ * sixteenth); everything else is accounting, so any budget works.
+ *
  * The script (sizes scale with the budget; the default is 64 MiB):
  *   normal -> moderate (the governor evicts from the cache) -> high (it
- *   evicts and spills the index) -> reload -> high with the index pinned ->
+ *   evicts and spills the index to disk) -> reload -> high with a view of
+ *   the index pinned (the governor's spills of it are skipped: EBUSY) ->
  *   critical (an urgent request uses the headroom above the critical
  *   threshold) -> refusals (EBUDGET, ELIMIT) -> a query waits in a second
- *   thread -> mgov_spill_all frees memory and wakes it -> back to normal ->
- *   an arena (real memory, charged by chunk) -> a buffer pool whose writer
- *   waits for buffers -> mgov_reload_eligible -> a table of regions from
- *   mgov_stats.
+ *   thread -> the view is unpinned and mgov_spill_all frees the index's
+ *   memory and wakes it -> back to normal -> an arena (real memory, charged
+ *   by chunk) -> a buffer pool whose writer waits for buffers ->
+ *   mgov_reload_eligible -> a table of regions from mgov_stats.
  *
  * The demo checks itself: at every event usage is within the budget and no
  * region is over its limit; every level is visited; the wait happens and is
- * woken; the refusals carry the expected codes; what the consumers think
- * they hold equals what the governor counts; at the end nothing is left and
- * mgov_destroy returns MGOV_OK.  A failed check is reported on stderr and
- * the command exits 1.
+ * woken; the refusals carry the expected codes; the pinned index is not
+ * spilled (the governor's attempt fails with EBUSY); after every move of the
+ * index its bytes are read back (through a pinned view, from RAM or from the
+ * mapped file) and compared with the pattern; what the consumers hold
+ * equals what the governor counts (for the index, the RAM that
+ * mgov_section_foreach reports); at the end the section is closed, nothing
+ * is left and mgov_destroy returns MGOV_OK.  A failed check is reported on
+ * stderr and the command exits 1.
  *
- * Locking: demo.mu guards printing and the demo's counters; each consumer
- * has its own mutex for its state.  None of them is held while calling into
- * the governor, because the governor's callbacks take them (a reserve may
- * run reclaim, and so cache_evict or index_spill, in the calling thread).
+ * Locking: demo.mu guards printing and the demo's counters; the cache has
+ * its own mutex for its state.  None of them is held while calling into the
+ * governor, because the governor's callbacks take them (a reserve may run
+ * reclaim, and so cache_evict or the section's spill, in the calling
+ * thread).  Only the main thread uses the index's fields; the section does
+ * its own locking.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -57,6 +70,8 @@
 #define CACHE_MAX 64
 #define NS_PER_MS 1000000LL
 #define WAIT_TIMEOUT_NS (2000 * NS_PER_MS)
+#define INDEX_NAME "index"
+#define INDEX_CHUNK ((size_t)64 << 10) /* bytes per append */
 
 typedef struct demo demo_t;
 
@@ -72,14 +87,14 @@ typedef struct cache {
     mgov_consumer_t *consumer;
 } cache_t;
 
+/* The index: a real section.  Used by the main thread only. */
 typedef struct index {
-    demo_t *demo;
-    pthread_mutex_t mu;
-    mgov_grant_t grant;              /* what it holds in RAM */
-    uint64_t size;                   /* its size, in RAM or on "disk" */
-    mgov_tier_t tier;
-    unsigned spills, reloads;
-    mgov_consumer_t *consumer;
+    mgov_section_t *sec;
+    const char *spill_path;          /* the governor's spill directory */
+    mgov_tier_t shown_tier;          /* as index_note_move last reported it */
+    uint64_t shown_gen;              /* its file's generation then */
+    mgov_section_view_t view;        /* the reader's view (step 6 to 11) */
+    bool pinned;
 } index_t;
 
 typedef struct executor {
@@ -93,6 +108,7 @@ struct demo {
     uint64_t budget, unit;           /* unit = budget / 64: "1 MiB" at 64 MiB */
     int r_graph, r_index, r_exec;
     uint64_t exec_limit, index_limit;
+    uint64_t index_bytes;            /* what the index holds: budget / 16 */
     uint64_t t0_ns;
     unsigned step_no;
 
@@ -103,6 +119,7 @@ struct demo {
     unsigned events, waits_started, waits_granted;
     unsigned failures;
     uint64_t max_used;
+    unsigned index_spills_skipped;   /* MGOV_EV_SPILL_FAILED for the index with EBUSY */
 
     cache_t cache;
     index_t index;
@@ -184,9 +201,14 @@ static void CLI_PRINTF(2, 3) fail(demo_t *d, const char *fmt, ...)
     pthread_mutex_unlock(&d->mu);
 }
 
-/* The one-line state after a step: usage, level, where the consumers are. */
+static void index_note_move(demo_t *d);
+
+/* The one-line state after a step: usage, level, where the consumers are;
+ * first, a line for the index if it moved since the last one. */
 static void show_state(demo_t *d)
 {
+    index_note_move(d);
+
     uint64_t used = mgov_used(d->gov);
     mgov_pressure_t level = mgov_pressure(d->gov);
 
@@ -194,10 +216,8 @@ static void show_state(demo_t *d)
     unsigned cached = d->cache.count;
     uint64_t cache_bytes = d->cache.bytes;
     pthread_mutex_unlock(&d->cache.mu);
-    pthread_mutex_lock(&d->index.mu);
-    mgov_tier_t tier = d->index.tier;
-    uint64_t index_size = d->index.size;
-    pthread_mutex_unlock(&d->index.mu);
+    mgov_tier_t tier = mgov_section_tier(d->index.sec);
+    uint64_t index_size = mgov_section_length(d->index.sec);
 
     say(d, "  = ", "%s used (%.1f%%), %s | cache: %u results, %s | index: %s %s | queries: %s",
         cli_size(used).s, pct(d, used), mgov_pressure_name(level), cached,
@@ -246,6 +266,10 @@ static void on_event(void *ctx, const mgov_event_t *ev)
         break;
     case MGOV_EV_WAITED:
         d->waits_granted++;
+        break;
+    case MGOV_EV_SPILL_FAILED:
+        if (ev->status == MGOV_EBUSY && ev->name != NULL && strcmp(ev->name, INDEX_NAME) == 0)
+            d->index_spills_skipped++;
         break;
     default:
         break;
@@ -337,108 +361,200 @@ static void cache_clear(demo_t *d)
 
 /* --------------------------------------------------------------- index */
 
-static uint64_t index_usage(void *ctx)
+/* The index's bytes: byte `off` is byte off % 8 of the 64-bit word
+ * mix64(off / 8) as this machine stores it (splitmix64 of the word's
+ * number), so any part of the pattern can be made again to check what the
+ * section gives back. */
+static uint64_t mix64(uint64_t x)
 {
-    index_t *x = ctx;
-
-    pthread_mutex_lock(&x->mu);
-    uint64_t size = x->size; /* spilled: what a reload would take */
-    pthread_mutex_unlock(&x->mu);
-    return size;
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
 }
 
-static mgov_tier_t index_tier(void *ctx)
+static uint8_t pattern_byte(uint64_t off)
 {
-    index_t *x = ctx;
-
-    pthread_mutex_lock(&x->mu);
-    mgov_tier_t tier = x->tier;
-    pthread_mutex_unlock(&x->mu);
-    return tier;
+    uint64_t w = mix64(off / 8);
+    uint8_t b[8];
+    memcpy(b, &w, 8);
+    return b[off % 8];
 }
 
-/* Writes the whole index to the (simulated) disk and gives its memory back,
- * whatever the target: an index is all or nothing here. */
-static int index_spill(void *ctx, uint64_t target, uint64_t *freed)
+static void pattern_fill(uint8_t *buf, uint64_t off, size_t len)
 {
-    index_t *x = ctx;
-    mgov_grant_t g = MGOV_GRANT_INIT;
-
-    (void)target;
-    pthread_mutex_lock(&x->mu);
-    if (x->tier == MGOV_TIER_IN_MEMORY) {
-        g = x->grant;
-        x->grant = (mgov_grant_t)MGOV_GRANT_INIT;
-        x->tier = MGOV_TIER_ON_DISK;
-        x->spills++;
+    size_t i = 0;
+    for (; i < len && (off + i) % 8 != 0; i++) /* up to the first whole word */
+        buf[i] = pattern_byte(off + i);
+    for (; len - i >= 8; i += 8) {
+        uint64_t w = mix64((off + i) / 8);
+        memcpy(buf + i, &w, 8);
     }
-    pthread_mutex_unlock(&x->mu);
-    *freed = g.bytes;
-    mgov_grant_release(&g);
-    return MGOV_OK;
+    for (; i < len; i++)
+        buf[i] = pattern_byte(off + i);
 }
 
-static int index_reload(void *ctx)
+/* Opens the section (AUTO: the governor spills and reloads it) and finds
+ * where its files go. */
+static int index_open(demo_t *d)
 {
-    index_t *x = ctx;
-    mgov_grant_t g = MGOV_GRANT_INIT;
-
-    pthread_mutex_lock(&x->mu);
-    bool on_disk = x->tier == MGOV_TIER_ON_DISK;
-    uint64_t size = x->size;
-    pthread_mutex_unlock(&x->mu);
-    if (!on_disk)
-        return MGOV_OK;
-    /* No reclaim: making room by spilling others to load this is not worth it. */
-    int rc = mgov_try_reserve(x->demo->gov, x->demo->r_index, size, MGOV_NO_RECLAIM, &g);
+    mgov_section_config_t scfg = MGOV_SECTION_CONFIG_INIT;
+    scfg.region = d->r_index;
+    scfg.priority = MGOV_PRIORITY_INDEX_BUFFERS;
+    scfg.tier = MGOV_SECTION_AUTO;
+    /* pin_wait_ns 0: a spill the governor asks for while a view is pinned
+     * is skipped at once (MGOV_EBUSY); timeout_ns 0: growth fails fast */
+    int rc = mgov_section_open(d->gov, INDEX_NAME, &scfg, &d->index.sec);
     if (rc != MGOV_OK)
         return rc;
-    pthread_mutex_lock(&x->mu);
-    if (x->tier == MGOV_TIER_ON_DISK) {
-        x->grant = g;
-        g = (mgov_grant_t)MGOV_GRANT_INIT;
-        x->tier = MGOV_TIER_IN_MEMORY;
-        x->reloads++;
+    mgov_spill_dir_t *dir;
+    if (mgov_spill_dir_get(d->gov, &dir) == MGOV_OK)
+        d->index.spill_path = mgov_spill_dir_path(dir);
+    d->index.shown_tier = mgov_section_tier(d->index.sec);
+    return MGOV_OK;
+}
+
+/* Writes `bytes` of the pattern into the index, INDEX_CHUNK at a time (its
+ * capacity doubles as it grows, each step reserved first). */
+static int index_build(demo_t *d, uint64_t bytes, unsigned *appends)
+{
+    static uint8_t chunk[INDEX_CHUNK];
+    uint64_t done = 0;
+
+    *appends = 0;
+    while (done < bytes) {
+        size_t n = bytes - done < INDEX_CHUNK ? (size_t)(bytes - done) : INDEX_CHUNK;
+        pattern_fill(chunk, done, n);
+        int rc = mgov_section_append(d->index.sec, chunk, n);
+        if (rc != MGOV_OK)
+            return rc;
+        done += n;
+        (*appends)++;
     }
-    pthread_mutex_unlock(&x->mu);
-    mgov_grant_release(&g); /* someone else reloaded it meanwhile */
     return MGOV_OK;
 }
 
-static int index_build(demo_t *d, uint64_t bytes)
+/* Compares a view with the pattern; reports the first difference. */
+static bool index_view_intact(demo_t *d, const mgov_section_view_t *v, const char *when)
 {
-    index_t *x = &d->index;
-    mgov_grant_t g = MGOV_GRANT_INIT;
+    static uint8_t want[INDEX_CHUNK];
+    uint64_t len = mgov_section_length(d->index.sec);
 
-    int rc = mgov_try_reserve(d->gov, d->r_index, bytes, 0, &g);
-    if (rc != MGOV_OK)
-        return rc;
-    pthread_mutex_lock(&x->mu);
-    mgov_grant_t old = x->grant;
-    x->grant = g;
-    x->size = bytes;
-    x->tier = MGOV_TIER_IN_MEMORY;
-    pthread_mutex_unlock(&x->mu);
-    mgov_grant_release(&old);
-    return MGOV_OK;
+    if (v->len != len || (len != 0 && v->data == NULL)) {
+        fail(d, "%s: a view of the index shows %zu bytes, its length is %" PRIu64, when, v->len,
+             len);
+        return false;
+    }
+    const uint8_t *got = v->data;
+    for (uint64_t off = 0; off < len; off += INDEX_CHUNK) {
+        size_t n = len - off < INDEX_CHUNK ? (size_t)(len - off) : INDEX_CHUNK;
+        pattern_fill(want, off, n);
+        if (memcmp(got + off, want, n) == 0)
+            continue;
+        size_t i = 0;
+        while (got[off + i] == want[i])
+            i++;
+        fail(d, "%s: byte %" PRIu64 " of the index is 0x%02x, expected 0x%02x", when, off + i,
+             got[off + i], want[i]);
+        return false;
+    }
+    return true;
 }
 
-static void index_drop(demo_t *d)
+/* Pins a view (in RAM, or of the mapped file), checks it, unpins it. */
+static bool index_intact(demo_t *d, const char *when)
+{
+    mgov_section_view_t v;
+    int rc = mgov_section_pin(d->index.sec, &v);
+    if (rc != MGOV_OK) {
+        fail(d, "%s: pinning a view of the index: %s", when, mgov_strerror(rc));
+        return false;
+    }
+    bool ok = index_view_intact(d, &v, when);
+    mgov_section_unpin(d->index.sec, &v);
+    return ok;
+}
+
+/* What mgov_section_foreach says about the index (name left NULL). */
+typedef struct index_info_arg {
+    mgov_section_info_t info;
+    bool found;
+} index_info_arg_t;
+
+static void index_info_fn(void *arg, const mgov_section_info_t *info)
+{
+    index_info_arg_t *a = arg;
+    if (strcmp(info->name, INDEX_NAME) == 0) {
+        a->info = *info;
+        a->info.name = NULL;
+        a->found = true;
+    }
+}
+
+static bool index_info(demo_t *d, mgov_section_info_t *out)
+{
+    index_info_arg_t a = { .found = false };
+    int rc = mgov_section_foreach(d->gov, index_info_fn, &a);
+    if (rc != MGOV_OK || !a.found) {
+        fail(d, "mgov_section_foreach does not list the index: %s",
+             rc != MGOV_OK ? mgov_strerror(rc) : "not found");
+        memset(out, 0, sizeof *out);
+        return false;
+    }
+    *out = a.info;
+    return true;
+}
+
+/* After the governor moved the index: one line saying where it went, once
+ * its bytes were read back and compared. */
+static void index_note_move(demo_t *d)
+{
+    index_t *x = &d->index;
+    mgov_tier_t tier = mgov_section_tier(x->sec);
+    mgov_section_info_t info;
+
+    if (tier == x->shown_tier || !index_info(d, &info))
+        return;
+    if (tier == MGOV_TIER_ON_DISK) {
+        bool ok = index_intact(d, "after the index was spilled");
+        if (info.generation != x->shown_gen)
+            say(d, "  ", "index: spilled to disk (%s file, generation %" PRIu64 "); read back "
+                "through a pinned view of the mapped file: %s", cli_size(info.disk_bytes).s,
+                info.generation, ok ? "intact" : "CORRUPTED");
+        else
+            say(d, "  ", "index: spilled to disk: unchanged since its reload, so only its RAM "
+                "was dropped (its file of generation %" PRIu64 ", %s, still holds it); read "
+                "back through a pinned view of the mapped file: %s", info.generation,
+                cli_size(info.disk_bytes).s, ok ? "intact" : "CORRUPTED");
+    } else if (tier == MGOV_TIER_IN_MEMORY && x->shown_tier == MGOV_TIER_ON_DISK) {
+        bool ok = index_intact(d, "after the index was reloaded");
+        say(d, "  ", "index: reloaded into RAM from its file of generation %" PRIu64 " (%s "
+            "charged to index_buffers; the file stays as its spilled copy): %s",
+            info.generation, cli_size(info.ram_bytes).s, ok ? "intact" : "CORRUPTED");
+    }
+    x->shown_tier = tier;
+    x->shown_gen = info.generation;
+}
+
+static void index_close(demo_t *d)
 {
     index_t *x = &d->index;
 
-    pthread_mutex_lock(&x->mu);
-    mgov_grant_t g = x->grant;
-    x->grant = (mgov_grant_t)MGOV_GRANT_INIT;
-    x->size = 0;
-    x->tier = MGOV_TIER_UNINITIALIZED;
-    pthread_mutex_unlock(&x->mu);
-    mgov_grant_release(&g);
+    if (x->pinned) {
+        mgov_section_unpin(x->sec, &x->view);
+        x->pinned = false;
+    }
+    if (x->sec != NULL) {
+        int rc = mgov_section_close(x->sec);
+        if (rc != MGOV_OK)
+            fail(d, "closing the index: %s", mgov_strerror(rc));
+        x->sec = NULL;
+    }
 }
 
 static mgov_tier_t index_tier_now(demo_t *d)
 {
-    return index_tier(&d->index);
+    return mgov_section_tier(d->index.sec);
 }
 
 /* ------------------------------------------------------------ executor */
@@ -503,9 +619,10 @@ static void check_accounting(demo_t *d, const char *when)
         return;
     }
     uint64_t cache = cache_usage(&d->cache);
-    pthread_mutex_lock(&d->index.mu);
-    uint64_t index = d->index.grant.bytes;
-    pthread_mutex_unlock(&d->index.mu);
+    mgov_section_info_t info;
+    if (!index_info(d, &info))
+        return;
+    uint64_t index = info.ram_bytes;
     uint64_t exec = atomic_load(&d->exec.bytes);
 
     if (st.regions[d->r_graph].used != cache)
@@ -514,6 +631,11 @@ static void check_accounting(demo_t *d, const char *when)
     if (st.regions[d->r_index].used != index)
         fail(d, "%s: index_buffers counts %" PRIu64 " bytes, the index holds %" PRIu64, when,
              st.regions[d->r_index].used, index);
+    if (info.tier != mgov_section_tier(d->index.sec) ||
+        (info.tier == MGOV_TIER_ON_DISK && index != 0) ||
+        (info.tier == MGOV_TIER_IN_MEMORY && index < info.length))
+        fail(d, "%s: the index is %s with %" PRIu64 " bytes, holding %" PRIu64 " in RAM", when,
+             mgov_tier_name(info.tier), info.length, index);
     if (st.regions[d->r_exec].used != exec)
         fail(d, "%s: execution_buffers counts %" PRIu64 " bytes, queries hold %" PRIu64, when,
              st.regions[d->r_exec].used, exec);
@@ -674,10 +796,11 @@ static void print_table(const mgov_stats_t *st)
     printf("%-18s %10s %10s %10s\n", "total", cli_size(st->used).s, cli_size(st->peak).s,
            cli_size(st->budget).s);
     printf("pressure %s, %" PRIu64 " level changes; reclaim: %" PRIu64 " passes, asked %s, freed %s;"
-           " %" PRIu64 " evictions, %" PRIu64 " spills, %" PRIu64 " reloads\n",
+           " %" PRIu64 " evictions, %" PRIu64 " spills (%" PRIu64 " failed), %" PRIu64
+           " reloads\n",
            mgov_pressure_name(st->pressure), st->pressure_transitions, st->reclaim_passes,
            cli_size(st->reclaim_asked).s, cli_size(st->reclaim_freed).s, st->evictions,
-           st->spills, st->reloads);
+           st->spills, st->spill_failures, st->reloads);
 }
 
 /* -------------------------------------------------------------- script */
@@ -698,6 +821,7 @@ static uint64_t bytes_to_reach(demo_t *d, double fraction)
 static void run_script(demo_t *d)
 {
     const uint64_t u = d->unit;
+    index_t *x = &d->index;
     mgov_grant_t query_a = MGOV_GRANT_INIT, query_b = MGOV_GRANT_INIT;
     mgov_grant_t query_c = MGOV_GRANT_INIT, urgent = MGOV_GRANT_INIT;
     mgov_grant_t refused = MGOV_GRANT_INIT;
@@ -710,15 +834,25 @@ static void run_script(demo_t *d)
         expect_ok(d, cache_put(d, u), "caching a result");
     show_state(d);
 
-    STEP(d, "the index is built: %s in index_buffers", cli_size(28 * u).s);
-    expect_ok(d, index_build(d, 28 * u), "building the index");
+    STEP(d, "the index is built: %s of real bytes appended to section '%s' in index_buffers",
+         cli_size(d->index_bytes).s, INDEX_NAME);
+    unsigned appends;
+    expect_ok(d, index_build(d, d->index_bytes, &appends), "building the index");
+    mgov_section_info_t info;
+    if (index_info(d, &info))
+        say(d, "  ", "index: %s (%" PRIu64 " bytes) in RAM, written in %u appends of at most "
+            "%s; its capacity, %s, is charged to index_buffers", cli_size(info.length).s,
+            info.length, appends, cli_size(INDEX_CHUNK).s, cli_size(info.ram_bytes).s);
+    x->shown_tier = index_tier_now(d);
+    index_intact(d, "after the index was built");
     show_state(d);
     check_accounting(d, "after the index is built");
 
     /* Moderate: the governor evicts cached results. */
+    uint64_t a_bytes = bytes_to_reach(d, 0.72);
     STEP(d, "query A takes %s of execution buffers: past the moderate threshold",
-         cli_size(12 * u).s);
-    expect_ok(d, exec_take(d, 12 * u, 0, &query_a), "query A");
+         cli_size(a_bytes).s);
+    expect_ok(d, exec_take(d, a_bytes, 0, &query_a), "query A");
     show_state(d);
     pthread_mutex_lock(&d->cache.mu);
     uint64_t evicted = d->cache.evicted;
@@ -727,7 +861,7 @@ static void run_script(demo_t *d)
         fail(d, "crossing into moderate evicted nothing from the cache");
     check_accounting(d, "after query A");
 
-    /* High: the governor evicts again, then spills the index. */
+    /* High: the governor evicts again, then spills the index to its file. */
     uint64_t b_bytes = bytes_to_reach(d, 0.90);
     STEP(d, "query B takes %s more, to 90%% of the budget: past the high threshold",
          cli_size(b_bytes).s);
@@ -748,13 +882,27 @@ static void run_script(demo_t *d)
     show_state(d);
     check_accounting(d, "after the reload");
 
-    /* High again, with the index pinned so nothing can be spilled. */
+    /* High again, with a view of the index pinned: the governor's spill of
+     * it is skipped (MGOV_EBUSY), so nothing can be spilled. */
     uint64_t c_bytes = bytes_to_reach(d, 0.93);
-    STEP(d, "the index is pinned in RAM (MGOV_FORCE_RAM); query C takes %s, to 93%%",
-         cli_size(c_bytes).s);
-    expect_ok(d, mgov_consumer_set_force_ram(d->index.consumer, true), "pinning the index");
+    STEP(d, "a reader pins a view of the index (mgov_section_pin), so the governor cannot "
+         "spill it; query C takes %s, to 93%%", cli_size(c_bytes).s);
+    unsigned skipped_before = d->index_spills_skipped;
+    rc = mgov_section_pin(x->sec, &x->view);
+    expect_ok(d, rc, "pinning a view of the index");
+    x->pinned = rc == MGOV_OK;
+    if (x->pinned && index_view_intact(d, &x->view, "the reader's view"))
+        say(d, "  ", "the reader's view: %s in RAM, intact", cli_size(x->view.len).s);
     expect_ok(d, exec_take(d, c_bytes, 0, &query_c), "query C");
     show_state(d);
+    pthread_mutex_lock(&d->mu);
+    bool skipped = d->index_spills_skipped > skipped_before;
+    pthread_mutex_unlock(&d->mu);
+    if (!skipped)
+        fail(d, "reaching high with the index pinned: the governor did not try to spill it, "
+                "or its spill was not refused with EBUSY");
+    if (index_tier_now(d) != MGOV_TIER_IN_MEMORY)
+        fail(d, "the pinned index left RAM");
 
     /* Critical: only urgent requests may use the top slice. */
     uint64_t urgent_bytes = bytes_to_reach(d, 0.98);
@@ -765,8 +913,8 @@ static void run_script(demo_t *d)
     check_accounting(d, "at critical");
 
     /* Refusals. */
-    STEP(d, "query D asks for %s without waiting (mgov_try_reserve)", cli_size(2 * u).s);
-    rc = exec_take(d, 2 * u, 0, &refused);
+    STEP(d, "query D asks for %s without waiting (mgov_try_reserve)", cli_size(u).s);
+    rc = exec_take(d, u, 0, &refused);
     say(d, "  ", "-> %s: %s", mgov_status_name(rc), mgov_strerror(rc));
     if (rc != MGOV_EBUDGET)
         fail(d, "query D: expected EBUDGET, got %s", mgov_status_name(rc));
@@ -784,7 +932,7 @@ static void run_script(demo_t *d)
         exec_done(d, &refused);
 
     /* A wait, and the wake-up. */
-    waiter_t w = { .d = d, .bytes = 2 * u, .grant = MGOV_GRANT_INIT, .rc = MGOV_ECANCELED };
+    waiter_t w = { .d = d, .bytes = u, .grant = MGOV_GRANT_INIT, .rc = MGOV_ECANCELED };
     pthread_t thread;
     STEP(d, "query D asks again from another thread, willing to wait up to %lld ms "
             "(mgov_reserve)", WAIT_TIMEOUT_NS / NS_PER_MS);
@@ -807,9 +955,22 @@ static void run_script(demo_t *d)
         nanosleep(&pause, NULL);
     }
 
-    STEP(d, "the index is unpinned and mgov_spill_all moves it to disk");
-    expect_ok(d, mgov_consumer_set_force_ram(d->index.consumer, false), "unpinning the index");
-    expect_ok(d, mgov_spill_all(d->gov), "mgov_spill_all");
+    STEP(d, "the reader unpins its view and mgov_spill_all moves the index to disk");
+    if (x->pinned) {
+        mgov_section_unpin(x->sec, &x->view);
+        x->pinned = false;
+    }
+    rc = mgov_spill_all(d->gov);
+    if (rc == MGOV_EBUSY) {
+        /* The waiting query runs reclaim passes of its own while it waits
+         * (every few ms): one was spilling the index at this very moment,
+         * and the governor skips a section that is being moved.  Wait for
+         * that move to end (an explicit spill waits for it). */
+        say(d, "  ", "the waiting query's own reclaim pass was spilling the index at the same "
+            "moment; mgov_section_spill waits for it");
+        rc = mgov_section_spill(x->sec, WAIT_TIMEOUT_NS);
+    }
+    expect_ok(d, rc, "mgov_spill_all");
     if (started) {
         pthread_join(thread, NULL);
         say(d, "  ", "query D %s", w.rc == MGOV_OK ? "got its memory" : mgov_strerror(w.rc));
@@ -852,15 +1013,18 @@ void cmd_demo_help(FILE *out)
             "Usage: memgov demo [--budget SIZE] [--quiet]\n"
             "\n"
             "Runs a short scripted workload against one governor and prints every\n"
-            "event as it happens: a query cache that evicts, an index that spills\n"
-            "to a simulated disk and reloads, and queries whose execution buffers\n"
-            "push pressure through normal, moderate, high and critical and back;\n"
-            "an urgent request, refusals, a request that waits in a second thread\n"
-            "and is woken; then an arena and a buffer pool that charge real memory\n"
-            "to the budget, with a writer that waits for buffers.  It ends with a\n"
-            "table of regions from mgov_stats.  The consumers hold grants, not real\n"
-            "memory, and the demo checks its own invariants (usage within the\n"
-            "budget, every level visited, nothing left at the end).\n"
+            "event as it happens: a query cache that evicts, an index that is a real\n"
+            "section (a sixteenth of the budget, written with a known pattern) which\n"
+            "the governor spills to a file in a private spill directory under $TMPDIR\n"
+            "and reloads, and queries whose execution buffers push pressure through\n"
+            "normal, moderate, high and critical and back; a pinned view of the index\n"
+            "that makes the governor skip its spill, an urgent request, refusals, a\n"
+            "request that waits in a second thread and is woken; then an arena and a\n"
+            "buffer pool that charge real memory to the budget, with a writer that\n"
+            "waits for buffers.  It ends with a table of regions from mgov_stats.\n"
+            "The cache and the queries hold grants, not real memory.  The demo checks\n"
+            "its own invariants (usage within the budget, every level visited, the\n"
+            "index's bytes intact after every move, nothing left at the end).\n"
             "\n"
             "Options:\n"
             "  -b, --budget SIZE  the governor's budget (default 64M); a size such as\n"
@@ -926,14 +1090,13 @@ int cmd_demo(int argc, char **argv)
     d->quiet = quiet;
     d->budget = budget;
     d->unit = budget / 64;
-    d->exec_limit = 40 * d->unit;
+    d->exec_limit = 60 * d->unit;
     d->index_limit = 32 * d->unit;
+    d->index_bytes = 4 * d->unit;
     pthread_mutex_init(&d->mu, NULL);
     pthread_cond_init(&d->cond, NULL);
     pthread_mutex_init(&d->cache.mu, NULL);
-    pthread_mutex_init(&d->index.mu, NULL);
     d->cache.demo = d;
-    d->index.demo = d;
     atomic_init(&d->exec.bytes, 0);
     d->level_seen[MGOV_PRESSURE_NORMAL] = true;
 
@@ -962,35 +1125,24 @@ int cmd_demo(int argc, char **argv)
 
     mgov_stats_t st;
     mgov_stats(gov, &st);
-    if (!quiet) {
+    if (!quiet)
         printf("memgov demo: budget %s; thresholds: moderate %s (%.0f%%), high %s (%.0f%%), "
                "critical %s (%.0f%%)\n",
                cli_size(budget).s, cli_size((uint64_t)((double)budget * st.moderate)).s,
                st.moderate * 100, cli_size((uint64_t)((double)budget * st.high)).s,
                st.high * 100, cli_size((uint64_t)((double)budget * st.critical)).s,
                st.critical * 100);
-        printf("consumers: query_cache (graph_storage, priority %u, evicts), "
-               "executor (execution_buffers, priority %u),\n"
-               "           index (index_buffers, priority %u, spills and reloads)\n\n",
-               MGOV_PRIORITY_QUERY_CACHE, MGOV_PRIORITY_EXECUTION_BUFFERS,
-               MGOV_PRIORITY_INDEX_BUFFERS);
-    }
 
     const mgov_consumer_ops_t cache_ops = { .usage = cache_usage, .evict = cache_evict };
-    const mgov_consumer_ops_t index_ops = {
-        .usage = index_usage, .spill = index_spill, .reload = index_reload, .tier = index_tier
-    };
     const mgov_consumer_ops_t exec_ops = { .usage = exec_usage };
     const mgov_consumer_config_t consumers[] = {
         { .name = "query_cache", .region = d->r_graph, .priority = MGOV_PRIORITY_QUERY_CACHE,
           .ops = &cache_ops, .ctx = &d->cache },
-        { .name = "index", .region = d->r_index, .priority = MGOV_PRIORITY_INDEX_BUFFERS,
-          .ops = &index_ops, .ctx = &d->index },
         { .name = "executor", .region = d->r_exec, .priority = MGOV_PRIORITY_EXECUTION_BUFFERS,
           .ops = &exec_ops, .ctx = &d->exec },
     };
-    mgov_consumer_t **handles[] = { &d->cache.consumer, &d->index.consumer, &d->exec.consumer };
-    for (unsigned i = 0; i < 3; i++) {
+    mgov_consumer_t **handles[] = { &d->cache.consumer, &d->exec.consumer };
+    for (unsigned i = 0; i < 2; i++) {
         rc = mgov_consumer_register(gov, &consumers[i], handles[i]);
         if (rc != MGOV_OK) {
             cli_runtime_error("demo", rc, "registering consumer %s", consumers[i].name);
@@ -998,6 +1150,23 @@ int cmd_demo(int argc, char **argv)
             goto shutdown;
         }
     }
+    /* The index registers itself: a section is a consumer of the governor. */
+    rc = index_open(d);
+    if (rc != MGOV_OK) {
+        cli_runtime_error("demo", rc, "opening section '%s' (in a private spill directory "
+                          "under $TMPDIR)", INDEX_NAME);
+        d->failures++;
+        goto shutdown;
+    }
+    if (!quiet)
+        printf("consumers: query_cache (graph_storage, priority %u, evicts), "
+               "executor (execution_buffers, priority %u),\n"
+               "           index (a section of real bytes in index_buffers, priority %u: "
+               "spilled to\n"
+               "           %s and reloaded)\n\n",
+               MGOV_PRIORITY_QUERY_CACHE, MGOV_PRIORITY_EXECUTION_BUFFERS,
+               MGOV_PRIORITY_INDEX_BUFFERS,
+               d->index.spill_path != NULL ? d->index.spill_path : "the spill directory");
 
     run_script(d);
 
@@ -1014,8 +1183,8 @@ int cmd_demo(int argc, char **argv)
 
 shutdown:
     cache_clear(d);
-    index_drop(d);
-    for (unsigned i = 0; i < 3; i++) {
+    index_close(d); /* its RAM and its consumer go; its file goes with the governor */
+    for (unsigned i = 0; i < 2; i++) {
         if (*handles[i] != NULL) {
             expect_ok(d, mgov_consumer_unregister(*handles[i]), "unregistering a consumer");
             *handles[i] = NULL;
@@ -1051,7 +1220,6 @@ shutdown:
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->cache.mu);
-    pthread_mutex_destroy(&d->index.mu);
     if (d->failures != 0) {
         fprintf(stderr, "memgov demo: %u check(s) failed\n", d->failures);
         return CLI_EXIT_FAILURE;

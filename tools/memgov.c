@@ -30,6 +30,8 @@ static const command_t commands[] = {
       cmd_sort, cmd_sort_help },
     { "bench", "run a benchmark: memgov bench sort",
       cmd_bench, cmd_bench_help },
+    { "sections", "list the tiered sections kept in a persistent spill directory",
+      cmd_sections, cmd_sections_help },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -51,9 +53,9 @@ static void tool_help(FILE *out)
             "\n"
             "Commands:\n");
     for (size_t i = 0; i < N_COMMANDS; i++)
-        fprintf(out, "  %-6s  %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-8s  %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
-            "  help    show this help, or a command's: memgov help COMMAND\n"
+            "  help      show this help, or a command's: memgov help COMMAND\n"
             "\n"
             "Options:\n"
             "  -h, --help     show this help and exit\n"
@@ -117,7 +119,8 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, bench, help)");
+        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, bench, sections, "
+                                     "help)");
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

@@ -2,7 +2,8 @@
 # executable).  The demo checks its own invariants, so running it is a test
 # of the governor and the allocators together; sort.sh checks `memgov sort`
 # byte for byte against `LC_ALL=C sort` and the library's external sort
-# under a 1 MiB budget.
+# under a 1 MiB budget; sections.sh lists, writes, reads back and removes
+# sections of a persistent spill directory, busy and damaged ones included.
 if(TARGET memgov)
   find_program(MGOV_BASH bash REQUIRED)
   add_test(NAME tools.cli
@@ -11,4 +12,7 @@ if(TARGET memgov)
   add_test(NAME tools.sort
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/sort.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.sort PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.sections
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/sections.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.sections PROPERTIES TIMEOUT 300)
 endif()
