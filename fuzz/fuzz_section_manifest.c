@@ -93,12 +93,27 @@ static void collect(void *arg, const mgov_section_info_t *in)
     }
 }
 
+/* The directory is made once, under $TMPDIR, and removed when the fuzzer
+ * exits (libFuzzer ends with exit(), so atexit handlers run). */
+static void remove_dir(void)
+{
+    clear_dir();
+    rmdir(dir);
+}
+
+static void make_dir(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/memgov-fuzz-section-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (mkdtemp(dir) == NULL)
+        abort();
+    atexit(remove_dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/memgov-fuzz-section-%d", (int)getpid());
-        mkdir(dir, 0700);
-    }
+    if (!dir[0])
+        make_dir();
     if (size < 1 || size > (1u << 20))
         return 0;
     clear_dir();
