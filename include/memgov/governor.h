@@ -242,6 +242,8 @@ typedef struct mgov_consumer_ops {
      * means "stays on disk by policy" (mgov_reload_eligible skips it
      * silently); usage should then report 0. */
     int (*reload)(void *ctx);
+    /* Where the data is now.  A consumer that says MGOV_TIER_ON_DISK is not
+     * asked to spill (reclaim, mgov_spill_all, mgov_spill_consumer). */
     mgov_tier_t (*tier)(void *ctx);
 } mgov_consumer_ops_t;
 

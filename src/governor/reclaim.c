@@ -4,7 +4,8 @@
  * region, or all), ordered lowest priority first and least recently touched
  * first within a priority, and visits each once until the target is met:
  *   level >= MODERATE: evict(target - freed)
- *   level >= HIGH:     then spill(target - freed), unless MGOV_FORCE_RAM
+ *   level >= HIGH:     then spill(target - freed), unless MGOV_FORCE_RAM or
+ *                      its tier op says it is already ON_DISK
  * taking from a victim what it can before moving to the next.  The work is
  * bounded: one call per op per consumer.
  *
@@ -63,6 +64,13 @@ static bool may_spill(const mgov_consumer_t *c)
     return c->ops.spill && !(atomic_load(&c->flags) & MGOV_FORCE_RAM);
 }
 
+/* A consumer whose tier op says it is on disk has nothing to spill: it is
+ * not asked (and no empty "spilled" event is reported).  Entered only. */
+static bool on_disk(const mgov_consumer_t *c)
+{
+    return c->ops.tier && c->ops.tier(c->ctx) == MGOV_TIER_ON_DISK;
+}
+
 static uint64_t run_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, int region)
 {
     unsigned n;
@@ -83,7 +91,7 @@ static uint64_t run_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, in
             }
             freed += got;
         }
-        if (freed < target && level >= MGOV_PRESSURE_HIGH && may_spill(c)) {
+        if (freed < target && level >= MGOV_PRESSURE_HIGH && may_spill(c) && !on_disk(c)) {
             uint64_t got;
             spill_one(gov, c, target - freed, &got);
             freed += got;
@@ -172,7 +180,7 @@ int mgov_spill_all(mgov_t *gov)
         if (!may_spill(c) || !mgov__consumer_enter(c, &f))
             continue;
         uint64_t freed;
-        int rc = spill_one(gov, c, UINT64_MAX, &freed);
+        int rc = on_disk(c) ? MGOV_OK : spill_one(gov, c, UINT64_MAX, &freed);
         mgov__consumer_leave(c, &f);
         if (rc != MGOV_OK && first_error == MGOV_OK)
             first_error = rc;
@@ -205,7 +213,7 @@ int mgov_spill_consumer(mgov_t *gov, const char *name)
             rc = MGOV_ENOTFOUND; /* unregistered meanwhile */
         else {
             uint64_t freed;
-            rc = spill_one(gov, c, UINT64_MAX, &freed);
+            rc = on_disk(c) ? MGOV_OK : spill_one(gov, c, UINT64_MAX, &freed);
             mgov__consumer_leave(c, &f);
         }
         break;

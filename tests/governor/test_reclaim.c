@@ -150,11 +150,11 @@ static void test_levels(void **state)
     /* HIGH: per victim, evict then spill the rest */
     gh_calllog_clear(f->cl);
     assert_int_equal(mgov_reclaim(f->gov, 10 * MiB, MGOV_PRESSURE_HIGH), 10 * MiB);
-    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "a:e,a:s,b:e,b:s");
+    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "a:e,a:t,a:s,b:e,b:t,b:s");
     assert_int_equal(f->cl->calls[0].target, 10 * MiB);
-    assert_int_equal(f->cl->calls[1].target, 8 * MiB);
-    assert_int_equal(f->cl->calls[2].target, 5 * MiB);
+    assert_int_equal(f->cl->calls[2].target, 8 * MiB);
     assert_int_equal(f->cl->calls[3].target, 5 * MiB);
+    assert_int_equal(f->cl->calls[5].target, 5 * MiB);
     assert_int_equal(gh_mock_spilled(&a), 3 * MiB);
     assert_int_equal(gh_mock_spilled(&b), 5 * MiB);
 
@@ -166,7 +166,7 @@ static void test_levels(void **state)
     gh_calllog_clear(f->cl);
     atomic_store(&a.evict_max, 0);
     assert_int_equal(mgov_reclaim(f->gov, 1 * MiB, MGOV_PRESSURE_CRITICAL), 1 * MiB);
-    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "a:e,a:s");
+    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "a:e,a:t,a:s");
 
     gh_mock_fini(&a);
     gh_mock_fini(&b);
@@ -192,15 +192,15 @@ static void test_force_ram_never_spilled(void **state)
 
     /* evicted, not spilled; the next victim spills */
     assert_int_equal(mgov_reclaim(f->gov, 4 * MiB, MGOV_PRESSURE_CRITICAL), 4 * MiB);
-    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "pinned:e,loose:e,loose:s");
+    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "pinned:e,loose:e,loose:t,loose:s");
     assert_int_equal(gh_mock_held(&pinned), 9 * MiB);
     assert_int_equal(gh_mock_spilled(&pinned), 0);
 
     /* spill_all skips it (and the one with no spill op) */
     gh_calllog_clear(f->cl);
     assert_int_equal(mgov_spill_all(f->gov), MGOV_OK);
-    assert_string_equal(gh_calllog_names(f->cl, GH_OP_SPILL, buf, sizeof buf), "loose");
-    assert_int_equal(f->cl->calls[0].target, UINT64_MAX);
+    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "loose:t,loose:s");
+    assert_int_equal(f->cl->calls[1].target, UINT64_MAX);
     assert_int_equal(gh_mock_held(&loose), 0);
     assert_int_equal(gh_mock_held(&pinned), 9 * MiB);
 
@@ -211,8 +211,9 @@ static void test_force_ram_never_spilled(void **state)
     assert_int_equal(mgov_spill_consumer(f->gov, NULL), MGOV_EINVAL);
     assert_int_equal(mgov_spill_consumer(NULL, "loose"), MGOV_EINVAL);
     assert_int_equal(atomic_load(&pinned.n_spill), 0);
+    /* loose holds nothing now: its tier says ON_DISK, so it is not asked */
     assert_int_equal(mgov_spill_consumer(f->gov, "loose"), MGOV_OK);
-    assert_int_equal(atomic_load(&loose.n_spill), 3);
+    assert_int_equal(atomic_load(&loose.n_spill), 2);
 
     gh_mock_fini(&pinned);
     gh_mock_fini(&loose);
@@ -571,9 +572,9 @@ static void test_refused_reserve_spills_even_at_normal(void **state)
     /* the refusal's pass at HIGH, then the pass owed for entering CRITICAL
      * (95 MiB back to 95% - 2%) */
     assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf),
-                        "spiller:e,spiller:s,spiller:e,spiller:s");
-    assert_int_equal(f->cl->calls[1].target, 5 * MiB); /* 60 + 40 - 95 */
-    assert_int_equal(f->cl->calls[3].target, 2 * MiB);
+                        "spiller:e,spiller:t,spiller:s,spiller:e,spiller:t,spiller:s");
+    assert_int_equal(f->cl->calls[2].target, 5 * MiB); /* 60 + 40 - 95 */
+    assert_int_equal(f->cl->calls[5].target, 2 * MiB);
     assert_int_equal(gh_mock_spilled(&m), 7 * MiB);
     assert_int_equal(mgov_used(f->gov), 93 * MiB);
     gh_event_t e;
@@ -833,6 +834,40 @@ static void test_events_and_counters(void **state)
     gh_mock_fini(&v2);
 }
 
+/* A consumer whose tier op says ON_DISK holds nothing to spill: no path
+ * asks it, and no empty "spilled" event is reported. */
+static void test_on_disk_not_asked_to_spill(void **state)
+{
+    fx_t *f = *state;
+    gh_mock_t disk, ram;
+    gh_mock_init(&disk, f->gov, "disk", EXEC, GH_HAS_ALL, f->cl);
+    gh_mock_init(&ram, f->gov, "ram", EXEC, GH_HAS_ALL, f->cl);
+    gh_mock_hold(&disk, 2 * MiB, MGOV_NO_RECLAIM); /* says ON_DISK all the same */
+    gh_mock_hold(&ram, 4 * MiB, MGOV_NO_RECLAIM);
+    gh_mock_force_tier(&disk, MGOV_TIER_ON_DISK);
+    atomic_store(&disk.evict_max, 0);
+    atomic_store(&ram.evict_max, 0);
+    assert_int_equal(gh_mock_register(&disk, 10, 0), MGOV_OK);
+    assert_int_equal(gh_mock_register(&ram, 20, 0), MGOV_OK);
+    char buf[256];
+
+    assert_int_equal(mgov_reclaim(f->gov, 1 * MiB, MGOV_PRESSURE_HIGH), 1 * MiB);
+    assert_string_equal(gh_calllog_str(f->cl, buf, sizeof buf), "disk:e,disk:t,ram:e,ram:t,ram:s");
+    gh_calllog_clear(f->cl);
+    assert_int_equal(mgov_spill_all(f->gov), MGOV_OK);
+    assert_string_equal(gh_calllog_names(f->cl, GH_OP_SPILL, buf, sizeof buf), "ram");
+    assert_int_equal(mgov_spill_consumer(f->gov, "disk"), MGOV_OK);
+    assert_int_equal(atomic_load(&disk.n_spill), 0);
+    assert_int_equal(gh_mock_held(&disk), 2 * MiB);
+    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_SPILLED), 2); /* both of ram's */
+    gh_event_t e;
+    assert_false(gh_evlog_named(f->log, MGOV_EV_SPILLED, "disk", 0, &e));
+    assert_int_equal(stats(f->gov).spills, 2);
+
+    gh_mock_fini(&disk);
+    gh_mock_fini(&ram);
+}
+
 /* ----------------------------------------------------------- ENOMEM */
 
 static void test_out_of_memory(void **state)
@@ -909,6 +944,7 @@ int main(void)
         T(test_one_pass_at_a_time),
         cmocka_unit_test(test_limit_refusal_reclaims_own_region),
         T(test_events_and_counters),
+        T(test_on_disk_not_asked_to_spill),
         T(test_out_of_memory),
         T(test_large_reclaim_trims_heap),
     };
