@@ -23,16 +23,19 @@
  * stays in RAM with a clean copy on disk).
  *
  * Writes (append, write at an offset, resize, truncate):
+ *   - an AUTO section that is ON_DISK, and that the write leaves within
+ *     max_ram, is first brought back to RAM (a reload, reported as one) if
+ *     its bytes fit in the budget without reclaiming anyone or waiting;
  *   - in RAM (UNINITIALIZED or IN_MEMORY, ForceDisk not set, and the new
  *     length within max_ram): applied in place; growing reserves more of the
  *     budget first (capacity doubles, so appends are amortized O(1)); a
  *     refusal leaves the section unchanged.
- *   - otherwise (ON_DISK, ForceDisk, or a new length over max_ram): the
- *     section is rewritten on disk as a new generation of its file (the old
- *     bytes with the change applied, synced, then swapped in through the
- *     manifest), and stays or becomes ON_DISK; its RAM, if any, is released.
- *     This costs O(length) per call: batch writes, or reload the section
- *     first to write in RAM.
+ *   - otherwise (still ON_DISK: ForceDisk, a new length over max_ram, or no
+ *     room in the budget for the reload): the section is rewritten on disk
+ *     as a new generation of its file (the old bytes with the change
+ *     applied, synced, then swapped in through the manifest), and stays or
+ *     becomes ON_DISK; its RAM, if any, is released.  This costs O(length)
+ *     per call, so batch writes to such a section.
  *
  * Overrides (mgov_section_config_t.tier):
  *   MGOV_SECTION_AUTO        the governor spills it under pressure.
@@ -147,8 +150,9 @@ MGOV_API int mgov_section_remove(mgov_t *gov, const char *name);
  * length overflow), MGOV_EBUSY / MGOV_ETIMEDOUT (a view stays pinned, see
  * pin_wait_ns), MGOV_EBUDGET / MGOV_ELIMIT / MGOV_ETIMEDOUT (growth in RAM
  * refused), MGOV_ENOSPC (disk quota, ENOSPC, EDQUOT), MGOV_EIO,
- * MGOV_ENOMEM, MGOV_ECORRUPT (the section is unavailable).  A failed write
- * leaves the section as it was. */
+ * MGOV_ENOMEM, MGOV_ECORRUPT (the section is unavailable, or its data was
+ * found damaged by the reload before the write).  A failed write leaves the
+ * section's bytes as they were (its reload, if it had one, stands). */
 
 /* Appends len bytes (data may be NULL when len is 0). */
 MGOV_API int mgov_section_append(mgov_section_t *s, const void *data, size_t len);

@@ -78,18 +78,25 @@ void mgov__section_release(mgov_section_t *s)
     pthread_cond_broadcast(&s->cond);
 }
 
+int mgov__section_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
+{
+    pthread_mutex_lock(&s->mu);
+    int rc = mgov__section_acquire(s, wait_ns, wait_busy);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void mgov__section_end(mgov_section_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    mgov__section_release(s);
+    pthread_mutex_unlock(&s->mu);
+}
+
 bool mgov__section_disk_bound(const mgov_section_t *s, uint64_t length)
 {
     return s->cfg.tier == MGOV_SECTION_FORCE_DISK ||
            (s->cfg.tier == MGOV_SECTION_AUTO && s->cfg.max_ram && length > s->cfg.max_ram);
-}
-
-static int entry_status(mgov_section_t *s)
-{
-    pthread_mutex_lock(&s->store->mu);
-    int st = s->entry->status;
-    pthread_mutex_unlock(&s->store->mu);
-    return st;
 }
 
 /* ---------------------------------------------------------- consumer ops */
@@ -107,15 +114,11 @@ static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
 {
     (void)target; /* a section moves whole */
     mgov_section_t *s = ctx;
-    pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns, false);
-    pthread_mutex_unlock(&s->mu);
+    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
     rc = mgov__section_spill_locked(s, s->cfg.pin_wait_ns, freed);
-    pthread_mutex_lock(&s->mu);
-    mgov__section_release(s);
-    pthread_mutex_unlock(&s->mu);
+    mgov__section_end(s);
     return rc;
 }
 
@@ -124,15 +127,11 @@ static int op_reload(void *ctx)
     mgov_section_t *s = ctx;
     if (mgov__section_disk_bound(s, atomic_load(&s->length)))
         return MGOV_ENOTSUP; /* stays on disk by policy */
-    pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns, false);
-    pthread_mutex_unlock(&s->mu);
+    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns);
-    pthread_mutex_lock(&s->mu);
-    mgov__section_release(s);
-    pthread_mutex_unlock(&s->mu);
+    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0);
+    mgov__section_end(s);
     return rc;
 }
 
@@ -199,15 +198,11 @@ static int force_ram_load(mgov_section_t *s)
 {
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
-    pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, -1, true);
-    pthread_mutex_unlock(&s->mu);
+    int rc = mgov__section_begin(s, -1, true);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns);
-    pthread_mutex_lock(&s->mu);
-    mgov__section_release(s);
-    pthread_mutex_unlock(&s->mu);
+    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0);
+    mgov__section_end(s);
     return rc;
 }
 
@@ -279,9 +274,7 @@ int mgov_section_close(mgov_section_t *s)
         return MGOV_EBUSY;
     /* first: no governor callback runs on it after this */
     mgov_consumer_unregister(s->consumer);
-    pthread_mutex_lock(&s->mu);
-    mgov__section_acquire(s, -1, true); /* another thread's write may still run */
-    pthread_mutex_unlock(&s->mu);
+    mgov__section_begin(s, -1, true); /* another thread's write may still run */
     release_entry(s);
     section_free(s);
     return MGOV_OK;
@@ -309,27 +302,11 @@ int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
         s->busy = true;
         s->busy_owner = pthread_self();
         pthread_mutex_unlock(&s->mu);
-        mgov__tier_store_t *st = s->store;
-        pthread_mutex_lock(&st->mu);
-        mgov__tier_entry_t e = *s->entry;
-        pthread_mutex_unlock(&st->mu);
-        void *map = NULL;
-        size_t map_len = 0;
-        rc = e.status;
-        if (rc == MGOV_OK)
-            rc = mgov__secfile_map(st, &e, !e.verified, &map, &map_len);
-        pthread_mutex_lock(&st->mu);
-        if (rc == MGOV_OK)
-            s->entry->verified = true;
-        else if (rc == MGOV_ECORRUPT)
-            s->entry->status = MGOV_ECORRUPT;
-        pthread_mutex_unlock(&st->mu);
+        rc = mgov__section_map_locked(s);
         pthread_mutex_lock(&s->mu);
-        s->map = map;
-        s->map_len = map_len;
         mgov__section_release(s);
     } else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK) {
-        rc = entry_status(s);
+        rc = mgov__section_entry(s).status;
     }
     if (rc == MGOV_OK) {
         s->pins++;

@@ -39,6 +39,44 @@ void mgov__section_unmap(mgov_section_t *s)
     s->map_len = 0;
 }
 
+mgov__tier_entry_t mgov__section_entry(mgov_section_t *s)
+{
+    pthread_mutex_lock(&s->store->mu);
+    mgov__tier_entry_t e = *s->entry;
+    pthread_mutex_unlock(&s->store->mu);
+    return e;
+}
+
+void mgov__section_entry_checked(mgov_section_t *s, int rc)
+{
+    if (rc != MGOV_OK && rc != MGOV_ECORRUPT)
+        return;
+    pthread_mutex_lock(&s->store->mu);
+    if (rc == MGOV_OK)
+        s->entry->verified = true;
+    else
+        s->entry->status = MGOV_ECORRUPT;
+    pthread_mutex_unlock(&s->store->mu);
+}
+
+int mgov__section_map_locked(mgov_section_t *s)
+{
+    mgov__tier_entry_t e = mgov__section_entry(s);
+    if (e.status != MGOV_OK)
+        return e.status;
+    void *map = NULL;
+    size_t map_len = 0;
+    int rc = mgov__secfile_map(s->store, &e, !e.verified, &map, &map_len);
+    mgov__section_entry_checked(s, rc);
+    if (rc != MGOV_OK)
+        return rc;
+    pthread_mutex_lock(&s->mu); /* pins read map under mu */
+    s->map = map;
+    s->map_len = map_len;
+    pthread_mutex_unlock(&s->mu);
+    return MGOV_OK;
+}
+
 int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, uint32_t crc)
 {
     mgov__tier_store_t *st = s->store;
@@ -77,11 +115,8 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
 /* True when the entry's file holds exactly the RAM bytes. */
 static bool clean_copy(mgov_section_t *s)
 {
-    pthread_mutex_lock(&s->store->mu);
-    bool clean = !s->dirty && s->entry->gen && s->entry->status == MGOV_OK &&
-                 s->entry->length == atomic_load(&s->length);
-    pthread_mutex_unlock(&s->store->mu);
-    return clean;
+    mgov__tier_entry_t e = mgov__section_entry(s);
+    return !s->dirty && e.gen && e.status == MGOV_OK && e.length == atomic_load(&s->length);
 }
 
 int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
@@ -125,32 +160,30 @@ int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t 
 }
 
 /* Reserves `bytes` for s: at once, or waiting up to timeout_ns. */
-int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, mgov_grant_t *out)
+int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, unsigned flags,
+                          mgov_grant_t *out)
 {
     mgov_t *gov = s->store->gov;
-    unsigned flags = s->cfg.tier == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
+    flags |= s->cfg.tier == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
     if (timeout_ns == 0)
         return mgov_try_reserve(gov, s->cfg.region, bytes, flags, out);
     return mgov_reserve(gov, s->cfg.region, bytes, flags, timeout_ns, out);
 }
 
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns)
+int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags)
 {
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
     uint64_t len = atomic_load(&s->length);
     if (mgov__section_disk_bound(s, len))
         return MGOV_ENOTSUP;
-    mgov__tier_store_t *st = s->store;
-    pthread_mutex_lock(&st->mu);
-    mgov__tier_entry_t e = *s->entry;
-    pthread_mutex_unlock(&st->mu);
+    mgov__tier_entry_t e = mgov__section_entry(s);
     if (e.status != MGOV_OK)
         return e.status;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     size_t cap = (size_t)((len + page - 1) / page * page);
     mgov_grant_t g = MGOV_GRANT_INIT;
-    int rc = mgov__section_reserve(s, cap, timeout_ns, &g);
+    int rc = mgov__section_reserve(s, cap, timeout_ns, flags, &g);
     if (rc != MGOV_OK)
         return rc;
     void *ram = NULL;
@@ -159,22 +192,15 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns)
          * costs more than the copy itself */
         int err = mgov__mmap(cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
                              -1, 0, &ram);
-        rc = err ? MGOV_ENOMEM : mgov__secfile_read(st, &e, ram);
+        rc = err ? MGOV_ENOMEM : mgov__secfile_read(s->store, &e, ram);
     }
+    mgov__section_entry_checked(s, rc);
     if (rc != MGOV_OK) {
         if (ram)
             mgov__munmap(ram, cap);
         mgov_grant_release(&g);
-        if (rc == MGOV_ECORRUPT) {
-            pthread_mutex_lock(&st->mu);
-            s->entry->status = MGOV_ECORRUPT;
-            pthread_mutex_unlock(&st->mu);
-        }
         return rc;
     }
-    pthread_mutex_lock(&st->mu);
-    s->entry->verified = true;
-    pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&s->mu);
     mgov__section_unmap(s);
     s->ram = ram;
@@ -195,17 +221,13 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
         return MGOV_EINVAL;
     if (s->cfg.tier == MGOV_SECTION_FORCE_RAM)
         return MGOV_EBUSY;
-    pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, timeout_ns, true);
-    pthread_mutex_unlock(&s->mu);
+    int rc = mgov__section_begin(s, timeout_ns, true);
     uint64_t freed = 0;
     bool moved = false;
     if (rc == MGOV_OK) {
         moved = atomic_load(&s->tier) == MGOV_TIER_IN_MEMORY;
         rc = mgov__section_spill_locked(s, timeout_ns, &freed);
-        pthread_mutex_lock(&s->mu);
-        mgov__section_release(s);
-        pthread_mutex_unlock(&s->mu);
+        mgov__section_end(s);
     }
     if (rc != MGOV_OK)
         mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, atomic_load(&s->length), 0, 0, rc);
@@ -218,16 +240,12 @@ int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
 {
     if (!s)
         return MGOV_EINVAL;
-    pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, timeout_ns, true);
-    pthread_mutex_unlock(&s->mu);
+    int rc = mgov__section_begin(s, timeout_ns, true);
     bool moved = false;
     if (rc == MGOV_OK) {
         moved = atomic_load(&s->tier) == MGOV_TIER_ON_DISK;
-        rc = mgov__section_reload_locked(s, timeout_ns);
-        pthread_mutex_lock(&s->mu);
-        mgov__section_release(s);
-        pthread_mutex_unlock(&s->mu);
+        rc = mgov__section_reload_locked(s, timeout_ns, 0);
+        mgov__section_end(s);
     }
     if (rc != MGOV_OK && rc != MGOV_ENOTSUP)
         mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, atomic_load(&s->length), 0, 0,

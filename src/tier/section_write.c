@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "governor/hooks.h"
 #include "sys/fileio.h"
 #include "tier/tier_internal.h"
 
@@ -81,7 +82,7 @@ static int ram_grow(mgov_section_t *s, uint64_t need)
                                        flags | MGOV_NO_RECLAIM, &extra) != MGOV_OK)
         dbl = want;
     if (!extra.gov) {
-        int rc = mgov__section_reserve(s, dbl - s->ram_cap, s->cfg.timeout_ns, &extra);
+        int rc = mgov__section_reserve(s, dbl - s->ram_cap, s->cfg.timeout_ns, 0, &extra);
         if (rc != MGOV_OK)
             return rc;
     }
@@ -153,24 +154,9 @@ static int current_bytes(mgov_section_t *s, const uint8_t **out)
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK || !atomic_load(&s->length))
         return MGOV_OK;
     if (!s->map) {
-        mgov__tier_store_t *st = s->store;
-        pthread_mutex_lock(&st->mu);
-        mgov__tier_entry_t e = *s->entry;
-        pthread_mutex_unlock(&st->mu);
-        int rc = e.status;
-        if (rc == MGOV_OK)
-            rc = mgov__secfile_map(st, &e, !e.verified, &s->map, &s->map_len);
-        if (rc != MGOV_OK) {
-            if (rc == MGOV_ECORRUPT) {
-                pthread_mutex_lock(&st->mu);
-                s->entry->status = MGOV_ECORRUPT;
-                pthread_mutex_unlock(&st->mu);
-            }
+        int rc = mgov__section_map_locked(s);
+        if (rc != MGOV_OK)
             return rc;
-        }
-        pthread_mutex_lock(&st->mu);
-        s->entry->verified = true;
-        pthread_mutex_unlock(&st->mu);
     }
     *out = (const uint8_t *)s->map + MGOV__SECTION_HEADER;
     return MGOV_OK;
@@ -214,37 +200,56 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
 
 /* ------------------------------------------------------------------ entry */
 
+/* An Auto section on disk comes back to RAM before a write that leaves it
+ * within max_ram, when its bytes fit in the budget without asking anyone
+ * for memory (no reclaim, no wait): *reloaded says it did.  When they do
+ * not (or the mapping fails) the write goes to disk instead; a damaged or
+ * unreadable file is the write's error, as it would be on disk. */
+static int reload_for_write(mgov_section_t *s, bool *reloaded)
+{
+    *reloaded = false;
+    if (s->cfg.tier != MGOV_SECTION_AUTO || mgov__section_disk_bound(s, atomic_load(&s->length)))
+        return MGOV_OK;
+    int rc = mgov__section_reload_locked(s, 0, MGOV_NO_RECLAIM);
+    if (rc == MGOV_OK)
+        *reloaded = true;
+    else if (rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ENOMEM)
+        rc = MGOV_OK;
+    return rc;
+}
+
 static int apply(mgov_section_t *s, change_t *ch)
 {
     if (!s || (ch->len && !ch->data))
         return MGOV_EINVAL;
-    pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, s->cfg.pin_wait_ns, true);
-    pthread_mutex_unlock(&s->mu);
+    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, true);
     if (rc != MGOV_OK)
         return rc;
+    bool reloaded = false;
     uint64_t old_len = atomic_load(&s->length);
     rc = change_resolve(ch, old_len);
-    if (rc == MGOV_OK && atomic_load(&s->tier) == MGOV_TIER_ON_DISK) {
-        pthread_mutex_lock(&s->store->mu);
-        rc = s->entry->status;
-        pthread_mutex_unlock(&s->store->mu);
-    }
+    if (rc == MGOV_OK && atomic_load(&s->tier) == MGOV_TIER_ON_DISK)
+        rc = mgov__section_entry(s).status;
     if (rc == MGOV_OK && ch->new_len == old_len && !ch->len) {
         /* nothing changes */
     } else if (rc == MGOV_OK) {
         bool over_cap = s->cfg.max_ram && ch->new_len > s->cfg.max_ram;
         if (s->cfg.tier == MGOV_SECTION_FORCE_RAM && over_cap)
             rc = MGOV_ELIMIT;
+        else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK &&
+                 !mgov__section_disk_bound(s, ch->new_len))
+            rc = reload_for_write(s, &reloaded);
+        if (rc != MGOV_OK)
+            ;
         else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK ||
                  mgov__section_disk_bound(s, ch->new_len))
             rc = disk_apply(s, ch, old_len);
         else
             rc = ram_apply(s, ch, old_len);
     }
-    pthread_mutex_lock(&s->mu);
-    mgov__section_release(s);
-    pthread_mutex_unlock(&s->mu);
+    mgov__section_end(s);
+    if (reloaded) /* a move, even when the write then failed */
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, old_len, 0, 0, MGOV_OK);
     if (rc == MGOV_OK)
         mgov_consumer_touch(s->consumer);
     return rc;

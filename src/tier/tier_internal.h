@@ -183,6 +183,10 @@ void mgov__tier_reap_stop(mgov__tier_store_t *st);
 int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
 /* Ends the busy mark (s->mu held) and wakes waiters. */
 void mgov__section_release(mgov_section_t *s);
+/* mgov__section_acquire and mgov__section_release, taking s->mu themselves
+ * (for callers that do not hold it). */
+int mgov__section_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
+void mgov__section_end(mgov_section_t *s);
 
 /* Waits, with s->mu held, until no view is pinned: wait_ns as in
  * mgov__section_acquire.  MGOV_OK, MGOV_EBUSY, MGOV_ETIMEDOUT. */
@@ -192,10 +196,23 @@ int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns);
  * views be pinned while it writes, then waits up to pin_wait_ns for them
  * before it releases the RAM. */
 int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns);
-/* Reserves `bytes` in the section's region (revocable when AUTO): fail
- * fast when timeout_ns is 0, else waiting up to it. */
-int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, mgov_grant_t *out);
+/* A reload reserves with these grant flags (MGOV_NO_RECLAIM: without
+ * asking anyone for memory) and timeout_ns as mgov__section_reserve. */
+int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags);
+/* Reserves `bytes` in the section's region (revocable when AUTO, plus
+ * `flags`): fail fast when timeout_ns is 0, else waiting up to it. */
+int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, unsigned flags,
+                          mgov_grant_t *out);
+/* A copy of the section's entry, taken under store->mu. */
+mgov__tier_entry_t mgov__section_entry(mgov_section_t *s);
+/* Records what reading the entry's file found: MGOV_OK marks its data
+ * verified, MGOV_ECORRUPT makes the section unavailable; other errors
+ * (I/O, memory) change nothing. */
+void mgov__section_entry_checked(mgov_section_t *s, int rc);
+/* Maps the entry's file (ON_DISK, busy, s->mu not held), checking the
+ * data's crc32c the first time: sets map and map_len.  An unavailable
+ * section is its status; MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM. */
+int mgov__section_map_locked(mgov_section_t *s);
 /* Releases RAM and its grant. */
 void mgov__section_ram_free(mgov_section_t *s);
 /* Unmaps the file mapping, if any. */

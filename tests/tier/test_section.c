@@ -1,5 +1,6 @@
 /* tests/tier/test_section.c - sections within one governor: round trips
- * through every tier, writes in RAM and on disk against a model, names,
+ * through every tier, writes in RAM and on disk against a model, writes
+ * to a spilled section (reloaded first, or on disk without room), names,
  * pinned views blocking moves, overrides, max_ram, pressure-driven spills,
  * reload_eligible's order and stopping point, events, and every injected
  * I/O and allocation failure of a spill, a disk write and a reload leaving
@@ -292,10 +293,17 @@ static void test_write_errors(void **state)
     assert_int_equal(mgov_section_truncate(s, 2), MGOV_OK);
     assert_int_equal(mgov_section_resize(s, 4), MGOV_OK);
     assert_content(s, "ab\0\0", 4);
-    assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
+    assert_int_equal(mgov_section_close(s), MGOV_OK);
+    mgov_section_config_t fd = MGOV_SECTION_CONFIG_INIT;
+    fd.tier = MGOV_SECTION_FORCE_DISK;
+    s = open_cfg(f, "wd", &fd);
+    assert_int_equal(mgov_section_append(s, "abcd", 4), MGOV_OK);
     assert_int_equal(mgov_section_truncate(s, 1), MGOV_OK);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK); /* written on disk */
     assert_int_equal(mgov_section_resize(s, 3), MGOV_OK);
+    assert_content(s, "a\0\0", 3);
+    assert_int_equal(mgov_section_write(s, 4, "x", 1), MGOV_EINVAL);
+    assert_int_equal(mgov_section_truncate(s, 4), MGOV_EINVAL);
     assert_content(s, "a\0\0", 3);
     assert_int_equal(mgov_section_append(NULL, "a", 1), MGOV_EINVAL);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
@@ -304,6 +312,132 @@ static void test_write_errors(void **state)
     assert_int_equal(mgov_section_reload(NULL, 0), MGOV_EINVAL);
     assert_int_equal(mgov_section_pin(NULL, NULL), MGOV_EINVAL);
     mgov_section_unpin(NULL, NULL);
+}
+
+typedef struct gen_arg {
+    const char *name;
+    uint64_t gen;
+} gen_arg_t;
+
+static void gen_fn(void *arg, const mgov_section_info_t *in)
+{
+    gen_arg_t *a = arg;
+    if (strcmp(in->name, a->name) == 0)
+        a->gen = in->generation;
+}
+
+/* The generation of the file of section `name`, from the listing. */
+static uint64_t generation_of(fx_t *f, const char *name)
+{
+    gen_arg_t a = { name, 0 };
+    assert_int_equal(mgov_section_foreach(f->gov, gen_fn, &a), MGOV_OK);
+    return a.gen;
+}
+
+/* Flips one data byte of section `name`'s file. */
+static void damage_data(fx_t *f, const char *name, uint64_t gen, uint64_t off)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/sec-%016llx-%s", f->dir, (unsigned long long)gen, name);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t b;
+    assert_int_equal(pread(fd, &b, 1, 4096 + (off_t)off), 1);
+    b ^= 0x5a;
+    assert_int_equal(pwrite(fd, &b, 1, 4096 + (off_t)off), 1);
+    close(fd);
+}
+
+/* A write to an Auto section on disk brings it back to RAM first when its
+ * bytes fit without reclaim; otherwise it is a new generation on disk; a
+ * damaged file is the write's error; a failed reload is not a write. */
+static void test_write_spilled(void **state)
+{
+    fx_t *f = *state;
+    /* thresholds near the top, so that filling the budget below moderate
+     * starts no reclaim of its own */
+    assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.budget = 64 * GH_MiB;
+    cfg.moderate = 0.96;
+    cfg.high = 0.97;
+    cfg.critical = 0.98;
+    cfg.spill_dir = f->dir;
+    cfg.on_event = gh_evlog_cb;
+    cfg.event_ctx = f->log;
+    assert_int_equal(mgov_create(&cfg, &f->gov), MGOV_OK);
+    const size_t n = 3 * GH_MiB + 7;
+    uint8_t *data = malloc(n + 10);
+    sh_fill(data, n + 10, 14, false);
+    mgov_section_t *s = open_cfg(f, "ws", NULL);
+    assert_int_equal(mgov_section_append(s, data, n), MGOV_OK);
+    assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
+    uint64_t gen = generation_of(f, "ws");
+
+    /* room in the budget: reloaded (an event), then written in RAM */
+    gh_evlog_clear(f->log);
+    assert_int_equal(mgov_section_append(s, data + n, 5), MGOV_OK);
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
+    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_RELOADED), 1);
+    assert_int_equal(generation_of(f, "ws"), gen); /* the file is untouched */
+    assert_content(s, data, n + 5);
+    assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
+    gen = generation_of(f, "ws");
+
+    /* no room without reclaim: a new generation on disk, no one reclaimed */
+    mgov_section_t *other = open_cfg(f, "other", NULL);
+    assert_int_equal(mgov_section_append(other, data, GH_MiB), MGOV_OK);
+    mgov_grant_t g;
+    uint64_t room = mgov_budget(f->gov) * 95 / 100 - mgov_used(f->gov);
+    assert_int_equal(mgov_try_reserve(f->gov, 2, room, 0, &g), MGOV_OK);
+    assert_int_equal(mgov_pressure(f->gov), MGOV_PRESSURE_NORMAL);
+    gh_evlog_clear(f->log);
+    assert_int_equal(mgov_section_append(s, data + n + 5, 5), MGOV_OK);
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
+    assert_true(generation_of(f, "ws") > gen);
+    assert_int_equal(mgov_section_tier(other), MGOV_TIER_IN_MEMORY);
+    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_RELOADED), 0);
+    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_SPILLED), 0);
+    assert_content(s, data, n + 10);
+    /* nor when the mapping for the reload fails */
+    mgov_grant_release(&g);
+    gen = generation_of(f, "ws");
+    mgov__fault_arm_errno(MGOV_FAULT_MMAP, 0, 1, 0);
+    assert_int_equal(mgov_section_truncate(s, n), MGOV_OK);
+    mgov__fault_disarm_all();
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
+    assert_true(generation_of(f, "ws") > gen);
+    assert_content(s, data, n);
+
+    /* a read error in the reload fails the write and changes nothing */
+    assert_int_equal(mgov_section_close(s), MGOV_OK); /* unmapped */
+    s = open_cfg(f, "ws", NULL);
+    gen = generation_of(f, "ws");
+    uint64_t used = mgov_used(f->gov);
+    mgov__fault_arm_errno(MGOV_FAULT_READ, 0, 1, 0);
+    assert_int_equal(mgov_section_write(s, 0, "xy", 2), MGOV_EIO);
+    mgov__fault_disarm_all();
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
+    assert_int_equal(generation_of(f, "ws"), gen);
+    assert_int_equal(mgov_used(f->gov), used);
+    assert_content(s, data, n);
+    assert_int_equal(mgov_section_close(s), MGOV_OK);
+    assert_int_equal(mgov_section_close(other), MGOV_OK);
+
+    /* data damaged on disk, found by the write's reload after a restart */
+    assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
+    f->gov = NULL;
+    damage_data(f, "ws", gen, 12345);
+    gov_make(f, 64 * GH_MiB, 0);
+    s = open_cfg(f, "ws", NULL);
+    assert_int_equal(mgov_section_append(s, "x", 1), MGOV_ECORRUPT);
+    assert_int_equal(mgov_section_length(s), n);
+    mgov_section_view_t v;
+    assert_int_equal(mgov_section_pin(s, &v), MGOV_ECORRUPT);
+    assert_int_equal(mgov_used(f->gov), 0);
+    assert_int_equal(mgov_section_close(s), MGOV_OK);
+    assert_int_equal(mgov_section_remove(f->gov, "ws"), MGOV_OK);
+    free(data);
 }
 
 /* ------------------------------------------------------------------ names */
@@ -1005,6 +1139,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writes_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_spilled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pins_block_moves, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pin_wait_config, setup, teardown),

@@ -193,15 +193,30 @@ static void gov_close(mgov_t *gov)
 
 /* ------------------------------------------------------------- sections */
 
-static mgov_section_t *sec_open(mgov_t *gov, const char *name, mgov_tier_t tier)
+static mgov_section_t *sec_open_cfg(mgov_t *gov, const char *name, mgov_tier_t tier,
+                                    const mgov_section_config_t *cfg)
 {
     mgov_section_t *s = NULL;
-    CHECK_RC(mgov_section_open(gov, name, NULL, &s), MGOV_OK);
+    CHECK_RC(mgov_section_open(gov, name, cfg, &s), MGOV_OK);
     CHECK(s != NULL);
     if (mgov_section_tier(s) != tier)
         check_fail(__FILE__, __LINE__, "section '%s' opened %s, expected %s", name,
                    mgov_tier_name(mgov_section_tier(s)), mgov_tier_name(tier));
     return s;
+}
+
+static mgov_section_t *sec_open(mgov_t *gov, const char *name, mgov_tier_t tier)
+{
+    return sec_open_cfg(gov, name, tier, NULL);
+}
+
+/* Opened ForceDisk: every write is a new generation of its file (an Auto
+ * section would come back to RAM to be written). */
+static mgov_section_t *sec_open_disk(mgov_t *gov, const char *name, mgov_tier_t tier)
+{
+    mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
+    c.tier = MGOV_SECTION_FORCE_DISK;
+    return sec_open_cfg(gov, name, tier, &c);
 }
 
 static void sec_close(mgov_section_t *s)
@@ -624,7 +639,7 @@ static void crash_child(int kind, long after)
     for (int i = C_K; i <= C_Z; i++)
         sec_put(gov, crash_names[i], &crash_v[i][0]);
     mgov_section_t *x = sec_open(gov, crash_names[C_X], MGOV_TIER_ON_DISK);
-    mgov_section_t *y = sec_open(gov, crash_names[C_Y], MGOV_TIER_ON_DISK);
+    mgov_section_t *y = sec_open_disk(gov, crash_names[C_Y], MGOV_TIER_ON_DISK);
 
     if (kind >= 0)
         mgov__fault_arm_crash((mgov_fault_kind_t)kind, after);
@@ -738,7 +753,7 @@ static void crash_resume(const crash_obs_t *o)
     blob_t k1 = blob_patch(&crash_v[C_K][0], crash_v[C_K][0].n, 100, 52);
     blob_t extra = blob_new(3000, 53);
     mgov_t *gov = gov_open();
-    mgov_section_t *s = sec_open(gov, crash_names[C_K], MGOV_TIER_ON_DISK);
+    mgov_section_t *s = sec_open_disk(gov, crash_names[C_K], MGOV_TIER_ON_DISK);
     CHECK_RC(mgov_section_append(s, k1.p + crash_v[C_K][0].n, 100), MGOV_OK);
     CHECK(mgov_section_tier(s) == MGOV_TIER_ON_DISK);
     sec_close(s);
@@ -1073,7 +1088,7 @@ static void test_orphans(void **state)
     blob_t k0 = blob_new(5000, 400), k1 = blob_new(6000, 401);
     mgov_t *gov = gov_open();
     sec_put(gov, "keep", &k0);
-    mgov_section_t *s = sec_open(gov, "keep", MGOV_TIER_ON_DISK);
+    mgov_section_t *s = sec_open_disk(gov, "keep", MGOV_TIER_ON_DISK);
     CHECK_RC(mgov_section_write(s, 0, k1.p, k1.n), MGOV_OK); /* a second generation, on disk */
     sec_close(s);
     listing_t l;
