@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
@@ -211,6 +212,51 @@ int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out)
     if (p == MAP_FAILED)
         return fail(errno);
     *out = p;
+    return 0;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
+#endif
+
+int mgov__mmap_anon(size_t len, int populate, void **out)
+{
+    *out = NULL;
+    int rc = injected(MGOV_FAULT_MMAP);
+    if (rc)
+        return rc;
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS;
+    if (len < MGOV__HUGE_MIN) {
+        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | (populate ? MAP_POPULATE : 0),
+                       -1, 0);
+        if (p == MAP_FAILED)
+            return fail(errno);
+        *out = p;
+        return 0;
+    }
+    if (len > SIZE_MAX - HUGE_PAGE)
+        return fail(ENOMEM);
+    /* over-map by 2 MiB, keep the aligned part */
+    size_t span = len + HUGE_PAGE;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return fail(errno);
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (p + span > a + len)
+        munmap(a + len, (size_t)(p + span - (a + len)));
+#ifdef MADV_HUGEPAGE
+    (void)madvise(a, len, MADV_HUGEPAGE);
+#endif
+    if (populate && madvise(a, len, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+        volatile uint8_t *v = a; /* an older kernel: fault them by hand */
+        long page = sysconf(_SC_PAGESIZE);
+        for (size_t off = 0; off < len; off += (size_t)page)
+            v[off] = 0;
+    }
+    *out = a;
     return 0;
 }
 

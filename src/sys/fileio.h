@@ -53,6 +53,16 @@ int mgov__renameat(int fromdir, const char *from, int todir, const char *to);
 /* mmap(2): 0 with *out set, or -errno (*out = NULL). */
 int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out);
 int mgov__munmap(void *p, size_t len);
+/* An anonymous read-write mapping of len bytes (a multiple of the page
+ * size) for large, long-lived data, injected as MGOV_FAULT_MMAP.  From
+ * MGOV__HUGE_MIN bytes on it is aligned to 2 MiB and advised
+ * MADV_HUGEPAGE, so where the kernel gives transparent huge pages it is
+ * faulted in 2 MiB at a time (a 1 GiB reload: ~0.2 s instead of ~0.45 s of
+ * page faults).  With populate its pages are faulted in now
+ * (MADV_POPULATE_WRITE or MAP_POPULATE; advice: a failure there is not an
+ * error).  Its resident size never exceeds len.  0, or -errno. */
+#define MGOV__HUGE_MIN ((size_t)4 << 20)
+int mgov__mmap_anon(size_t len, int populate, void **out);
 /* mremap(2) with MREMAP_MAYMOVE (injected as MGOV_FAULT_MMAP): 0 with *p
  * updated, or -errno (*p unchanged and still mapped). */
 int mgov__mremap(void **p, size_t old_len, size_t new_len);

@@ -190,8 +190,7 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
     if (cap) {
         /* populated up front: faulting a page at a time inside the reads
          * costs more than the copy itself */
-        int err = mgov__mmap(cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-                             -1, 0, &ram);
+        int err = mgov__mmap_anon(cap, 1, &ram);
         rc = err ? MGOV_ENOMEM : mgov__secfile_read(s->store, &e, ram);
     }
     mgov__section_entry_checked(s, rc);

@@ -88,7 +88,7 @@ static int ram_grow(mgov_section_t *s, uint64_t need)
     }
     void *p = s->ram;
     int err = p ? mgov__mremap(&p, s->ram_cap, dbl)
-                : mgov__mmap(dbl, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, &p);
+                : mgov__mmap_anon(dbl, 0, &p);
     if (err) {
         mgov_grant_release(&extra);
         return MGOV_ENOMEM;

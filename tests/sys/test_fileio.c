@@ -376,6 +376,59 @@ static void test_mremap(void **state)
     assert_int_equal(mgov__munmap(p, 4096), 0);
 }
 
+/* Pages of [p, p + len) resident now, by mincore(2); -1 if any is unmapped. */
+static long resident_pages(void *p, size_t len)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), n = len / page;
+    unsigned char *vec = malloc(n);
+    assert_non_null(vec);
+    long r = -1;
+    if (mincore(p, len, vec) == 0) {
+        r = 0;
+        for (size_t i = 0; i < n; i++)
+            r += vec[i] & 1;
+    }
+    free(vec);
+    return r;
+}
+
+static void test_mmap_anon(void **state)
+{
+    (void)state;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t sizes[] = { page, MGOV__HUGE_MIN - page, MGOV__HUGE_MIN, MGOV__HUGE_MIN + page,
+                             (size_t)9 << 20 };
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        for (int populate = 0; populate < 2; populate++) {
+            size_t len = sizes[i];
+            void *p;
+            assert_int_equal(mgov__mmap_anon(len, populate, &p), 0);
+            assert_non_null(p);
+            if (len >= MGOV__HUGE_MIN)
+                assert_int_equal((uintptr_t)p % ((size_t)2 << 20), 0);
+            /* all of it mapped, and no more: the over-mapping was trimmed */
+            assert_true(resident_pages(p, len) >= 0);
+            if (len >= MGOV__HUGE_MIN)
+                assert_int_equal(resident_pages((char *)p + len, page), -1);
+            if (populate)
+                assert_int_equal(resident_pages(p, len), (long)(len / page));
+            unsigned char *b = p;
+            assert_int_equal(b[0], 0);
+            assert_int_equal(b[len - 1], 0);
+            memset(p, 0xa5, len);
+            assert_int_equal(b[len / 2], 0xa5);
+            assert_int_equal(mgov__munmap(p, len), 0);
+        }
+    }
+    void *p = (void *)&p;
+    mgov__fault_arm_errno(MGOV_FAULT_MMAP, 0, 1, ENOMEM);
+    assert_int_equal(mgov__mmap_anon(MGOV__HUGE_MIN, 1, &p), -ENOMEM);
+    mgov__fault_disarm_all();
+    assert_null(p);
+    assert_int_equal(mgov__mmap_anon(SIZE_MAX & ~(page - 1), 0, &p), -ENOMEM);
+    assert_null(p);
+}
+
 static void test_fault_errno(void **state)
 {
     (void)state;
@@ -407,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_rename),
         cmocka_unit_test(test_mmap),
         cmocka_unit_test(test_mremap),
+        cmocka_unit_test(test_mmap_anon),
         cmocka_unit_test(test_fault_errno),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
