@@ -74,4 +74,14 @@ cli_size_str_t cli_size(uint64_t bytes);
 /* Writes `s` as a JSON string literal (quotes and escapes included). */
 void cli_json_string(FILE *out, const char *s);
 
+/* splitmix64: a well-mixed 64-bit value for x, for the deterministic data
+ * the demo and the benchmarks make and check again. */
+static inline uint64_t cli_mix64(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15u;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+    return x ^ (x >> 31);
+}
+
 #endif /* MEMGOV_TOOLS_CLI_H */

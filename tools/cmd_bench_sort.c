@@ -1,7 +1,7 @@
 /* cmd_bench_sort.c - `memgov bench sort`: the external sort's benchmark.
  * N records of 16 bytes, made in this process,
  *
- *   [ key: splitmix64(i), big-endian (8) | payload: i, little-endian (8) ]
+ *   [ key: cli_mix64(i) (splitmix64), big-endian (8) | payload: i, little-endian (8) ]
  *
  * are pushed into a fixed-width sort (key = the first 8 bytes) under a
  * governor with the given budget, then drained.  It reports the wall time
@@ -47,14 +47,6 @@ typedef struct bench_result {
     bool ok;
     char failure[256];
 } bench_result_t;
-
-static uint64_t splitmix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 /* A second, unrelated hash for the checksum. */
 static uint64_t mix2(uint64_t x)
@@ -114,7 +106,7 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
     uint64_t sum_in = 0, sum2_in = 0;
     unsigned char rec[REC_SIZE];
     for (uint64_t i = 0; i < r->records; i++) {
-        put_be64(rec, splitmix64(i));
+        put_be64(rec, cli_mix64(i));
         memcpy(rec + KEY_SIZE, &i, 8);
         sum_in += i;
         sum2_in += mix2(i);
@@ -139,7 +131,7 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
         const unsigned char *q = p;
         uint64_t key = get_be64(q), payload;
         memcpy(&payload, q + KEY_SIZE, 8);
-        if (r->ok && (len != REC_SIZE || key != splitmix64(payload) || payload >= r->records)) {
+        if (r->ok && (len != REC_SIZE || key != cli_mix64(payload) || payload >= r->records)) {
             snprintf(r->failure, sizeof r->failure,
                      "record %" PRIu64 " of the output is damaged (length %zu, payload %" PRIu64
                      ")", n, len, payload);

@@ -362,20 +362,12 @@ static void cache_clear(demo_t *d)
 /* --------------------------------------------------------------- index */
 
 /* The index's bytes: byte `off` is byte off % 8 of the 64-bit word
- * mix64(off / 8) as this machine stores it (splitmix64 of the word's
+ * cli_mix64(off / 8) as this machine stores it (splitmix64 of the word's
  * number), so any part of the pattern can be made again to check what the
  * section gives back. */
-static uint64_t mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15u;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-    return x ^ (x >> 31);
-}
-
 static uint8_t pattern_byte(uint64_t off)
 {
-    uint64_t w = mix64(off / 8);
+    uint64_t w = cli_mix64(off / 8);
     uint8_t b[8];
     memcpy(b, &w, 8);
     return b[off % 8];
@@ -387,7 +379,7 @@ static void pattern_fill(uint8_t *buf, uint64_t off, size_t len)
     for (; i < len && (off + i) % 8 != 0; i++) /* up to the first whole word */
         buf[i] = pattern_byte(off + i);
     for (; len - i >= 8; i += 8) {
-        uint64_t w = mix64((off + i) / 8);
+        uint64_t w = cli_mix64((off + i) / 8);
         memcpy(buf + i, &w, 8);
     }
     for (; i < len; i++)

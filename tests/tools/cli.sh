@@ -7,26 +7,13 @@
 # message on stderr and nothing on stdout.
 set -u
 memgov=$1
-failures=0
+# shellcheck source=tests/tools/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 
-# expect STATUS ARGS...: run memgov ARGS, check the exit status
-expect() {
-    local want=$1; shift
-    "$memgov" "$@" >"$out" 2>"$err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        echo "FAIL: memgov $* exited $got, expected $want"; sed 's/^/  stderr: /' "$err" | head -20
-        failures=$((failures + 1))
-        return 1
-    fi
-    return 0
-}
 contains() { # FILE TEXT WHAT
-    if ! grep -q -- "$2" "$1"; then
-        echo "FAIL: $3: no '$2' in its output"; failures=$((failures + 1))
-    fi
+    grep -q -- "$2" "$1" || fail "$3: no '$2' in its output"
 }
 
 for budget in 1M 16M 64M 1G; do
@@ -40,8 +27,7 @@ expect 0 demo && {
     contains "$out" "index: spilled to disk (.* file, generation 1); read back .*: intact" "demo (index spilled)"
     contains "$out" "index: reloaded into RAM .*: intact" "demo (index reloaded)"
     contains "$out" "spill failed for index (index_buffers): resource busy" "demo (pinned index)"
-    [ "$(grep -c "index: reloaded into RAM" "$out")" -eq 2 ] || {
-        echo "FAIL: demo: the index was not reloaded twice"; failures=$((failures + 1)); }
+    [ "$(grep -c "index: reloaded into RAM" "$out")" -eq 2 ] || fail "demo: the index was not reloaded twice"
 }
 expect 0 info && contains "$out" "budget" "info"
 expect 0 info --json && contains "$out" '"budget"' "info --json"
@@ -52,13 +38,9 @@ for bad in "demo --budget 0" "demo --budget lots" "demo extra" "demo --nope" "bo
     "sections" "sections --nope"; do
     # shellcheck disable=SC2086
     if expect 2 $bad; then
-        [ -s "$out" ] && { echo "FAIL: memgov $bad wrote to stdout"; failures=$((failures + 1)); }
-        [ -s "$err" ] || { echo "FAIL: memgov $bad said nothing on stderr"; failures=$((failures + 1)); }
+        [ -s "$out" ] && fail "memgov $bad wrote to stdout"
+        [ -s "$err" ] || fail "memgov $bad said nothing on stderr"
     fi
 done
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "cli: all checks passed"
+finish cli

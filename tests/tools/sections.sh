@@ -11,7 +11,8 @@
 # root, with an I/O error); bad usage exits 2.
 set -u
 memgov=$1
-failures=0
+# shellcheck source=tests/tools/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=$(mktemp -d)
 holder=
 cleanup() {
@@ -22,27 +23,14 @@ trap cleanup EXIT
 out=$work/out err=$work/err dir=$work/spill
 mkdir "$dir"
 
-failed() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect STATUS ARGS...: run memgov ARGS, check the exit status
-expect() {
-    local want=$1; shift
-    "$memgov" "$@" >"$out" 2>"$err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        failed "memgov $* exited $got, expected $want"; sed 's/^/  stderr: /' "$err" | head -20
-        return 1
-    fi
-    return 0
-}
 contains() { # FILE REGEX WHAT
-    grep -Eq -- "$2" "$1" || { failed "$3: no '$2' in:"; sed 's/^/  | /' "$1" | head -20; }
+    grep -Eq -- "$2" "$1" || { fail "$3: no '$2' in:"; sed 's/^/  | /' "$1" | head -20; }
 }
 lacks() { # FILE REGEX WHAT
-    if grep -Eq -- "$2" "$1"; then failed "$3: '$2' should not be in:"; sed 's/^/  | /' "$1" | head -20; fi
+    if grep -Eq -- "$2" "$1"; then fail "$3: '$2' should not be in:"; sed 's/^/  | /' "$1" | head -20; fi
 }
-quiet_stdout() { [ -s "$out" ] && failed "$1 wrote to stdout"; }
-says_why() { [ -s "$err" ] || failed "$1 said nothing on stderr"; }
+quiet_stdout() { [ -s "$out" ] && fail "$1 wrote to stdout"; }
+says_why() { [ -s "$err" ] || fail "$1 said nothing on stderr"; }
 
 printf 'hello, sections\n' >"$work/alpha.txt"         # 16 bytes
 seq 1 50000 >"$work/beta.txt"                          # 288894 bytes
@@ -52,7 +40,7 @@ beta_len=$(wc -c <"$work/beta.txt" | tr -d ' ')
 # ---------------------------------------------------------------- listing
 expect 0 sections "$dir" && contains "$out" "^no sections in" "empty listing"
 if expect 0 sections "$dir" --json; then
-    [ "$(cat "$out")" = "[]" ] || failed "empty listing --json is not []: $(cat "$out")"
+    [ "$(cat "$out")" = "[]" ] || fail "empty listing --json is not []: $(cat "$out")"
 fi
 
 expect 0 sections "$dir" --put alpha "$work/alpha.txt" && quiet_stdout "--put alpha"
@@ -72,7 +60,7 @@ expect 0 sections "$dir" --json && {
         "--json beta"
     contains "$out" '"name": "empty", .*"length": \{"bytes": 0, .*"disk": \{"bytes": 4096, ' "--json empty"
     if command -v python3 >/dev/null 2>&1; then
-        python3 - "$out" "$beta_len" <<'EOF' || failed "--json does not parse as the expected array"
+        python3 - "$out" "$beta_len" <<'EOF' || fail "--json does not parse as the expected array"
 import json, sys
 v = json.load(open(sys.argv[1]))
 assert [e["name"] for e in v] == ["alpha", "beta", "empty"], v
@@ -84,28 +72,28 @@ EOF
     fi
 }
 n_files=$(find "$dir" -name 'sec-*' | wc -l)
-[ "$n_files" -eq 3 ] || failed "expected 3 section files in DIR, found $n_files"
-[ -e "$dir/memgov.lock" ] && failed "memgov.lock left in DIR"
+[ "$n_files" -eq 3 ] || fail "expected 3 section files in DIR, found $n_files"
+[ -e "$dir/memgov.lock" ] && fail "memgov.lock left in DIR"
 
 # ---------------------------------------------------------------- get, put again, remove
-expect 0 sections "$dir" --get beta && { cmp -s "$out" "$work/beta.txt" || failed "--get beta differs"; }
-expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || failed "--get alpha differs"; }
-expect 0 sections "$dir" --get empty && { [ -s "$out" ] && failed "--get empty wrote bytes"; }
+expect 0 sections "$dir" --get beta && { cmp -s "$out" "$work/beta.txt" || fail "--get beta differs"; }
+expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || fail "--get alpha differs"; }
+expect 0 sections "$dir" --get empty && { [ -s "$out" ] && fail "--get empty wrote bytes"; }
 expect 1 sections "$dir" --put alpha "$work/beta.txt" && contains "$err" "already exists" "--put over alpha"
-expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || failed "alpha changed by a refused --put"; }
+expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || fail "alpha changed by a refused --put"; }
 expect 1 sections "$dir" --get nosuch && contains "$err" "not found" "--get nosuch"
 expect 1 sections "$dir" --put gamma "$work/no-such-file" && contains "$err" "cannot read" "--put of a missing FILE"
 
 expect 0 sections "$dir" --remove beta && quiet_stdout "--remove beta"
 expect 0 sections "$dir" && { lacks "$out" "^beta " "listing after --remove"; contains "$out" "^alpha " "listing after --remove"; }
-ls "$dir" | grep -q -- '-beta$' && failed "beta's file is still in DIR after --remove"
+ls "$dir" | grep -q -- '-beta$' && fail "beta's file is still in DIR after --remove"
 expect 1 sections "$dir" --remove beta && contains "$err" "not found" "second --remove beta"
 
 # ---------------------------------------------------------------- bad DIRs
 expect 1 sections "$work/missing" && { says_why "sections of a missing DIR"; quiet_stdout "sections of a missing DIR"; }
-[ -e "$work/missing" ] && failed "memgov sections created the missing DIR"
+[ -e "$work/missing" ] && fail "memgov sections created the missing DIR"
 expect 1 sections "$work/missing" --put x "$work/alpha.txt"
-[ -e "$work/missing" ] && failed "memgov sections --put created the missing DIR"
+[ -e "$work/missing" ] && fail "memgov sections --put created the missing DIR"
 expect 1 sections "$work/alpha.txt" && contains "$err" "not a directory" "sections of a file"
 
 # busy: a memgov sort holding DIR as its spill directory while it waits for input
@@ -119,10 +107,10 @@ if [ -s "$dir/memgov.lock" ]; then
     expect 1 sections "$dir" --json && contains "$err" "resource busy" "sections --json of a busy DIR"
     expect 1 sections "$dir" --remove alpha
 else
-    failed "memgov sort --spill-dir did not take DIR's lock"
+    fail "memgov sort --spill-dir did not take DIR's lock"
 fi
-timeout 10 bash -c 'echo >"$1"' _ "$fifo" || failed "could not release the sort"
-wait "$holder" || failed "the sort holding DIR failed"
+timeout 10 bash -c 'echo >"$1"' _ "$fifo" || fail "could not release the sort"
+wait "$holder" || fail "the sort holding DIR failed"
 holder=
 expect 0 sections "$dir" && contains "$out" "^alpha " "listing once DIR is free again"
 
@@ -149,19 +137,19 @@ expect 0 sections "$dir" --remove data
 # the manifest: every form fails, saying so; nothing is removed
 cp "$dir/sections.manifest" "$work/manifest.good"
 printf '\377' | dd of="$dir/sections.manifest" bs=1 seek=20 conv=notrunc 2>/dev/null
-cmp -s "$dir/sections.manifest" "$work/manifest.good" && failed "the manifest was not damaged"
+cmp -s "$dir/sections.manifest" "$work/manifest.good" && fail "the manifest was not damaged"
 expect 1 sections "$dir" && { contains "$err" "corrupt" "listing with a damaged manifest"; quiet_stdout "listing with a damaged manifest"; }
 expect 1 sections "$dir" --json && { contains "$err" "corrupt" "--json with a damaged manifest"; quiet_stdout "--json with a damaged manifest"; }
 expect 1 sections "$dir" --remove alpha && contains "$err" "corrupt" "--remove with a damaged manifest"
 expect 1 sections "$dir" --put zeta "$work/alpha.txt" && contains "$err" "corrupt" "--put with a damaged manifest"
-ls "$dir" | grep -q -- '-alpha$' || failed "alpha's file went while the manifest was damaged"
+ls "$dir" | grep -q -- '-alpha$' || fail "alpha's file went while the manifest was damaged"
 cp "$work/manifest.good" "$dir/sections.manifest"
 if [ "$(id -u)" -ne 0 ]; then # an unreadable manifest (root reads it anyway)
     chmod 000 "$dir/sections.manifest"
     expect 1 sections "$dir" && { contains "$err" "input/output error" "listing with an unreadable manifest"; quiet_stdout "listing with an unreadable manifest"; }
     chmod 600 "$dir/sections.manifest"
 fi
-expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || failed "alpha differs after the manifest was repaired"; }
+expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || fail "alpha differs after the manifest was repaired"; }
 
 # ---------------------------------------------------------------- usage
 for bad in "sections" "sections --nope $dir" "sections $dir extra" "sections $dir --put x" \
@@ -175,8 +163,4 @@ for bad in "sections" "sections --nope $dir" "sections $dir extra" "sections $di
 done
 expect 0 help sections && contains "$out" "Usage: memgov sections DIR" "help sections"
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "sections: all checks passed"
+finish sections

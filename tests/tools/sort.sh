@@ -12,26 +12,14 @@
 # Inputs are small enough to run in well under a minute under ASan.
 set -u
 memgov=$1
-failures=0
+# shellcheck source=tests/tools/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-sort-test.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 out=$work/out err=$work/err
 export LC_ALL=C
 unset MEMGOV_PROGRESS MEMGOV_BUDGET
 
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-
-# expect STATUS ARGS...: run memgov ARGS (stdin as given), check the status
-expect() {
-    local want=$1; shift
-    "$memgov" "$@" >"$out" 2>"$err"
-    local got=$?
-    if [ "$got" -ne "$want" ]; then
-        fail "memgov $* exited $got, expected $want"; sed 's/^/  stderr: /' "$err" | head -5
-        return 1
-    fi
-    return 0
-}
 contains() { # FILE TEXT WHAT
     grep -q -- "$2" "$1" || fail "$3: no '$2' in $(basename "$1")"
 }
@@ -293,8 +281,4 @@ for bad in "bench" "bench nope" "bench sort --records 0" "bench sort --records x
     fi
 done
 
-if [ "$failures" -ne 0 ]; then
-    echo "$failures check(s) failed"
-    exit 1
-fi
-echo "sort: all checks passed"
+finish sort

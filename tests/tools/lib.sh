@@ -1,0 +1,34 @@
+# tests/tools/lib.sh - what the tests of the memgov command share: sourced
+# by cli.sh, sort.sh and sections.sh, not run on its own.
+#
+# The caller sets `memgov` (the executable) and `out` and `err` (files that
+# take the last command's stdout and stderr) before it calls expect.
+
+failures=0
+
+# fail MESSAGE: counts one failed check and says which.
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+
+# expect STATUS ARGS...: runs memgov ARGS (stdin as the caller gives it)
+# and checks its exit status; on a mismatch shows the start of its stderr.
+# Returns 0 when the status was the one expected.
+expect() {
+    local want=$1; shift
+    "$memgov" "$@" >"$out" 2>"$err"
+    local got=$?
+    if [ "$got" -ne "$want" ]; then
+        fail "memgov $* exited $got, expected $want"; sed 's/^/  stderr: /' "$err" | head -20
+        return 1
+    fi
+    return 0
+}
+
+# finish NAME: the closing line; exits 1 when a check failed.
+finish() {
+    if [ "$failures" -ne 0 ]; then
+        echo "$1: $failures check(s) failed"
+        exit 1
+    fi
+    echo "$1: all checks passed"
+    exit 0
+}
