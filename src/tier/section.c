@@ -27,25 +27,39 @@
 
 /* ------------------------------------------------------------- busy mark */
 
+/* One wait for pinned views to go (s->mu held, s->pins > 0): MGOV_OK once
+ * woken, MGOV_EBUSY when the caller does not wait (wait_ns 0),
+ * MGOV_ETIMEDOUT when `until` passed with views still pinned. */
+static int pins_wait_step(mgov_section_t *s, int64_t wait_ns, const struct timespec *until)
+{
+    if (wait_ns == 0)
+        return MGOV_EBUSY;
+    if (wait_ns < 0)
+        pthread_cond_wait(&s->cond, &s->mu);
+    else if (pthread_cond_timedwait(&s->cond, &s->mu, until) == ETIMEDOUT && s->pins)
+        return MGOV_ETIMEDOUT;
+    return MGOV_OK;
+}
+
+static struct timespec deadline(int64_t wait_ns)
+{
+    return mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)(wait_ns > 0 ? wait_ns : 0));
+}
+
 int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 {
     if (s->busy && (!wait_busy || pthread_equal(s->busy_owner, pthread_self())))
         return MGOV_EBUSY;
-    struct timespec until;
-    if (wait_ns > 0)
-        until = mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)wait_ns);
+    struct timespec until = deadline(wait_ns);
     for (;;) {
         if (s->busy) { /* another operation: it ends on its own */
             if (!wait_busy)
                 return MGOV_EBUSY;
             pthread_cond_wait(&s->cond, &s->mu);
         } else if (s->pins) { /* readers: as long as the caller allows */
-            if (wait_ns == 0)
-                return MGOV_EBUSY;
-            if (wait_ns < 0)
-                pthread_cond_wait(&s->cond, &s->mu);
-            else if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT && s->pins)
-                return MGOV_ETIMEDOUT;
+            int rc = pins_wait_step(s, wait_ns, &until);
+            if (rc != MGOV_OK)
+                return rc;
         } else {
             break;
         }
@@ -57,16 +71,11 @@ int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 
 int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns)
 {
-    struct timespec until;
-    if (wait_ns > 0)
-        until = mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)wait_ns);
+    struct timespec until = deadline(wait_ns);
     while (s->pins) {
-        if (wait_ns == 0)
-            return MGOV_EBUSY;
-        if (wait_ns < 0)
-            pthread_cond_wait(&s->cond, &s->mu);
-        else if (pthread_cond_timedwait(&s->cond, &s->mu, &until) == ETIMEDOUT && s->pins)
-            return MGOV_ETIMEDOUT;
+        int rc = pins_wait_step(s, wait_ns, &until);
+        if (rc != MGOV_OK)
+            return rc;
     }
     return MGOV_OK;
 }
