@@ -14,8 +14,6 @@
  * and s->mu not held; the caller's busy mark keeps views and writes away.
  */
 #include <stdlib.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "governor/hooks.h"
 #include "sys/fileio.h"
@@ -180,8 +178,7 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
     mgov__tier_entry_t e = mgov__section_entry(s);
     if (e.status != MGOV_OK)
         return e.status;
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t cap = (size_t)((len + page - 1) / page * page);
+    size_t cap = mgov__page_round(len);
     mgov_grant_t g = MGOV_GRANT_INIT;
     int rc = mgov__section_reserve(s, cap, timeout_ns, flags, &g);
     if (rc != MGOV_OK)

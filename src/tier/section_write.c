@@ -17,8 +17,6 @@
  */
 #include <stdint.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "governor/hooks.h"
 #include "sys/fileio.h"
@@ -33,12 +31,6 @@ typedef struct change {
     size_t len;
     uint64_t new_len; /* set once the old length is known */
 } change_t;
-
-static size_t page_round(uint64_t n)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    return (size_t)((n + page - 1) / page * page);
-}
 
 /* Fills in offset and new_len against the current length. */
 static int change_resolve(change_t *ch, uint64_t old_len)
@@ -68,18 +60,16 @@ static int change_resolve(change_t *ch, uint64_t old_len)
 
 static int ram_grow(mgov_section_t *s, uint64_t need)
 {
-    size_t want = page_round(need);
+    size_t want = mgov__page_round(need);
     if (want <= s->ram_cap)
         return MGOV_OK;
     size_t dbl = s->ram_cap * 2 > want ? s->ram_cap * 2 : want;
-    if (s->cfg.max_ram && dbl > page_round(s->cfg.max_ram))
-        dbl = want > page_round(s->cfg.max_ram) ? want : page_round(s->cfg.max_ram);
+    if (s->cfg.max_ram && dbl > mgov__page_round(s->cfg.max_ram))
+        dbl = want > mgov__page_round(s->cfg.max_ram) ? want : mgov__page_round(s->cfg.max_ram);
     mgov_grant_t extra = MGOV_GRANT_INIT;
-    mgov_t *gov = s->store->gov;
-    unsigned flags = s->cfg.tier == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
     /* doubling is a guess: only if it fits without asking anyone for memory */
-    if (dbl > want && mgov_try_reserve(gov, s->cfg.region, dbl - s->ram_cap,
-                                       flags | MGOV_NO_RECLAIM, &extra) != MGOV_OK)
+    if (dbl > want && mgov__section_reserve(s, dbl - s->ram_cap, 0, MGOV_NO_RECLAIM, &extra) !=
+                          MGOV_OK)
         dbl = want;
     if (!extra.gov) {
         int rc = mgov__section_reserve(s, dbl - s->ram_cap, s->cfg.timeout_ns, 0, &extra);
@@ -106,7 +96,7 @@ static int ram_grow(mgov_section_t *s, uint64_t need)
 /* Gives memory back after a shrink, when a quarter or less is still used. */
 static void ram_shrink(mgov_section_t *s, uint64_t len)
 {
-    size_t keep = page_round(len);
+    size_t keep = mgov__page_round(len);
     if (keep > s->ram_cap / 4)
         return;
     if (keep == 0) {
@@ -207,15 +197,28 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
  * unreadable file is the write's error, as it would be on disk. */
 static int reload_for_write(mgov_section_t *s, bool *reloaded)
 {
-    *reloaded = false;
-    if (s->cfg.tier != MGOV_SECTION_AUTO || mgov__section_disk_bound(s, atomic_load(&s->length)))
-        return MGOV_OK;
     int rc = mgov__section_reload_locked(s, 0, MGOV_NO_RECLAIM);
     if (rc == MGOV_OK)
         *reloaded = true;
-    else if (rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ENOMEM)
-        rc = MGOV_OK;
+    else if (rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ENOMEM || rc == MGOV_ENOTSUP)
+        rc = MGOV_OK; /* ENOTSUP: its current length is over max_ram */
     return rc;
+}
+
+/* Applies a change that changes something (busy held). */
+static int apply_change(mgov_section_t *s, const change_t *ch, uint64_t old_len, bool *reloaded)
+{
+    if (s->cfg.tier == MGOV_SECTION_FORCE_RAM && s->cfg.max_ram && ch->new_len > s->cfg.max_ram)
+        return MGOV_ELIMIT;
+    bool disk_bound = mgov__section_disk_bound(s, ch->new_len);
+    if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && !disk_bound) {
+        int rc = reload_for_write(s, reloaded);
+        if (rc != MGOV_OK)
+            return rc;
+    }
+    if (disk_bound || atomic_load(&s->tier) == MGOV_TIER_ON_DISK)
+        return disk_apply(s, ch, old_len);
+    return ram_apply(s, ch, old_len);
 }
 
 static int apply(mgov_section_t *s, change_t *ch)
@@ -230,23 +233,8 @@ static int apply(mgov_section_t *s, change_t *ch)
     rc = change_resolve(ch, old_len);
     if (rc == MGOV_OK && atomic_load(&s->tier) == MGOV_TIER_ON_DISK)
         rc = mgov__section_entry(s).status;
-    if (rc == MGOV_OK && ch->new_len == old_len && !ch->len) {
-        /* nothing changes */
-    } else if (rc == MGOV_OK) {
-        bool over_cap = s->cfg.max_ram && ch->new_len > s->cfg.max_ram;
-        if (s->cfg.tier == MGOV_SECTION_FORCE_RAM && over_cap)
-            rc = MGOV_ELIMIT;
-        else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK &&
-                 !mgov__section_disk_bound(s, ch->new_len))
-            rc = reload_for_write(s, &reloaded);
-        if (rc != MGOV_OK)
-            ;
-        else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK ||
-                 mgov__section_disk_bound(s, ch->new_len))
-            rc = disk_apply(s, ch, old_len);
-        else
-            rc = ram_apply(s, ch, old_len);
-    }
+    if (rc == MGOV_OK && (ch->new_len != old_len || ch->len))
+        rc = apply_change(s, ch, old_len, &reloaded);
     mgov__section_end(s);
     if (reloaded) /* a move, even when the write then failed */
         mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, old_len, 0, 0, MGOV_OK);

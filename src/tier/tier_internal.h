@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "memgov/section.h"
 #include "memgov/spill.h"
@@ -172,6 +173,13 @@ void mgov__tier_reap_drain(mgov__tier_store_t *st);
 void mgov__tier_reap_stop(mgov__tier_store_t *st);
 
 /* --------------------------------------------------------------- section */
+
+/* n rounded up to whole pages (n fits in size_t: lengths are checked). */
+static inline size_t mgov__page_round(uint64_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return (size_t)((n + page - 1) / page * page);
+}
 
 /* Waits, with s->mu held, until the section is neither busy nor pinned,
  * then marks it busy for the calling thread.  Another thread's busy mark is
