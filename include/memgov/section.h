@@ -25,7 +25,9 @@
  * Writes (append, write at an offset, resize, truncate):
  *   - an AUTO section that is ON_DISK, and that the write leaves within
  *     max_ram, is first brought back to RAM (a reload, reported as one) if
- *     its bytes fit in the budget without reclaiming anyone or waiting;
+ *     the bytes it keeps fit in the budget without reclaiming anyone or
+ *     waiting.  Only those bytes are read: a truncate (or resize down) of a
+ *     section that was over max_ram reads just the new length;
  *   - in RAM (UNINITIALIZED or IN_MEMORY, ForceDisk not set, and the new
  *     length within max_ram): applied in place; growing reserves more of the
  *     budget first (capacity doubles, so appends are amortized O(1)); a
@@ -46,7 +48,7 @@
  *                            a copy found at open is loaded at open; when the
  *                            budget is exhausted its growth fails instead.
  * A max_ram cap bounds a section's RAM: a section longer than it lives on
- * disk (reload leaves it there).  An override other than AUTO is reported
+ * disk (reload leaves it there) until a write brings it within the cap.  An override other than AUTO is reported
  * at open (MGOV_EV_OVERRIDE).
  *
  * Persistence.  A spill writes the whole section to a new file

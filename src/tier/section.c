@@ -139,7 +139,7 @@ static int op_reload(void *ctx)
     int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0);
+    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0, UINT64_MAX);
     mgov__section_end(s);
     return rc;
 }
@@ -210,7 +210,7 @@ static int force_ram_load(mgov_section_t *s)
     int rc = mgov__section_begin(s, -1, true);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0);
+    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0, UINT64_MAX);
     mgov__section_end(s);
     return rc;
 }

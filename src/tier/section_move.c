@@ -168,16 +168,26 @@ int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns,
     return mgov_reserve(gov, s->cfg.region, bytes, flags, timeout_ns, out);
 }
 
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags)
+int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
+                                uint64_t keep)
 {
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
     uint64_t len = atomic_load(&s->length);
+    if (keep < len)
+        len = keep;
     if (mgov__section_disk_bound(s, len))
         return MGOV_ENOTSUP;
     mgov__tier_entry_t e = mgov__section_entry(s);
     if (e.status != MGOV_OK)
         return e.status;
+    if (len < e.length && !e.verified) {
+        /* a prefix cannot be checked on its own: check the whole once */
+        int rc = s->map ? MGOV_OK : mgov__section_map_locked(s);
+        if (rc != MGOV_OK)
+            return rc;
+        e = mgov__section_entry(s);
+    }
     size_t cap = mgov__page_round(len);
     mgov_grant_t g = MGOV_GRANT_INIT;
     int rc = mgov__section_reserve(s, cap, timeout_ns, flags, &g);
@@ -188,9 +198,10 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
         /* populated up front: faulting a page at a time inside the reads
          * costs more than the copy itself */
         int err = mgov__mmap_anon(cap, 1, &ram);
-        rc = err ? MGOV_ENOMEM : mgov__secfile_read(s->store, &e, ram);
+        rc = err ? MGOV_ENOMEM : mgov__secfile_read(s->store, &e, ram, len);
     }
-    mgov__section_entry_checked(s, rc);
+    if (len == e.length || rc == MGOV_ECORRUPT) /* a prefix proves nothing good */
+        mgov__section_entry_checked(s, rc);
     if (rc != MGOV_OK) {
         if (ram)
             mgov__munmap(ram, cap);
@@ -203,7 +214,8 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
     s->ram_cap = cap;
     s->grant = g;
     atomic_store(&s->ram_bytes, g.bytes);
-    s->dirty = false;
+    s->dirty = len != e.length;
+    atomic_store(&s->length, len);
     atomic_store(&s->tier, MGOV_TIER_IN_MEMORY);
     pthread_mutex_unlock(&s->mu);
     return MGOV_OK;
@@ -240,7 +252,7 @@ int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
     bool moved = false;
     if (rc == MGOV_OK) {
         moved = atomic_load(&s->tier) == MGOV_TIER_ON_DISK;
-        rc = mgov__section_reload_locked(s, timeout_ns, 0);
+        rc = mgov__section_reload_locked(s, timeout_ns, 0, UINT64_MAX);
         mgov__section_end(s);
     }
     if (rc != MGOV_OK && rc != MGOV_ENOTSUP)

@@ -9,8 +9,10 @@
  *   on disk:  as a new generation of the section's file, streamed from the
  *             old bytes (RAM or mapping) with the change applied, then
  *             committed like a spill; the section is ON_DISK afterwards.
- * Disk when the section is ON_DISK, ForceDisk, or the new length passes
- * max_ram (AUTO); a ForceRam section over its max_ram is MGOV_ELIMIT.
+ * Disk when the section is ForceDisk, the new length passes max_ram
+ * (AUTO), or it is ON_DISK and the bytes the write keeps cannot come back
+ * to RAM without reclaim; a ForceRam section over its max_ram is
+ * MGOV_ELIMIT.
  *
  * Locking: the write holds the section's busy mark for its whole length
  * (waiting up to pin_wait_ns for views), so it is atomic to readers.
@@ -191,28 +193,35 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
 /* ------------------------------------------------------------------ entry */
 
 /* An Auto section on disk comes back to RAM before a write that leaves it
- * within max_ram, when its bytes fit in the budget without asking anyone
- * for memory (no reclaim, no wait): *reloaded says it did.  When they do
- * not (or the mapping fails) the write goes to disk instead; a damaged or
+ * within max_ram, when the bytes the write keeps fit in the budget without
+ * asking anyone for memory (no reclaim, no wait): *reloaded says how many
+ * came back.  Only the kept bytes are read: a shrink's reload is the
+ * truncation itself (*old_len becomes the new length).  When they do not
+ * fit (or the mapping fails) the write goes to disk instead; a damaged or
  * unreadable file is the write's error, as it would be on disk. */
-static int reload_for_write(mgov_section_t *s, bool *reloaded)
+static int reload_for_write(mgov_section_t *s, const change_t *ch, uint64_t *old_len,
+                            uint64_t *reloaded)
 {
-    int rc = mgov__section_reload_locked(s, 0, MGOV_NO_RECLAIM);
-    if (rc == MGOV_OK)
-        *reloaded = true;
-    else if (rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ENOMEM || rc == MGOV_ENOTSUP)
-        rc = MGOV_OK; /* ENOTSUP: its current length is over max_ram */
+    uint64_t keep = ch->new_len < *old_len ? ch->new_len : *old_len;
+    int rc = mgov__section_reload_locked(s, 0, MGOV_NO_RECLAIM, keep);
+    if (rc == MGOV_OK) {
+        *reloaded = keep;
+        *old_len = keep;
+    } else if (rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ENOMEM || rc == MGOV_ENOTSUP) {
+        rc = MGOV_OK; /* stays on disk */
+    }
     return rc;
 }
 
 /* Applies a change that changes something (busy held). */
-static int apply_change(mgov_section_t *s, const change_t *ch, uint64_t old_len, bool *reloaded)
+static int apply_change(mgov_section_t *s, const change_t *ch, uint64_t old_len,
+                        uint64_t *reloaded)
 {
     if (s->cfg.tier == MGOV_SECTION_FORCE_RAM && s->cfg.max_ram && ch->new_len > s->cfg.max_ram)
         return MGOV_ELIMIT;
     bool disk_bound = mgov__section_disk_bound(s, ch->new_len);
     if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && !disk_bound) {
-        int rc = reload_for_write(s, reloaded);
+        int rc = reload_for_write(s, ch, &old_len, reloaded);
         if (rc != MGOV_OK)
             return rc;
     }
@@ -228,7 +237,7 @@ static int apply(mgov_section_t *s, change_t *ch)
     int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, true);
     if (rc != MGOV_OK)
         return rc;
-    bool reloaded = false;
+    uint64_t reloaded = UINT64_MAX; /* bytes brought back to RAM, if any */
     uint64_t old_len = atomic_load(&s->length);
     rc = change_resolve(ch, old_len);
     if (rc == MGOV_OK && atomic_load(&s->tier) == MGOV_TIER_ON_DISK)
@@ -236,8 +245,8 @@ static int apply(mgov_section_t *s, change_t *ch)
     if (rc == MGOV_OK && (ch->new_len != old_len || ch->len))
         rc = apply_change(s, ch, old_len, &reloaded);
     mgov__section_end(s);
-    if (reloaded) /* a move, even when the write then failed */
-        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, old_len, 0, 0, MGOV_OK);
+    if (reloaded != UINT64_MAX) /* a move, even when the write then failed */
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, reloaded, 0, 0, MGOV_OK);
     if (rc == MGOV_OK)
         mgov_consumer_touch(s->consumer);
     return rc;

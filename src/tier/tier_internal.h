@@ -153,9 +153,12 @@ int mgov__secfile_check(mgov__tier_store_t *st, const char *name, uint64_t gen, 
  * (MGOV_ECORRUPT, nothing mapped).  MGOV_EIO, MGOV_ENOMEM. */
 int mgov__secfile_map(mgov__tier_store_t *st, const mgov__tier_entry_t *e, bool verify,
                       void **map, size_t *map_len);
-/* Reads the data of the entry's file into dst (length bytes), checking its
- * crc32c.  MGOV_ECORRUPT, MGOV_EIO. */
-int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint8_t *dst);
+/* Reads the first `len` bytes (<= e->length) of the entry's file data into
+ * dst.  The whole data (len == e->length) is checked against its crc32c; a
+ * prefix cannot be, so read one only from a file whose data was verified.
+ * MGOV_ECORRUPT, MGOV_EIO, MGOV_EINVAL (len over the length). */
+int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint8_t *dst,
+                       uint64_t len);
 /* Formats "sec-<gen as 16 hex>-<name>" into buf (at least MGOV__SECFILE_NAME_MAX). */
 #define MGOV__SECFILE_NAME_MAX (4 + 16 + 1 + MGOV_NAME_MAX + 1)
 void mgov__secfile_name(char *buf, const char *name, uint64_t gen);
@@ -205,8 +208,15 @@ int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns);
  * before it releases the RAM. */
 int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
 /* A reload reserves with these grant flags (MGOV_NO_RECLAIM: without
- * asking anyone for memory) and timeout_ns as mgov__section_reserve. */
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags);
+ * asking anyone for memory) and timeout_ns as mgov__section_reserve.  It
+ * brings back the first `keep` bytes (UINT64_MAX: all of them); keeping
+ * fewer than the length is a truncation to `keep`, done by the reload: the
+ * section's length becomes keep and its RAM differs from its file.  A file
+ * not yet verified is verified whole first (mapped), so no unchecked byte
+ * comes back.  MGOV_ENOTSUP when the bytes kept are over max_ram or the
+ * section is ForceDisk. */
+int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
+                                uint64_t keep);
 /* Reserves `bytes` in the section's region (revocable when AUTO, plus
  * `flags`): fail fast when timeout_ns is 0, else waiting up to it. */
 int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, unsigned flags,

@@ -1,14 +1,12 @@
 /* tests/tier/test_section.c - sections within one governor: round trips
- * through every tier, writes in RAM and on disk against a model, writes
- * to a spilled section (reloaded first, or on disk without room), names,
- * pinned views blocking moves, overrides, max_ram, pressure-driven spills,
- * reload_eligible's order and stopping point, events, and every injected
- * I/O and allocation failure of a spill, a disk write and a reload leaving
- * the section intact and nothing behind.
+ * through every tier, names, pinned views blocking moves, overrides,
+ * max_ram, pressure-driven spills, reload_eligible's order and stopping
+ * point, events, and every injected I/O and allocation failure of a spill
+ * and a reload leaving the section intact and nothing behind.
  *
- * Each test gets a scratch TMPDIR and a governor whose spill directory is
- * the persistent "<scratch>/spill" (so the tests can look at and damage its
- * files); restarts and crashes are in test_section_persist.c.
+ * Each test gets the fixture of section_fx.h (a persistent spill directory
+ * the test can look at and damage).  Writes are in test_section_write.c;
+ * restarts and crashes in test_section_persist.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,105 +21,13 @@
 
 #include <cmocka.h>
 
-#include "gov_helpers.h"
-#include "memgov/section.h"
-#include "spill_helpers.h"
-#include "sys/fault.h"
-
-typedef struct fx {
-    sh_scratch_t scratch;
-    char dir[4096];
-    gh_evlog_t *log;
-    mgov_t *gov;
-} fx_t;
-
-static void gov_make(fx_t *f, uint64_t budget, uint64_t quota)
-{
-    mgov_config_t cfg = MGOV_CONFIG_INIT;
-    cfg.budget = budget;
-    cfg.spill_dir = f->dir;
-    cfg.spill_quota = quota;
-    cfg.on_event = gh_evlog_cb;
-    cfg.event_ctx = f->log;
-    assert_int_equal(mgov_create(&cfg, &f->gov), MGOV_OK);
-}
-
-static int setup(void **state)
-{
-    fx_t *f = calloc(1, sizeof *f);
-    sh_scratch_init(&f->scratch);
-    snprintf(f->dir, sizeof f->dir, "%s/spill", f->scratch.ft.root);
-    f->log = gh_evlog_new();
-    gov_make(f, 64 * GH_MiB, 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_t *f = *state;
-    mgov__fault_disarm_all();
-    if (f->gov) {
-        /* a persistent directory keeps its files: drop them */
-        char list[8192];
-        sh_list(f->dir, list, sizeof list);
-        for (char *p = strtok(list, ","); p; p = strtok(NULL, ",")) {
-            if (strncmp(p, "sec-", 4) == 0) {
-                char name[MGOV_NAME_MAX + 1];
-                snprintf(name, sizeof name, "%s", p + 21);
-                mgov_section_remove(f->gov, name);
-            }
-        }
-        assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
-    }
-    char path[4200];
-    snprintf(path, sizeof path, "%s/%s", f->dir, "sections.manifest");
-    unlink(path);
-    rmdir(f->dir);
-    gh_evlog_free(f->log);
-    sh_scratch_fini(&f->scratch);
-    free(f);
-    return 0;
-}
-
-static mgov_section_t *open_cfg(fx_t *f, const char *name, const mgov_section_config_t *cfg)
-{
-    mgov_section_t *s = NULL;
-    assert_int_equal(mgov_section_open(f->gov, name, cfg, &s), MGOV_OK);
-    return s;
-}
-
-/* The section's bytes equal expect[0..n). */
-static void assert_content(mgov_section_t *s, const void *expect, size_t n)
-{
-    mgov_section_view_t v;
-    assert_int_equal(mgov_section_pin(s, &v), MGOV_OK);
-    assert_int_equal(v.len, n);
-    if (n)
-        assert_memory_equal(v.data, expect, n);
-    else
-        assert_null(v.data);
-    mgov_section_unpin(s, &v);
-    assert_int_equal(mgov_section_length(s), n);
-}
-
-static uint64_t spill_bytes(fx_t *f)
-{
-    mgov_stats_t st;
-    assert_int_equal(mgov_stats(f->gov, &st), MGOV_OK);
-    return st.spill_bytes;
-}
-
-static int n_files(fx_t *f)
-{
-    return sh_count_entries(f->dir);
-}
+#include "section_fx.h"
 
 /* ------------------------------------------------------------ round trips */
 
 static void test_round_trips(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     static const size_t sizes[] = { 0, 1, 7, 100, 4095, 4096, 4097, 65536 + 3, (1u << 20) + 11,
                                     3 * 4096 };
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
@@ -130,7 +36,7 @@ static void test_round_trips(void **state)
         sh_fill(data, n, 1000 + i, false);
         char name[32];
         snprintf(name, sizeof name, "rt%zu", n);
-        mgov_section_t *s = open_cfg(f, name, NULL);
+        mgov_section_t *s = sfx_open(f, name, NULL);
         assert_int_equal(mgov_section_tier(s), MGOV_TIER_UNINITIALIZED);
         /* in uneven pieces */
         for (size_t at = 0; at < n;) {
@@ -142,7 +48,7 @@ static void test_round_trips(void **state)
         }
         assert_int_equal(mgov_section_tier(s),
                          n ? MGOV_TIER_IN_MEMORY : MGOV_TIER_UNINITIALIZED);
-        assert_content(s, data, n);
+        sfx_assert_content(s, data, n);
         if (!n) /* an empty section becomes data by a resize to 0 */
             assert_int_equal(mgov_section_resize(s, 0), MGOV_OK);
         uint64_t used_before = mgov_used(f->gov);
@@ -151,21 +57,21 @@ static void test_round_trips(void **state)
             assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
             assert_true(mgov_used(f->gov) < used_before);
         }
-        assert_content(s, data, n);
+        sfx_assert_content(s, data, n);
         assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
         assert_int_equal(mgov_section_tier(s), n ? MGOV_TIER_IN_MEMORY : MGOV_TIER_UNINITIALIZED);
-        assert_content(s, data, n);
+        sfx_assert_content(s, data, n);
         /* clean: spilling again writes nothing new */
-        uint64_t disk = spill_bytes(f);
+        uint64_t disk = sfx_spill_bytes(f);
         assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
-        assert_int_equal(spill_bytes(f), disk);
-        assert_content(s, data, n);
+        assert_int_equal(sfx_spill_bytes(f), disk);
+        sfx_assert_content(s, data, n);
         assert_int_equal(mgov_section_close(s), MGOV_OK);
         /* reopened in the same governor: found on disk */
         if (n) {
-            s = open_cfg(f, name, NULL);
+            s = sfx_open(f, name, NULL);
             assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
-            assert_content(s, data, n);
+            sfx_assert_content(s, data, n);
             assert_int_equal(mgov_section_close(s), MGOV_OK);
         }
         free(data);
@@ -173,278 +79,11 @@ static void test_round_trips(void **state)
     assert_int_equal(mgov_used(f->gov), 0);
 }
 
-/* --------------------------------------------------------- writes vs model */
-
-typedef struct model {
-    uint8_t *b;
-    size_t len, cap;
-} model_t;
-
-static void model_reserve(model_t *m, size_t n)
-{
-    if (n > m->cap) {
-        m->cap = n * 2;
-        m->b = realloc(m->b, m->cap);
-    }
-}
-
-/* Applies one random operation to both; returns its status. */
-static int random_op(mgov_section_t *s, model_t *m, uint64_t *rng, uint8_t *scratch)
-{
-    uint64_t r = sh_rand(rng);
-    size_t n = (size_t)(sh_rand(rng) % 9000);
-    sh_fill(scratch, n, r, false);
-    int rc;
-    switch (r % 6) {
-    case 0:
-    case 1:
-        rc = mgov_section_append(s, scratch, n);
-        if (rc == MGOV_OK) {
-            model_reserve(m, m->len + n);
-            memcpy(m->b + m->len, scratch, n);
-            m->len += n;
-        }
-        return rc;
-    case 2: {
-        size_t off = m->len ? (size_t)(sh_rand(rng) % (m->len + 1)) : 0;
-        rc = mgov_section_write(s, off, scratch, n);
-        if (rc == MGOV_OK) {
-            model_reserve(m, off + n);
-            memcpy(m->b + off, scratch, n);
-            if (off + n > m->len)
-                m->len = off + n;
-        }
-        return rc;
-    }
-    case 3: {
-        size_t len = (size_t)(sh_rand(rng) % (m->len + 20000));
-        rc = mgov_section_resize(s, len);
-        if (rc == MGOV_OK) {
-            model_reserve(m, len);
-            if (len > m->len)
-                memset(m->b + m->len, 0, len - m->len);
-            m->len = len;
-        }
-        return rc;
-    }
-    case 4: {
-        size_t len = m->len ? (size_t)(sh_rand(rng) % (m->len + 1)) : 0;
-        rc = mgov_section_truncate(s, len);
-        if (rc == MGOV_OK)
-            m->len = len;
-        return rc;
-    }
-    default:
-        return (r >> 8) % 2 ? mgov_section_spill(s, 0) : mgov_section_reload(s, 0);
-    }
-}
-
-static void run_model(fx_t *f, const char *name, const mgov_section_config_t *cfg, int ops,
-                      uint64_t seed)
-{
-    mgov_section_t *s = open_cfg(f, name, cfg);
-    model_t m = { 0 };
-    uint8_t *scratch = malloc(9000);
-    uint64_t rng = seed;
-    unsigned disk = 0, ram = 0;
-    for (int i = 0; i < ops; i++) {
-        int rc = random_op(s, &m, &rng, scratch);
-        assert_true(rc == MGOV_OK || rc == MGOV_ENOTSUP);
-        assert_content(s, m.b, m.len);
-        if (mgov_section_tier(s) == MGOV_TIER_ON_DISK)
-            disk++;
-        else
-            ram++;
-    }
-    if (!cfg || cfg->tier == MGOV_SECTION_AUTO)
-        assert_true(disk > 0 && ram > 0); /* both paths were walked */
-    assert_int_equal(mgov_section_close(s), MGOV_OK);
-    free(scratch);
-    free(m.b);
-}
-
-static void test_writes_model(void **state)
-{
-    fx_t *f = *state;
-    run_model(f, "model", NULL, 400, 42);
-    mgov_section_config_t cap = MGOV_SECTION_CONFIG_INIT;
-    cap.max_ram = 12000;
-    run_model(f, "capped", &cap, 300, 7);
-    mgov_section_config_t fd = MGOV_SECTION_CONFIG_INIT;
-    fd.tier = MGOV_SECTION_FORCE_DISK;
-    run_model(f, "forced", &fd, 120, 9);
-    assert_int_equal(mgov_used(f->gov), 0);
-}
-
-static void test_write_errors(void **state)
-{
-    fx_t *f = *state;
-    mgov_section_t *s = open_cfg(f, "w", NULL);
-    assert_int_equal(mgov_section_append(s, "abc", 3), MGOV_OK);
-    assert_int_equal(mgov_section_write(s, 4, "x", 1), MGOV_EINVAL); /* past the end */
-    assert_int_equal(mgov_section_write(s, 3, "de", 2), MGOV_OK);    /* at the end: appends */
-    assert_int_equal(mgov_section_truncate(s, 6), MGOV_EINVAL);
-    assert_int_equal(mgov_section_append(s, NULL, 1), MGOV_EINVAL);
-    assert_int_equal(mgov_section_append(s, NULL, 0), MGOV_OK);
-    assert_int_equal(mgov_section_resize(s, UINT64_MAX), MGOV_EINVAL);
-    assert_int_equal(mgov_section_write(s, 1, "x", SIZE_MAX), MGOV_EINVAL);
-    assert_content(s, "abcde", 5);
-    /* a shrink then a grow reads zeros, in RAM and on disk */
-    assert_int_equal(mgov_section_truncate(s, 2), MGOV_OK);
-    assert_int_equal(mgov_section_resize(s, 4), MGOV_OK);
-    assert_content(s, "ab\0\0", 4);
-    assert_int_equal(mgov_section_close(s), MGOV_OK);
-    mgov_section_config_t fd = MGOV_SECTION_CONFIG_INIT;
-    fd.tier = MGOV_SECTION_FORCE_DISK;
-    s = open_cfg(f, "wd", &fd);
-    assert_int_equal(mgov_section_append(s, "abcd", 4), MGOV_OK);
-    assert_int_equal(mgov_section_truncate(s, 1), MGOV_OK);
-    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK); /* written on disk */
-    assert_int_equal(mgov_section_resize(s, 3), MGOV_OK);
-    assert_content(s, "a\0\0", 3);
-    assert_int_equal(mgov_section_write(s, 4, "x", 1), MGOV_EINVAL);
-    assert_int_equal(mgov_section_truncate(s, 4), MGOV_EINVAL);
-    assert_content(s, "a\0\0", 3);
-    assert_int_equal(mgov_section_append(NULL, "a", 1), MGOV_EINVAL);
-    assert_int_equal(mgov_section_close(s), MGOV_OK);
-    assert_int_equal(mgov_section_close(NULL), MGOV_EINVAL);
-    assert_int_equal(mgov_section_spill(NULL, 0), MGOV_EINVAL);
-    assert_int_equal(mgov_section_reload(NULL, 0), MGOV_EINVAL);
-    assert_int_equal(mgov_section_pin(NULL, NULL), MGOV_EINVAL);
-    mgov_section_unpin(NULL, NULL);
-}
-
-typedef struct gen_arg {
-    const char *name;
-    uint64_t gen;
-} gen_arg_t;
-
-static void gen_fn(void *arg, const mgov_section_info_t *in)
-{
-    gen_arg_t *a = arg;
-    if (strcmp(in->name, a->name) == 0)
-        a->gen = in->generation;
-}
-
-/* The generation of the file of section `name`, from the listing. */
-static uint64_t generation_of(fx_t *f, const char *name)
-{
-    gen_arg_t a = { name, 0 };
-    assert_int_equal(mgov_section_foreach(f->gov, gen_fn, &a), MGOV_OK);
-    return a.gen;
-}
-
-/* Flips one data byte of section `name`'s file. */
-static void damage_data(fx_t *f, const char *name, uint64_t gen, uint64_t off)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/sec-%016llx-%s", f->dir, (unsigned long long)gen, name);
-    int fd = open(path, O_RDWR);
-    assert_true(fd >= 0);
-    uint8_t b;
-    assert_int_equal(pread(fd, &b, 1, 4096 + (off_t)off), 1);
-    b ^= 0x5a;
-    assert_int_equal(pwrite(fd, &b, 1, 4096 + (off_t)off), 1);
-    close(fd);
-}
-
-/* A write to an Auto section on disk brings it back to RAM first when its
- * bytes fit without reclaim; otherwise it is a new generation on disk; a
- * damaged file is the write's error; a failed reload is not a write. */
-static void test_write_spilled(void **state)
-{
-    fx_t *f = *state;
-    /* thresholds near the top, so that filling the budget below moderate
-     * starts no reclaim of its own */
-    assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
-    mgov_config_t cfg = MGOV_CONFIG_INIT;
-    cfg.budget = 64 * GH_MiB;
-    cfg.moderate = 0.96;
-    cfg.high = 0.97;
-    cfg.critical = 0.98;
-    cfg.spill_dir = f->dir;
-    cfg.on_event = gh_evlog_cb;
-    cfg.event_ctx = f->log;
-    assert_int_equal(mgov_create(&cfg, &f->gov), MGOV_OK);
-    const size_t n = 3 * GH_MiB + 7;
-    uint8_t *data = malloc(n + 10);
-    sh_fill(data, n + 10, 14, false);
-    mgov_section_t *s = open_cfg(f, "ws", NULL);
-    assert_int_equal(mgov_section_append(s, data, n), MGOV_OK);
-    assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
-    uint64_t gen = generation_of(f, "ws");
-
-    /* room in the budget: reloaded (an event), then written in RAM */
-    gh_evlog_clear(f->log);
-    assert_int_equal(mgov_section_append(s, data + n, 5), MGOV_OK);
-    assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
-    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_RELOADED), 1);
-    assert_int_equal(generation_of(f, "ws"), gen); /* the file is untouched */
-    assert_content(s, data, n + 5);
-    assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
-    gen = generation_of(f, "ws");
-
-    /* no room without reclaim: a new generation on disk, no one reclaimed */
-    mgov_section_t *other = open_cfg(f, "other", NULL);
-    assert_int_equal(mgov_section_append(other, data, GH_MiB), MGOV_OK);
-    mgov_grant_t g;
-    uint64_t room = mgov_budget(f->gov) * 95 / 100 - mgov_used(f->gov);
-    assert_int_equal(mgov_try_reserve(f->gov, 2, room, 0, &g), MGOV_OK);
-    assert_int_equal(mgov_pressure(f->gov), MGOV_PRESSURE_NORMAL);
-    gh_evlog_clear(f->log);
-    assert_int_equal(mgov_section_append(s, data + n + 5, 5), MGOV_OK);
-    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
-    assert_true(generation_of(f, "ws") > gen);
-    assert_int_equal(mgov_section_tier(other), MGOV_TIER_IN_MEMORY);
-    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_RELOADED), 0);
-    assert_int_equal(gh_evlog_count(f->log, MGOV_EV_SPILLED), 0);
-    assert_content(s, data, n + 10);
-    /* nor when the mapping for the reload fails */
-    mgov_grant_release(&g);
-    gen = generation_of(f, "ws");
-    mgov__fault_arm_errno(MGOV_FAULT_MMAP, 0, 1, 0);
-    assert_int_equal(mgov_section_truncate(s, n), MGOV_OK);
-    mgov__fault_disarm_all();
-    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
-    assert_true(generation_of(f, "ws") > gen);
-    assert_content(s, data, n);
-
-    /* a read error in the reload fails the write and changes nothing */
-    assert_int_equal(mgov_section_close(s), MGOV_OK); /* unmapped */
-    s = open_cfg(f, "ws", NULL);
-    gen = generation_of(f, "ws");
-    uint64_t used = mgov_used(f->gov);
-    mgov__fault_arm_errno(MGOV_FAULT_READ, 0, 1, 0);
-    assert_int_equal(mgov_section_write(s, 0, "xy", 2), MGOV_EIO);
-    mgov__fault_disarm_all();
-    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
-    assert_int_equal(generation_of(f, "ws"), gen);
-    assert_int_equal(mgov_used(f->gov), used);
-    assert_content(s, data, n);
-    assert_int_equal(mgov_section_close(s), MGOV_OK);
-    assert_int_equal(mgov_section_close(other), MGOV_OK);
-
-    /* data damaged on disk, found by the write's reload after a restart */
-    assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
-    f->gov = NULL;
-    damage_data(f, "ws", gen, 12345);
-    gov_make(f, 64 * GH_MiB, 0);
-    s = open_cfg(f, "ws", NULL);
-    assert_int_equal(mgov_section_append(s, "x", 1), MGOV_ECORRUPT);
-    assert_int_equal(mgov_section_length(s), n);
-    mgov_section_view_t v;
-    assert_int_equal(mgov_section_pin(s, &v), MGOV_ECORRUPT);
-    assert_int_equal(mgov_used(f->gov), 0);
-    assert_int_equal(mgov_section_close(s), MGOV_OK);
-    assert_int_equal(mgov_section_remove(f->gov, "ws"), MGOV_OK);
-    free(data);
-}
-
 /* ------------------------------------------------------------------ names */
 
 static void test_names(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     char longest[MGOV_NAME_MAX + 1], too_long[MGOV_NAME_MAX + 2];
     memset(longest, 'n', MGOV_NAME_MAX);
     longest[MGOV_NAME_MAX] = '\0';
@@ -470,7 +109,7 @@ static void test_names(void **state)
 
     const char *good[] = { longest, "with space", "a.b", "x-1_2", "~!@#$%^&*()" };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
-        s = open_cfg(f, good[i], NULL);
+        s = sfx_open(f, good[i], NULL);
         assert_string_equal(mgov_section_name(s), good[i]);
         assert_int_equal(mgov_section_append(s, good[i], strlen(good[i])), MGOV_OK);
         assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
@@ -487,7 +126,7 @@ static void test_names(void **state)
     assert_int_equal(gh_mock_register(&m, 10, 0), MGOV_OK);
     assert_int_equal(mgov_section_open(f->gov, "taken", NULL, &s), MGOV_EEXIST);
     gh_mock_fini(&m);
-    assert_int_equal(n_files(f), 2); /* the lock and the manifest, listing nothing */
+    assert_int_equal(sfx_files(f), 2); /* the lock and the manifest, listing nothing */
 }
 
 /* ------------------------------------------------------------------- pins */
@@ -510,8 +149,8 @@ static void *pin_thread(void *arg)
 
 static void test_pins_block_moves(void **state)
 {
-    fx_t *f = *state;
-    mgov_section_t *s = open_cfg(f, "pinned", NULL);
+    sfx_t *f = *state;
+    mgov_section_t *s = sfx_open(f, "pinned", NULL);
     uint8_t data[10000];
     sh_fill(data, sizeof data, 3, false);
     assert_int_equal(mgov_section_append(s, data, sizeof data), MGOV_OK);
@@ -549,7 +188,7 @@ static void test_pins_block_moves(void **state)
     sem_post(&p.release);
     pthread_join(t, NULL);
     assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
-    assert_content(s, data, sizeof data);
+    sfx_assert_content(s, data, sizeof data);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     sem_destroy(&p.pinned);
     sem_destroy(&p.release);
@@ -597,8 +236,8 @@ static void start_paused_spill(paused_spill_t *p, mgov_section_t *s, int64_t tim
  * and the spill releases it only when they are gone. */
 static void test_pins_during_spill(void **state)
 {
-    fx_t *f = *state;
-    mgov_section_t *s = open_cfg(f, "busy", NULL);
+    sfx_t *f = *state;
+    mgov_section_t *s = sfx_open(f, "busy", NULL);
     uint8_t *data = malloc(4 * GH_MiB);
     sh_fill(data, 4 * GH_MiB, 21, false);
     assert_int_equal(mgov_section_append(s, data, 4 * GH_MiB), MGOV_OK);
@@ -622,10 +261,10 @@ static void test_pins_during_spill(void **state)
     gh_event_t e;
     assert_true(gh_evlog_named(f->log, MGOV_EV_SPILL_FAILED, "busy", 0, &e));
     /* the file it wrote is a clean copy: the next spill only drops the RAM */
-    uint64_t disk = spill_bytes(f);
+    uint64_t disk = sfx_spill_bytes(f);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
-    assert_int_equal(spill_bytes(f), disk);
-    assert_content(s, data, 4 * GH_MiB);
+    assert_int_equal(sfx_spill_bytes(f), disk);
+    sfx_assert_content(s, data, 4 * GH_MiB);
 
     /* a spill that waits: it finishes when the reader lets go */
     assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
@@ -641,7 +280,7 @@ static void test_pins_during_spill(void **state)
     pthread_join(t, NULL);
     assert_int_equal(p.rc, MGOV_OK);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
-    assert_content(s, data, 4 * GH_MiB);
+    sfx_assert_content(s, data, 4 * GH_MiB);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     sem_destroy(&p.paused);
     sem_destroy(&p.go);
@@ -651,10 +290,10 @@ static void test_pins_during_spill(void **state)
 /* A section with pin_wait_ns set waits for views when the governor asks. */
 static void test_pin_wait_config(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
     c.pin_wait_ns = 30 * 1000 * 1000;
-    mgov_section_t *s = open_cfg(f, "patient", &c);
+    mgov_section_t *s = sfx_open(f, "patient", &c);
     assert_int_equal(mgov_section_append(s, "data", 4), MGOV_OK);
     pinner_t p = { .s = s };
     sem_init(&p.pinned, 0, 0);
@@ -676,10 +315,10 @@ static void test_pin_wait_config(void **state)
 
 static void test_force_disk(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
     c.tier = MGOV_SECTION_FORCE_DISK;
-    mgov_section_t *s = open_cfg(f, "cold", &c);
+    mgov_section_t *s = sfx_open(f, "cold", &c);
     gh_event_t e;
     assert_true(gh_evlog_named(f->log, MGOV_EV_OVERRIDE, "cold", 0, &e));
     assert_int_equal(e.ev.count, MGOV_SECTION_FORCE_DISK);
@@ -688,30 +327,30 @@ static void test_force_disk(void **state)
     assert_int_equal(mgov_section_append(s, data, sizeof data), MGOV_OK);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
     assert_int_equal(mgov_used(f->gov), 0);
-    assert_content(s, data, sizeof data);
+    sfx_assert_content(s, data, sizeof data);
     assert_int_equal(mgov_section_reload(s, 0), MGOV_ENOTSUP);
     assert_int_equal(mgov_reload_eligible(f->gov, 1.0), 0);
     assert_int_equal(gh_evlog_count(f->log, MGOV_EV_RELOAD_FAILED), 0);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     /* reopened with ForceDisk: the copy stays on disk; with Auto it can come back */
-    s = open_cfg(f, "cold", &c);
+    s = sfx_open(f, "cold", &c);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
-    s = open_cfg(f, "cold", NULL);
+    s = sfx_open(f, "cold", NULL);
     assert_int_equal(mgov_reload_eligible(f->gov, 1.0), 1);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
-    assert_content(s, data, sizeof data);
+    sfx_assert_content(s, data, sizeof data);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
 }
 
 static void test_force_ram(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
     c.tier = MGOV_SECTION_FORCE_RAM;
     c.priority = 1; /* the first victim, were it one */
-    mgov_section_t *s = open_cfg(f, "hot", &c);
+    mgov_section_t *s = sfx_open(f, "hot", &c);
     gh_event_t e;
     assert_true(gh_evlog_named(f->log, MGOV_EV_OVERRIDE, "hot", 0, &e));
     assert_int_equal(e.ev.count, MGOV_SECTION_FORCE_RAM);
@@ -730,22 +369,22 @@ static void test_force_ram(void **state)
     uint8_t *big = calloc(1, 8 * GH_MiB);
     assert_int_equal(mgov_section_append(s, big, 8 * GH_MiB), MGOV_EBUDGET);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
-    assert_content(s, data, GH_MiB);
+    sfx_assert_content(s, data, GH_MiB);
     mgov_grant_release(&g);
     free(big);
     /* spilled earlier under Auto, reopened ForceRam: loaded at open */
     assert_int_equal(mgov_section_close(s), MGOV_OK);
-    s = open_cfg(f, "hot", NULL);
+    s = sfx_open(f, "hot", NULL);
     assert_int_equal(mgov_section_append(s, data, GH_MiB), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
-    s = open_cfg(f, "hot", &c);
+    s = sfx_open(f, "hot", &c);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
-    assert_content(s, data, GH_MiB);
+    sfx_assert_content(s, data, GH_MiB);
     /* a ForceRam section over its cap refuses to grow */
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     c.max_ram = GH_MiB + 10;
-    s = open_cfg(f, "hot", &c);
+    s = sfx_open(f, "hot", &c);
     assert_int_equal(mgov_section_append(s, data, 11), MGOV_ELIMIT);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     /* not loadable at open: open fails and leaves nothing */
@@ -756,7 +395,7 @@ static void test_force_ram(void **state)
     assert_int_equal(mgov_section_open(f->gov, "hot", &c, &s2), MGOV_EBUDGET);
     assert_null(s2);
     mgov_grant_release(&g);
-    s = open_cfg(f, "hot", NULL);
+    s = sfx_open(f, "hot", NULL);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     free(data);
@@ -764,10 +403,10 @@ static void test_force_ram(void **state)
 
 static void test_max_ram(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
     c.max_ram = 64 * GH_KiB;
-    mgov_section_t *s = open_cfg(f, "capped", &c);
+    mgov_section_t *s = sfx_open(f, "capped", &c);
     uint8_t *data = malloc(200 * GH_KiB);
     sh_fill(data, 200 * GH_KiB, 8, false);
     for (size_t at = 0; at < 64 * GH_KiB; at += 8 * GH_KiB) {
@@ -780,14 +419,15 @@ static void test_max_ram(void **state)
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
     assert_int_equal(mgov_used(f->gov), 0);
     assert_int_equal(mgov_section_append(s, data + 64 * GH_KiB + 1, 100 * GH_KiB), MGOV_OK);
-    assert_content(s, data, 164 * GH_KiB + 1);
+    sfx_assert_content(s, data, 164 * GH_KiB + 1);
     assert_int_equal(mgov_section_reload(s, 0), MGOV_ENOTSUP);
     assert_int_equal(mgov_reload_eligible(f->gov, 1.0), 0);
-    /* back under the cap it may come back */
+    /* a write that brings it back under the cap brings it back to RAM
+     * (more in test_section_write.c) */
     assert_int_equal(mgov_section_truncate(s, 10 * GH_KiB), MGOV_OK);
-    assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
+    assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
     assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
-    assert_content(s, data, 10 * GH_KiB);
+    sfx_assert_content(s, data, 10 * GH_KiB);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     free(data);
 }
@@ -796,11 +436,11 @@ static void test_max_ram(void **state)
 
 static void test_pressure_spills(void **state)
 {
-    fx_t *f = *state; /* budget 64 MiB: high at 85% */
+    sfx_t *f = *state; /* budget 64 MiB: high at 85% */
     mgov_section_config_t low = MGOV_SECTION_CONFIG_INIT, high = MGOV_SECTION_CONFIG_INIT;
     low.priority = MGOV_PRIORITY_QUERY_CACHE;
     high.priority = MGOV_PRIORITY_ACTIVE_TRANSACTION;
-    mgov_section_t *a = open_cfg(f, "cache", &low), *b = open_cfg(f, "txn", &high);
+    mgov_section_t *a = sfx_open(f, "cache", &low), *b = sfx_open(f, "txn", &high);
     uint8_t *data = malloc(16 * GH_MiB);
     sh_fill(data, 16 * GH_MiB, 9, false);
     assert_int_equal(mgov_section_append(a, data, 16 * GH_MiB), MGOV_OK);
@@ -812,14 +452,14 @@ static void test_pressure_spills(void **state)
     assert_int_equal(mgov_section_tier(b), MGOV_TIER_IN_MEMORY);
     gh_event_t e;
     assert_true(gh_evlog_named(f->log, MGOV_EV_SPILLED, "cache", 0, &e));
-    assert_content(a, data, 16 * GH_MiB);
-    assert_content(b, data, 16 * GH_MiB);
+    sfx_assert_content(a, data, 16 * GH_MiB);
+    sfx_assert_content(b, data, 16 * GH_MiB);
     /* reads of the spilled one cost no budget */
     assert_int_equal(mgov_used(f->gov), 30 * GH_MiB + 16 * GH_MiB);
     mgov_grant_release(&g);
     assert_int_equal(mgov_reload_eligible(f->gov, 0.7), 1);
     assert_int_equal(mgov_section_tier(a), MGOV_TIER_IN_MEMORY);
-    assert_content(a, data, 16 * GH_MiB);
+    sfx_assert_content(a, data, 16 * GH_MiB);
     assert_int_equal(mgov_section_close(a), MGOV_OK);
     assert_int_equal(mgov_section_close(b), MGOV_OK);
     free(data);
@@ -841,7 +481,7 @@ static void list_fn(void *arg, const mgov_section_info_t *in)
 
 static void test_reload_eligible_order(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     const char *names[] = { "p30", "p100", "p50", "p200" };
     unsigned prio[] = { 30, 100, 50, 200 };
     mgov_section_t *s[4];
@@ -850,7 +490,7 @@ static void test_reload_eligible_order(void **state)
     for (int i = 0; i < 4; i++) {
         mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
         c.priority = prio[i];
-        s[i] = open_cfg(f, names[i], &c);
+        s[i] = sfx_open(f, names[i], &c);
         assert_int_equal(mgov_section_append(s[i], data, 4 * GH_MiB), MGOV_OK);
     }
     assert_int_equal(mgov_spill_all(f->gov), MGOV_OK);
@@ -897,7 +537,7 @@ static void test_reload_eligible_order(void **state)
     mgov_section_t *x = NULL;
     assert_int_equal(mgov_section_open(f->gov, "p200", NULL, &x), MGOV_ECORRUPT);
     assert_int_equal(mgov_section_remove(f->gov, "p200"), MGOV_OK);
-    x = open_cfg(f, "p200", NULL);
+    x = sfx_open(f, "p200", NULL);
     assert_int_equal(mgov_section_tier(x), MGOV_TIER_UNINITIALIZED);
     assert_int_equal(mgov_section_close(x), MGOV_OK);
     free(data);
@@ -905,8 +545,8 @@ static void test_reload_eligible_order(void **state)
 
 static void test_events_and_stats(void **state)
 {
-    fx_t *f = *state;
-    mgov_section_t *s = open_cfg(f, "ev", NULL);
+    sfx_t *f = *state;
+    mgov_section_t *s = sfx_open(f, "ev", NULL);
     assert_int_equal(mgov_section_append(s, "hello", 5), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK); /* already there: no event */
@@ -937,23 +577,10 @@ static void test_events_and_stats(void **state)
 
 /* ------------------------------------------------------- injected failures */
 
-/* Arms `kind` to fail its n-th call (0-based) from now on, with err. */
-static void arm(mgov_fault_kind_t kind, long n, int err)
-{
-    mgov__fault_disarm_all();
-    mgov__fault_arm_errno(kind, n, 1, err);
-}
-
-/* The files of the spill directory, sorted, as a string. */
-static void snapshot(fx_t *f, char *buf, size_t cap)
-{
-    sh_list(f->dir, buf, cap);
-}
-
 /* A spill failing at its n-th `kind` call leaves RAM intact and no trace. */
-static void spill_faults(fx_t *f, mgov_fault_kind_t kind, int err, int expect)
+static void spill_faults(sfx_t *f, mgov_fault_kind_t kind, int err, int expect)
 {
-    mgov_section_t *s = open_cfg(f, "faulty", NULL);
+    mgov_section_t *s = sfx_open(f, "faulty", NULL);
     uint8_t *data = malloc(20 * GH_MiB);
     sh_fill(data, 20 * GH_MiB, 11, false);
     assert_int_equal(mgov_section_append(s, data, 20 * GH_MiB), MGOV_OK);
@@ -962,11 +589,11 @@ static void spill_faults(fx_t *f, mgov_fault_kind_t kind, int err, int expect)
     assert_int_equal(mgov_section_write(s, 5, "new", 3), MGOV_OK);
     memcpy(data + 5, "new", 3);
     char before[4096], after[4096];
-    snapshot(f, before, sizeof before);
-    uint64_t used = mgov_used(f->gov), disk = spill_bytes(f);
+    sfx_snapshot(f, before, sizeof before);
+    uint64_t used = mgov_used(f->gov), disk = sfx_spill_bytes(f);
     long n;
     for (n = 0; n < 100; n++) {
-        arm(kind, n, err);
+        sfx_arm(kind, n, err);
         int rc = mgov_section_spill(s, 0);
         mgov__fault_disarm_all();
         if (rc == MGOV_OK)
@@ -974,18 +601,18 @@ static void spill_faults(fx_t *f, mgov_fault_kind_t kind, int err, int expect)
         assert_int_equal(rc, expect);
         assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
         assert_int_equal(mgov_used(f->gov), used);
-        assert_int_equal(spill_bytes(f), disk);
-        snapshot(f, after, sizeof after);
+        assert_int_equal(sfx_spill_bytes(f), disk);
+        sfx_snapshot(f, after, sizeof after);
         assert_string_equal(after, before);
-        assert_content(s, data, 20 * GH_MiB);
+        sfx_assert_content(s, data, 20 * GH_MiB);
     }
     assert_true(n > 0 || kind == MGOV_FAULT_MMAP); /* the spill itself maps nothing */
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
-    assert_content(s, data, 20 * GH_MiB);
+    sfx_assert_content(s, data, 20 * GH_MiB);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     /* what was spilled last is what a reopen finds */
-    s = open_cfg(f, "faulty", NULL);
-    assert_content(s, data, 20 * GH_MiB);
+    s = sfx_open(f, "faulty", NULL);
+    sfx_assert_content(s, data, 20 * GH_MiB);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     assert_int_equal(mgov_section_remove(f->gov, "faulty"), MGOV_OK);
     free(data);
@@ -993,7 +620,7 @@ static void spill_faults(fx_t *f, mgov_fault_kind_t kind, int err, int expect)
 
 static void test_spill_io_failures(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     spill_faults(f, MGOV_FAULT_WRITE, 0, MGOV_EIO);
     spill_faults(f, MGOV_FAULT_WRITE, ENOSPC, MGOV_ENOSPC);
     spill_faults(f, MGOV_FAULT_WRITE, EDQUOT, MGOV_ENOSPC);
@@ -1005,69 +632,30 @@ static void test_spill_io_failures(void **state)
     spill_faults(f, MGOV_FAULT_MMAP, 0, MGOV_EIO);
 }
 
-/* A write on disk failing anywhere leaves the old generation in force. */
-static void test_disk_write_failures(void **state)
-{
-    fx_t *f = *state;
-    static const mgov_fault_kind_t kinds[] = { MGOV_FAULT_WRITE, MGOV_FAULT_FSYNC,
-                                               MGOV_FAULT_RENAME, MGOV_FAULT_OPEN,
-                                               MGOV_FAULT_MMAP, MGOV_FAULT_ALLOC,
-                                               MGOV_FAULT_READ };
-    mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
-    c.tier = MGOV_SECTION_FORCE_DISK;
-    uint8_t data[30000];
-    sh_fill(data, sizeof data, 12, false);
-    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        mgov_section_t *s = open_cfg(f, "dw", &c);
-        assert_int_equal(mgov_section_append(s, data, 20000), MGOV_OK);
-        assert_int_equal(mgov_section_close(s), MGOV_OK); /* unmapped: the next write maps */
-        s = open_cfg(f, "dw", &c);
-        char before[4096], after[4096];
-        snapshot(f, before, sizeof before);
-        uint64_t disk = spill_bytes(f);
-        long n;
-        for (n = 0; n < 50; n++) {
-            arm(kinds[k], n, 0);
-            int rc = mgov_section_append(s, data + 20000, 10000);
-            mgov__fault_disarm_all();
-            if (rc == MGOV_OK)
-                break;
-            assert_true(rc == MGOV_EIO || rc == MGOV_ENOMEM);
-            assert_int_equal(spill_bytes(f), disk);
-            snapshot(f, after, sizeof after);
-            assert_string_equal(after, before);
-            assert_content(s, data, 20000);
-        }
-        assert_content(s, data, 30000);
-        assert_int_equal(mgov_section_close(s), MGOV_OK);
-        assert_int_equal(mgov_section_remove(f->gov, "dw"), MGOV_OK);
-    }
-}
-
 static void test_reload_and_pin_failures(void **state)
 {
-    fx_t *f = *state;
-    mgov_section_t *s = open_cfg(f, "rl", NULL);
+    sfx_t *f = *state;
+    mgov_section_t *s = sfx_open(f, "rl", NULL);
     uint8_t data[50000];
     sh_fill(data, sizeof data, 13, false);
     assert_int_equal(mgov_section_append(s, data, sizeof data), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
     static const mgov_fault_kind_t kinds[] = { MGOV_FAULT_READ, MGOV_FAULT_OPEN, MGOV_FAULT_MMAP };
     for (size_t k = 0; k < 3; k++) {
-        arm(kinds[k], 0, 0);
+        sfx_arm(kinds[k], 0, 0);
         int rc = mgov_section_reload(s, 0);
         mgov__fault_disarm_all();
         assert_true(rc == MGOV_EIO || rc == MGOV_ENOMEM);
         assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
         assert_int_equal(mgov_used(f->gov), 0);
         assert_int_equal(mgov_section_close(s), MGOV_OK); /* unmapped: the pin maps */
-        s = open_cfg(f, "rl", NULL);
-        arm(kinds[k], 0, 0);
+        s = sfx_open(f, "rl", NULL);
+        sfx_arm(kinds[k], 0, 0);
         mgov_section_view_t v;
         rc = mgov_section_pin(s, &v);
         mgov__fault_disarm_all();
         assert_true(rc == MGOV_EIO || rc == MGOV_ENOMEM);
-        assert_content(s, data, sizeof data);
+        sfx_assert_content(s, data, sizeof data);
     }
     /* the budget says no: nothing changes */
     mgov_grant_t g;
@@ -1078,12 +666,12 @@ static void test_reload_and_pin_failures(void **state)
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_ON_DISK);
     mgov_grant_release(&g);
     assert_int_equal(mgov_section_reload(s, 0), MGOV_OK);
-    assert_content(s, data, sizeof data);
+    sfx_assert_content(s, data, sizeof data);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
     /* every allocation failing in turn at open */
     for (long n = 0; n < 20; n++) {
         mgov_section_t *x = NULL;
-        arm(MGOV_FAULT_ALLOC, n, 0);
+        sfx_arm(MGOV_FAULT_ALLOC, n, 0);
         int rc = mgov_section_open(f->gov, "fresh", NULL, &x);
         mgov__fault_disarm_all();
         if (rc == MGOV_OK) {
@@ -1098,10 +686,10 @@ static void test_reload_and_pin_failures(void **state)
 /* The quota bounds section files too. */
 static void test_quota(void **state)
 {
-    fx_t *f = *state;
+    sfx_t *f = *state;
     assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
-    gov_make(f, 64 * GH_MiB, 64 * GH_KiB);
-    mgov_section_t *s = open_cfg(f, "q", NULL);
+    sfx_gov_make(f, 64 * GH_MiB, 64 * GH_KiB);
+    mgov_section_t *s = sfx_open(f, "q", NULL);
     uint8_t data[100000];
     sh_fill(data, sizeof data, 14, false);
     assert_int_equal(mgov_section_append(s, data, 50000), MGOV_OK);
@@ -1110,16 +698,16 @@ static void test_quota(void **state)
     assert_int_equal(mgov_section_append(s, data + 50000, 50000), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_ENOSPC);
     assert_int_equal(mgov_section_tier(s), MGOV_TIER_IN_MEMORY);
-    assert_content(s, data, 100000);
+    sfx_assert_content(s, data, 100000);
     /* a spill needs room for the new generation beside the old one */
     assert_int_equal(mgov_section_truncate(s, 12000), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_ENOSPC);
     assert_int_equal(mgov_section_truncate(s, 5000), MGOV_OK);
     assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
-    assert_content(s, data, 5000);
+    sfx_assert_content(s, data, 5000);
     names_t all = { "" };
     assert_int_equal(mgov_section_foreach(f->gov, list_fn, &all), MGOV_OK); /* reaped by now */
-    assert_int_equal(spill_bytes(f), 4096 + 5000);
+    assert_int_equal(sfx_spill_bytes(f), 4096 + 5000);
     /* generation after generation with room for two: the superseded one is
      * with the reaper, and a spill that finds the quota full waits for it */
     for (int i = 0; i < 20; i++) {
@@ -1129,31 +717,27 @@ static void test_quota(void **state)
         assert_int_equal(mgov_section_spill(s, 0), MGOV_OK);
     }
     assert_int_equal(mgov_section_foreach(f->gov, list_fn, &all), MGOV_OK);
-    assert_int_equal(spill_bytes(f), 4096 + 25000);
+    assert_int_equal(sfx_spill_bytes(f), 4096 + 25000);
     assert_int_equal(mgov_section_close(s), MGOV_OK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_round_trips, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_writes_model, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_spilled, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pins_block_moves, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pin_wait_config, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pins_during_spill, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_force_disk, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_force_ram, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_max_ram, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pressure_spills, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_eligible_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_events_and_stats, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spill_io_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_disk_write_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reload_and_pin_failures, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_quota, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_trips, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_names, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_pins_block_moves, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_pin_wait_config, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_pins_during_spill, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_force_disk, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_force_ram, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_max_ram, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_pressure_spills, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_eligible_order, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_events_and_stats, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_spill_io_failures, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_reload_and_pin_failures, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_quota, sfx_setup, sfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
