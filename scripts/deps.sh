@@ -9,7 +9,8 @@
 #     and fails if a required one is missing (optional ones only warn).
 #
 # Required: what the library, the tool, the tests and the packaging test need
-#   (gcc's ASan/UBSan/TSan runtimes come with gcc itself).
+#   (gcc's ASan/UBSan/TSan runtimes come with gcc itself; libxxhash-dev is
+#   the hash of the hash operators, used inline from its header).
 # Optional: clang and its runtime (libclang-rt-dev: clang's sanitizers and
 #   libFuzzer).  Without them the ASan build falls back to gcc and the fuzz
 #   run is skipped; `make test` says so.
@@ -22,7 +23,8 @@ if [[ "${MGOV_SKIP_DEPS:-0}" == 1 ]]; then
     exit 0
 fi
 
-required=(cmake make gcc libc6-dev binutils pkg-config libcmocka-dev liblz4-dev libzstd-dev)
+required=(cmake make gcc libc6-dev binutils pkg-config libcmocka-dev liblz4-dev libzstd-dev
+          libxxhash-dev)
 optional=(clang)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
@@ -35,7 +37,7 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     done
     if ((${#missing_tools[@]})); then
         say "not a Debian system (no dpkg-query) and missing: ${missing_tools[*]}"
-        say "install them (plus cmocka, lz4 and zstd headers), or set MGOV_SKIP_DEPS=1"
+        say "install them (plus cmocka, lz4, zstd and xxhash headers), or set MGOV_SKIP_DEPS=1"
         exit 1
     fi
     exit 0

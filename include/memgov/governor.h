@@ -171,10 +171,12 @@ MGOV_API int mgov_try_reserve(mgov_t *gov, int region, uint64_t bytes, unsigned 
                               mgov_grant_t *out);
 
 /* Like mgov_try_reserve, but when the request does not fit it reclaims and
- * waits in FIFO order until it fits or `timeout_ns` passes (< 0: forever;
- * 0: one attempt).  Errors: as mgov_try_reserve, with MGOV_ETIMEDOUT in
- * place of MGOV_EBUDGET, and MGOV_ELIMIT when a set_budget shrink makes the
- * request impossible while it waits. */
+ * waits in FIFO order until it fits or `timeout_ns` passes (< 0: forever).
+ * A timeout of 0 does not wait: it is exactly mgov_try_reserve (one
+ * attempt, MGOV_EBUDGET when it does not fit), as 0 means "do not wait"
+ * for every timeout in memgov.  Errors: as mgov_try_reserve, with
+ * MGOV_ETIMEDOUT in place of MGOV_EBUDGET when it waited, and MGOV_ELIMIT
+ * when a set_budget shrink makes the request impossible while it waits. */
 MGOV_API int mgov_reserve(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
                           int64_t timeout_ns, mgov_grant_t *out);
 

@@ -43,6 +43,11 @@ extern "C" {
 
 typedef struct mgov_sort mgov_sort_t;
 
+/* A timeout for mgov_sort_config_t.timeout_ns when operators share a
+ * budget: long enough for another operator to write a run and give its
+ * memory back. */
+#define MGOV_SORT_DEFAULT_TIMEOUT_NS ((int64_t)10 * 1000 * 1000 * 1000)
+
 /* Orders variable-length records: < 0, 0 or > 0 as a sorts before, with or
  * after b.  Called from the sorting thread only. */
 typedef int (*mgov_sort_cmp_fn)(void *ctx, const void *a, size_t a_len, const void *b,
@@ -84,7 +89,10 @@ typedef struct mgov_sort_config {
     uint64_t max_memory;         /* cap on the sort's grant; 0 = what the governor gives */
     /* How long a push may wait for memory when the sort holds no record it
      * could spill (others hold the budget and were asked to give some
-     * back): 0 = 10 s, < 0 = forever.  Then MGOV_ETIMEDOUT. */
+     * back), and a merge for room to open two runs: 0 = do not wait (as
+     * every timeout in memgov), < 0 = forever, MGOV_SORT_DEFAULT_TIMEOUT_NS
+     * is a good choice when several operators share a budget.  Then
+     * MGOV_ETIMEDOUT (MGOV_EBUDGET when 0). */
     int64_t timeout_ns;
     unsigned flags;              /* MGOV_SORT_DESCENDING, MGOV_SORT_UNIQUE */
     mgov_spill_dir_t *spill_dir; /* NULL: the governor's (mgov_spill_dir_get) */

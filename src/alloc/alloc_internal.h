@@ -1,5 +1,5 @@
 /* alloc/alloc_internal.h - internal: what the allocators (arena, epochs,
- * bufpool) share: AddressSanitizer poisoning and the choice of a region.
+ * bufpool) share: AddressSanitizer poisoning and the default region.
  * Not installed.
  */
 #ifndef MGOV_ALLOC_INTERNAL_H
@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
+#include "governor/hooks.h"
 #include "memgov/governor.h"
+#include "sys/sys.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define MGOV__ASAN 1
@@ -27,13 +29,7 @@
 #define MGOV__UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-/* The region an allocator charges: `name`, or when NULL the
- * execution-buffers region ("execution_buffers", else region 0).
- * MGOV_OK with *region set, MGOV_EINVAL (no governor), MGOV_ENOTFOUND (no
- * region of that name). */
-int mgov__alloc_region(const mgov_t *gov, const char *name, int *region);
-
-/* The system page size (cached). */
-size_t mgov__page_size(void);
+/* The region an allocator charges when its config names none. */
+#define MGOV__ALLOC_DEFAULT_REGION "execution_buffers"
 
 #endif /* MGOV_ALLOC_INTERNAL_H */

@@ -225,7 +225,8 @@ int mgov_arena_create(const mgov_arena_config_t *cfg, mgov_arena_t **out)
         cfg = &defaults;
     int region = 0;
     if (cfg->gov) {
-        int rc = mgov__alloc_region(cfg->gov, cfg->region, &region);
+        int rc = mgov__region_resolve(cfg->gov, cfg->region, MGOV__ALLOC_DEFAULT_REGION,
+                                      &region);
         if (rc != MGOV_OK)
             return rc;
     }

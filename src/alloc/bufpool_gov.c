@@ -21,12 +21,8 @@
 #include <stdio.h>
 
 #include "alloc/bufpool_internal.h"
-#include "governor/internal.h"
+#include "governor/hooks.h"
 #include "sys/sys.h"
-
-#define NAME_TRIES 64
-
-static _Atomic unsigned pool_seq;
 
 static uint64_t op_usage(void *ctx)
 {
@@ -65,7 +61,8 @@ static const mgov_consumer_ops_t bufpool_ops = {
 int mgov__bp_gov_register(mgov_bufpool_t *p, const mgov_bufpool_config_t *cfg)
 {
     int region;
-    int rc = mgov__alloc_region(cfg->gov, cfg->region, &region);
+    int rc = mgov__region_resolve(cfg->gov, cfg->region, MGOV__ALLOC_DEFAULT_REGION,
+                                  &region);
     if (rc != MGOV_OK)
         return rc; /* MGOV_ENOTFOUND */
     p->region = region;
@@ -77,18 +74,7 @@ int mgov__bp_gov_register(mgov_bufpool_t *p, const mgov_bufpool_config_t *cfg)
         .ops = &bufpool_ops,
         .ctx = p,
     };
-    if (cfg->name)
-        return mgov_consumer_register(cfg->gov, &cc, &p->consumer);
-    char name[MGOV_NAME_MAX + 1];
-    for (int i = 0; i < NAME_TRIES; i++) {
-        unsigned seq = atomic_fetch_add_explicit(&pool_seq, 1, memory_order_relaxed) + 1;
-        snprintf(name, sizeof name, "bufpool-%u", seq);
-        cc.name = name;
-        rc = mgov_consumer_register(cfg->gov, &cc, &p->consumer);
-        if (rc != MGOV_EEXIST)
-            return rc;
-    }
-    return MGOV_EEXIST;
+    return mgov__consumer_register_unique(cfg->gov, &cc, "bufpool", &p->consumer);
 }
 
 int mgov__bp_gov_fits_ever(const mgov_bufpool_t *p, uint64_t bytes)
@@ -101,7 +87,7 @@ int mgov__bp_gov_reserve(mgov_bufpool_t *p, uint64_t bytes, int64_t timeout_ns,
 {
     *waited_ns = 0;
     if (timeout_ns == 0)
-        return mgov_try_reserve(p->gov, p->region, bytes, 0, g);
+        return mgov_reserve(p->gov, p->region, bytes, 0, 0, g); /* fail fast */
     int rc = mgov_try_reserve(p->gov, p->region, bytes, MGOV_NO_RECLAIM, g);
     if (rc != MGOV_EBUDGET)
         return rc;

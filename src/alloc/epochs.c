@@ -77,7 +77,8 @@ int mgov_epochs_create(const mgov_arena_config_t *cfg, mgov_epochs_t **out)
         s->cfg = *cfg;
     s->cfg.flags |= MGOV_ARENA_THREAD_SAFE;
     s->cfg.region = NULL;
-    int rc = s->cfg.gov ? mgov__alloc_region(s->cfg.gov, cfg ? cfg->region : NULL, &s->region)
+    int rc = s->cfg.gov ? mgov__region_resolve(s->cfg.gov, cfg ? cfg->region : NULL,
+                                               MGOV__ALLOC_DEFAULT_REGION, &s->region)
                         : MGOV_OK;
     mgov_arena_t *first = NULL;
     if (rc == MGOV_OK)

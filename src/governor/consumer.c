@@ -21,6 +21,7 @@
  * Locking: gov->lock guards the list, refs, running and the flags above;
  * consumer_cond signals `running` going down.  Never held during an op.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,6 +97,24 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
     pthread_mutex_unlock(&gov->lock);
     *out = c;
     return MGOV_OK;
+}
+
+int mgov__consumer_register_unique(mgov_t *gov, const mgov_consumer_config_t *cfg,
+                                   const char *prefix, mgov_consumer_t **out)
+{
+    static _Atomic unsigned serial; /* process-wide: names stay apart across governors too */
+    if (!cfg || cfg->name || !prefix)
+        return cfg && cfg->name ? mgov_consumer_register(gov, cfg, out) : MGOV_EINVAL;
+    mgov_consumer_config_t cc = *cfg;
+    char name[MGOV_NAME_MAX + 1];
+    cc.name = name;
+    int rc = MGOV_EEXIST;
+    for (int tries = 0; tries < 64 && rc == MGOV_EEXIST; tries++) {
+        unsigned n = atomic_fetch_add_explicit(&serial, 1, memory_order_relaxed) + 1;
+        snprintf(name, sizeof name, "%s-%u", prefix, n);
+        rc = mgov_consumer_register(gov, &cc, out);
+    }
+    return rc;
 }
 
 static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)

@@ -85,8 +85,8 @@ static int copy_regions(mgov_t *gov, const mgov_config_t *cfg, uint64_t budget)
 static void destroy_locks(mgov_t *gov)
 {
     pthread_mutex_destroy(&gov->pressure_lock);
-    pthread_mutex_destroy(&gov->spill_lock);
-    pthread_mutex_destroy(&gov->tier_lock);
+    for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
+        pthread_mutex_destroy(&gov->layer_lock[i]);
     pthread_mutex_destroy(&gov->wait_lock);
     pthread_mutex_destroy(&gov->lock);
     pthread_cond_destroy(&gov->consumer_cond);
@@ -147,8 +147,8 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&gov->pressure_lock, NULL);
-    pthread_mutex_init(&gov->spill_lock, NULL);
-    pthread_mutex_init(&gov->tier_lock, NULL);
+    for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
+        pthread_mutex_init(&gov->layer_lock[i], NULL);
     pthread_mutex_init(&gov->wait_lock, NULL);
     pthread_mutex_init(&gov->lock, NULL);
     pthread_cond_init(&gov->consumer_cond, &attr);
@@ -170,10 +170,7 @@ int mgov_destroy(mgov_t *gov)
         return MGOV_EINVAL;
     /* the layers' states go first, top down (sections use the spill
      * directory); removing them needs no grant */
-    if (gov->tier_state)
-        gov->tier_state_free(gov->tier_state);
-    if (gov->spill_state)
-        gov->spill_state_free(gov->spill_state);
+    mgov__layers_destroy(gov);
     bool leaked = gov->n_consumers > 0;
     for (unsigned i = 0; i < gov->n_regions; i++) {
         uint64_t grants = mgov__region_grants(gov, (int)i);
@@ -259,4 +256,23 @@ const char *mgov_region_name(const mgov_t *gov, int region)
     if (!gov || region < 0 || (unsigned)region >= gov->n_regions)
         return NULL;
     return gov->regions[region].name;
+}
+
+int mgov__region_resolve(const mgov_t *gov, const char *name, const char *dflt, int *region)
+{
+    if (!gov || !region)
+        return MGOV_EINVAL;
+    int r = mgov_region_find(gov, name ? name : dflt ? dflt : "");
+    if (r < 0) {
+        if (name)
+            return MGOV_ENOTFOUND;
+        r = 0;
+    }
+    *region = r;
+    return MGOV_OK;
+}
+
+int mgov__region_spill(const mgov_t *gov)
+{
+    return gov->spill_region >= 0 ? gov->spill_region : 0;
 }

@@ -390,7 +390,8 @@ int mgov_try_reserve(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
 int mgov_reserve(mgov_t *gov, int region, uint64_t bytes, unsigned flags, int64_t timeout_ns,
                  mgov_grant_t *out)
 {
-    return reserve_fast(gov, region, bytes, flags, timeout_ns, true, out);
+    /* 0 does not wait: exactly mgov_try_reserve (MGOV_EBUDGET, no queue) */
+    return reserve_fast(gov, region, bytes, flags, timeout_ns, timeout_ns != 0, out);
 }
 
 INLINE bool grant_live(const mgov_grant_t *g)

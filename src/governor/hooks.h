@@ -1,14 +1,16 @@
-/* governor/hooks.h - internal: what the layers above the governor may ask of
- * it beyond the public API.  Not installed.
+/* governor/hooks.h - internal: what the layers above the governor may ask
+ * of it beyond the public API, and nothing else (they never include
+ * governor/internal.h).  Not installed.
  *
- * The tier layer keeps its sections' shared state (the manifest) the same
- * way, in a second slot, and reports its own moves through the governor's
- * counters and events.
- *
- * The spill layer keeps one spill directory per governor.  The governor
- * cannot call up into that layer, so it only holds the state (an opaque
- * pointer made once, on first use, and the function that frees it at
- * mgov_destroy) and the disk counters that appear in its stats.
+ *   layer states     a slot per layer for its per-governor state (the
+ *                    spill directory, the section store), made once on
+ *                    first use and freed by mgov_destroy (layers.c)
+ *   regions          which region a module charges, decided here once
+ *                    (grant.c, governor.c)
+ *   admission        whether a request could ever fit (grant.c)
+ *   consumers        unique names, and reports of moves a consumer made on
+ *                    its own (consumer.c, reclaim.c)
+ *   disk gauges      bytes in spill files, shown in mgov_stats (stats.c)
  *
  * Thread safety: every function here is thread-safe.
  */
@@ -19,18 +21,49 @@
 
 #include "memgov/governor.h"
 
-/* Makes the spill state of gov on first use and returns it in *out.  The
- * first caller runs make(gov, arg, &state) under the governor's spill lock
- * (no other governor lock is held); make returns MGOV_OK or an error, which
- * is returned and leaves nothing attached (a later call tries again).  Later
- * callers get the same state.  free_fn(state) runs at mgov_destroy. */
-int mgov__spill_state(mgov_t *gov, int (*make)(mgov_t *gov, void *arg, void **state), void *arg,
+/* ----------------------------------------------------------- layer states */
+
+/* Slots, one per layer that keeps per-governor state, numbered by height:
+ * a layer's make() may use the states of lower slots (the section store
+ * opens the spill directory), never of higher ones.  The layers name their
+ * own slot (spill_internal.h, tier_internal.h). */
+#define MGOV__LAYER_SLOTS 4
+
+/* Makes the state of `slot` on first use and returns it in *out.  The first
+ * caller runs make(gov, arg, &state) under the slot's lock (slot locks nest
+ * from high to low); make returns MGOV_OK or an error, which is returned
+ * and leaves nothing attached (a later call tries again).  Later callers get
+ * the same state.  mgov_destroy runs free_fn(state) for every slot, highest
+ * first, before it reports leaks.  MGOV_EINVAL for bad arguments. */
+int mgov__layer_state(mgov_t *gov, unsigned slot,
+                      int (*make)(mgov_t *gov, void *arg, void **state), void *arg,
                       void (*free_fn)(void *state), void **out);
 
-/* The tier layer's state (its sections), made and freed like the spill
- * state, before it at mgov_destroy.  make may call mgov_spill_dir_get. */
-int mgov__tier_state(mgov_t *gov, int (*make)(mgov_t *gov, void *arg, void **state), void *arg,
-                     void (*free_fn)(void *state), void **out);
+/* ---------------------------------------------------------------- regions */
+
+/* The region a module's config names: `name`, or when NULL the region
+ * named `dflt`, or region 0 when the governor has none of that name.
+ * MGOV_OK with *region set, MGOV_EINVAL (NULL gov or region),
+ * MGOV_ENOTFOUND (no region called `name`). */
+int mgov__region_resolve(const mgov_t *gov, const char *name, const char *dflt, int *region);
+
+/* The region spill buffers are charged to: the one named "spill_staging"
+ * (it may use the whole budget: the spill reserve), else region 0. */
+int mgov__region_spill(const mgov_t *gov);
+
+/* -------------------------------------------------------------- admission */
+
+/* MGOV_OK when `bytes` could ever fit in `region` with `flags`, else
+ * MGOV_ELIMIT (over the region's limit or the request's ceiling). */
+int mgov__check_fits_ever(const mgov_t *gov, int region, uint64_t bytes, unsigned flags);
+
+/* -------------------------------------------------------------- consumers */
+
+/* Registers a consumer; with cfg->name NULL it is named "<prefix>-<n>"
+ * with the first n (from a process-wide counter) whose name is free,
+ * trying up to 64 names.  Errors as mgov_consumer_register. */
+int mgov__consumer_register_unique(mgov_t *gov, const mgov_consumer_config_t *cfg,
+                                   const char *prefix, mgov_consumer_t **out);
 
 /* Reports a move a consumer made when asked directly rather than through
  * the governor (a section's explicit spill or reload, an override applied
@@ -40,6 +73,8 @@ int mgov__tier_state(mgov_t *gov, int (*make)(mgov_t *gov, void *arg, void **sta
  * count and status. */
 void mgov__consumer_report(mgov_consumer_t *c, mgov_event_type_t type, uint64_t bytes,
                            uint64_t freed, uint64_t count, int status);
+
+/* ------------------------------------------------------------ disk gauges */
 
 /* Bytes on disk in spill files: delta > 0 when written, < 0 when removed.
  * Feeds mgov_stats' spill_bytes and spill_bytes_peak. */

@@ -36,6 +36,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "governor/hooks.h"
 #include "memgov/governor.h"
 
 #define MGOV__CACHELINE 64
@@ -101,17 +102,12 @@ struct mgov {
     char *spill_dir;
     uint64_t spill_quota;
 
-    /* the spill layer's per-governor state (hooks.c): made once, on first
-     * use, under spill_lock; freed by mgov_destroy */
-    pthread_mutex_t spill_lock;
-    void *spill_state;
-    void (*spill_state_free)(void *state);
-    /* the tier layer's state (sections), likewise, under tier_lock; freed
-     * before the spill state, which it uses */
-    pthread_mutex_t tier_lock;
-    void *tier_state;
-    void (*tier_state_free)(void *state);
-    _Atomic uint64_t spill_disk, spill_disk_peak, spill_quota_now;
+    /* the layers' per-governor states (layers.c): made once, on first use,
+     * under their slot's lock; freed by mgov_destroy, highest slot first */
+    pthread_mutex_t layer_lock[MGOV__LAYER_SLOTS];
+    void *layer_state[MGOV__LAYER_SLOTS];
+    void (*layer_free[MGOV__LAYER_SLOTS])(void *state);
+    _Atomic uint64_t spill_disk, spill_disk_peak, spill_quota_now; /* stats.c */
     void (*on_event)(void *ctx, const mgov_event_t *ev);
     void *event_ctx;
     _Atomic uint64_t event_seq;
@@ -146,8 +142,6 @@ struct mgov {
 static inline uint64_t mgov__word_bytes(uint64_t w) { return w & MGOV__BYTES_MASK; }
 bool mgov__is_urgent(const mgov_t *gov, int region, unsigned flags);
 uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags);
-/* MGOV_OK when `bytes` could ever fit in `region`, else MGOV_ELIMIT. */
-int mgov__check_fits_ever(const mgov_t *gov, int region, uint64_t bytes, unsigned flags);
 /* Charges bytes (and one live grant when new_grant) if the admission rule
  * allows; *why says which rule refused.  No locks, no events. */
 int mgov__charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool new_grant,
@@ -209,6 +203,10 @@ void mgov__consumers_destroy(mgov_t *gov); /* reports and frees leftovers */
 /* One pass (shared with a pass already running).  region -1 = all. */
 uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, int region);
 bool mgov__in_callback(const mgov_t *gov);
+
+/* ---- layers.c */
+/* Frees every layer's state, highest slot first (mgov_destroy). */
+void mgov__layers_destroy(mgov_t *gov);
 
 /* ---- event.c */
 void mgov__event_init(mgov_event_t *ev, mgov_event_type_t type, const mgov_t *gov, int region);

@@ -43,19 +43,41 @@ static void consumer_event(mgov_t *gov, mgov_event_type_t type, const mgov_consu
     mgov__emit(gov, &ev);
 }
 
+void mgov__consumer_report(mgov_consumer_t *c, mgov_event_type_t type, uint64_t bytes,
+                           uint64_t freed, uint64_t count, int status)
+{
+    if (!c)
+        return;
+    mgov_t *gov = c->gov;
+    switch (type) {
+    case MGOV_EV_SPILLED: atomic_fetch_add(&gov->spills, 1); break;
+    case MGOV_EV_SPILL_FAILED: atomic_fetch_add(&gov->spill_failures, 1); break;
+    case MGOV_EV_RELOADED: atomic_fetch_add(&gov->reloads, 1); break;
+    case MGOV_EV_RELOAD_FAILED: atomic_fetch_add(&gov->reload_failures, 1); break;
+    default: break;
+    }
+    if (!mgov__has_events(gov))
+        return;
+    mgov_event_t ev;
+    mgov__event_init(&ev, type, gov, c->region);
+    ev.name = c->name;
+    ev.bytes = bytes;
+    ev.freed = freed;
+    ev.count = count;
+    ev.status = status;
+    mgov__emit(gov, &ev);
+}
+
 /* Spills one consumer (entered by the caller); counts and reports it. */
 static int spill_one(mgov_t *gov, mgov_consumer_t *c, uint64_t target, uint64_t *freed)
 {
+    (void)gov;
     *freed = 0;
     int rc = c->ops.spill(c->ctx, target, freed);
-    if (rc == MGOV_OK) {
-        atomic_fetch_add(&gov->spills, 1);
-        consumer_event(gov, MGOV_EV_SPILLED, c, target, *freed, MGOV_OK);
-    } else {
+    if (rc != MGOV_OK)
         *freed = 0;
-        atomic_fetch_add(&gov->spill_failures, 1);
-        consumer_event(gov, MGOV_EV_SPILL_FAILED, c, target, 0, rc);
-    }
+    mgov__consumer_report(c, rc == MGOV_OK ? MGOV_EV_SPILLED : MGOV_EV_SPILL_FAILED, target,
+                          *freed, 0, rc);
     return rc;
 }
 
@@ -249,11 +271,9 @@ unsigned mgov_reload_eligible(mgov_t *gov, double target_fraction)
         int rc = c->ops.reload(c->ctx);
         if (rc == MGOV_OK) {
             reloaded++;
-            atomic_fetch_add(&gov->reloads, 1);
-            consumer_event(gov, MGOV_EV_RELOADED, c, need, 0, MGOV_OK);
+            mgov__consumer_report(c, MGOV_EV_RELOADED, need, 0, 0, MGOV_OK);
         } else if (rc != MGOV_ENOTSUP) { /* ENOTSUP: stays on disk by policy */
-            atomic_fetch_add(&gov->reload_failures, 1);
-            consumer_event(gov, MGOV_EV_RELOAD_FAILED, c, need, 0, rc);
+            mgov__consumer_report(c, MGOV_EV_RELOAD_FAILED, need, 0, 0, rc);
         }
         mgov__consumer_leave(c, &f);
     }

@@ -232,3 +232,25 @@ size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
     }
     return o.len;
 }
+
+void mgov__spill_disk_add(mgov_t *gov, int64_t delta)
+{
+    if (!gov || !delta)
+        return;
+    if (delta < 0) {
+        uint64_t d = (uint64_t)-delta, cur = atomic_load(&gov->spill_disk);
+        while (!atomic_compare_exchange_weak(&gov->spill_disk, &cur, cur > d ? cur - d : 0))
+            ;
+        return;
+    }
+    uint64_t now = atomic_fetch_add(&gov->spill_disk, (uint64_t)delta) + (uint64_t)delta;
+    uint64_t peak = atomic_load(&gov->spill_disk_peak);
+    while (now > peak && !atomic_compare_exchange_weak(&gov->spill_disk_peak, &peak, now))
+        ;
+}
+
+void mgov__spill_quota_set(mgov_t *gov, uint64_t bytes)
+{
+    if (gov)
+        atomic_store(&gov->spill_quota_now, bytes);
+}

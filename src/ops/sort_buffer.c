@@ -1,94 +1,93 @@
 /* ops/sort_buffer.c - the records an external sort holds in RAM, and the
  * runs it writes when they must leave (layout in ops/sort_internal.h).
  *
- * Invariants: need(n, data_used) <= charged at every return, where need is
- * what the records in RAM and the scratch to sort them take; pages beyond
- * what was ever touched since the last release are not resident.  A run is
- * added to s->runs only once its file is complete.
+ * Invariants: each buffer's need for the records in RAM (and the scratch to
+ * sort them) is within its cap at every return; a buffer's pages beyond its
+ * cap are not resident.  A run is added to s->runs only once its file is
+ * complete.
  *
  * Locking: none; the sorting thread only.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
-#include "alloc/alloc_internal.h"
 #include "ops/sort_internal.h"
 #include "sys/fault.h"
+#include "sys/sys.h"
 
 #define AREA_MAX ((size_t)1 << 40)
 #define AREA_MIN ((size_t)1 << 20)
 
-static size_t round_up(size_t v, size_t to)
+static size_t round_up(uint64_t v, uint64_t to)
 {
-    return (v + to - 1) / to * to;
+    return (size_t)((v + to - 1) / to * to);
 }
 
-/* Bytes charged for n records holding `data` bytes of (len, bytes) records. */
-static uint64_t need_of(const mgov_sort_t *s, uint64_t n, uint64_t data)
+/* What each record buffer needs for n records holding `data` bytes of
+ * (len, bytes) records: need[0] data, need[1] aux, need[2] aux2. */
+static void needs_of(const mgov_sort_t *s, uint64_t n, uint64_t data, uint64_t need[3])
 {
-    if (s->rec_size)
-        return 2 * n * s->rec_size;
-    return data + 2 * n * sizeof(mgov__sort_entry_t);
+    if (s->rec_size) {
+        need[0] = need[1] = n * s->rec_size;
+        need[2] = 0;
+    } else {
+        need[0] = data;
+        need[1] = need[2] = n * sizeof(mgov__sort_entry_t);
+    }
 }
 
-static mgov__sort_entry_t *scratch_entries(const mgov_sort_t *s)
+uint64_t mgov__sort_buffer_need(const mgov_sort_t *s, uint64_t n, uint64_t data)
 {
-    return (mgov__sort_entry_t *)(s->map + 2 * s->area);
+    uint64_t need[3];
+    needs_of(s, n, data, need);
+    return need[0] + need[1] + need[2];
+}
+
+static mgov__gbuf_t *buf(mgov_sort_t *s, int i)
+{
+    return i == 0 ? &s->data : i == 1 ? &s->aux : &s->aux2;
+}
+
+static mgov__sort_entry_t *entries(const mgov_sort_t *s)
+{
+    return (mgov__sort_entry_t *)s->aux.base;
 }
 
 int mgov__sort_buffer_init(mgov_sort_t *s)
 {
-    uint64_t mem = mgov_budget(s->gov);
-    if (s->max_memory && s->max_memory < mem)
-        mem = s->max_memory;
-    size_t page = mgov__page_size();
-    size_t area = mem > AREA_MAX ? AREA_MAX : round_up((size_t)mem, page);
+    size_t area = s->op.mem > AREA_MAX ? AREA_MAX : mgov__page_round(s->op.mem);
     if (area < AREA_MIN)
         area = AREA_MIN;
-    unsigned halves = s->rec_size ? 2 : 3;
-    if (mgov__fault_now(MGOV_FAULT_ALLOC))
-        return MGOV_ENOMEM;
-    /* Address space only: pages become resident as records arrive.  A
-     * system that refuses that much (strict overcommit) gets smaller areas. */
+    int bufs = s->rec_size ? 2 : 3;
+    /* address space only: pages become resident as records arrive.  A
+     * system that refuses that much (strict overcommit) gets smaller areas */
     for (;;) {
-        void *p = mmap(NULL, area * halves, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p != MAP_FAILED) {
-            s->map = p;
+        int rc = MGOV_OK;
+        for (int i = 0; i < bufs && rc == MGOV_OK; i++)
+            rc = mgov__op_buf_init(&s->op, buf(s, i), area);
+        if (rc == MGOV_OK)
             break;
-        }
+        mgov__sort_buffer_free(s);
         if (area <= AREA_MIN)
             return MGOV_ENOMEM;
-        area = round_up(area / 2, page);
+        area = mgov__page_round(area / 2);
     }
     s->area = area;
-    s->map_size = area * halves;
-    s->data = s->map;
-    if (!s->rec_size) {
-        s->entries = (mgov__sort_entry_t *)(s->map + area);
-        s->entries_cap = area / sizeof(mgov__sort_entry_t);
-    }
-    return MGOV_OK;
+    return mgov__op_buf_init(&s->op, &s->last, 0); /* movable: maps nothing yet */
 }
 
 void mgov__sort_buffer_free(mgov_sort_t *s)
 {
-    if (s->map)
-        munmap(s->map, s->map_size);
-    s->map = NULL;
+    for (int i = 0; i < 3; i++)
+        mgov__gbuf_free(buf(s, i));
 }
 
 void mgov__sort_buffer_release(mgov_sort_t *s)
 {
-    if (s->touched)
-        for (size_t off = 0; off < s->map_size; off += s->area)
-            madvise(s->map + off, s->touched, MADV_DONTNEED);
-    s->touched = 0;
+    for (int i = 0; i < 3; i++)
+        mgov__gbuf_shrink(buf(s, i), 0);
     s->n = 0;
     s->data_used = 0;
-    mgov__sort_charge(s, s->last_cap); /* shrinking never fails */
 }
 
 /* Sorts the records in RAM; returns where they are, in order. */
@@ -96,15 +95,15 @@ static void sort_now(mgov_sort_t *s, const unsigned char **fixed, const mgov__so
 {
     bool desc = s->flags & MGOV_SORT_DESCENDING;
     if (s->rec_size) {
-        *fixed = mgov__sort_fixed(s->data, s->map + s->area, (size_t)s->n, s->rec_size,
+        *fixed = mgov__sort_fixed(s->data.base, s->aux.base, (size_t)s->n, s->rec_size,
                                   s->key_off, s->key_size, desc);
         *ent = NULL;
     } else {
+        mgov__sort_entry_t *scratch = (mgov__sort_entry_t *)s->aux2.base;
         *fixed = NULL;
-        *ent = s->cmp ? mgov__sort_entries_cmp(s->entries, scratch_entries(s), (size_t)s->n,
-                                               s->cmp, s->cmp_ctx, desc)
-                      : mgov__sort_entries_bytes(s->entries, scratch_entries(s), (size_t)s->n,
-                                                 desc);
+        *ent = s->cmp ? mgov__sort_entries_cmp(entries(s), scratch, (size_t)s->n, s->cmp,
+                                               s->cmp_ctx, desc)
+                      : mgov__sort_entries_bytes(entries(s), scratch, (size_t)s->n, desc);
     }
 }
 
@@ -112,22 +111,6 @@ void mgov__sort_buffer_sort_in_place(mgov_sort_t *s)
 {
     sort_now(s, &s->out_fixed, &s->out_entries);
     s->out_pos = 0;
-}
-
-int mgov__sort_run_put(mgov_sort_t *s, mgov_spill_writer_t *w, const unsigned char *rec,
-                       size_t len)
-{
-    if (s->rec_size)
-        return mgov_spill_write(w, rec, len);
-    unsigned char hdr[5];
-    size_t h = 0;
-    uint32_t v = (uint32_t)len;
-    do {
-        hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    int rc = mgov_spill_write(w, hdr, h);
-    return rc == MGOV_OK && len ? mgov_spill_write(w, rec, len) : rc;
 }
 
 /* Writes the sorted records (dropping repeats under MGOV_SORT_UNIQUE). */
@@ -171,33 +154,42 @@ static int write_sorted(mgov_sort_t *s, mgov_spill_writer_t *w, const unsigned c
             if (mgov__sort_compare(s, mgov__sort_rec_data(p), mgov__sort_rec_len(p), d, len) == 0)
                 continue;
         }
-        rc = mgov__sort_run_put(s, w, d, len);
+        rc = mgov__rec_put(w, 0, d, len);
         out++;
     }
     *written = out;
     return rc;
 }
 
-/* Gives back the half (fixed) or entry array (variable) that does not hold
- * the sorted result: its pages and its share of the grant. */
+/* Gives back the buffer that does not hold the sorted result (the radix
+ * scratch, or the other entry array): its pages and its grant. */
 static void drop_scratch(mgov_sort_t *s, const void *result)
 {
-    size_t bytes = s->rec_size ? (size_t)s->n * s->rec_size
-                               : (size_t)s->n * sizeof(mgov__sort_entry_t);
-    unsigned char *other;
     if (s->rec_size)
-        other = result == (const void *)s->data ? s->map + s->area : s->data;
+        mgov__gbuf_shrink(result == (const void *)s->data.base ? &s->aux : &s->data, 0);
     else
-        other = result == (const void *)s->entries ? (unsigned char *)scratch_entries(s)
-                                                   : (unsigned char *)s->entries;
-    madvise(other, round_up(bytes, mgov__page_size()), MADV_DONTNEED);
-    uint64_t now = atomic_load_explicit(&s->charged, memory_order_relaxed);
-    mgov__sort_charge(s, now > bytes ? now - bytes : 0);
+        mgov__gbuf_shrink(result == (const void *)s->aux.base ? &s->aux2 : &s->aux, 0);
 }
 
 static bool budget_error(int rc)
 {
     return rc == MGOV_EBUDGET || rc == MGOV_ETIMEDOUT;
+}
+
+static int runs_reserve(mgov_sort_t *s)
+{
+    if (s->n_runs < s->runs_cap)
+        return MGOV_OK;
+    unsigned cap = s->runs_cap ? s->runs_cap * 2 : 16;
+    mgov_sort_run_t *r = mgov__malloc(cap * sizeof *r);
+    if (!r)
+        return MGOV_ENOMEM;
+    if (s->n_runs)
+        memcpy(r, s->runs, s->n_runs * sizeof *r);
+    free(s->runs);
+    s->runs = r;
+    s->runs_cap = cap;
+    return MGOV_OK;
 }
 
 int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
@@ -207,28 +199,20 @@ int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
             mgov__sort_buffer_release(s);
         return MGOV_OK;
     }
-    if (s->n_runs == s->runs_cap) {
-        unsigned cap = s->runs_cap ? s->runs_cap * 2 : 16;
-        mgov_sort_run_t *r = mgov__malloc(cap * sizeof *r);
-        if (!r)
-            return MGOV_ENOMEM;
-        if (s->n_runs)
-            memcpy(r, s->runs, s->n_runs * sizeof *r);
-        free(s->runs);
-        s->runs = r;
-        s->runs_cap = cap;
-    }
+    int rc = runs_reserve(s);
+    if (rc != MGOV_OK)
+        return rc;
     const unsigned char *fixed;
     const mgov__sort_entry_t *ent;
     sort_now(s, &fixed, &ent);
 
     mgov_spill_writer_t *w;
-    int rc = mgov_spill_writer_create(s->dir, &s->spill, &w);
+    rc = mgov_spill_writer_create(s->op.dir, &s->op.spill, &w);
     if (budget_error(rc)) {
         /* The writer's buffers come from spill staging's headroom; when
          * that is taken, the sort scratch (no longer needed) makes room. */
         drop_scratch(s, fixed ? (const void *)fixed : (const void *)ent);
-        rc = mgov_spill_writer_create(s->dir, &s->spill, &w);
+        rc = mgov_spill_writer_create(s->op.dir, &s->op.spill, &w);
     }
     if (rc != MGOV_OK)
         return rc;
@@ -247,49 +231,74 @@ int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
     s->st.spilled_stored += mgov_spill_file_stored_bytes(f);
     s->n = 0;
     s->data_used = 0;
+    mgov__op_spilled(&s->op); /* a run asked for by our own growth is written */
     if (release)
         mgov__sort_buffer_release(s);
     mgov__sort_progress(s);
     return MGOV_OK;
 }
 
+/* Waits (FIFO, the sort's timeout) for `need` bytes over the buffers,
+ * holding none: one grant for all of them, then spread. */
+static int wait_for(mgov_sort_t *s, const uint64_t need[3])
+{
+    uint64_t total = 0;
+    for (int i = 0; i < 3; i++)
+        total += mgov__page_round(need[i]);
+    mgov_grant_t g = MGOV_GRANT_INIT;
+    int rc = mgov__op_reserve_wait(&s->op, total, &g);
+    for (int i = 0; i < 3 && rc == MGOV_OK; i++)
+        rc = mgov__gbuf_grow_from(buf(s, i), need[i], &g);
+    mgov_grant_release(&g); /* what page rounding left over, or all on error */
+    return rc;
+}
+
+/* Grows every buffer to its need, by steps where the budget allows. */
+static int grow(mgov_sort_t *s, const uint64_t need[3])
+{
+    int bufs = s->rec_size ? 2 : 3;
+    for (int i = 0; i < bufs; i++) {
+        mgov__gbuf_t *b = buf(s, i);
+        if (need[i] <= b->cap)
+            continue;
+        uint64_t want = round_up(need[i], s->step / (uint64_t)bufs);
+        if (want > s->area)
+            want = s->area;
+        int rc = mgov__op_grow(&s->op, b, (size_t)need[i], (size_t)want, 0, 0);
+        if (rc != MGOV_OK)
+            return rc;
+    }
+    return MGOV_OK;
+}
+
 /* Makes room for one more record of `bytes` (framing included): grows the
- * grant, or writes a run when it cannot grow. */
+ * buffers, or writes a run when they cannot grow. */
 static int make_room(mgov_sort_t *s, size_t bytes)
 {
     for (int round = 0;; round++) {
-        uint64_t need = need_of(s, s->n + 1, s->data_used + bytes);
-        uint64_t have = atomic_load_explicit(&s->charged, memory_order_relaxed) - s->last_cap;
-        if (need <= have)
+        uint64_t need[3];
+        needs_of(s, s->n + 1, s->data_used + bytes, need);
+        if (need[0] <= s->data.cap && need[1] <= s->aux.cap && need[2] <= s->aux2.cap)
             return MGOV_OK;
-        /* the grant stops where a run writer would no longer fit beside it */
-        uint64_t budget = mgov_budget(s->gov);
-        uint64_t cap = budget > s->writer_cost ? budget - s->writer_cost : 0;
-        if (s->max_memory && s->max_memory < cap)
-            cap = s->max_memory;
-        cap = cap > s->last_cap ? cap - s->last_cap : 0;
-        if (cap > s->area)
-            cap = s->area;
-        bool full = need > cap || (!s->rec_size && s->n + 1 > s->entries_cap);
-        int rc = MGOV_ELIMIT;
-        if (!full) {
-            uint64_t want = round_up((size_t)need, (size_t)s->step);
-            if (want > cap)
-                want = cap;
-            rc = mgov__sort_charge(s, want + s->last_cap);
-            if (rc != MGOV_OK && want > need)
-                rc = mgov__sort_charge(s, need + s->last_cap);
-            if (rc == MGOV_OK)
-                continue;
-        }
-        /* The grant cannot grow: the records in RAM become a run.  With
+        /* the buffers stop where a run writer would no longer fit beside them */
+        uint64_t budget = mgov_budget(s->op.gov);
+        uint64_t cap = budget > s->op.writer_cost ? budget - s->op.writer_cost : 0;
+        if (s->op.max_memory && s->op.max_memory < cap)
+            cap = s->op.max_memory;
+        cap = cap > s->last.cap ? cap - s->last.cap : 0;
+        bool full = need[0] + need[1] + need[2] > cap || need[0] > s->area ||
+                    need[1] > s->area || need[2] > s->area;
+        int rc = full ? MGOV_ELIMIT : grow(s, need);
+        if (rc == MGOV_OK)
+            continue;
+        /* The buffers cannot grow: the records in RAM become a run.  With
          * nothing in RAM, others hold the budget (the failed grow asked
          * them to spill): wait for what they give back. */
         if (s->n == 0 && rc == MGOV_EBUDGET && !full) {
             /* holding nothing while waiting: two waiting sorts must not
              * each keep part of what the other needs */
             mgov__sort_buffer_release(s);
-            if ((rc = mgov__sort_charge_wait(s, need + s->last_cap)) != MGOV_OK)
+            if ((rc = wait_for(s, need)) != MGOV_OK)
                 return rc;
             continue;
         }
@@ -302,11 +311,9 @@ static int make_room(mgov_sort_t *s, size_t bytes)
 
 int mgov__sort_buffer_push(mgov_sort_t *s, const void *rec, size_t len)
 {
-    if (atomic_load_explicit(&s->spill_asked, memory_order_relaxed)) {
-        int asked = atomic_exchange_explicit(&s->spill_asked, MGOV__SORT_ASKED_NONE,
-                                             memory_order_relaxed);
-        s->st.spill_requests++;
-        int rc = mgov__sort_buffer_spill(s, asked == MGOV__SORT_ASKED_MEMORY);
+    int asked = mgov__op_take_request(&s->op);
+    if (asked) {
+        int rc = mgov__sort_buffer_spill(s, asked == MGOV__OP_ASKED_MEMORY);
         if (rc != MGOV_OK)
             return rc;
     }
@@ -315,24 +322,15 @@ int mgov__sort_buffer_push(mgov_sort_t *s, const void *rec, size_t len)
     if (rc != MGOV_OK)
         return rc;
     if (s->rec_size) {
-        memcpy(s->data + s->n * s->rec_size, rec, len);
-        size_t t = (size_t)(s->n + 1) * s->rec_size;
-        if (t > s->touched)
-            s->touched = t;
+        memcpy(s->data.base + s->n * s->rec_size, rec, len);
     } else {
-        unsigned char *p = s->data + s->data_used;
+        unsigned char *p = s->data.base + s->data_used;
         uint32_t l32 = (uint32_t)len;
         memcpy(p, &l32, sizeof l32);
         if (len)
             memcpy(p + sizeof l32, rec, len);
-        s->entries[s->n] = (mgov__sort_entry_t){ len ? mgov__sort_prefix(rec, len) : 0, p };
+        entries(s)[s->n] = (mgov__sort_entry_t){ len ? mgov__sort_prefix(rec, len) : 0, p };
         s->data_used += bytes;
-        size_t t = s->data_used;
-        size_t te = (size_t)(s->n + 1) * sizeof(mgov__sort_entry_t);
-        if (te > t)
-            t = te;
-        if (t > s->touched)
-            s->touched = t;
     }
     s->n++;
     return MGOV_OK;

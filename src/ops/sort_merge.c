@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "ops/sort_internal.h"
-#include "spill/spill_internal.h"
+#include "spill/spill_costs.h"
 #include "sys/fault.h"
 
 #define EMPTY UINT32_MAX
@@ -32,86 +32,27 @@
 static inline void fixed_key(const mgov_sort_t *s, mgov_sort_source_t *src)
 {
     size_t kl = s->key_size < 8 ? s->key_size : 8;
-    src->key = mgov__sort_prefix(src->rec + s->key_off, kl);
+    src->key = mgov__sort_prefix(src->in.rec + s->key_off, kl);
     src->okey = (s->flags & MGOV_SORT_DESCENDING) ? ~src->key : src->key;
 }
 
 static int source_next(mgov_sort_t *s, mgov_sort_source_t *src)
 {
     if (src->left == 0) {
-        src->rec = NULL;
+        src->in.rec = NULL;
         src->okey = UINT64_MAX;
         src->rank |= UINT32_C(1) << 31;
         return MGOV_OK;
     }
-    int rc;
-    const void *p;
-    if (s->rec_size) {
-        size_t rs = s->rec_size;
-        if (src->win_left > 0) {
-            src->rec += rs;
-            src->win_left--;
-        } else {
-            bool in_window = false;
-            if (!src->tail) {
-                /* a window of whole records, straight from the reader's block */
-                uint64_t want = src->left * rs;
-                size_t got, max = want < SIZE_MAX ? (size_t)want : SIZE_MAX;
-                rc = mgov_spill_read_some(src->reader, max, &p, &got);
-                if (rc != MGOV_OK)
-                    return rc;
-                if (got == 0)
-                    return MGOV_ECORRUPT; /* fewer records than the run holds */
-                size_t whole = got / rs;
-                src->tail = got % rs;
-                if (src->tail) /* a record cut by the block's end: its start */
-                    memcpy(src->carry, (const unsigned char *)p + whole * rs, src->tail);
-                if (whole) {
-                    src->rec = p;
-                    src->win_left = whole - 1;
-                    in_window = true;
-                }
-            }
-            if (!in_window) {
-                /* the rest of a cut record, from the next block */
-                size_t got;
-                rc = mgov_spill_read(src->reader, src->carry + src->tail, rs - src->tail, &got);
-                if (rc != MGOV_OK)
-                    return rc;
-                if (got != rs - src->tail)
-                    return MGOV_ECORRUPT;
-                src->rec = src->carry;
-                src->tail = 0;
-            }
-        }
-        src->len = rs;
+    int rc = mgov__recin_next(&src->in);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return MGOV_ECORRUPT; /* fewer records than the run holds */
+    if (s->rec_size)
         fixed_key(s, src);
-    } else {
-        uint32_t len = 0;
-        for (unsigned shift = 0;; shift += 7) {
-            rc = mgov_spill_read_view(src->reader, 1, &p);
-            if (rc != MGOV_OK)
-                return rc == MGOV_ENOTFOUND ? MGOV_ECORRUPT : rc;
-            unsigned char b = *(const unsigned char *)p;
-            if (shift == 28 && (b & 0xf0))
-                return MGOV_ECORRUPT; /* more than 32 bits */
-            len |= (uint32_t)(b & 0x7f) << shift;
-            if (!(b & 0x80))
-                break;
-        }
-        if (len > s->max_record)
-            return MGOV_ECORRUPT;
-        if (len) {
-            rc = mgov_spill_read_view(src->reader, len, &p);
-            if (rc != MGOV_OK)
-                return rc == MGOV_ENOTFOUND ? MGOV_ECORRUPT : rc;
-            src->rec = p;
-        } else {
-            src->rec = (const unsigned char *)"";
-        }
-        src->len = len;
-        src->key = s->cmp ? 0 : mgov__sort_prefix(src->rec, len);
-    }
+    else
+        src->key = s->cmp ? 0 : mgov__sort_prefix(src->in.rec, src->in.len);
     src->left--;
     return MGOV_OK;
 }
@@ -120,7 +61,7 @@ static int source_next(mgov_sort_t *s, mgov_sort_source_t *src)
 static inline bool before(const mgov_sort_t *s, const mgov_sort_source_t *src, unsigned a,
                           unsigned b)
 {
-    const mgov_sort_source_t *x = &src[a], *y = &src[b];
+    const mgov__recin_t *x = &src[a].in, *y = &src[b].in;
     if (!x->rec)
         return false;
     if (!y->rec)
@@ -128,8 +69,8 @@ static inline bool before(const mgov_sort_t *s, const mgov_sort_source_t *src, u
     int c;
     if (s->cmp) {
         c = s->cmp(s->cmp_ctx, x->rec, x->len, y->rec, y->len);
-    } else if (x->key != y->key) {
-        c = x->key < y->key ? -1 : 1;
+    } else if (src[a].key != src[b].key) {
+        c = src[a].key < src[b].key ? -1 : 1;
     } else if (s->rec_size) {
         c = s->key_size <= 8 ? 0
                              : memcmp(x->rec + s->key_off + 8, y->rec + s->key_off + 8,
@@ -204,9 +145,8 @@ static int merge_open(const mgov_sort_t *s, mgov_sort_merge_t *m, const mgov_sor
     *opened = 0;
     m->src = mgov__calloc(count, sizeof *m->src);
     m->tree = mgov__malloc(count * sizeof *m->tree);
-    if (s->rec_size && m->src && (m->carry = mgov__malloc(count * s->rec_size)))
-        for (unsigned i = 0; i < count; i++)
-            m->src[i].carry = m->carry + i * s->rec_size;
+    if (s->rec_size && m->src)
+        m->carry = mgov__malloc(count * s->rec_size);
     if (!m->src || !m->tree || (s->rec_size && !m->carry)) {
         mgov__sort_merge_close(m);
         return MGOV_ENOMEM;
@@ -217,6 +157,8 @@ static int merge_open(const mgov_sort_t *s, mgov_sort_merge_t *m, const mgov_sor
         rc = mgov_spill_reader_open_timeout(runs[i].file, 0, &m->src[i].reader);
         if (rc != MGOV_OK)
             break;
+        mgov__recin_init(&m->src[i].in, m->src[i].reader, s->rec_size, s->max_record,
+                         s->rec_size ? m->carry + i * s->rec_size : NULL);
         m->k++;
         m->src[i].left = runs[i].records;
     }
@@ -252,10 +194,8 @@ static int merge_pull(mgov_sort_t *s, mgov_sort_merge_t *m, const unsigned char 
     if (m->pending_advance) {
         unsigned w = m->tree[0];
         mgov_sort_source_t *src = &m->src[w];
-        if (m->fast && src->win_left > 0 && src->left > 0) {
+        if (m->fast && src->left > 0 && mgov__recin_step(&src->in)) {
             /* the common step, inline: the next record of the window */
-            src->rec += s->rec_size;
-            src->win_left--;
             src->left--;
             fixed_key(s, src);
         } else {
@@ -269,7 +209,7 @@ static int merge_pull(mgov_sort_t *s, mgov_sort_merge_t *m, const unsigned char 
             replay(s, m, w);
         m->pending_advance = false;
     }
-    const mgov_sort_source_t *win = &m->src[m->tree[0]];
+    const mgov__recin_t *win = &m->src[m->tree[0]].in;
     if (!win->rec)
         return 0;
     *rec = win->rec;
@@ -302,7 +242,7 @@ static int merge_group(mgov_sort_t *s, mgov_sort_merge_t *m, mgov_spill_writer_t
     const unsigned char *rec = NULL;
     size_t len = 0;
     while ((rc = merge_pull(s, m, &rec, &len)) > 0) {
-        if ((rc = mgov__sort_run_put(s, w, rec, len)) != MGOV_OK)
+        if ((rc = mgov__rec_put(w, s->rec_size, rec, len)) != MGOV_OK)
             break;
         records++;
     }
@@ -333,7 +273,7 @@ static int merge_pass(mgov_sort_t *s, unsigned fan)
         }
         /* the writer first: it may wait for memory, holding nothing else */
         mgov_spill_writer_t *w;
-        int rc = mgov_spill_writer_create(s->dir, &s->spill, &w);
+        int rc = mgov_spill_writer_create(s->op.dir, &s->op.spill, &w);
         mgov_sort_merge_t m = { 0 };
         unsigned opened = 0;
         if (rc == MGOV_OK) {
@@ -385,21 +325,10 @@ static unsigned passes_for(unsigned runs, unsigned fan, unsigned last_fan)
  * to gather the longest record across a block boundary. */
 static uint64_t reader_bytes(const mgov_sort_t *s)
 {
-    uint64_t per = s->reader_cost;
+    uint64_t per = s->op.reader_cost;
     if (!s->rec_size)
         per += mgov__spill_buf_bytes(s->longest + 8);
     return per;
-}
-
-/* Waits (FIFO, the sort's timeout) until `bytes` are free in spill
- * staging, then lets them go again for the readers to take. */
-static int wait_room(mgov_sort_t *s, uint64_t bytes)
-{
-    mgov_grant_t g = MGOV_GRANT_INIT;
-    int region = mgov__spill_region(s->gov);
-    int rc = mgov_reserve(s->gov, region, bytes, 0, s->timeout_ns, &g);
-    mgov_grant_release(&g);
-    return rc;
 }
 
 /* How many run readers fit in the memory free now, leaving room for a
@@ -407,10 +336,9 @@ static int wait_room(mgov_sort_t *s, uint64_t bytes)
  * room to gather the longest record across a block boundary. */
 static unsigned fan_in(const mgov_sort_t *s, bool writing)
 {
-    uint64_t budget = mgov_budget(s->gov), used = mgov_used(s->gov);
-    uint64_t room = budget > used ? budget - used : 0;
+    uint64_t room = mgov__op_free_now(&s->op);
     if (writing)
-        room = room > s->writer_cost ? room - s->writer_cost : 0;
+        room = room > s->op.writer_cost ? room - s->op.writer_cost : 0;
     uint64_t per = reader_bytes(s);
     uint64_t fan = room / (per ? per : 1);
     return fan < 2 ? 2 : fan > UINT32_MAX / 2 ? UINT32_MAX / 2 : (unsigned)fan;
@@ -459,7 +387,8 @@ int mgov__sort_merge_prepare(mgov_sort_t *s)
          * other. */
         if (++waits > 100)
             return MGOV_ETIMEDOUT;
-        if ((rc = wait_room(s, s->writer_cost + 2 * reader_bytes(s))) != MGOV_OK)
+        if ((rc = mgov__op_wait_spill_room(&s->op, s->op.writer_cost + 2 * reader_bytes(s))) !=
+            MGOV_OK)
             return rc;
     }
 }

@@ -10,15 +10,9 @@
  *
  * Stateless; thread-safe.
  */
-#include "alloc/alloc_internal.h"
 #include "spill/spill_internal.h"
 #include "sys/fault.h"
-
-int mgov__spill_region(const mgov_t *gov)
-{
-    int r = mgov_region_find(gov, "spill_staging");
-    return r >= 0 ? r : 0;
-}
+#include "sys/sys.h"
 
 int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_ns,
                        mgov_grant_t *out)
@@ -26,9 +20,7 @@ int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_
     *out = (mgov_grant_t)MGOV_GRANT_INIT;
     if (!gov || bytes == 0)
         return MGOV_OK;
-    if (timeout_ns == 0)
-        return mgov_try_reserve(gov, region, bytes, 0, out);
-    return mgov_reserve(gov, region, bytes, 0, timeout_ns, out);
+    return mgov_reserve(gov, region, bytes, 0, timeout_ns, out); /* 0: fail fast */
 }
 
 size_t mgov__spill_buf_bytes(size_t n)

@@ -237,7 +237,7 @@ int mgov_spill_dir_open(const mgov_spill_dir_config_t *cfg, mgov_spill_dir_t **o
     dir->dirfd = dir->lockfd = dir->parentfd = -1;
     pthread_mutex_init(&dir->mu, NULL);
     dir->gov = cfg->gov;
-    dir->region = cfg->gov ? mgov__spill_region(cfg->gov) : 0;
+    dir->region = cfg->gov ? mgov__region_spill(cfg->gov) : 0;
 
     int rc = cfg->path ? open_configured(dir, cfg->path) : open_private(dir);
     if (rc == MGOV_OK) {
@@ -302,7 +302,7 @@ int mgov_spill_dir_get(mgov_t *gov, mgov_spill_dir_t **out)
     if (!gov)
         return MGOV_EINVAL;
     void *state;
-    int rc = mgov__spill_state(gov, gov_make, NULL, gov_free, &state);
+    int rc = mgov__layer_state(gov, MGOV__SPILL_SLOT, gov_make, NULL, gov_free, &state);
     if (rc == MGOV_OK)
         *out = state;
     return rc;
@@ -373,7 +373,7 @@ int mgov__spill_file_create(mgov_spill_dir_t *dir, mgov_spill_file_t **out)
     if (fd < 0) {
         free(f);
         errno = -fd;
-        return fd == -ENOSPC || fd == -EDQUOT ? MGOV_ENOSPC : MGOV_EIO;
+        return mgov__status_from_errno(fd);
     }
     f->fd = fd;
     pthread_mutex_lock(&dir->mu);

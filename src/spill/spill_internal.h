@@ -32,7 +32,11 @@
 #include <stdint.h>
 
 #include "memgov/spill.h"
+#include "spill/spill_costs.h"
 #include "spill/spill_format.h"
+
+/* The governor's layer-state slot of the spill directory (governor/hooks.h). */
+#define MGOV__SPILL_SLOT 0
 
 #define MGOV__SPILL_LOCK_NAME "memgov.lock"
 #define MGOV__SPILL_PRIVATE_PREFIX "memgov-"
@@ -82,25 +86,16 @@ int mgov__spill_file_create(mgov_spill_dir_t *dir, mgov_spill_file_t **out);
 /* Unlinks the file, closes it, gives its bytes back and frees it. */
 void mgov__spill_file_remove(mgov_spill_file_t *f);
 
-/* The region spill buffers of gov are charged to: "spill_staging", else 0. */
-int mgov__spill_region(const mgov_t *gov);
-/* Reserves `bytes` for buffers: mgov_try_reserve when timeout_ns is 0,
- * mgov_reserve otherwise.  No governor (or 0 bytes): an empty grant. */
+/* Reserves `bytes` for buffers in `region` (mgov__region_spill of gov):
+ * fail fast when timeout_ns is 0, else waiting.  No governor (or 0 bytes):
+ * an empty grant. */
 int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_ns,
                        mgov_grant_t *out);
 
-/* An I/O buffer of at least n bytes: page-aligned, whole pages, through
- * the fault-injectable allocator (NULL when it fails); free() releases it.
- * mgov__spill_buf_bytes(n) is what it takes, the figure to charge. */
+/* An I/O buffer of at least n bytes: page-aligned, whole pages (what
+ * mgov__spill_buf_bytes(n) says it takes, the figure to charge), through
+ * the fault-injectable allocator (NULL when it fails); free() releases it. */
 void *mgov__spill_buf_alloc(size_t n);
-size_t mgov__spill_buf_bytes(size_t n);
-
-/* What a writer with these options, and a reader of a file with this
- * codec and block size, charge to the governor (buffers and the codec's
- * context; a reader of a small file takes less), so that callers such as
- * the operators can plan their budgets.  block_size 0 is the default. */
-uint64_t mgov__spill_writer_charge(mgov_codec_t codec, int level, size_t block_size);
-uint64_t mgov__spill_reader_charge(mgov_codec_t codec, size_t block_size);
 
 /* ------------------------------------------------------------- stale */
 

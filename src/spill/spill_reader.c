@@ -45,6 +45,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "governor/hooks.h"
 #include "spill/spill_internal.h"
 #include "sys/fault.h"
 #include "sys/fileio.h"
@@ -169,7 +170,7 @@ static int reader_open(int fd, bool own_fd, uint64_t size, mgov_t *gov, int64_t 
     r->fd = fd;
     r->own_fd = own_fd;
     r->gov = gov;
-    r->region = gov ? mgov__spill_region(gov) : 0;
+    r->region = gov ? mgov__region_spill(gov) : 0;
     r->timeout_ns = timeout_ns;
     r->max_block = max_block;
     r->size = size;
@@ -233,7 +234,7 @@ int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
         return MGOV_EINVAL;
     int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (dup_fd < 0)
-        return errno == EMFILE || errno == ENFILE ? MGOV_ENOMEM : MGOV_EIO;
+        return mgov__status_from_errno(errno);
     return reader_open(dup_fd, true, (uint64_t)st.st_size, cfg->gov, cfg->timeout_ns, max_block,
                        out);
 }

@@ -1,10 +1,10 @@
 /* spill/spill_stale.c - removing what dead owners left behind.
  *
- * Two sweeps, both conservative: only names this layer makes, only regular
- * files and real directories (never through a symlink), only the owner's
- * lock file, its spill-<n>.tmp files (and in a private directory the tier
- * layer's section files, spill_tier.h), and rmdir, which fails harmlessly
- * on a directory that holds anything else.
+ * Two sweeps, both conservative: only names this layer makes or reserves,
+ * only regular files and real directories (never through a symlink), only
+ * the owner's lock file, its spill-<n>.tmp files (and in a private
+ * directory the files kept under the reserved prefix, spill_kept.h), and
+ * rmdir, which fails harmlessly on a directory that holds anything else.
  *
  *   mgov__spill_tmp_remove    in a directory whose lock we hold: the
  *                             spill-<n>.tmp files of a previous owner.
@@ -40,7 +40,7 @@
 #include <unistd.h>
 
 #include "spill/spill_internal.h"
-#include "spill/spill_tier.h"
+#include "spill/spill_kept.h"
 #include "sys/fileio.h"
 
 bool mgov__spill_tmp_name(const char *name)
@@ -115,7 +115,7 @@ static bool same_file(const struct stat *a, const struct stat *b)
 }
 
 /* Removes what memgov puts in a private directory: spill files and the
- * tier layer's section files and manifest (regular files only). */
+ * files kept under the reserved prefix (regular files only). */
 static void remove_owned(int dfd)
 {
     mgov__spill_tmp_remove(dfd);
@@ -125,7 +125,7 @@ static void remove_owned(int dfd)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         struct stat st;
-        if (mgov__spill_section_name(e->d_name) &&
+        if (mgov__spill_kept_name(e->d_name) &&
             fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
             mgov__unlinkat(dfd, e->d_name, 0);
     }

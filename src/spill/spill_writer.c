@@ -21,7 +21,7 @@
  * first; a write that fails gives the reservation back.  A failure of any
  * kind makes the writer dead: its status sticks, and finish or abort
  * remove the file.  ENOSPC and EDQUOT from the system are MGOV_ENOSPC like
- * the quota; other write errors MGOV_EIO (errno kept).
+ * the quota; other write errors as mgov__status_from_errno (errno kept).
  *
  * Locking: none; a writer is used by one thread at a time.  The directory's
  * file list and quota are thread-safe (spill_dir.c).
@@ -131,7 +131,7 @@ static int emit(mgov_spill_writer_t *w, struct iovec *iov, int cnt, size_t n)
     if (e != 0) {
         mgov__spill_dir_unreserve(w->dir, n);
         errno = -e;
-        return e == -ENOSPC || e == -EDQUOT ? MGOV_ENOSPC : MGOV_EIO;
+        return mgov__status_from_errno(e);
     }
     w->file->disk += n;
     mgov__spill_disk_add(w->dir->gov, (int64_t)n);

@@ -25,7 +25,7 @@ typedef enum {
     MGOV_FAULT_READ,   /* mgov__read_full, mgov__pread_full */
     MGOV_FAULT_FSYNC,  /* mgov__fsync */
     MGOV_FAULT_RENAME, /* mgov__rename, mgov__renameat */
-    MGOV_FAULT_MMAP,   /* mgov__mmap */
+    MGOV_FAULT_MMAP,   /* mgov__mmap, mgov__mmap_anon, mgov__mmap_reserve, mgov__mremap */
     MGOV_FAULT_KINDS
 } mgov_fault_kind_t;
 

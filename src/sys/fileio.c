@@ -14,6 +14,7 @@
 
 #include "sys/fault.h"
 #include "sys/fileio.h"
+#include "sys/sys.h"
 
 /* -errno, with errno set to match. */
 static int fail(int err)
@@ -252,8 +253,8 @@ int mgov__mmap_anon(size_t len, int populate, void **out)
 #endif
     if (populate && madvise(a, len, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
         volatile uint8_t *v = a; /* an older kernel: fault them by hand */
-        long page = sysconf(_SC_PAGESIZE);
-        for (size_t off = 0; off < len; off += (size_t)page)
+        size_t page = mgov__page_size();
+        for (size_t off = 0; off < len; off += page)
             v[off] = 0;
     }
     *out = a;
@@ -277,7 +278,44 @@ int mgov__munmap(void *p, size_t len)
     return munmap(p, len) == 0 ? 0 : fail(errno);
 }
 
+int mgov__mmap_reserve(size_t len, void **out)
+{
+    *out = NULL;
+    int rc = injected(MGOV_FAULT_MMAP);
+    if (rc)
+        return rc;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED)
+        return fail(errno);
+    *out = p;
+    return 0;
+}
+
+void mgov__pages_discard(void *p, size_t len)
+{
+    if (len)
+        (void)madvise(p, len, MADV_DONTNEED); /* advice on our own mapping: cannot fail usefully */
+}
+
 int mgov__unlinkat(int dirfd, const char *path, int flags)
 {
     return unlinkat(dirfd, path, flags) == 0 ? 0 : fail(errno);
+}
+
+int mgov__status_from_errno(int err)
+{
+    if (err < 0)
+        err = -err;
+    switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+        return MGOV_ENOSPC;
+    case ENOMEM:
+    case EMFILE:
+    case ENFILE:
+        return MGOV_ENOMEM;
+    default:
+        return MGOV_EIO;
+    }
 }

@@ -3,8 +3,9 @@
  * Every open, read, write, fsync, rename and mmap memgov makes goes through
  * these wrappers, so a test can make any of them fail with the errno it
  * chooses (sys/fault.h: MGOV_FAULT_OPEN, _WRITE, _READ, _FSYNC, _RENAME,
- * _MMAP).  An injected failure happens before the system call, so it has no
- * effect on the file.
+ * _MMAP: mgov__mmap, mgov__mmap_anon, mgov__mmap_reserve, mgov__mremap).
+ * An injected failure happens before the system call, so it has no effect
+ * on the file.
  *
  * Conventions: a wrapper returns 0 (or a descriptor) on success and -errno
  * on failure, with errno set to the same value, so a caller can turn it into
@@ -23,6 +24,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+
+#include "memgov/common.h"
 
 /* open(2) / openat(2): a descriptor, or -errno. */
 int mgov__open(const char *path, int flags, mode_t mode);
@@ -67,8 +70,25 @@ int mgov__mmap_anon(size_t len, int populate, void **out);
  * updated, or -errno (*p unchanged and still mapped). */
 int mgov__mremap(void **p, size_t old_len, size_t new_len);
 
+/* Address space only: len bytes (a multiple of the page size) mapped
+ * read-write with MAP_NORESERVE, so pages become resident (and count) only
+ * as they are first written; for memory that grows in place up to a bound
+ * known at the start (an operator's records, a hash table).  Injected as
+ * MGOV_FAULT_MMAP.  0 with *out set, or -errno. */
+int mgov__mmap_reserve(size_t len, void **out);
+/* Gives the pages of [p, p+len) back to the system (MADV_DONTNEED): they
+ * read as zeros if touched again.  p and len page-aligned.  Never injected:
+ * giving memory back is what failure paths do. */
+void mgov__pages_discard(void *p, size_t len);
+
 /* unlinkat(2) (flags 0 or AT_REMOVEDIR); never injected: removing is what
  * failure paths do. */
 int mgov__unlinkat(int dirfd, const char *path, int flags);
+
+/* The status for an errno from a system call, in one place: ENOSPC and
+ * EDQUOT are MGOV_ENOSPC (a full disk or quota), ENOMEM (and EMFILE,
+ * ENFILE: out of descriptors) are MGOV_ENOMEM, anything else MGOV_EIO.
+ * err may be given as errno or as -errno (the wrappers' returns). */
+int mgov__status_from_errno(int err);
 
 #endif /* MGOV_SYS_FILEIO_H */

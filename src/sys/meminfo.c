@@ -235,12 +235,6 @@ static int read_u64_file(const char *path, int max_ok, uint64_t *out)
     return 0;
 }
 
-static uint64_t page_size(void)
-{
-    long ps = sysconf(_SC_PAGESIZE);
-    return ps > 0 ? (uint64_t)ps : 4096u;
-}
-
 /* -------------------------------------------------------------------- RAM */
 
 static uint64_t read_ram(void)
@@ -271,7 +265,7 @@ static uint64_t read_ram(void)
 
     if (roots_valid && strcmp(proc_root, DEFAULT_PROC_ROOT) == 0) {
         long pages = sysconf(_SC_PHYS_PAGES);
-        uint64_t ps = page_size();
+        uint64_t ps = (uint64_t)mgov__page_size();
         if (pages > 0 && (uint64_t)pages <= UINT64_MAX / ps)
             return (uint64_t)pages * ps;
     }
@@ -283,7 +277,7 @@ static uint64_t read_ram(void)
 static uint64_t read_rss(void)
 {
     char path[PATH_MAX], buf[256];
-    uint64_t size, resident, ps = page_size();
+    uint64_t size, resident, ps = (uint64_t)mgov__page_size();
     if (!roots_valid || path_join(path, sizeof path, proc_root, "/self/statm") < 0 ||
         read_small_file(path, buf, sizeof buf) < 0)
         return 0;
@@ -537,7 +531,7 @@ static void read_cgroup(uint64_t ram, uint64_t *limit, int *version)
 
 static void fill_limits(mgov_sysinfo_t *info)
 {
-    info->page_size = page_size();
+    info->page_size = (uint64_t)mgov__page_size();
     info->ram = read_ram();
     read_cgroup(info->ram, &info->cgroup_limit, &info->cgroup_version);
     uint64_t lim = info->ram;

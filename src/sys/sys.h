@@ -8,6 +8,7 @@
 #ifndef MGOV_SYS_SYS_H
 #define MGOV_SYS_SYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -22,5 +23,15 @@ uint64_t mgov__now_ns(void);
 uint64_t mgov__coarse_now_ns(void);
 /* An absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */
 struct timespec mgov__ns_to_timespec(uint64_t ns);
+
+/* The system page size, read once (sysconf) and cached; thread-safe. */
+size_t mgov__page_size(void);
+/* n rounded up to whole pages; the caller makes sure the result fits in a
+ * size_t (lengths are bounded where they enter the library). */
+static inline size_t mgov__page_round(uint64_t n)
+{
+    size_t page = mgov__page_size();
+    return (size_t)((n + page - 1) / page * page);
+}
 
 #endif /* MGOV_SYS_SYS_H */

@@ -25,7 +25,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "spill/spill_tier.h"
 #include "sys/crc32c.h"
 #include "sys/fileio.h"
 #include "sys/le.h"
@@ -35,12 +34,6 @@
 #define VERSION 1u
 #define HDR_CRC_AT 104u
 #define CHUNK ((size_t)8 << 20) /* checksummed while still in cache */
-
-static int io_status(int neg_errno)
-{
-    int e = -neg_errno;
-    return e == ENOSPC || e == EDQUOT ? MGOV_ENOSPC : e == ENOMEM ? MGOV_ENOMEM : MGOV_EIO;
-}
 
 void mgov__secfile_name(char *buf, const char *name, uint64_t gen)
 {
@@ -112,7 +105,7 @@ static int write_parts(int fd, const mgov__secpart_t *parts, unsigned n_parts, u
             c = mgov__crc32c(c, p, step);
             int rc = mgov__pwrite_all(fd, p, step, off);
             if (rc)
-                return io_status(rc);
+                return mgov__status_from_errno(rc);
             off += (off_t)step;
             done += step;
         }
@@ -140,7 +133,7 @@ int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
                           0600);
     if (fd < 0) {
         mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
-        return io_status(fd);
+        return mgov__status_from_errno(fd);
     }
     uint8_t h[MGOV__SECTION_HEADER];
     rc = write_parts(fd, parts, n_parts, crc);
@@ -149,7 +142,7 @@ int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
         int e = mgov__pwrite_all(fd, h, sizeof h, 0);
         if (!e)
             e = mgov__fsync(fd);
-        rc = e ? io_status(e) : MGOV_OK;
+        rc = e ? mgov__status_from_errno(e) : MGOV_OK;
     }
     close(fd);
     if (rc != MGOV_OK)
@@ -173,13 +166,13 @@ static int open_checked(mgov__tier_store_t *st, const char *name, uint64_t gen, 
     mgov__secfile_name(fname, name, gen);
     int fd = mgov__openat(st->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0)
-        return fd == -ENOENT || fd == -ELOOP ? MGOV_ECORRUPT : io_status(fd);
+        return fd == -ENOENT || fd == -ELOOP ? MGOV_ECORRUPT : mgov__status_from_errno(fd);
     uint8_t h[MGOV__SECTION_HEADER];
     size_t got;
     struct stat sb;
     int rc = mgov__pread_full(fd, h, sizeof h, 0, &got);
     if (rc)
-        rc = io_status(rc);
+        rc = mgov__status_from_errno(rc);
     else if (got != sizeof h || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
              (uint64_t)sb.st_size != MGOV__SECTION_HEADER + length)
         rc = MGOV_ECORRUPT;
@@ -222,9 +215,9 @@ int mgov__secfile_map(mgov__tier_store_t *st, const mgov__tier_entry_t *e, bool 
     rc = mgov__mmap(len, PROT_READ, MAP_SHARED, fd, 0, &p);
     close(fd); /* the mapping keeps the file */
     if (rc)
-        return rc == -ENOMEM ? MGOV_ENOMEM : MGOV_EIO;
+        return mgov__status_from_errno(rc);
     if (verify && mgov__crc32c(0, (const uint8_t *)p + MGOV__SECTION_HEADER, e->length) != crc) {
-        munmap(p, len);
+        mgov__munmap(p, len);
         return MGOV_ECORRUPT;
     }
     *map = p;
@@ -248,7 +241,7 @@ int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint
         size_t got;
         int err = mgov__pread_full(fd, dst + done, step, (off_t)(MGOV__SECTION_HEADER + done), &got);
         if (err)
-            rc = io_status(err);
+            rc = mgov__status_from_errno(err);
         else if (got != step)
             rc = MGOV_ECORRUPT; /* shrank under us */
         else

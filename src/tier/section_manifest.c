@@ -23,7 +23,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "spill/spill_tier.h"
 #include "sys/crc32c.h"
 #include "sys/fault.h"
 #include "sys/fileio.h"
@@ -35,12 +34,6 @@
 #define FIXED 24u
 #define ENTRY_FIXED 22u
 #define MAX_BYTES ((size_t)64 << 20)
-
-static int io_status(int neg_errno)
-{
-    int e = -neg_errno;
-    return e == ENOSPC || e == EDQUOT ? MGOV_ENOSPC : e == ENOMEM ? MGOV_ENOMEM : MGOV_EIO;
-}
 
 /* ------------------------------------------------------------------ write */
 
@@ -95,7 +88,7 @@ int mgov__manifest_commit(mgov__tier_store_t *st)
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         free(b);
-        return io_status(fd);
+        return mgov__status_from_errno(fd);
     }
     int e = mgov__write_all(fd, b, len);
     if (!e)
@@ -106,12 +99,12 @@ int mgov__manifest_commit(mgov__tier_store_t *st)
         e = mgov__renameat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, st->dirfd, MGOV__SECTION_MANIFEST);
     if (e) {
         mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0);
-        return io_status(e);
+        return mgov__status_from_errno(e);
     }
     /* the rename is durable once the directory is; if this fails the new
      * manifest may or may not survive a crash, and both are whole */
     e = mgov__fsync(st->dirfd);
-    return e ? io_status(e) : MGOV_OK;
+    return e ? mgov__status_from_errno(e) : MGOV_OK;
 }
 
 /* ------------------------------------------------------------------- read */
@@ -130,7 +123,7 @@ static int read_all(int fd, uint8_t **out, size_t *len)
     int e = mgov__pread_full(fd, b, n, 0, &got);
     if (e || got != n) {
         free(b);
-        return e ? io_status(e) : MGOV_ECORRUPT;
+        return e ? mgov__status_from_errno(e) : MGOV_ECORRUPT;
     }
     *out = b;
     *len = n;
@@ -210,7 +203,7 @@ int mgov__manifest_load(mgov__tier_store_t *st)
 {
     int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (fd < 0 && fd != -ENOENT)
-        return fd == -ELOOP ? MGOV_ECORRUPT : io_status(fd);
+        return fd == -ELOOP ? MGOV_ECORRUPT : mgov__status_from_errno(fd);
     if (fd >= 0) {
         uint8_t *b = NULL;
         size_t len = 0;

@@ -163,9 +163,7 @@ int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns,
 {
     mgov_t *gov = s->store->gov;
     flags |= s->cfg.tier == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
-    if (timeout_ns == 0)
-        return mgov_try_reserve(gov, s->cfg.region, bytes, flags, out);
-    return mgov_reserve(gov, s->cfg.region, bytes, flags, timeout_ns, out);
+    return mgov_reserve(gov, s->cfg.region, bytes, flags, timeout_ns, out); /* 0: fail fast */
 }
 
 int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,

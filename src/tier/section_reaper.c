@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "spill/spill_tier.h"
 #include "sys/fault.h"
 #include "sys/fileio.h"
 #include "tier/tier_internal.h"

@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "governor/hooks.h"
-#include "spill/spill_tier.h"
 #include "sys/fault.h"
 #include "sys/fileio.h"
 #include "tier/tier_internal.h"
@@ -157,7 +156,7 @@ static int store_make(mgov_t *gov, void *arg, void **state)
 int mgov__tier_store(mgov_t *gov, mgov__tier_store_t **out)
 {
     void *state;
-    int rc = mgov__tier_state(gov, store_make, NULL, store_free, &state);
+    int rc = mgov__layer_state(gov, MGOV__TIER_SLOT, store_make, NULL, store_free, &state);
     *out = state;
     return rc;
 }

@@ -30,12 +30,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <unistd.h>
 
 #include "memgov/section.h"
 #include "memgov/spill.h"
+#include "spill/spill_kept.h"
+#include "sys/sys.h"
+
+/* The governor's layer-state slot of the section store (governor/hooks.h):
+ * above the spill directory's, which the store uses. */
+#define MGOV__TIER_SLOT 1
 
 #define MGOV__SECTION_HEADER 4096u /* data starts here: page aligned in the mapping */
+
+/* The names of the tier's files in a spill directory, all under the prefix
+ * the spill layer reserves for files kept by the layers above (so the sweep
+ * of a dead process's private directory removes them too):
+ *   sec-<16 hex digits>-<name>      a section's file (one generation)
+ *   sec-manifest[.tmp]              the manifest, and its next version
+ * ('m' is not a hex digit: the manifest never parses as a section file). */
+#define MGOV__SECTION_FILE_PREFIX MGOV__SPILL_KEPT_PREFIX
+#define MGOV__SECTION_MANIFEST MGOV__SPILL_KEPT_PREFIX "manifest"
+#define MGOV__SECTION_MANIFEST_TMP MGOV__SPILL_KEPT_PREFIX "manifest.tmp"
 
 typedef struct mgov__tier_entry {
     char name[MGOV_NAME_MAX + 1];
@@ -176,13 +191,6 @@ void mgov__tier_reap_drain(mgov__tier_store_t *st);
 void mgov__tier_reap_stop(mgov__tier_store_t *st);
 
 /* --------------------------------------------------------------- section */
-
-/* n rounded up to whole pages (n fits in size_t: lengths are checked). */
-static inline size_t mgov__page_round(uint64_t n)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    return (size_t)((n + page - 1) / page * page);
-}
 
 /* Waits, with s->mu held, until the section is neither busy nor pinned,
  * then marks it busy for the calling thread.  Another thread's busy mark is

@@ -1,5 +1,5 @@
-/* spill/spill_tier.c - the spill directory's side of section files (see
- * spill_tier.h): their quota charges and names.
+/* spill/spill_kept.c - the spill directory's side of the files a layer
+ * above keeps in it (see spill_kept.h): their quota charges and names.
  *
  * Stateless beyond the directory's atomic counters; thread-safe.
  */
@@ -7,7 +7,7 @@
 
 #include "governor/hooks.h"
 #include "spill/spill_internal.h"
-#include "spill/spill_tier.h"
+#include "spill/spill_kept.h"
 
 int mgov__spill_dir_fd(const mgov_spill_dir_t *dir)
 {
@@ -40,8 +40,7 @@ void mgov__spill_dir_uncharge(mgov_spill_dir_t *dir, uint64_t bytes)
     mgov__spill_dir_unreserve(dir, bytes);
 }
 
-bool mgov__spill_section_name(const char *name)
+bool mgov__spill_kept_name(const char *name)
 {
-    return strncmp(name, MGOV__SECTION_FILE_PREFIX, strlen(MGOV__SECTION_FILE_PREFIX)) == 0 ||
-           strcmp(name, MGOV__SECTION_MANIFEST) == 0 || strcmp(name, MGOV__SECTION_MANIFEST_TMP) == 0;
+    return strncmp(name, MGOV__SPILL_KEPT_PREFIX, sizeof MGOV__SPILL_KEPT_PREFIX - 1) == 0;
 }
