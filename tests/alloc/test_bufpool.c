@@ -23,6 +23,7 @@
 
 #include "alloc/bufpool_internal.h"
 #include "bufpool_helpers.h"
+#include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "memgov.h"
 #include "sys/fault.h"
@@ -1166,35 +1167,35 @@ static void test_asan_use_after_release(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_defaults),
-        cmocka_unit_test(test_create_sizes),
-        cmocka_unit_test(test_create_invalid),
-        cmocka_unit_test(test_create_enomem),
-        cmocka_unit_test(test_alloc_release_basic),
-        cmocka_unit_test(test_alloc_errors),
-        cmocka_unit_test(test_alignment),
-        cmocka_unit_test(test_retain_release_other_thread),
-        cmocka_unit_test(test_reuse_no_system_allocation),
-        cmocka_unit_test(test_cache_lru_and_cap),
-        cmocka_unit_test(test_blocking_forever_woken_by_release),
-        cmocka_unit_test(test_deadline_expires),
-        cmocka_unit_test(test_timeout_does_not_block_next),
-        cmocka_unit_test(test_fifo_mixed_sizes),
-        cmocka_unit_test(test_release_wakes_only_what_fits),
-        cmocka_unit_test(test_waiter_enomem_passes_on),
-        cmocka_unit_test(test_foreach_live),
-        cmocka_unit_test(test_destroy_busy_then_ok),
-        cmocka_unit_test(test_destroy_cancels_waiters),
-        cmocka_unit_test(test_destroy_waits_for_release),
-        cmocka_unit_test(test_gov_grants_per_span),
-        cmocka_unit_test(test_gov_refusals),
-        cmocka_unit_test(test_gov_reclaim_evicts_cache),
-        cmocka_unit_test(test_gov_debt_paid_on_release),
-        cmocka_unit_test(test_gov_enomem_each_point),
-        cmocka_unit_test(test_gov_destroy_during_governor_wait),
-        cmocka_unit_test(test_gov_generated_names),
-        cmocka_unit_test(test_check_detects_corruption),
-        cmocka_unit_test(test_asan_use_after_release),
+        FH_TEST(test_create_defaults),
+        FH_TEST(test_create_sizes),
+        FH_TEST(test_create_invalid),
+        FH_TEST(test_create_enomem),
+        FH_TEST(test_alloc_release_basic),
+        FH_TEST(test_alloc_errors),
+        FH_TEST(test_alignment),
+        FH_TEST(test_retain_release_other_thread),
+        FH_TEST(test_reuse_no_system_allocation),
+        FH_TEST(test_cache_lru_and_cap),
+        FH_TEST(test_blocking_forever_woken_by_release),
+        FH_TEST(test_deadline_expires),
+        FH_TEST(test_timeout_does_not_block_next),
+        FH_TEST(test_fifo_mixed_sizes),
+        FH_TEST(test_release_wakes_only_what_fits),
+        FH_TEST(test_waiter_enomem_passes_on),
+        FH_TEST(test_foreach_live),
+        FH_TEST(test_destroy_busy_then_ok),
+        FH_TEST(test_destroy_cancels_waiters),
+        FH_TEST(test_destroy_waits_for_release),
+        FH_TEST(test_gov_grants_per_span),
+        FH_TEST(test_gov_refusals),
+        FH_TEST(test_gov_reclaim_evicts_cache),
+        FH_TEST(test_gov_debt_paid_on_release),
+        FH_TEST(test_gov_enomem_each_point),
+        FH_TEST(test_gov_destroy_during_governor_wait),
+        FH_TEST(test_gov_generated_names),
+        FH_TEST(test_check_detects_corruption),
+        FH_TEST(test_asan_use_after_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
