@@ -19,6 +19,7 @@
 
 #include "alloc/alloc_internal.h"
 #include "alloc/arena_internal.h"
+#include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "memgov.h"
 #include "memgov/arena.h"
@@ -614,22 +615,22 @@ static void test_asan_poisons_free_space(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_defaults_and_errors),
-        cmocka_unit_test(test_create_enomem),
-        cmocka_unit_test(test_alignment),
-        cmocka_unit_test(test_bump_is_contiguous),
-        cmocka_unit_test(test_zalloc_strdup_memdup),
-        cmocka_unit_test(test_array_overflow),
-        cmocka_unit_test(test_large_request_gets_own_chunk),
-        cmocka_unit_test(test_chunks_are_charged_and_returned),
-        cmocka_unit_test(test_reset_keeps_standard_chunk_not_dedicated),
-        cmocka_unit_test(test_marks_nest),
-        cmocka_unit_test(test_invalid_marks),
-        cmocka_unit_test(test_mark_before_first_chunk),
-        cmocka_unit_test(test_budget_refusals),
-        cmocka_unit_test(test_system_allocation_failure),
-        cmocka_unit_test(test_check_detects_damage),
-        cmocka_unit_test(test_asan_poisons_free_space),
+        FH_TEST(test_create_defaults_and_errors),
+        FH_TEST(test_create_enomem),
+        FH_TEST(test_alignment),
+        FH_TEST(test_bump_is_contiguous),
+        FH_TEST(test_zalloc_strdup_memdup),
+        FH_TEST(test_array_overflow),
+        FH_TEST(test_large_request_gets_own_chunk),
+        FH_TEST(test_chunks_are_charged_and_returned),
+        FH_TEST(test_reset_keeps_standard_chunk_not_dedicated),
+        FH_TEST(test_marks_nest),
+        FH_TEST(test_invalid_marks),
+        FH_TEST(test_mark_before_first_chunk),
+        FH_TEST(test_budget_refusals),
+        FH_TEST(test_system_allocation_failure),
+        FH_TEST(test_check_detects_damage),
+        FH_TEST(test_asan_poisons_free_space),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,11 @@
 /* test_bufpool.c - the buffer pool (src/alloc/bufpool*.c): configuration,
  * every function and error, alignment, reference counting across threads,
  * reuse without system allocations, the cache and its LRU eviction, FIFO
- * order with mixed sizes, deadlines, destroy with a deadline, the governor
- * (grants per span, region, refusals, reclaim and debt), out-of-memory at
- * every allocation point, and ASan poisoning of released buffers.
+ * order with mixed sizes, deadlines, destroy with a deadline,
+ * out-of-memory at every allocation point, the invariant check, and ASan
+ * poisoning of released buffers.  The pool under a governor (grants per
+ * span, region, refusals, reclaim and debt: bufpool_gov.c) is tested in
+ * test_bufpool_gov.c.
  *
  * Every test ends with the pool's invariant check and, with a governor,
  * usage back to zero and a clean mgov_destroy.
@@ -23,6 +25,7 @@
 
 #include "alloc/bufpool_internal.h"
 #include "bufpool_helpers.h"
+#include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "memgov.h"
 #include "sys/fault.h"
@@ -31,17 +34,6 @@
 #define KiB ((uint64_t)1 << 10)
 #define MiB ((uint64_t)1 << 20)
 #define PG 4096 /* the tests' buffer size */
-
-static void check_ok(mgov_bufpool_t *p)
-{
-    assert_int_equal(mgov__bufpool_check(p), MGOV_OK);
-}
-
-static void destroy_ok(mgov_bufpool_t *p)
-{
-    check_ok(p);
-    assert_int_equal(mgov_bufpool_destroy(p, 0), MGOV_OK);
-}
 
 static uint64_t gov_consumers(mgov_t *gov)
 {
@@ -67,7 +59,7 @@ static void test_create_defaults(void **state)
     assert_int_equal(s.max_memory, 1 * MiB);
     assert_int_equal(s.bytes_held, 0);
     assert_int_equal(s.sys_allocs, 0); /* nothing up front */
-    destroy_ok(p);
+    bh_destroy(p);
     assert_int_equal(mgov_bufpool_destroy(NULL, 0), MGOV_OK);
     assert_int_equal(mgov_bufpool_destroy(NULL, -1), MGOV_OK);
     assert_int_equal(mgov_bufpool_buffer_size(NULL), 0);
@@ -86,7 +78,7 @@ static void test_create_sizes(void **state)
         assert_int_equal(mgov_bufs_bytes(b), ok[i]);
         memset(mgov_bufs_data(b), 0x5a, ok[i]);
         mgov_bufs_release(b);
-        destroy_ok(p);
+        bh_destroy(p);
     }
 }
 
@@ -147,7 +139,7 @@ static void test_create_invalid(void **state)
     assert_int_equal(mgov_bufpool_create(&cfg, &p), MGOV_EEXIST);
     assert_null(p);
     assert_int_equal(gov_consumers(gov), 1); /* the failed ones left nothing */
-    destroy_ok(first);
+    bh_destroy(first);
     assert_int_equal(gov_consumers(gov), 0);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
 }
@@ -168,7 +160,7 @@ static void test_create_enomem(void **state)
         mgov__fault_disarm_all();
         if (rc == MGOV_OK) {
             assert_int_equal(hits, 0);
-            destroy_ok(p);
+            bh_destroy(p);
             break;
         }
         assert_int_equal(rc, MGOV_ENOMEM);
@@ -208,7 +200,7 @@ static void test_alloc_release_basic(void **state)
     assert_int_equal(s.allocs, 1);
     assert_int_equal(s.reuses, 0);
     assert_int_equal(s.sys_allocs, 1);
-    check_ok(p);
+    bh_check(p);
 
     mgov_bufs_release(b);
     s = bh_stats(p);
@@ -218,7 +210,7 @@ static void test_alloc_release_basic(void **state)
     assert_int_equal(s.spans_cached, 1);
     assert_int_equal(s.bytes_held, 3 * PG); /* cached memory is still held */
     assert_int_equal(s.peak_held, 3 * PG);
-    check_ok(p);
+    bh_check(p);
 
     /* the same count comes back from the cache: the same memory */
     mgov_bufs_t *again = bh_take(p, 3);
@@ -228,7 +220,7 @@ static void test_alloc_release_basic(void **state)
     assert_int_equal(s.reuses, 1);
     assert_int_equal(s.sys_allocs, 1);
     mgov_bufs_release(again);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 static void test_alloc_errors(void **state)
@@ -270,7 +262,7 @@ static void test_alloc_errors(void **state)
     mgov_bufs_release(NULL);
     assert_int_equal(mgov_bufpool_stats(NULL, &s), MGOV_EINVAL);
     assert_int_equal(mgov_bufpool_stats(p, NULL), MGOV_EINVAL);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 static void test_alignment(void **state)
@@ -286,7 +278,7 @@ static void test_alignment(void **state)
             assert_ptr_equal(mgov_bufs_buf(b, i), (unsigned char *)mgov_bufs_data(b) + i * 64);
         mgov_bufs_release(b);
     }
-    destroy_ok(p);
+    bh_destroy(p);
 
     /* explicit, and page-aligned for O_DIRECT, also with buffers smaller than a page */
     const size_t sizes[] = { 64, 512, 4096, 16384 };
@@ -312,7 +304,7 @@ static void test_alignment(void **state)
             }
             for (size_t n = 0; n < 5; n++)
                 mgov_bufs_release(bs[n]);
-            destroy_ok(p);
+            bh_destroy(p);
         }
     }
 }
@@ -360,14 +352,14 @@ static void test_retain_release_other_thread(void **state)
     mgov_bufpool_stats_t s = bh_stats(p);
     assert_int_equal(s.buffers_in_use, 0);
     assert_int_equal(s.buffers_cached, 2);
-    check_ok(p);
+    bh_check(p);
 
     /* a release of an allocation already returned is ignored */
     mgov_bufs_release(b);
     s = bh_stats(p);
     assert_int_equal(s.buffers_cached, 2);
     assert_int_equal(s.spans_cached, 1);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* ------------------------------------------------------- reuse, cache */
@@ -406,7 +398,7 @@ static void test_reuse_no_system_allocation(void **state)
         assert_int_equal(after.allocs, before.allocs + 20000);
         assert_int_equal(after.reuses, before.reuses + 20000);
         assert_int_equal(mgov_used(gov), used); /* no grant taken or released */
-        destroy_ok(p);
+        bh_destroy(p);
     }
     assert_int_equal(mgov_used(gov), 0);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
@@ -451,9 +443,9 @@ static void test_cache_lru_and_cap(void **state)
     assert_int_equal(s.sys_frees, 4);
     assert_int_equal(s.bytes_held, 4 * PG);
     assert_int_equal(s.peak_held, 4 * PG);
-    check_ok(p);
+    bh_check(p);
     mgov_bufs_release(four);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* -------------------------------------------------------- blocking */
@@ -477,7 +469,7 @@ static void test_blocking_forever_woken_by_release(void **state)
     assert_int_equal(s.waiters, 0);
     assert_int_equal(s.reuses, 1); /* it got the released span itself */
     bh_req_release(&r);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 static void test_deadline_expires(void **state)
@@ -497,9 +489,9 @@ static void test_deadline_expires(void **state)
     assert_int_equal(s.refusals, 1);
     assert_int_equal(s.waits, 1);
     assert_int_equal(s.waiters, 0);
-    check_ok(p);
+    bh_check(p);
     mgov_bufs_release(all);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* A head that times out lets the smaller requests behind it through at
@@ -521,7 +513,7 @@ static void test_timeout_does_not_block_next(void **state)
     assert_int_equal(bh_stats(p).buffers_in_use, 4);
     bh_req_release(&small);
     mgov_bufs_release(three);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* Strict arrival order with mixed sizes: a request of the whole cap is not
@@ -581,10 +573,10 @@ static void test_fifo_mixed_sizes(void **state)
     assert_int_equal(s.waits, 4);
     assert_int_equal(s.waiters, 0);
     assert_true(s.bytes_held <= 8 * PG);
-    check_ok(p);
+    bh_check(p);
     bh_req_release(&w3);
     bh_req_release(&w4);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* A release wakes only the waiters it lets through. */
@@ -616,7 +608,7 @@ static void test_release_wakes_only_what_fits(void **state)
     assert_int_equal(w[2].rc, MGOV_OK);
     bh_req_release(&w[1]);
     bh_req_release(&w[2]);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* A waiter admitted for new memory whose allocation fails gives the room
@@ -642,9 +634,9 @@ static void test_waiter_enomem_passes_on(void **state)
     mgov_bufpool_stats_t s = bh_stats(p);
     assert_int_equal(s.buffers_in_use, 1);
     assert_int_equal(s.bytes_held, PG);
-    check_ok(p);
+    bh_check(p);
     bh_req_release(&w2);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* ------------------------------------------------------------ destroy */
@@ -696,7 +688,7 @@ static void test_foreach_live(void **state)
     mgov_bufs_release(a);
     mgov_bufs_release(b);
     mgov_bufs_release(b);
-    destroy_ok(p);
+    bh_destroy(p);
 
     /* without ages: listed all the same, age 0 */
     mgov_bufpool_config_t cfg = MGOV_BUFPOOL_CONFIG_INIT;
@@ -713,7 +705,7 @@ static void test_foreach_live(void **state)
     assert_int_equal(l.min_age, 0);
     mgov_bufs_release(a);
     mgov_bufs_release(b);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* Destroy with allocations alive: EBUSY after the deadline, the pool stays
@@ -743,7 +735,7 @@ static void test_destroy_busy_then_ok(void **state)
     assert_int_equal(mgov_bufpool_alloc(p, 1, 10 * BH_MS, &x), MGOV_ECANCELED);
     assert_int_equal(mgov_bufpool_alloc(p, 1, -1, &x), MGOV_ECANCELED);
     assert_int_equal(bh_stats(p).cancels, 3);
-    check_ok(p);
+    bh_check(p);
 
     mgov_bufs_release(a);
     assert_int_equal(mgov_bufpool_destroy(p, 0), MGOV_EBUSY);
@@ -801,297 +793,6 @@ static void test_destroy_waits_for_release(void **state)
     }
 }
 
-/* ------------------------------------------------------------ governor */
-
-typedef struct {
-    int found;
-    int region;
-    unsigned priority;
-} consumer_seen_t;
-
-static void see_consumer(void *arg, const char *name, int region, unsigned priority,
-                         mgov_tier_t tier)
-{
-    (void)tier;
-    consumer_seen_t *c = arg;
-    if (strncmp(name, "bufpool-", 8) == 0 || strcmp(name, "io") == 0) {
-        c->found++;
-        c->region = region;
-        c->priority = priority;
-    }
-}
-
-/* Every span carries a grant in the pool's region; cached spans keep it;
- * destroy gives them all back. */
-static void test_gov_grants_per_span(void **state)
-{
-    (void)state;
-    mgov_t *gov = gh_gov_new(64 * MiB, NULL);
-    mgov_bufpool_t *p = bh_pool_new(PG, 0, gov); /* no cap of its own */
-    const char *name = mgov_bufpool_name(p);
-    assert_non_null(name);
-    assert_int_equal(strncmp(name, "bufpool-", 8), 0);
-    consumer_seen_t seen = { 0 };
-    assert_int_equal(mgov_consumer_foreach(gov, see_consumer, &seen), MGOV_OK);
-    assert_int_equal(seen.found, 1);
-    assert_int_equal(seen.region, MGOV_REGION_EXECUTION_BUFFERS);
-    assert_int_equal(seen.priority, MGOV_PRIORITY_QUERY_CACHE);
-
-    mgov_bufs_t *a = bh_take(p, 4), *b = bh_take(p, 1);
-    assert_int_equal(gh_region_used(gov, MGOV_REGION_EXECUTION_BUFFERS), 5 * PG);
-    assert_int_equal(mgov_used(gov), 5 * PG);
-    mgov_bufs_release(a);
-    assert_int_equal(mgov_used(gov), 5 * PG); /* cached: still held */
-    assert_int_equal(bh_stats(p).bytes_held, 5 * PG);
-    mgov_bufs_release(b);
-    check_ok(p);
-    destroy_ok(p);
-    assert_int_equal(mgov_used(gov), 0);
-
-    /* a named region, a name, a priority */
-    mgov_bufpool_config_t cfg = MGOV_BUFPOOL_CONFIG_INIT;
-    cfg.buffer_size = PG;
-    cfg.gov = gov;
-    cfg.region = "index_buffers";
-    cfg.name = "io";
-    cfg.priority = MGOV_PRIORITY_INDEX_BUFFERS;
-    assert_int_equal(mgov_bufpool_create(&cfg, &p), MGOV_OK);
-    assert_string_equal(mgov_bufpool_name(p), "io");
-    memset(&seen, 0, sizeof seen);
-    assert_int_equal(mgov_consumer_foreach(gov, see_consumer, &seen), MGOV_OK);
-    assert_int_equal(seen.region, MGOV_REGION_INDEX_BUFFERS);
-    assert_int_equal(seen.priority, MGOV_PRIORITY_INDEX_BUFFERS);
-    a = bh_take(p, 2);
-    assert_int_equal(gh_region_used(gov, MGOV_REGION_INDEX_BUFFERS), 2 * PG);
-    mgov_bufs_release(a);
-    destroy_ok(p);
-    assert_int_equal(mgov_used(gov), 0);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-
-    /* no region named execution_buffers: region 0 */
-    mgov_region_config_t regions[] = { { "hot", 0, 0 }, { "cold", 0, 0 } };
-    gov = gh_gov_regions(64 * MiB, regions, 2);
-    p = bh_pool_new(PG, 0, gov);
-    a = bh_take(p, 1);
-    assert_int_equal(gh_region_used(gov, 0), PG);
-    mgov_bufs_release(a);
-    destroy_ok(p);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-}
-
-/* The governor's refusals: never fits (ELIMIT at once, even blocking),
- * does not fit now (EBUDGET, ETIMEDOUT), and a blocked request woken when
- * another holder releases. */
-static void test_gov_refusals(void **state)
-{
-    (void)state;
-    mgov_t *gov = gh_gov_new(1 * MiB, NULL); /* ceiling 0.95 MiB */
-    mgov_bufpool_t *p = bh_pool_new(64 * KiB, 0, gov);
-    mgov_bufs_t *b = (mgov_bufs_t *)&b;
-    uint64_t t0 = mgov__now_ns();
-    assert_int_equal(mgov_bufpool_alloc(p, 16, -1, &b), MGOV_ELIMIT); /* 1 MiB */
-    assert_true(mgov__now_ns() - t0 < 1000 * BH_MS);
-    assert_null(b);
-
-    mgov_grant_t other = gh_take(gov, MGOV_REGION_GRAPH_STORAGE, 950 * KiB, 0);
-    assert_int_equal(mgov_bufpool_try_alloc(p, 1, &b), MGOV_EBUDGET);
-    assert_null(b);
-    assert_int_equal(mgov_bufpool_alloc(p, 1, 30 * BH_MS, &b), MGOV_ETIMEDOUT);
-    mgov_bufpool_stats_t s = bh_stats(p);
-    assert_int_equal(s.refusals, 3);
-    assert_int_equal(s.timeouts, 1);
-    assert_int_equal(s.waits, 1); /* it waited in the governor */
-    assert_int_equal(s.bytes_held, 0);
-    assert_int_equal(mgov_used(gov), 950 * KiB);
-
-    bh_req_t r;
-    bh_req_start(&r, p, 1, -1);
-    bh_sleep_ms(30);
-    assert_false(atomic_load(&r.done));
-    mgov_grant_release(&other);
-    assert_true(bh_req_join_ms(&r, 5000));
-    assert_int_equal(r.rc, MGOV_OK);
-    assert_int_equal(mgov_used(gov), 64 * KiB);
-    bh_req_release(&r);
-    check_ok(p);
-    destroy_ok(p);
-    assert_int_equal(mgov_used(gov), 0);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-}
-
-/* The governor's reclaim asks the pool for memory: cached spans go, with
- * their grants, least recently used first. */
-static void test_gov_reclaim_evicts_cache(void **state)
-{
-    (void)state;
-    gh_evlog_t *log = gh_evlog_new();
-    mgov_t *gov = gh_gov_new(64 * MiB, log);
-    mgov_bufpool_t *p = bh_pool_new(PG, 64 * PG, gov);
-    mgov_bufs_t *live = bh_take(p, 2);
-    mgov_bufs_t *c[6];
-    for (int i = 0; i < 6; i++)
-        c[i] = bh_take(p, 1);
-    for (int i = 0; i < 6; i++)
-        mgov_bufs_release(c[i]);
-    assert_int_equal(mgov_used(gov), 8 * PG);
-
-    uint64_t freed = mgov_reclaim(gov, 3 * PG, MGOV_PRESSURE_MODERATE);
-    assert_int_equal(freed, 3 * PG);
-    assert_int_equal(mgov_used(gov), 5 * PG);
-    mgov_bufpool_stats_t s = bh_stats(p);
-    assert_int_equal(s.evicted_bytes, 3 * PG);
-    assert_int_equal(s.spans_cached, 3);
-    assert_int_equal(s.sys_frees, 3);
-    assert_int_equal(s.bytes_held, 5 * PG);
-    gh_event_t ev;
-    assert_true(gh_evlog_named(log, MGOV_EV_EVICTED, mgov_bufpool_name(p), 0, &ev));
-    assert_int_equal(ev.ev.freed, 3 * PG);
-    check_ok(p);
-
-    /* pressure from another grant: the governor's reclaim evicts the rest */
-    mgov_grant_t g = MGOV_GRANT_INIT;
-    uint64_t room = 64 * MiB * 95 / 100 - 5 * PG;
-    assert_int_equal(mgov_try_reserve(gov, MGOV_REGION_GRAPH_STORAGE, room + 2 * PG, 0, &g),
-                     MGOV_OK);
-    s = bh_stats(p);
-    assert_true(s.evicted_bytes >= 5 * PG);
-    assert_true(s.spans_cached <= 1);
-    mgov_grant_release(&g);
-    mgov_bufs_release(live);
-    destroy_ok(p);
-    assert_int_equal(mgov_used(gov), 0);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-    gh_evlog_free(log);
-}
-
-/* Asked for more than it has cached, the pool pays the rest as allocations
- * come back: they are freed instead of cached until the debt is paid. */
-static void test_gov_debt_paid_on_release(void **state)
-{
-    (void)state;
-    mgov_t *gov = gh_gov_new(64 * MiB, NULL);
-    mgov_bufpool_t *p = bh_pool_new(PG, 0, gov);
-    mgov_bufs_t *b[3];
-    for (int i = 0; i < 3; i++)
-        b[i] = bh_take(p, 1);
-    assert_int_equal(mgov_reclaim(gov, 2 * PG, MGOV_PRESSURE_MODERATE), 0);
-    check_ok(p);
-    mgov_bufs_release(b[0]);
-    assert_int_equal(mgov_used(gov), 2 * PG);
-    mgov_bufs_release(b[1]);
-    assert_int_equal(mgov_used(gov), PG);
-    mgov_bufpool_stats_t s = bh_stats(p);
-    assert_int_equal(s.evicted_bytes, 2 * PG);
-    assert_int_equal(s.spans_cached, 0);
-    mgov_bufs_release(b[2]); /* paid: cached again */
-    assert_int_equal(mgov_used(gov), PG);
-    assert_int_equal(bh_stats(p).spans_cached, 1);
-    check_ok(p);
-    destroy_ok(p);
-    assert_int_equal(mgov_used(gov), 0);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-}
-
-/* ENOMEM at each allocation a new span makes, with a governor: a clean
- * error, no grant left, no counter moved. */
-static void test_gov_enomem_each_point(void **state)
-{
-    (void)state;
-    mgov_t *gov = gh_gov_new(64 * MiB, NULL);
-    mgov_bufpool_t *p = bh_pool_new(PG, 0, gov);
-    mgov_bufs_t *keep = bh_take(p, 1);
-    int failures = 0;
-    for (long k = 0; k < 10; k++) {
-        mgov_bufpool_stats_t before = bh_stats(p);
-        uint64_t used = mgov_used(gov);
-        mgov_bufs_t *b = (mgov_bufs_t *)&b;
-        mgov__fault_arm(MGOV_FAULT_ALLOC, k, 1);
-        int rc = mgov_bufpool_alloc(p, 2, (k & 1) ? 100 * BH_MS : 0, &b);
-        mgov__fault_disarm_all();
-        check_ok(p);
-        if (rc == MGOV_OK) {
-            assert_int_equal(mgov_used(gov), used + 2 * PG);
-            mgov_bufs_release(b);
-            break;
-        }
-        failures++;
-        assert_int_equal(rc, MGOV_ENOMEM);
-        assert_null(b);
-        mgov_bufpool_stats_t after = bh_stats(p);
-        assert_int_equal(mgov_used(gov), used);
-        assert_int_equal(after.bytes_held, before.bytes_held);
-        assert_int_equal(after.sys_allocs, before.sys_allocs);
-        assert_int_equal(after.buffers_in_use, before.buffers_in_use);
-        assert_int_equal(after.allocs, before.allocs);
-    }
-    assert_int_equal(failures, 2); /* the handle, the buffers */
-    mgov_bufs_release(keep);
-    destroy_ok(p);
-    assert_int_equal(mgov_used(gov), 0);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-}
-
-/* A request blocked inside the governor is not interrupted by destroy: it
- * is canceled when the governor answers, and gives its grant back. */
-static void test_gov_destroy_during_governor_wait(void **state)
-{
-    (void)state;
-    mgov_t *gov = gh_gov_new(1 * MiB, NULL);
-    mgov_bufpool_t *p = bh_pool_new(64 * KiB, 0, gov);
-    mgov_grant_t other = gh_take(gov, MGOV_REGION_GRAPH_STORAGE, 950 * KiB, 0);
-    bh_req_t r;
-    bh_req_start(&r, p, 1, -1);
-    bh_sleep_ms(30);
-    assert_int_equal(mgov_bufpool_destroy(p, 20 * BH_MS), MGOV_EBUSY);
-    assert_false(atomic_load(&r.done));
-    mgov_grant_release(&other);
-    assert_true(bh_req_join_ms(&r, 5000));
-    assert_int_equal(r.rc, MGOV_ECANCELED);
-    assert_int_equal(mgov_used(gov), 0);
-    assert_int_equal(mgov_bufpool_destroy(p, 1000 * BH_MS), MGOV_OK);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-}
-
-static uint64_t no_usage(void *ctx)
-{
-    (void)ctx;
-    return 0;
-}
-
-/* Generated consumer names skip the ones taken; after 64 taken in a row,
- * create gives up with EEXIST. */
-static void test_gov_generated_names(void **state)
-{
-    (void)state;
-    mgov_t *gov = gh_gov_new(64 * MiB, NULL);
-    mgov_bufpool_t *p = bh_pool_new(PG, 0, gov);
-    unsigned k = 0;
-    assert_int_equal(sscanf(mgov_bufpool_name(p), "bufpool-%u", &k), 1);
-    destroy_ok(p);
-
-    static const mgov_consumer_ops_t ops = { .usage = no_usage };
-    mgov_consumer_t *taken[70];
-    char name[MGOV_NAME_MAX + 1];
-    for (unsigned i = 0; i < 70; i++) {
-        snprintf(name, sizeof name, "bufpool-%u", k + 1 + i);
-        mgov_consumer_config_t cc = { .name = name, .region = 0, .ops = &ops };
-        assert_int_equal(mgov_consumer_register(gov, &cc, &taken[i]), MGOV_OK);
-    }
-    /* the next 64 names are all taken */
-    mgov_bufpool_config_t cfg = MGOV_BUFPOOL_CONFIG_INIT;
-    cfg.gov = gov;
-    p = (mgov_bufpool_t *)&p;
-    assert_int_equal(mgov_bufpool_create(&cfg, &p), MGOV_EEXIST);
-    assert_null(p);
-    /* the seq moved past them: the next name is free */
-    assert_int_equal(mgov_bufpool_create(&cfg, &p), MGOV_OK);
-    assert_int_equal(sscanf(mgov_bufpool_name(p), "bufpool-%u", &k), 1);
-    destroy_ok(p);
-    for (unsigned i = 0; i < 70; i++)
-        assert_int_equal(mgov_consumer_unregister(taken[i]), MGOV_OK);
-    assert_int_equal(mgov_destroy(gov), MGOV_OK);
-}
-
 /* The invariant check notices a counter that disagrees with the lists. */
 static void test_check_detects_corruption(void **state)
 {
@@ -1099,7 +800,7 @@ static void test_check_detects_corruption(void **state)
     mgov_bufpool_t *p = bh_pool_new(PG, 16 * PG, NULL);
     mgov_bufs_t *a = bh_take(p, 2);
     mgov_bufs_release(bh_take(p, 3));
-    check_ok(p);
+    bh_check(p);
     assert_int_equal(mgov__bufpool_check(NULL), MGOV_EINVAL);
 
     atomic_fetch_add(&p->held, PG); /* held no longer the sum of its parts */
@@ -1118,9 +819,9 @@ static void test_check_detects_corruption(void **state)
         assert_int_equal(mgov__bufpool_check(p), MGOV_ECORRUPT);
         p->shards[i].cached_bytes -= PG;
     }
-    check_ok(p);
+    bh_check(p);
     mgov_bufs_release(a);
-    destroy_ok(p);
+    bh_destroy(p);
 }
 
 /* --------------------------------------------------------- sanitizer */
@@ -1157,7 +858,7 @@ static void test_asan_use_after_release(void **state)
     assert_ptr_equal(mgov_bufs_buf(b, 1), d);
     d[5] = 1;
     mgov_bufs_release(b);
-    destroy_ok(p);
+    bh_destroy(p);
 #else
     skip();
 #endif
@@ -1166,35 +867,28 @@ static void test_asan_use_after_release(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_defaults),
-        cmocka_unit_test(test_create_sizes),
-        cmocka_unit_test(test_create_invalid),
-        cmocka_unit_test(test_create_enomem),
-        cmocka_unit_test(test_alloc_release_basic),
-        cmocka_unit_test(test_alloc_errors),
-        cmocka_unit_test(test_alignment),
-        cmocka_unit_test(test_retain_release_other_thread),
-        cmocka_unit_test(test_reuse_no_system_allocation),
-        cmocka_unit_test(test_cache_lru_and_cap),
-        cmocka_unit_test(test_blocking_forever_woken_by_release),
-        cmocka_unit_test(test_deadline_expires),
-        cmocka_unit_test(test_timeout_does_not_block_next),
-        cmocka_unit_test(test_fifo_mixed_sizes),
-        cmocka_unit_test(test_release_wakes_only_what_fits),
-        cmocka_unit_test(test_waiter_enomem_passes_on),
-        cmocka_unit_test(test_foreach_live),
-        cmocka_unit_test(test_destroy_busy_then_ok),
-        cmocka_unit_test(test_destroy_cancels_waiters),
-        cmocka_unit_test(test_destroy_waits_for_release),
-        cmocka_unit_test(test_gov_grants_per_span),
-        cmocka_unit_test(test_gov_refusals),
-        cmocka_unit_test(test_gov_reclaim_evicts_cache),
-        cmocka_unit_test(test_gov_debt_paid_on_release),
-        cmocka_unit_test(test_gov_enomem_each_point),
-        cmocka_unit_test(test_gov_destroy_during_governor_wait),
-        cmocka_unit_test(test_gov_generated_names),
-        cmocka_unit_test(test_check_detects_corruption),
-        cmocka_unit_test(test_asan_use_after_release),
+        FH_TEST(test_create_defaults),
+        FH_TEST(test_create_sizes),
+        FH_TEST(test_create_invalid),
+        FH_TEST(test_create_enomem),
+        FH_TEST(test_alloc_release_basic),
+        FH_TEST(test_alloc_errors),
+        FH_TEST(test_alignment),
+        FH_TEST(test_retain_release_other_thread),
+        FH_TEST(test_reuse_no_system_allocation),
+        FH_TEST(test_cache_lru_and_cap),
+        FH_TEST(test_blocking_forever_woken_by_release),
+        FH_TEST(test_deadline_expires),
+        FH_TEST(test_timeout_does_not_block_next),
+        FH_TEST(test_fifo_mixed_sizes),
+        FH_TEST(test_release_wakes_only_what_fits),
+        FH_TEST(test_waiter_enomem_passes_on),
+        FH_TEST(test_foreach_live),
+        FH_TEST(test_destroy_busy_then_ok),
+        FH_TEST(test_destroy_cancels_waiters),
+        FH_TEST(test_destroy_waits_for_release),
+        FH_TEST(test_check_detects_corruption),
+        FH_TEST(test_asan_use_after_release),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "memgov.h"
 #include "memgov/arena.h"
@@ -263,12 +264,12 @@ static void test_readers_never_see_an_epoch_without_arena(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_and_errors),
-        cmocka_unit_test(test_allocations_go_to_current_epoch),
-        cmocka_unit_test(test_retire),
-        cmocka_unit_test(test_many_epochs_retired_in_batches),
-        cmocka_unit_test(test_begin_failure_keeps_current),
-        cmocka_unit_test(test_readers_never_see_an_epoch_without_arena),
+        FH_TEST(test_create_and_errors),
+        FH_TEST(test_allocations_go_to_current_epoch),
+        FH_TEST(test_retire),
+        FH_TEST(test_many_epochs_retired_in_batches),
+        FH_TEST(test_begin_failure_keeps_current),
+        FH_TEST(test_readers_never_see_an_epoch_without_arena),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "memgov/governor.h"
 #include "sys/fault.h"
@@ -588,17 +589,17 @@ static void test_out_of_memory(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_register_errors),
-        cmocka_unit_test(test_same_name_two_governors),
-        cmocka_unit_test(test_name_copied),
-        cmocka_unit_test(test_ops_copied),
-        cmocka_unit_test(test_touch_lru_order),
-        cmocka_unit_test(test_set_force_ram),
-        cmocka_unit_test(test_foreach_tiers),
-        cmocka_unit_test(test_unregister_waits_for_callback),
-        cmocka_unit_test(test_unregister_self_from_callback),
-        cmocka_unit_test(test_callback_unregisters_later_victim),
-        cmocka_unit_test(test_out_of_memory),
+        FH_TEST(test_register_errors),
+        FH_TEST(test_same_name_two_governors),
+        FH_TEST(test_name_copied),
+        FH_TEST(test_ops_copied),
+        FH_TEST(test_touch_lru_order),
+        FH_TEST(test_set_force_ram),
+        FH_TEST(test_foreach_tiers),
+        FH_TEST(test_unregister_waits_for_callback),
+        FH_TEST(test_unregister_self_from_callback),
+        FH_TEST(test_callback_unregisters_later_victim),
+        FH_TEST(test_out_of_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

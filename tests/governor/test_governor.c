@@ -25,9 +25,10 @@
 
 static mgov_t *const POISON = (mgov_t *)(uintptr_t)0x1;
 
-static int unset_env(void **state)
+static int teardown(void **state)
 {
     (void)state;
+    mgov__fault_disarm_all(); /* a failed case may have left one armed */
     unsetenv("MEMGOV_BUDGET");
     return 0;
 }
@@ -838,7 +839,7 @@ static void test_null_accessors(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_teardown(f, unset_env)
+#define T(f) cmocka_unit_test_teardown(f, teardown)
     const struct CMUnitTest tests[] = {
         T(test_create_null_cfg),
         T(test_create_out_null),

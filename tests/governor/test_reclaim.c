@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "memgov/governor.h"
 #include "sys/fault.h"
@@ -44,6 +45,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    mgov__fault_disarm_all(); /* first: a failed case may have left one armed */
     fx_t *f = *state;
     int rc = mgov_destroy(f->gov);
     gh_evlog_free(f->log);
@@ -936,13 +938,13 @@ int main(void)
         T(test_reload_eligible),
         T(test_reload_failure_skipped),
         T(test_callbacks_reenter),
-        cmocka_unit_test(test_event_callback_reenters),
+        FH_TEST(test_event_callback_reenters),
         T(test_try_reserve_reclaims_then_fits),
         T(test_refused_reserve_spills_even_at_normal),
         T(test_late_release_wakes_waiter),
         T(test_late_release_wakes_reclaiming_waiter),
         T(test_one_pass_at_a_time),
-        cmocka_unit_test(test_limit_refusal_reclaims_own_region),
+        FH_TEST(test_limit_refusal_reclaims_own_region),
         T(test_events_and_counters),
         T(test_on_disk_not_asked_to_spill),
         T(test_out_of_memory),

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "alloc/bufpool_internal.h"
 #include "sys/sys.h"
 
 static _Atomic int order_counter;
@@ -58,6 +59,17 @@ mgov_bufs_t *bh_take(mgov_bufpool_t *p, size_t n)
     assert_non_null(b);
     assert_int_equal(mgov_bufs_count(b), n);
     return b;
+}
+
+void bh_check(mgov_bufpool_t *p)
+{
+    assert_int_equal(mgov__bufpool_check(p), MGOV_OK);
+}
+
+void bh_destroy(mgov_bufpool_t *p)
+{
+    bh_check(p);
+    assert_int_equal(mgov_bufpool_destroy(p, 0), MGOV_OK);
 }
 
 void bh_order_reset(void)

@@ -1,6 +1,7 @@
-/* bufpool_helpers.h - test helpers for the buffer pool: pools made with
- * asserted success, stats in one call, polling for queued requests, and
- * allocation requests run in their own threads (to block them).
+/* bufpool_helpers.h - test helpers for the buffer pool: pools made and
+ * destroyed with asserted success (and the invariant check), stats in one
+ * call, polling for queued requests, and allocation requests run in their
+ * own threads (to block them).
  *
  * Lifecycle
  *   bh_req_start -> (the request runs, maybe blocks) -> bh_req_join (or
@@ -39,6 +40,10 @@ mgov_bufpool_stats_t bh_stats(const mgov_bufpool_t *p);
 void bh_wait_waiters(const mgov_bufpool_t *p, unsigned waiters);
 /* mgov_bufpool_try_alloc, asserting success. */
 mgov_bufs_t *bh_take(mgov_bufpool_t *p, size_t n);
+/* Asserts the pool's invariant check (mgov__bufpool_check) passes. */
+void bh_check(mgov_bufpool_t *p);
+/* bh_check, then mgov_bufpool_destroy without waiting, asserting MGOV_OK. */
+void bh_destroy(mgov_bufpool_t *p);
 
 /* An allocation request run in its own thread. */
 typedef struct bh_req {

@@ -3,8 +3,8 @@
  * and small threading utilities (semaphores with deadlines, sleeping).
  *
  * Lifecycle
- *   gh_evlog_init -> pass gh_evlog_cb/&log as on_event/event_ctx -> read it
- *   -> gh_evlog_destroy (after mgov_destroy: destroy reports leaks through it).
+ *   gh_evlog_new -> pass gh_evlog_cb/log as on_event/event_ctx -> read it
+ *   -> gh_evlog_free (after mgov_destroy: destroy reports leaks through it).
  *   gh_mock_init -> gh_mock_hold (takes a grant) -> gh_mock_register ->
  *   ... -> gh_mock_fini (unregisters unless already gone, releases the grant).
  *

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "fault_helpers.h"
 #include "sys/fault.h"
 
 static void test_disarmed_never_fails(void **state)
@@ -109,12 +110,12 @@ static void test_crash(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_disarmed_never_fails),
-        cmocka_unit_test(test_after_then_count),
-        cmocka_unit_test(test_forever),
-        cmocka_unit_test(test_count_zero_is_disarmed),
-        cmocka_unit_test(test_wrappers),
-        cmocka_unit_test(test_crash),
+        FH_TEST(test_disarmed_never_fails),
+        FH_TEST(test_after_then_count),
+        FH_TEST(test_forever),
+        FH_TEST(test_count_zero_is_disarmed),
+        FH_TEST(test_wrappers),
+        FH_TEST(test_crash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "faketree.h"
+#include "fault_helpers.h"
 #include "sys/fault.h"
 #include "sys/fileio.h"
 
@@ -451,17 +452,17 @@ static void test_fault_errno(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_open),
-        cmocka_unit_test(test_write_read),
-        cmocka_unit_test(test_vectored),
-        cmocka_unit_test(test_dev_full),
-        cmocka_unit_test(test_short_writes_and_eintr),
-        cmocka_unit_test(test_fsync),
-        cmocka_unit_test(test_rename),
-        cmocka_unit_test(test_mmap),
-        cmocka_unit_test(test_mremap),
-        cmocka_unit_test(test_mmap_anon),
-        cmocka_unit_test(test_fault_errno),
+        FH_TEST(test_open),
+        FH_TEST(test_write_read),
+        FH_TEST(test_vectored),
+        FH_TEST(test_dev_full),
+        FH_TEST(test_short_writes_and_eintr),
+        FH_TEST(test_fsync),
+        FH_TEST(test_rename),
+        FH_TEST(test_mmap),
+        FH_TEST(test_mremap),
+        FH_TEST(test_mmap_anon),
+        FH_TEST(test_fault_errno),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

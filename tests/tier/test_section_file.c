@@ -1,0 +1,188 @@
+/* test_section_file.c - damaged section files (src/tier/section_file.c):
+ * a flipped data byte found by the first pin or the first reload, a
+ * damaged header, a truncated file and a missing one.  Each is
+ * MGOV_ECORRUPT where it belongs (listed, opened, pinned, reloaded,
+ * written), the healthy sections beside them do not notice, removing a bad
+ * one frees its name, and the next governor finds only the good ones.
+ *
+ * Every test runs in a fresh scratch directory ($TMPDIR points at it); the
+ * persistent spill directory is <scratch>/store (persist_helpers.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "memgov.h"
+#include "persist_helpers.h"
+
+/* ============================================================== corruption */
+
+enum { B_GOOD1, B_GOOD2, B_DATA_PIN, B_DATA_RELOAD, B_HEADER, B_TRUNC, B_GONE, B_N };
+static const char *const bad_names[B_N] = {
+    [B_GOOD1] = "good one",    [B_GOOD2] = "good-2",  [B_DATA_PIN] = "data pin-1",
+    [B_DATA_RELOAD] = "data-reload", [B_HEADER] = "header 3", [B_TRUNC] = "trunc-4",
+    [B_GONE] = "gone 5",
+};
+static const size_t bad_len[B_N] = {
+    [B_GOOD1] = 5000,        [B_GOOD2] = 3 * 4096, [B_DATA_PIN] = 20000,
+    [B_DATA_RELOAD] = 20000, [B_HEADER] = 3000,    [B_TRUNC] = 7000,
+    [B_GONE] = 100,
+};
+
+static void expect_unavailable(mgov_t *gov, const char *name)
+{
+    mgov_section_t *s = (mgov_section_t *)&s;
+    int rc = mgov_section_open(gov, name, NULL, &s);
+    if (rc != MGOV_ECORRUPT)
+        ph_check_fail(__FILE__, __LINE__, "opening '%s': %s, expected MGOV_ECORRUPT", name,
+                      mgov_status_name(rc));
+    PH_CHECK(s == NULL);
+}
+
+static int listed_status(mgov_t *gov, const char *name)
+{
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    const mgov_section_info_t *in = ph_listing_find(&l, name);
+    PH_CHECK(in != NULL);
+    return in->status;
+}
+
+static void test_corrupt_sections(void **state)
+{
+    (void)state;
+    ph_blob_t data[B_N];
+    uint64_t gen[B_N];
+    char path[B_N][PATH_MAX];
+    for (int i = 0; i < B_N; i++)
+        data[i] = ph_blob_new(bad_len[i], 200 + (uint64_t)i);
+
+    mgov_t *gov = ph_gov_open();
+    for (int i = 0; i < B_N; i++)
+        ph_sec_put(gov, bad_names[i], &data[i]);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, B_N);
+    for (int i = 0; i < B_N; i++) {
+        gen[i] = ph_listing_find(&l, bad_names[i])->generation;
+        char f[256];
+        ph_secfile_name(f, sizeof f, bad_names[i], gen[i]);
+        ph_store_path(path[i], sizeof path[i], f);
+        PH_CHECK(ph_exists(path[i]));
+    }
+    ph_gov_close(gov);
+
+    /* the damage: data (the header still checks), header, size, presence */
+    ph_flip_byte(path[B_DATA_PIN], (off_t)(PH_HDR + 12345));
+    ph_flip_byte(path[B_DATA_RELOAD], (off_t)(PH_HDR + bad_len[B_DATA_RELOAD] - 1));
+    ph_flip_byte(path[B_HEADER], 50); /* the name's zero padding: only the header crc sees it */
+    PH_CHECK(truncate(path[B_TRUNC], (off_t)(PH_HDR + bad_len[B_TRUNC] - 1)) == 0);
+    PH_CHECK(unlink(path[B_GONE]) == 0);
+
+    gov = ph_gov_open();
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, B_N); /* all still known, the bad ones unavailable */
+    for (int i = 0; i < B_N; i++) {
+        const mgov_section_info_t *in = ph_listing_find(&l, bad_names[i]);
+        PH_CHECK(in != NULL);
+        PH_CHECK_U64(in->generation, gen[i]);
+        PH_CHECK(in->tier == MGOV_TIER_ON_DISK);
+        bool header_bad = i == B_HEADER || i == B_TRUNC || i == B_GONE;
+        if (in->status != (header_bad ? MGOV_ECORRUPT : MGOV_OK))
+            ph_check_fail(__FILE__, __LINE__, "'%s' listed with status %s", bad_names[i],
+                          mgov_status_name(in->status));
+    }
+    expect_unavailable(gov, bad_names[B_HEADER]);
+    expect_unavailable(gov, bad_names[B_TRUNC]);
+    expect_unavailable(gov, bad_names[B_GONE]);
+
+    /* the healthy ones */
+    mgov_section_t *good[2];
+    for (int i = 0; i < 2; i++) {
+        good[i] = ph_sec_open(gov, bad_names[B_GOOD1 + i], MGOV_TIER_ON_DISK);
+        ph_sec_expect(good[i], &data[B_GOOD1 + i]);
+    }
+
+    /* bad data found by the first pin */
+    mgov_section_t *s = ph_sec_open(gov, bad_names[B_DATA_PIN], MGOV_TIER_ON_DISK);
+    PH_CHECK_U64(mgov_section_length(s), bad_len[B_DATA_PIN]);
+    mgov_section_view_t v = { (void *)&v, 7 };
+    PH_CHECK_RC(mgov_section_pin(s, &v), MGOV_ECORRUPT);
+    PH_CHECK(v.data == NULL && v.len == 0);
+    PH_CHECK_RC(listed_status(gov, bad_names[B_DATA_PIN]), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_pin(s, &v), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_reload(s, -1), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_append(s, "x", 1), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_write(s, 0, "x", 1), MGOV_ECORRUPT);
+    PH_CHECK_U64(mgov_section_length(s), bad_len[B_DATA_PIN]);
+    PH_CHECK_RC(mgov_section_pin(s, &v), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_remove(gov, bad_names[B_DATA_PIN]), MGOV_EBUSY); /* open */
+    ph_sec_close(s);
+    expect_unavailable(gov, bad_names[B_DATA_PIN]);
+
+    /* bad data found by the first reload */
+    s = ph_sec_open(gov, bad_names[B_DATA_RELOAD], MGOV_TIER_ON_DISK);
+    PH_CHECK_RC(mgov_section_reload(s, -1), MGOV_ECORRUPT);
+    PH_CHECK(mgov_section_tier(s) == MGOV_TIER_ON_DISK);
+    PH_CHECK_RC(listed_status(gov, bad_names[B_DATA_RELOAD]), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_pin(s, &v), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_reload(s, -1), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_append(s, "x", 1), MGOV_ECORRUPT);
+    ph_sec_close(s);
+    expect_unavailable(gov, bad_names[B_DATA_RELOAD]);
+
+    /* the healthy ones did not notice */
+    for (int i = 0; i < 2; i++) {
+        ph_sec_expect(good[i], &data[B_GOOD1 + i]);
+        PH_CHECK_RC(mgov_section_reload(good[i], -1), MGOV_OK);
+        ph_sec_expect(good[i], &data[B_GOOD1 + i]);
+        ph_sec_close(good[i]);
+    }
+
+    /* removing the bad ones frees their names */
+    for (int i = B_DATA_PIN; i < B_N; i++) {
+        PH_CHECK_RC(mgov_section_remove(gov, bad_names[i]), MGOV_OK);
+        PH_CHECK_RC(mgov_section_remove(gov, bad_names[i]), MGOV_ENOTFOUND);
+        PH_CHECK(!ph_exists(path[i]));
+        s = ph_sec_open(gov, bad_names[i], MGOV_TIER_UNINITIALIZED);
+        PH_CHECK_U64(mgov_section_length(s), 0);
+        PH_CHECK(ph_sec_equals(s, NULL, 0));
+        ph_sec_close(s);
+    }
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 2);
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+
+    /* and the next governor finds only the good ones */
+    gov = ph_gov_open();
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 2);
+    for (int i = 0; i < 2; i++) {
+        const mgov_section_info_t *in = ph_listing_find(&l, bad_names[B_GOOD1 + i]);
+        PH_CHECK(in && in->status == MGOV_OK && in->generation == gen[B_GOOD1 + i]);
+        s = ph_sec_open(gov, bad_names[B_GOOD1 + i], MGOV_TIER_ON_DISK);
+        ph_sec_expect(s, &data[B_GOOD1 + i]);
+        ph_sec_close(s);
+    }
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+    for (int i = 0; i < B_N; i++)
+        ph_blob_free(&data[i]);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_corrupt_sections),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,185 @@
+/* test_section_manifest.c - the manifest of a persistent spill directory
+ * (src/tier/section_manifest.c): damaged (flipped bytes, truncated, empty)
+ * it makes every section call MGOV_ECORRUPT and leaves the directory as it
+ * was; repaired, it opens and the leftovers go.  Orphans: the file of a
+ * section the manifest lacks, other generations of one it has and a half
+ * made next manifest are removed on open, files that are not ours are
+ * kept, and with no manifest at all every section file is an orphan.
+ *
+ * Every test runs in a fresh scratch directory ($TMPDIR points at it); the
+ * persistent spill directory is <scratch>/store (persist_helpers.h).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <limits.h>
+
+#include <cmocka.h>
+
+#include "memgov.h"
+#include "persist_helpers.h"
+#include "spill_helpers.h"
+
+/* =============================================================== manifest */
+
+static void test_corrupt_manifest(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(6000, 300), b = ph_blob_new(4096, 301);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "alpha 1", &a);
+    ph_sec_put(gov, "beta-2", &b);
+    ph_gov_close(gov);
+    /* leftovers a healthy open would remove: a bad manifest must not */
+    char ghost[PATH_MAX], tmp[PATH_MAX], mpath[PATH_MAX];
+    ph_store_path(ghost, sizeof ghost, "sec-00000000000000ff-ghost");
+    ph_store_path(tmp, sizeof tmp, PH_MANIFEST ".tmp");
+    ph_store_path(mpath, sizeof mpath, PH_MANIFEST);
+    ph_write_file(ghost, "boo", 3);
+    ph_write_file(tmp, "half a manifest", 15);
+    uint8_t orig[4096];
+    size_t mlen = ph_read_file(mpath, orig, sizeof orig);
+    PH_CHECK(mlen > 28);
+
+    char before[4096], after[4096];
+    sh_list(ph_store, before, sizeof before);
+    PH_CHECK(strstr(before, PH_LOCKFILE) == NULL);
+    /* flipped bytes (magic, count, next generation, a name, the crc), then
+     * truncated (-(n + 1): to n bytes) to 10 bytes and to nothing */
+    const long flips[] = { 0, 12, 17, (long)mlen / 2, (long)mlen - 1, -11, -1 };
+    for (size_t f = 0; f < sizeof flips / sizeof flips[0]; f++) {
+        if (flips[f] >= 0) {
+            ph_write_file(mpath, orig, mlen);
+            ph_flip_byte(mpath, (off_t)flips[f]);
+        } else {
+            ph_write_file(mpath, orig, (size_t)-flips[f] - 1);
+        }
+        uint8_t damaged[4096];
+        size_t dlen = ph_read_file(mpath, damaged, sizeof damaged);
+        gov = ph_gov_open();
+        mgov_section_t *s = (mgov_section_t *)&s;
+        PH_CHECK_RC(mgov_section_open(gov, "alpha 1", NULL, &s), MGOV_ECORRUPT);
+        PH_CHECK(s == NULL);
+        PH_CHECK_RC(mgov_section_open(gov, "new one", NULL, &s), MGOV_ECORRUPT);
+        ph_listing_t l;
+        PH_CHECK_RC(mgov_section_foreach(gov, ph_listing_cb, &l), MGOV_ECORRUPT);
+        PH_CHECK_RC(mgov_section_remove(gov, "beta-2"), MGOV_ECORRUPT);
+        ph_gov_close(gov);
+        sh_list(ph_store, after, sizeof after);
+        if (strcmp(before, after) != 0)
+            ph_check_fail(__FILE__, __LINE__, "damage %ld: the store was [%s], now [%s]", flips[f],
+                          before, after);
+        uint8_t now[4096];
+        size_t nlen = ph_read_file(mpath, now, sizeof now);
+        PH_CHECK(nlen == dlen && memcmp(now, damaged, dlen) == 0); /* left as it was */
+    }
+
+    /* repaired, it opens; now the leftovers go */
+    ph_write_file(mpath, orig, mlen);
+    gov = ph_gov_open();
+    mgov_section_t *s = ph_sec_open(gov, "alpha 1", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    s = ph_sec_open(gov, "beta-2", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &b);
+    ph_sec_close(s);
+    PH_CHECK(!ph_exists(ghost));
+    PH_CHECK(!ph_exists(tmp));
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 2);
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
+    ph_blob_free(&b);
+}
+
+/* ================================================================ orphans */
+
+static void test_orphans(void **state)
+{
+    (void)state;
+    ph_blob_t k0 = ph_blob_new(5000, 400), k1 = ph_blob_new(6000, 401);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "keep", &k0);
+    mgov_section_t *s = ph_sec_open_disk(gov, "keep", MGOV_TIER_ON_DISK);
+    PH_CHECK_RC(mgov_section_write(s, 0, k1.p, k1.n), MGOV_OK); /* a second generation, on disk */
+    ph_sec_close(s);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    uint64_t gen = l.info[0].generation;
+    PH_CHECK(gen >= 2);
+    ph_gov_close(gov);
+
+    /* what a crash leaves: a file of a section the manifest lacks, files of
+     * other generations of one it has, the next manifest half made */
+    char files[4][64];
+    ph_pf(files[0], sizeof files[0], "sec-00000000000000ff-ghost");
+    ph_secfile_name(files[1], sizeof files[1], "keep", gen - 1);
+    ph_secfile_name(files[2], sizeof files[2], "keep", gen + 7);
+    ph_pf(files[3], sizeof files[3], PH_MANIFEST ".tmp");
+    char p[PATH_MAX];
+    for (int i = 0; i < 4; i++) {
+        ph_store_path(p, sizeof p, files[i]);
+        ph_write_file(p, "leftover", 8);
+    }
+    ph_store_path(p, sizeof p, "notes.txt");
+    ph_write_file(p, "not ours", 8);
+
+    gov = ph_gov_open();
+    s = ph_sec_open(gov, "keep", MGOV_TIER_ON_DISK);
+    for (int i = 0; i < 4; i++) {
+        ph_store_path(p, sizeof p, files[i]);
+        if (ph_exists(p))
+            ph_check_fail(__FILE__, __LINE__, "'%s' was not removed", files[i]);
+    }
+    ph_store_path(p, sizeof p, "notes.txt");
+    PH_CHECK(ph_exists(p));
+    ph_sec_expect(s, &k1);
+    ph_sec_close(s);
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    PH_CHECK_U64(l.info[0].generation, gen);
+    const char *extra[] = { "notes.txt", NULL };
+    ph_dir_check(&l, true, extra);
+    ph_gov_close(gov);
+
+    /* with no manifest at all: every section file is an orphan */
+    PH_CHECK_RC(faketree_remove(&ph_scratch.ft, "store"), 0);
+    PH_CHECK_RC(faketree_mkdir(&ph_scratch.ft, "store"), 0);
+    for (int i = 0; i < 4; i++) {
+        ph_store_path(p, sizeof p, files[i]);
+        ph_write_file(p, "leftover", 8);
+    }
+    ph_store_path(p, sizeof p, "notes.txt");
+    ph_write_file(p, "not ours", 8);
+    gov = ph_gov_open();
+    s = ph_sec_open(gov, "keep", MGOV_TIER_UNINITIALIZED);
+    for (int i = 0; i < 4; i++) {
+        ph_store_path(p, sizeof p, files[i]);
+        PH_CHECK(!ph_exists(p));
+    }
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    PH_CHECK(l.info[0].open && l.info[0].generation == 0 &&
+             l.info[0].tier == MGOV_TIER_UNINITIALIZED);
+    ph_dir_check(&l, false, extra);
+    ph_sec_close(s);
+    ph_gov_close(gov);
+    ph_blob_free(&k0);
+    ph_blob_free(&k1);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_corrupt_manifest),
+        T(test_orphans),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
