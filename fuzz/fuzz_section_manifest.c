@@ -3,7 +3,7 @@
  * header.  Both come from disk, where anything can happen to them.
  *
  * The first byte picks the mode:
- *   even: the rest is "sections.manifest";
+ *   even: the rest is "sec-manifest";
  *   odd:  the rest is the file "sec-0000000000000001-a", and a valid
  *         manifest names it (generation 1, the length and crc32c its size
  *         and bytes imply), so the header checks are what is fuzzed.
@@ -60,7 +60,7 @@ static void write_manifest_for(uint64_t length, uint32_t crc)
     b[45] = 1;
     b[46] = 'a';
     mgov__put_u32(b + 47, mgov__crc32c(0, b, 47));
-    write_file("sections.manifest", b, sizeof b);
+    write_file("sec-manifest", b, sizeof b);
 }
 
 static void clear_dir(void)
@@ -124,7 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         write_file("sec-0000000000000001-a", file, n);
         write_manifest_for(len, n > 4096 ? mgov__crc32c(0, file + 4096, len) : 0);
     } else {
-        write_file("sections.manifest", data + 1, size - 1);
+        write_file("sec-manifest", data + 1, size - 1);
     }
 
     mgov_config_t cfg = MGOV_CONFIG_INIT;

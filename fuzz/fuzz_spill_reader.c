@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 continue;
             }
-            if (rc == MGOV_OK) {
+            if (rc == 1) {
                 if (n && !p)
                     abort();
                 if (n) /* touch every byte: ASan checks the view is real memory */
@@ -76,9 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 total += n;
                 continue;
             }
-            if (rc == MGOV_ENOTFOUND) { /* at the end: stays there */
+            if (rc == 0) { /* at the end: stays there */
                 size_t got = 1;
-                if (mgov_spill_read(r, buf, 1, &got) != MGOV_OK || got != 0)
+                if (mgov_spill_read(r, buf, 1, &got) != 0 || got != 0)
                     abort();
                 break;
             }
@@ -87,12 +87,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 n = sizeof buf;
             size_t got = n + 1;
             rc = mgov_spill_read(r, buf, n, &got);
-            if (rc == MGOV_OK) {
-                if (got > n)
-                    abort();
+            if (rc == 0 || rc == 1) {
+                if (got > n || (rc == 0) != (got == 0 && n > 0))
+                    abort(); /* 0 says the end, and only the end */
                 total += got;
                 if (got < n) { /* at the end */
-                    if (mgov_spill_read(r, buf, 1, &got) != MGOV_OK || got != 0)
+                    if (mgov_spill_read(r, buf, 1, &got) != 0 || got != 0)
                         abort();
                     break;
                 }

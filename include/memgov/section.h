@@ -54,7 +54,7 @@
  * Persistence.  A spill writes the whole section to a new file
  * "sec-<generation>-<name>" (a 4 KiB header with magic, version, name,
  * length, generation and crc32c of the data, then the data), fsyncs it, then
- * replaces the directory's manifest ("sections.manifest": write a new file,
+ * replaces the directory's manifest ("sec-manifest": write a new file,
  * fsync, rename, fsync the directory), and only then removes the previous
  * file and releases the RAM.  A failure anywhere leaves the section in RAM,
  * intact, and removes what the attempt wrote.  So after a crash, each

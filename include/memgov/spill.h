@@ -152,53 +152,63 @@ MGOV_API uint64_t mgov_spill_file_stored_bytes(const mgov_spill_file_t *f); /* s
 MGOV_API const char *mgov_spill_file_path(const mgov_spill_file_t *f);
 
 typedef struct mgov_spill_reader_config {
-    mgov_t *gov;          /* optional: charges the buffers to its spill-staging region */
-    int64_t timeout_ns;   /* how long buffer grants may wait; 0 = fail fast, <0 forever */
+    mgov_t *gov;          /* mgov_spill_reader_open_fd only: charges the buffers to its
+                             spill-staging region (a file's reader charges the
+                             governor of the file's directory) */
+    int64_t timeout_ns;   /* how long buffer grants may wait; 0 = fail fast, < 0 forever */
     size_t max_block;     /* refuse blocks larger than this; 0 = 64 MiB */
+    size_t gather;        /* bytes of gather buffer to reserve at open, so views up to
+                             this size never charge again; 0 = grown when needed */
 } mgov_spill_reader_config_t;
 #define MGOV_SPILL_READER_CONFIG_INIT { 0 }
 
 /* Opens a reader at the start of a finished file.  Its buffers (no larger
- * than the file needs) are charged like the file's writer: to the
- * directory's governor, waiting up to the writer's timeout_ns.  The header
- * and footer are checked here.  Errors: MGOV_ECORRUPT, MGOV_ENOTSUP (codec
- * not built in), MGOV_EIO, budget errors, MGOV_ENOMEM. */
-MGOV_API int mgov_spill_reader_open(const mgov_spill_file_t *f, mgov_spill_reader_t **out);
-
-/* As mgov_spill_reader_open, with its own deadline for the buffer grants
- * (0 = fail fast, < 0 = forever) instead of the writer's: a merge that
- * probes how many readers fit must not wait while holding the others. */
-MGOV_API int mgov_spill_reader_open_timeout(const mgov_spill_file_t *f, int64_t timeout_ns,
-                                            mgov_spill_reader_t **out);
+ * than the file needs) are charged to the governor of the file's
+ * directory, waiting up to cfg->timeout_ns; with cfg NULL, up to the
+ * timeout_ns its writer had (a merge that probes how many readers fit
+ * passes 0, so it never waits while holding the others).  The header and
+ * footer are checked here.  Errors: MGOV_EINVAL (NULL file or out, a
+ * max_block below 4 KiB), MGOV_ECORRUPT, MGOV_ENOTSUP (codec not built in),
+ * MGOV_EIO, budget errors, MGOV_ENOMEM. */
+MGOV_API int mgov_spill_reader_open(const mgov_spill_file_t *f,
+                                    const mgov_spill_reader_config_t *cfg,
+                                    mgov_spill_reader_t **out);
 
 /* Opens a reader on any file in the spill format (a fresh reader of a file
  * found on disk, or bytes under test): a regular file read with pread from
  * offset 0 to its size now.  The fd is duplicated; the caller keeps its
- * own.  cfg may be NULL.  A max_block below 4 KiB, a bad fd or one that is
- * not a regular file is MGOV_EINVAL.  Other errors as above. */
+ * own.  cfg may be NULL (no governor, fail fast).  A max_block below 4 KiB,
+ * a bad fd or one that is not a regular file is MGOV_EINVAL.  Other errors
+ * as above. */
 MGOV_API int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
                                        mgov_spill_reader_t **out);
 
-/* Copies up to n bytes into dst; *got is less than n only at the end of the
- * data (0 at the end).  Errors: MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM; after
- * an error the reader is dead. */
+/* Reads, one convention for every stream of memgov: a call returns 1 with
+ * data, 0 at the end of the data (nothing read), or a negative error.
+ * Errors: MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM, MGOV_EINVAL (bad
+ * arguments); after an error other than MGOV_EINVAL or a refused gather
+ * grant the reader is dead: every later call returns the same error. */
+
+/* Copies up to n bytes into dst and sets *got; *got is less than n only at
+ * the end of the data.  Returns 1 when *got > 0 (or n == 0), 0 at the end
+ * (*got == 0). */
 MGOV_API int mgov_spill_read(mgov_spill_reader_t *r, void *dst, size_t n, size_t *got);
 
 /* Zero-copy read of exactly n bytes: *p points into the reader's buffer and
  * stays valid until the next call on r.  When the n bytes cross a block
  * boundary they are gathered into a buffer of the reader, grown (and
- * charged) as needed up to n; n above max_block is MGOV_EINVAL.  Returns
- * MGOV_OK (n == 0 always succeeds); at a clean end of data with n bytes not
- * available, MGOV_ENOTFOUND when no byte is left (the reader stays at the
- * end) and MGOV_ECORRUPT when some but fewer than n are.  MGOV_EINVAL and a
- * refused grant for the gather buffer (budget errors, MGOV_ENOMEM) leave
- * the reader as it was; other errors kill it as for mgov_spill_read. */
+ * charged) as needed up to n unless reserved at open (cfg.gather); n above
+ * max_block is MGOV_EINVAL.  Returns 1 (n == 0 always does), 0 at a clean
+ * end of data with no byte left (the reader stays at the end), and
+ * MGOV_ECORRUPT when some but fewer than n bytes are left.  MGOV_EINVAL
+ * and a refused grant for the gather buffer (budget errors, MGOV_ENOMEM)
+ * leave the reader as it was. */
 MGOV_API int mgov_spill_read_view(mgov_spill_reader_t *r, size_t n, const void **p);
 
 /* Zero-copy read of up to max bytes, never crossing a block: *p points
- * into the reader's block and stays valid until the next call on r; *got
- * is at least 1 while data is left (less than max at a block's end) and 0
- * at the end of the data.  Never allocates.  Errors as mgov_spill_read. */
+ * into the reader's block and stays valid until the next call on r.
+ * Returns 1 with *got >= 1 (less than max at a block's end; max == 0
+ * returns 1 with *got == 0), 0 at the end of the data.  Never allocates. */
 MGOV_API int mgov_spill_read_some(mgov_spill_reader_t *r, size_t max, const void **p,
                                   size_t *got);
 

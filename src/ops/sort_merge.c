@@ -153,8 +153,12 @@ static int merge_open(const mgov_sort_t *s, mgov_sort_merge_t *m, const mgov_sor
     }
     int rc = MGOV_OK;
     for (unsigned i = 0; i < count; i++) {
-        /* fail fast: never wait for one reader while holding the others */
-        rc = mgov_spill_reader_open_timeout(runs[i].file, 0, &m->src[i].reader);
+        /* fail fast: never wait for one reader while holding the others;
+         * the gather room for the longest record is taken now, so the pass
+         * never needs memory it might not get */
+        mgov_spill_reader_config_t rc_cfg = MGOV_SPILL_READER_CONFIG_INIT;
+        rc_cfg.gather = s->rec_size ? 0 : s->longest + 8;
+        rc = mgov_spill_reader_open(runs[i].file, &rc_cfg, &m->src[i].reader);
         if (rc != MGOV_OK)
             break;
         mgov__recin_init(&m->src[i].in, m->src[i].reader, s->rec_size, s->max_record,

@@ -158,8 +158,10 @@ uint64_t mgov__spill_reader_charge(mgov_codec_t codec, size_t block_size)
     return charge_of(codec, bs, codec != MGOV_CODEC_NONE ? bs : 0);
 }
 
+static int gather_reserve(mgov_spill_reader_t *r, size_t n);
+
 static int reader_open(int fd, bool own_fd, uint64_t size, mgov_t *gov, int64_t timeout_ns,
-                       size_t max_block, mgov_spill_reader_t **out)
+                       size_t max_block, size_t gather, mgov_spill_reader_t **out)
 {
     mgov_spill_reader_t *r = mgov__calloc(1, sizeof *r);
     if (!r) {
@@ -188,6 +190,8 @@ static int reader_open(int fd, bool own_fd, uint64_t size, mgov_t *gov, int64_t 
             (!r->raw_cap || (r->raw = mgov__spill_buf_alloc(r->raw_cap))))
             rc = mgov__dctx_new(r->codec, &r->dctx);
     }
+    if (rc == MGOV_OK && gather) /* views up to `gather` bytes never charge again */
+        rc = gather_reserve(r, gather < r->max_block ? gather : r->max_block);
     if (rc != MGOV_OK) {
         int err = errno;
         reader_free(r);
@@ -199,20 +203,20 @@ static int reader_open(int fd, bool own_fd, uint64_t size, mgov_t *gov, int64_t 
     return MGOV_OK;
 }
 
-int mgov_spill_reader_open(const mgov_spill_file_t *f, mgov_spill_reader_t **out)
-{
-    return mgov_spill_reader_open_timeout(f, f ? f->timeout_ns : 0, out);
-}
-
-int mgov_spill_reader_open_timeout(const mgov_spill_file_t *f, int64_t timeout_ns,
-                                   mgov_spill_reader_t **out)
+int mgov_spill_reader_open(const mgov_spill_file_t *f, const mgov_spill_reader_config_t *cfg,
+                           mgov_spill_reader_t **out)
 {
     if (!out)
         return MGOV_EINVAL;
     *out = NULL;
     if (!f)
         return MGOV_EINVAL;
-    return reader_open(f->fd, false, f->disk, f->dir->gov, timeout_ns, DEFAULT_MAX_BLOCK, out);
+    int64_t timeout_ns = cfg ? cfg->timeout_ns : f->timeout_ns;
+    size_t max_block = cfg && cfg->max_block ? cfg->max_block : DEFAULT_MAX_BLOCK;
+    if (max_block < MGOV__SPILL_MIN_BLOCK)
+        return MGOV_EINVAL;
+    return reader_open(f->fd, false, f->disk, f->dir->gov, timeout_ns, max_block,
+                       cfg ? cfg->gather : 0, out);
 }
 
 int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
@@ -236,7 +240,7 @@ int mgov_spill_reader_open_fd(int fd, const mgov_spill_reader_config_t *cfg,
     if (dup_fd < 0)
         return mgov__status_from_errno(errno);
     return reader_open(dup_fd, true, (uint64_t)st.st_size, cfg->gov, cfg->timeout_ns, max_block,
-                       out);
+                       cfg->gather, out);
 }
 
 void mgov_spill_reader_close(mgov_spill_reader_t *r)
@@ -375,7 +379,7 @@ int mgov_spill_read(mgov_spill_reader_t *r, void *dst, size_t n, size_t *got)
         done += take;
     }
     *got = done;
-    return MGOV_OK;
+    return done || n == 0 ? 1 : 0;
 }
 
 /* Makes the gather buffer hold at least n bytes (n <= max_block). */
@@ -419,18 +423,18 @@ int mgov_spill_read_view(mgov_spill_reader_t *r, size_t n, const void **p)
         return r->status;
     if (n == 0) { /* always available, and no reason to read a block */
         *p = r->cur ? r->cur + r->cur_pos : r->stored;
-        return MGOV_OK;
+        return 1;
     }
     if (r->cur_pos == r->cur_len) {
         int rc = next_block(r);
         if (rc != MGOV_OK)
-            return rc; /* MGOV_ENOTFOUND: no byte left */
+            return rc == MGOV_ENOTFOUND ? 0 : rc; /* no byte left: the end */
     }
     size_t avail = r->cur_len - r->cur_pos;
     if (n <= avail) {
         *p = r->cur + r->cur_pos;
         r->cur_pos += n;
-        return MGOV_OK;
+        return 1;
     }
     /* across blocks: a budget refusal here leaves the reader as it was */
     int rc = gather_reserve(r, n);
@@ -453,7 +457,7 @@ int mgov_spill_read_view(mgov_spill_reader_t *r, size_t n, const void **p)
         done += take;
     }
     *p = r->gather;
-    return MGOV_OK;
+    return 1;
 }
 
 int mgov_spill_read_some(mgov_spill_reader_t *r, size_t max, const void **p, size_t *got)
@@ -467,15 +471,15 @@ int mgov_spill_read_some(mgov_spill_reader_t *r, size_t max, const void **p, siz
     if (r->status != MGOV_OK)
         return r->status;
     if (max == 0)
-        return MGOV_OK;
+        return 1;
     if (r->cur_pos == r->cur_len) {
         int rc = next_block(r);
         if (rc != MGOV_OK)
-            return rc == MGOV_ENOTFOUND ? MGOV_OK : rc; /* the end: *got stays 0 */
+            return rc == MGOV_ENOTFOUND ? 0 : rc; /* the end: *got stays 0 */
     }
     size_t avail = r->cur_len - r->cur_pos;
     *got = avail < max ? avail : max;
     *p = r->cur + r->cur_pos;
     r->cur_pos += *got;
-    return MGOV_OK;
+    return 1;
 }

@@ -38,10 +38,8 @@ static int next_fixed(mgov__recin_t *in)
         /* a window of whole records, straight from the reader's block */
         size_t got;
         int rc = mgov_spill_read_some(in->reader, SIZE_MAX, &p, &got);
-        if (rc != MGOV_OK)
-            return rc;
-        if (got == 0)
-            return 0;
+        if (rc <= 0)
+            return rc; /* the end, between records: clean */
         size_t whole = got / rs;
         in->tail = got % rs;
         if (in->tail) /* a record cut by the block's end: its start */
@@ -56,10 +54,10 @@ static int next_fixed(mgov__recin_t *in)
     /* the rest of a cut record, from the next block */
     size_t got;
     int rc = mgov_spill_read(in->reader, in->carry + in->tail, rs - in->tail, &got);
-    if (rc != MGOV_OK)
+    if (rc < 0)
         return rc;
     if (got != rs - in->tail)
-        return MGOV_ECORRUPT;
+        return MGOV_ECORRUPT; /* the data ends inside a record */
     in->rec = in->carry;
     in->len = rs;
     in->tail = 0;
@@ -72,9 +70,9 @@ static int next_variable(mgov__recin_t *in)
     uint32_t len = 0;
     for (unsigned shift = 0;; shift += 7) {
         int rc = mgov_spill_read_view(in->reader, 1, &p);
-        if (rc == MGOV_ENOTFOUND)
+        if (rc == 0)
             return shift == 0 ? 0 : MGOV_ECORRUPT; /* clean only between records */
-        if (rc != MGOV_OK)
+        if (rc < 0)
             return rc;
         unsigned char b = *(const unsigned char *)p;
         if (shift == 28 && (b & 0xf0))
@@ -87,8 +85,8 @@ static int next_variable(mgov__recin_t *in)
         return MGOV_ECORRUPT;
     if (len) {
         int rc = mgov_spill_read_view(in->reader, len, &p);
-        if (rc != MGOV_OK)
-            return rc == MGOV_ENOTFOUND ? MGOV_ECORRUPT : rc;
+        if (rc <= 0)
+            return rc == 0 ? MGOV_ECORRUPT : rc;
         in->rec = p;
     } else {
         in->rec = (const unsigned char *)"";

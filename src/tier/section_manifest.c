@@ -1,6 +1,6 @@
 /* tier/section_manifest.c - the list of sections with a copy on disk.
  *
- * "sections.manifest" (integers little-endian; docs/section.md):
+ * "sec-manifest" (integers little-endian; docs/section.md):
  *   0   magic "MGOVMANI"
  *   8   u32 version (1)
  *   12  u32 count
@@ -9,7 +9,7 @@
  *       u8 override, u8 name length (1..63), name bytes
  *   end u32 crc32c of everything before
  * It is replaced, never edited: the new version is written to
- * sections.manifest.tmp, synced, renamed over the old one and the directory
+ * sec-manifest.tmp, synced, renamed over the old one and the directory
  * synced, so a reader finds the old or the new version, whole.
  *
  * Locking: commit runs under the store's manifest_mu (held across its I/O)

@@ -494,10 +494,10 @@ static void test_stale_private_dirs(void **state)
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/spill-2.tmp"), "k"), 0);
     /* a dead owner's sections (tier layer) go with its private directory */
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sec-0000000000000001-a b"), "k"), 0);
-    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sections.manifest"), "k"), 0);
-    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sections.manifest.tmp"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sec-manifest"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "nolock/sec-manifest.tmp"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sec-0000000000000002-b"), "k"), 0);
-    assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sections.manifest"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sec-manifest"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sections.list"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "emptylock/memgov.lock"), ""), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(me, "starting/memgov.lock"), ""), 0);

@@ -71,7 +71,7 @@ static void test_argument_errors(void **state)
     assert_null(f);
 
     mgov_spill_reader_t *r = (mgov_spill_reader_t *)&r;
-    assert_int_equal(mgov_spill_reader_open(NULL, &r), MGOV_EINVAL);
+    assert_int_equal(mgov_spill_reader_open(NULL, NULL, &r), MGOV_EINVAL);
     assert_null(r);
     assert_int_equal(mgov_spill_reader_open_fd(-1, NULL, &r), MGOV_EINVAL);
     mgov_spill_reader_config_t rc = MGOV_SPILL_READER_CONFIG_INIT;

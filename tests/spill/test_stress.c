@@ -59,7 +59,7 @@ static void record(worker_t *w, int rc)
 static int read_back(worker_t *w, const held_t *h)
 {
     mgov_spill_reader_t *r = NULL;
-    int rc = mgov_spill_reader_open(h->f, &r);
+    int rc = mgov_spill_reader_open(h->f, NULL, &r);
     if (rc != MGOV_OK)
         return rc;
     rc = sh_read_back(r, w->data, h->n, h->seed, 9 * KiB);

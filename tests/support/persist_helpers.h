@@ -33,7 +33,7 @@
 #include "spill_helpers.h"
 
 #define PH_HDR ((size_t)4096) /* a section file's header */
-#define PH_MANIFEST "sections.manifest"
+#define PH_MANIFEST "sec-manifest"
 #define PH_LOCKFILE "memgov.lock"
 
 extern sh_scratch_t ph_scratch;

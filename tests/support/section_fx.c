@@ -53,7 +53,7 @@ int sfx_teardown(void **state)
         assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
     }
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", f->dir, "sections.manifest");
+    snprintf(path, sizeof path, "%s/%s", f->dir, "sec-manifest");
     unlink(path);
     rmdir(f->dir);
     gh_evlog_free(f->log);

@@ -159,14 +159,16 @@ int sh_read_back(mgov_spill_reader_t *r, const void *expect, size_t n, uint64_t 
                 want = max_view;
             const void *p = NULL;
             rc = mgov_spill_read_view(r, want, &p);
-            if (rc == MGOV_OK && memcmp(p, e + pos, want) != 0)
-                rc = MGOV_ECANCELED;
+            rc = rc == 1 ? (memcmp(p, e + pos, want) ? MGOV_ECANCELED : MGOV_OK)
+                 : rc == 0 ? MGOV_ECANCELED /* the end, before the data's */
+                           : rc;
             pos += want;
         } else {
             size_t got = 0;
             rc = mgov_spill_read(r, buf, want, &got);
-            if (rc == MGOV_OK && (got != want || memcmp(buf, e + pos, want) != 0))
-                rc = MGOV_ECANCELED;
+            rc = rc == 1 ? (got != want || memcmp(buf, e + pos, want) ? MGOV_ECANCELED : MGOV_OK)
+                 : rc == 0 ? MGOV_ECANCELED
+                           : rc;
             pos += got;
         }
     }
@@ -174,11 +176,10 @@ int sh_read_back(mgov_spill_reader_t *r, const void *expect, size_t n, uint64_t 
         size_t got = 99;
         const void *p = NULL;
         rc = mgov_spill_read(r, buf, 1, &got);
-        if (rc == MGOV_OK && got != 0)
-            rc = MGOV_ECANCELED;
+        rc = rc == 0 && got == 0 ? MGOV_OK : rc >= 0 ? MGOV_ECANCELED : rc;
         if (rc == MGOV_OK) {
             rc = mgov_spill_read_view(r, 1, &p);
-            rc = rc == MGOV_ENOTFOUND ? MGOV_OK : rc == MGOV_OK ? MGOV_ECANCELED : rc;
+            rc = rc == 0 ? MGOV_OK : rc == 1 ? MGOV_ECANCELED : rc;
         }
     }
     free(buf);
@@ -277,7 +278,7 @@ int sh_read_file(const mgov_spill_file_t *f, const void *expect, size_t n, uint6
                  size_t max_view)
 {
     mgov_spill_reader_t *r = NULL;
-    int rc = mgov_spill_reader_open(f, &r);
+    int rc = mgov_spill_reader_open(f, NULL, &r);
     if (rc != MGOV_OK)
         return rc;
     rc = sh_read_back(r, expect, n, seed, max_view);

@@ -135,19 +135,19 @@ expect 1 sections "$dir" --get data && contains "$err" "corrupt" "--get of damag
 expect 0 sections "$dir" --remove data
 
 # the manifest: every form fails, saying so; nothing is removed
-cp "$dir/sections.manifest" "$work/manifest.good"
-printf '\377' | dd of="$dir/sections.manifest" bs=1 seek=20 conv=notrunc 2>/dev/null
-cmp -s "$dir/sections.manifest" "$work/manifest.good" && fail "the manifest was not damaged"
+cp "$dir/sec-manifest" "$work/manifest.good"
+printf '\377' | dd of="$dir/sec-manifest" bs=1 seek=20 conv=notrunc 2>/dev/null
+cmp -s "$dir/sec-manifest" "$work/manifest.good" && fail "the manifest was not damaged"
 expect 1 sections "$dir" && { contains "$err" "corrupt" "listing with a damaged manifest"; quiet_stdout "listing with a damaged manifest"; }
 expect 1 sections "$dir" --json && { contains "$err" "corrupt" "--json with a damaged manifest"; quiet_stdout "--json with a damaged manifest"; }
 expect 1 sections "$dir" --remove alpha && contains "$err" "corrupt" "--remove with a damaged manifest"
 expect 1 sections "$dir" --put zeta "$work/alpha.txt" && contains "$err" "corrupt" "--put with a damaged manifest"
 ls "$dir" | grep -q -- '-alpha$' || fail "alpha's file went while the manifest was damaged"
-cp "$work/manifest.good" "$dir/sections.manifest"
+cp "$work/manifest.good" "$dir/sec-manifest"
 if [ "$(id -u)" -ne 0 ]; then # an unreadable manifest (root reads it anyway)
-    chmod 000 "$dir/sections.manifest"
+    chmod 000 "$dir/sec-manifest"
     expect 1 sections "$dir" && { contains "$err" "input/output error" "listing with an unreadable manifest"; quiet_stdout "listing with an unreadable manifest"; }
-    chmod 600 "$dir/sections.manifest"
+    chmod 600 "$dir/sec-manifest"
 fi
 expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || fail "alpha differs after the manifest was repaired"; }
 
