@@ -1,5 +1,6 @@
 /* cli.h - what the memgov command's files share: the command entry points,
- * exit statuses and small helpers for messages and sizes.
+ * exit statuses and small helpers for messages, sizes and the clock
+ * (cli.c).
  *
  * Conventions every command follows:
  *   - output goes to stdout, diagnostics to stderr as one line
@@ -73,6 +74,9 @@ cli_size_str_t cli_size(uint64_t bytes);
 
 /* Writes `s` as a JSON string literal (quotes and escapes included). */
 void cli_json_string(FILE *out, const char *s);
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+uint64_t cli_now_ns(void);
 
 /* splitmix64: a well-mixed 64-bit value for x, for the deterministic data
  * the demo and the benchmarks make and check again. */

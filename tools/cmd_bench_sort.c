@@ -29,7 +29,6 @@
 #include <memgov.h>
 
 #include "cli.h"
-#include "progress.h"
 
 #define BENCH_RECORDS 50000000ull
 #define BENCH_BUDGET ((uint64_t)256 << 20)

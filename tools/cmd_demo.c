@@ -128,14 +128,6 @@ struct demo {
 
 /* ------------------------------------------------------------ output */
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static unsigned elapsed_ms(const demo_t *d, uint64_t t)
 {
     return t > d->t0_ns ? (unsigned)((t - d->t0_ns) / NS_PER_MS) : 0;
@@ -154,7 +146,7 @@ static void CLI_PRINTF(3, 4) say(demo_t *d, const char *indent, const char *fmt,
     if (d->quiet)
         return;
     pthread_mutex_lock(&d->mu);
-    printf("[%4u ms] %s", elapsed_ms(d, now_ns()), indent);
+    printf("[%4u ms] %s", elapsed_ms(d, cli_now_ns()), indent);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
@@ -1105,7 +1097,7 @@ int cmd_demo(int argc, char **argv)
     cfg.on_event = on_event;
     cfg.event_ctx = d;
 
-    d->t0_ns = now_ns();
+    d->t0_ns = cli_now_ns();
     mgov_t *gov;
     rc = mgov_create(&cfg, &gov);
     if (rc != MGOV_OK)

@@ -1,12 +1,11 @@
 /* memgov.c - the memgov command: finds the command in argv[1] and hands it
- * the rest; answers the tool's own --help, --version and `help [COMMAND]`;
- * and holds the helpers every command shares (messages, sizes, JSON).
+ * the rest, and answers the tool's own --help, --version and
+ * `help [COMMAND]`.  What the commands share is in cli.c.
  *
  * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage;
  * `memgov sort` exits 2 on any failure, as sort(1) does.
  */
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,103 +131,4 @@ int main(int argc, char **argv)
     if (cmd == NULL)
         return cli_usage_error(NULL, "unknown command '%s'", sub_argv[0]);
     return cmd->run(sub_argc, sub_argv);
-}
-
-/* ------------------------------------------------------- shared helpers */
-
-/* "memgov CMD: " and the message, after what stdout holds so far. */
-static CLI_PRINTF(2, 0) void vmessage(const char *cmd, const char *fmt, va_list ap)
-{
-    fflush(stdout);
-    if (cmd != NULL)
-        fprintf(stderr, "memgov %s: ", cmd);
-    else
-        fputs("memgov: ", stderr);
-    vfprintf(stderr, fmt, ap);
-}
-
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vmessage(cmd, fmt, ap);
-    va_end(ap);
-    if (cmd != NULL && strcmp(cmd, "help") != 0)
-        fprintf(stderr, "\nTry 'memgov %s --help' for more information.\n", cmd);
-    else
-        fputs("\nTry 'memgov --help' for more information.\n", stderr);
-    return CLI_EXIT_USAGE;
-}
-
-int cli_getopt_error(const char *cmd, int c, char **argv)
-{
-    /* getopt_long leaves optind past the offending word for long options
-     * and at the end of a short-option cluster; optopt holds the letter of
-     * a bad short option, or the val of a long one given a value it does
-     * not take. */
-    const char *word = optind > 0 ? argv[optind - 1] : "";
-
-    if (c == ':') {
-        if (strncmp(word, "--", 2) == 0)
-            return cli_usage_error(cmd, "option '%s' needs a value", word);
-        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
-    }
-    if (strncmp(word, "--", 2) == 0) {
-        int name_len = (int)strcspn(word, "=");
-        if (optopt != 0 && word[name_len] == '=')
-            return cli_usage_error(cmd, "option '%.*s' takes no value", name_len, word);
-        return cli_usage_error(cmd, "unknown option '%.*s'", name_len, word);
-    }
-    return cli_usage_error(cmd, "unknown option '-%c'", optopt);
-}
-
-int cli_runtime_error(const char *cmd, int status, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vmessage(cmd, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, ": %s\n", mgov_strerror(status));
-    return CLI_EXIT_FAILURE;
-}
-
-int cli_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vmessage(cmd, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return CLI_EXIT_FAILURE;
-}
-
-cli_size_str_t cli_size(uint64_t bytes)
-{
-    cli_size_str_t r;
-
-    mgov_size_format(bytes, r.s, sizeof r.s);
-    return r;
-}
-
-void cli_json_string(FILE *out, const char *s)
-{
-    fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", out); break;
-        case '\\': fputs("\\\\", out); break;
-        case '\n': fputs("\\n", out); break;
-        case '\r': fputs("\\r", out); break;
-        case '\t': fputs("\\t", out); break;
-        default:
-            if (*p < 0x20)
-                fprintf(out, "\\u%04x", *p);
-            else
-                fputc(*p, out);
-        }
-    }
-    fputc('"', out);
 }
