@@ -10,12 +10,16 @@
  *     for bad usage, followed by a hint to run --help.  One exception:
  *     `memgov sort` exits as sort(1) does, CLI_EXIT_TROUBLE (2) for any
  *     failure, so scripts can swap one for the other;
- *   - options are parsed with getopt_long, opterr off, errors reported
- *     through cli_getopt_error so every command words them the same way.
+ *   - options are read with cli_getopt (getopt_long, opterr off, -h
+ *     for help, errors reported by cli_getopt_error) and their values with
+ *     one strict parser per kind (cli_args.c), so every command words them
+ *     and accepts them the same way.
  */
 #ifndef MEMGOV_TOOLS_CLI_H
 #define MEMGOV_TOOLS_CLI_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -56,6 +60,53 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* Reports what getopt_long returned for a bad option (c is '?' or ':');
  * returns CLI_EXIT_USAGE. */
 int cli_getopt_error(const char *cmd, int c, char **argv);
+
+/* ------------------------------------------------- options (cli_args.c) */
+
+/* A command as the option helpers see it. */
+typedef struct cli_cmd {
+    const char *name;        /* in messages: "sort", "bench sort"; NULL: the tool */
+    void (*help)(FILE *out); /* shown for 'h' (-h, --help) */
+} cli_cmd_t;
+
+enum {
+    CLI_OPT_END = -1,        /* no option left: operands from optind on */
+    CLI_OPT_EXIT = -2,       /* the command is done: return *status */
+};
+
+/* getopt_long with the tool's conventions: opterr off; shortopts start
+ * with ':' (or "+:"); 'h' shows the help (*status CLI_EXIT_OK); a bad
+ * option is reported (*status CLI_EXIT_USAGE).  Returns the option,
+ * CLI_OPT_END or CLI_OPT_EXIT.  The caller sets optind = 0 before the
+ * first call of a command that is not the tool itself. */
+int cli_getopt(const cli_cmd_t *cmd, int argc, char **argv, const char *shortopts,
+               const struct option *longopts, int *status);
+/* CLI_EXIT_OK when no operand is left after the options, else a usage
+ * error naming the first. */
+int cli_no_operands(const cli_cmd_t *cmd, int argc, char **argv);
+
+#define CLI_MIN_BUDGET ((uint64_t)1 << 20) /* the smallest budget any command takes */
+enum { CLI_SIZE_PERCENT = 1u };           /* a percentage of the process limit is a size */
+
+/* text[0..len) as a decimal number: digits only, no sign or space, at
+ * most UINT64_MAX.  *out is written only on success. */
+bool cli_decimal(const char *text, size_t len, uint64_t *out);
+/* The value of option `opt` (named in messages), min..max.  Each returns
+ * CLI_EXIT_OK, or CLI_EXIT_USAGE after the message; *out is written only
+ * on success.  A count is decimal digits; a size is digits, an optional
+ * fraction and a unit, nothing else ("256M", "1.5G", with
+ * CLI_SIZE_PERCENT "10%"); a budget is a size or a percentage,
+ * CLI_MIN_BUDGET to MGOV_BUDGET_MAX. */
+int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t min,
+                    uint64_t max, uint64_t *out);
+int cli_parse_size(const char *cmd, const char *opt, const char *text, unsigned flags,
+                   uint64_t min, uint64_t max, uint64_t *out);
+int cli_parse_budget(const char *cmd, const char *opt, const char *text, uint64_t *out);
+/* The budget a governor created with budget 0 gets (mgov_default_budget:
+ * MEMGOV_BUDGET, or 75% of the process limit), checked as a budget option
+ * is.  *env is MEMGOV_BUDGET when set and not empty, else NULL.  Returns
+ * CLI_EXIT_OK, or `failure` after saying MEMGOV_BUDGET is not usable. */
+int cli_default_budget(const char *cmd, int failure, uint64_t *out, const char **env);
 
 /* "memgov CMD: message: mgov_strerror(status)" on stderr; returns
  * CLI_EXIT_FAILURE. */

@@ -17,8 +17,6 @@
  * is a bijection, so keys are distinct and the order is total.  The checks
  * cost a few instructions per record and no memory.
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,7 +30,6 @@
 
 #define BENCH_RECORDS 50000000ull
 #define BENCH_BUDGET ((uint64_t)256 << 20)
-#define MIN_BUDGET ((uint64_t)1 << 20)
 #define REC_SIZE 16
 #define KEY_SIZE 8
 
@@ -253,7 +250,8 @@ void bench_sort_help(FILE *out)
             "Options:\n"
             "  -n, --records N        records to sort (default 50000000: 800 MB)\n"
             "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024); at least 1M\n"
+            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
+            "                         of the memory this process may use; at least 1M\n"
             "      --compress CODEC   compress spilled runs: none (default), lz4, zstd\n"
             "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
             "                         $TMPDIR, or /tmp)\n"
@@ -276,59 +274,50 @@ int bench_sort(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { "bench sort", bench_sort_help };
     bench_result_t r;
     const char *spill_dir = NULL;
     bool json = false;
     int c, rc;
-    char *end;
 
     memset(&r, 0, sizeof r);
     r.records = BENCH_RECORDS;
     r.budget = BENCH_BUDGET;
     r.codec = MGOV_CODEC_NONE;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":n:m:jh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":n:m:jh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
+        case CLI_OPT_EXIT:
+            return rc;
         case 'n':
-            errno = 0;
-            r.records = strtoull(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
-                r.records == 0 || r.records > (UINT64_MAX / REC_SIZE))
-                return cli_usage_error("bench sort", "invalid --records '%s' (a count, at "
-                                       "least 1)", optarg);
+            if ((rc = cli_parse_count(cmd.name, "--records", optarg, 1, UINT64_MAX / REC_SIZE,
+                                      &r.records)) != CLI_EXIT_OK)
+                return rc;
             break;
         case 'm':
-            if (mgov_size_parse(optarg, 0, &r.budget) != MGOV_OK)
-                return cli_usage_error("bench sort", "invalid size '%s' for --memory "
-                                       "(examples: 256M, 1.5G)", optarg);
-            if (r.budget < MIN_BUDGET || r.budget > MGOV_BUDGET_MAX)
-                return cli_usage_error("bench sort", "--memory %s is out of range (1 MiB to "
-                                       "64 TiB)", optarg);
+            if ((rc = cli_parse_budget(cmd.name, "--memory", optarg, &r.budget)) != CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_COMPRESS:
             rc = mgov_codec_parse(optarg, &r.codec);
             if (rc == MGOV_EINVAL)
-                return cli_usage_error("bench sort", "unknown codec '%s' for --compress (none, "
+                return cli_usage_error(cmd.name, "unknown codec '%s' for --compress (none, "
                                        "lz4, zstd)", optarg);
             if (rc == MGOV_ENOTSUP)
-                return cli_error("bench sort", "this build of memgov has no %s support "
+                return cli_error(cmd.name, "this build of memgov has no %s support "
                                  "(--compress %s)", optarg, optarg);
             break;
         case OPT_SPILL_DIR:
+            if (optarg[0] == '\0')
+                return cli_usage_error(cmd.name, "--spill-dir needs a directory");
             spill_dir = optarg;
             break;
         case 'j':
             json = true;
             break;
-        case 'h':
-            bench_sort_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("bench sort", c, argv);
         }
     }
-    if (optind < argc)
-        return cli_usage_error("bench sort", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
+        return rc;
 
     if ((rc = bench_run(&r, spill_dir)) != CLI_EXIT_OK)
         return rc;

@@ -8,7 +8,6 @@
  * consumer gone, nothing granted, mgov_destroy MGOV_OK.  A failed check
  * makes it exit 1.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,7 +15,6 @@
 #include "demo.h"
 
 #define DEFAULT_BUDGET ((uint64_t)64 << 20)
-#define MIN_BUDGET ((uint64_t)1 << 20)
 
 void cmd_demo_help(FILE *out)
 {
@@ -46,21 +44,6 @@ void cmd_demo_help(FILE *out)
             "\n"
             "Exit status: 0 success, 1 a check failed or the governor failed,\n"
             "2 bad usage.\n");
-}
-
-static int parse_budget(const char *text, uint64_t *out)
-{
-    mgov_sysinfo_t sys;
-
-    mgov_sysinfo_read(&sys);
-    uint64_t bytes;
-    if (mgov_size_parse(text, sys.process_limit, &bytes) != MGOV_OK)
-        return cli_usage_error("demo", "invalid size '%s' for --budget (examples: 64M, 1.5G, 10%%)",
-                               text);
-    if (bytes < MIN_BUDGET || bytes > MGOV_BUDGET_MAX)
-        return cli_usage_error("demo", "--budget %s is out of range (1 MiB to 64 TiB)", text);
-    *out = bytes;
-    return CLI_EXIT_OK;
 }
 
 /* The demo's state (static: large, and the callbacks may outlive a frame)
@@ -171,29 +154,26 @@ int cmd_demo(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { "demo", cmd_demo_help };
     uint64_t budget = DEFAULT_BUDGET;
     bool quiet = false;
     int c, rc;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":b:qh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":b:qh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
+        case CLI_OPT_EXIT:
+            return rc;
         case 'b':
-            if ((rc = parse_budget(optarg, &budget)) != CLI_EXIT_OK)
+            if ((rc = cli_parse_budget("demo", "--budget", optarg, &budget)) != CLI_EXIT_OK)
                 return rc;
             break;
         case 'q':
             quiet = true;
             break;
-        case 'h':
-            cmd_demo_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("demo", c, argv);
         }
     }
-    if (optind < argc)
-        return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
+        return rc;
 
     demo_t *d = demo_init(budget, quiet);
     rc = governor_create(d);

@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -397,13 +396,15 @@ int cmd_sections(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { CMD, cmd_sections_help };
     bool json = false;
     const char *put = NULL, *get = NULL, *remove_name = NULL;
-    int c;
+    int c, status;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":jh", opts, &status)) != CLI_OPT_END) {
         switch (c) {
+        case CLI_OPT_EXIT:
+            return status;
         case 'j':
             json = true;
             break;
@@ -416,11 +417,6 @@ int cmd_sections(int argc, char **argv)
         case OPT_REMOVE:
             remove_name = optarg;
             break;
-        case 'h':
-            cmd_sections_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error(CMD, c, argv);
         }
     }
     int n_actions = (put != NULL) + (get != NULL) + (remove_name != NULL);
@@ -437,8 +433,8 @@ int cmd_sections(int argc, char **argv)
             return cli_usage_error(CMD, "--put %s needs a FILE after DIR", put);
         file = argv[optind++];
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if ((status = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
+        return status;
 
     int ex = dir_check(dir);
     if (ex != CLI_EXIT_OK)

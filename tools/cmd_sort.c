@@ -31,7 +31,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -52,7 +51,6 @@
 #define SORT_IO_BUFFER ((size_t)1 << 20)
 #define SORT_MAX_LINE ((size_t)64 << 20)   /* mgov_sort's default max_record */
 #define SORT_MAX_RECORD ((size_t)1 << 20)  /* --records LEN */
-#define MIN_BUDGET ((uint64_t)1 << 20)
 #define PROGRESS_EVERY ((uint64_t)1 << 20) /* bytes between looks at the clock */
 
 typedef struct sort_opts {
@@ -82,6 +80,7 @@ typedef struct sort_job {
     int out_fd;
     bool out_created;        /* OUT did not exist: remove it on failure */
     uint64_t t0_ns;
+    const char *budget_env;  /* MEMGOV_BUDGET, when it gave the budget */
 } sort_job_t;
 
 /* ------------------------------------------------------------- messages */
@@ -108,6 +107,18 @@ static const char *input_label(const char *name, char *buf, size_t cap)
     return buf;
 }
 
+/* Where the budget came from, for a message: "--memory 1M",
+ * "MEMGOV_BUDGET=2M" or "17.6 GiB, the default". */
+static void budget_from(const sort_job_t *j, char *buf, size_t cap)
+{
+    if (j->o->budget_text != NULL)
+        snprintf(buf, cap, "--memory %s", j->o->budget_text);
+    else if (j->budget_env != NULL)
+        snprintf(buf, cap, "MEMGOV_BUDGET=%s", j->budget_env);
+    else
+        snprintf(buf, cap, "%s, the default", cli_size(mgov_budget(j->gov)).s);
+}
+
 /* An error of the sort (push, finish, next), worded for people. */
 static int sort_trouble(sort_job_t *j, int rc)
 {
@@ -119,10 +130,12 @@ static int sort_trouble(sort_job_t *j, int rc)
     case MGOV_ECORRUPT:
         return trouble(j, "a spilled run reads back wrong: %s", mgov_strerror(rc));
     case MGOV_ELIMIT:
-    case MGOV_EBUDGET:
-        return trouble(j, "the budget (--memory %s) is too small for this sort: %s",
-                       j->o->budget_text ? j->o->budget_text : cli_size(mgov_budget(j->gov)).s,
+    case MGOV_EBUDGET: {
+        char from[160];
+        budget_from(j, from, sizeof from);
+        return trouble(j, "the budget (%s) is too small for this sort: %s", from,
                        mgov_strerror(rc));
+    }
     default:
         return trouble(j, "sort failed: %s", mgov_strerror(rc));
     }
@@ -374,16 +387,14 @@ static int sort_run(sort_job_t *j)
 
     mgov_config_t gcfg = MGOV_CONFIG_INIT;
     gcfg.budget = o->budget;
+    if (gcfg.budget == 0 && (rc = cli_default_budget("sort", CLI_EXIT_TROUBLE, &gcfg.budget,
+                                                     &j->budget_env)) != CLI_EXIT_OK)
+        return rc;
     gcfg.spill_dir = o->spill_dir;
     gcfg.spill_quota = o->spill_quota;
     int st = mgov_create(&gcfg, &j->gov);
-    if (st != MGOV_OK) {
-        const char *env = getenv("MEMGOV_BUDGET");
-        if (o->budget == 0 && env != NULL && env[0] != '\0')
-            return trouble(j, "MEMGOV_BUDGET='%s' is not a usable budget: %s", env,
-                           mgov_strerror(st));
+    if (st != MGOV_OK)
         return trouble(j, "cannot create the governor: %s", mgov_strerror(st));
-    }
 
     mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
     scfg.gov = j->gov;
@@ -512,40 +523,19 @@ void cmd_sort_help(FILE *out)
             "that cannot be read, an output that cannot be written, no space to spill).\n");
 }
 
-static int parse_size(const char *opt, const char *text, uint64_t percent_base,
-                      uint64_t min, uint64_t *out)
-{
-    uint64_t bytes;
-
-    if (mgov_size_parse(text, percent_base, &bytes) != MGOV_OK)
-        return cli_usage_error("sort", "invalid size '%s' for %s (examples: 256M, 1.5G%s)", text,
-                               opt, percent_base ? ", 10%" : "");
-    if (bytes < min || bytes > MGOV_BUDGET_MAX)
-        return cli_usage_error("sort", "%s %s is out of range (%s to 64 TiB)", opt, text,
-                               cli_size(min).s);
-    *out = bytes;
-    return CLI_EXIT_OK;
-}
-
-/* "LEN" or "LEN:KEYLEN", decimal. */
+/* "LEN" or "LEN:KEYLEN", each a strict decimal count. */
 static int parse_records(const char *text, size_t *len, size_t *key)
 {
-    char *end;
-    unsigned long long l, k;
+    const char *colon = strchr(text, ':');
+    size_t n = colon != NULL ? (size_t)(colon - text) : strlen(text);
+    uint64_t l, k;
 
-    errno = 0;
-    l = strtoull(text, &end, 10);
-    k = l;
-    if (errno == 0 && *end == ':') {
-        const char *ks = end + 1;
-        k = strtoull(ks, &end, 10);
-        if (end == ks)
-            end = (char *)"?";
-    }
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || strchr(text, '-') ||
-        strchr(text, '+') || strchr(text, ' '))
+    if (!cli_decimal(text, n, &l) || (colon != NULL && !cli_decimal(colon + 1,
+                                                                    strlen(colon + 1), &k)))
         return cli_usage_error("sort", "invalid --records '%s' (expected LEN or LEN:KEYLEN, "
                                "e.g. 16:8)", text);
+    if (colon == NULL)
+        k = l;
     if (l == 0 || l > SORT_MAX_RECORD)
         return cli_usage_error("sort", "--records %s: LEN must be 1 to %zu", text,
                                SORT_MAX_RECORD);
@@ -573,23 +563,21 @@ int cmd_sort(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { "sort", cmd_sort_help };
     sort_opts_t o;
     int c, rc;
 
     memset(&o, 0, sizeof o);
     o.codec = MGOV_CODEC_NONE;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:ruh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":o:ruh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
-        case OPT_MEMORY: {
-            mgov_sysinfo_t sys;
-            mgov_sysinfo_read(&sys);
-            if ((rc = parse_size("--memory", optarg, sys.process_limit, MIN_BUDGET,
-                                 &o.budget)) != CLI_EXIT_OK)
+        case CLI_OPT_EXIT:
+            return rc;
+        case OPT_MEMORY:
+            if ((rc = cli_parse_budget("sort", "--memory", optarg, &o.budget)) != CLI_EXIT_OK)
                 return rc;
             o.budget_text = optarg;
             break;
-        }
         case 'o':
             o.out_path = optarg;
             break;
@@ -623,17 +611,13 @@ int cmd_sort(int argc, char **argv)
             o.spill_dir = optarg;
             break;
         case OPT_SPILL_QUOTA:
-            if ((rc = parse_size("--spill-quota", optarg, 0, 1, &o.spill_quota)) != CLI_EXIT_OK)
+            if ((rc = cli_parse_size("sort", "--spill-quota", optarg, 0, 1, MGOV_BUDGET_MAX,
+                                     &o.spill_quota)) != CLI_EXIT_OK)
                 return rc;
             break;
         case OPT_STATS:
             o.stats = true;
             break;
-        case 'h':
-            cmd_sort_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("sort", c, argv);
         }
     }
     if (o.out_path != NULL && o.out_path[0] == '\0')

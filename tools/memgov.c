@@ -5,7 +5,6 @@
  * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage;
  * `memgov sort` exits 2 on any failure, as sort(1) does.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -101,20 +100,17 @@ int main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    int c;
+    static const cli_cmd_t tool = { NULL, tool_help };
+    int c, status;
 
-    opterr = 0;
     /* '+': stop at the command name; its options are its own. */
-    while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&tool, argc, argv, "+:hV", opts, &status)) != CLI_OPT_END) {
         switch (c) {
-        case 'h':
-            tool_help(stdout);
-            return CLI_EXIT_OK;
+        case CLI_OPT_EXIT:
+            return status;
         case 'V':
             tool_version();
             return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error(NULL, c, argv);
         }
     }
     if (optind >= argc)

@@ -9,8 +9,10 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-out=$(mktemp) err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
+work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-cli-test.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+out=$work/out err=$work/err
+unset MEMGOV_BUDGET
 
 contains() { # FILE TEXT WHAT
     grep -q -- "$2" "$1" || fail "$3: no '$2' in its output"
@@ -41,6 +43,52 @@ for bad in "demo --budget 0" "demo --budget lots" "demo extra" "demo --nope" "bo
         [ -s "$out" ] && fail "memgov $bad wrote to stdout"
         [ -s "$err" ] || fail "memgov $bad said nothing on stderr"
     fi
+done
+
+# ------------------------------------------ option values: one strict parser
+# Every count and size is the value and nothing else: no sign, no space
+# anywhere, the same rule for every command (D12 of the reliability probe).
+printf 'b\na\n' >"$work/two.txt"
+# operand COMMAND: what the command is given after the option (sort: a file)
+operand() { case $1 in sort*) echo "$work/two.txt" ;; *) echo "--quiet" ;; esac; }
+for bad in "bench sort --memory" "demo --budget" "sort --memory" "sort --spill-quota"; do
+    for v in "+5M" " 5M" "5 M" "5M " $'5M\n' "-5M" "5e6" "0x10M" ""; do
+        [ "$bad" = "bench sort --memory" ] && set -- --json || set -- "$(operand "$bad")"
+        # shellcheck disable=SC2086
+        expect 2 $bad "$v" "$@" && contains "$err" "invalid size" "memgov $bad '$v'"
+    done
+done
+for bad in "bench sort --records" "sort --records"; do
+    for v in "+5" " 5" "5 " "05x" "1e3" "0x10" "-1" ""; do
+        [ "$bad" = "sort --records" ] && set -- "$work/two.txt" || set -- --json
+        # shellcheck disable=SC2086
+        expect 2 $bad "$v" "$@" && contains "$err" "invalid" "memgov $bad '$v'"
+    done
+done
+expect 0 bench sort --records 1000 --memory 1M && contains "$out" "check        ok" "bench sort --records 1000"
+expect 0 demo --budget 1.5M --quiet
+expect 0 sort --memory 1.5MiB --spill-quota 1G "$work/two.txt"
+
+# ------------------------------------------------ budgets: the real range
+# MEMGOV_BUDGET is checked as --memory is: what the governor or the
+# commands would refuse, info refuses too (exit 1), and the largest budget
+# is said as it is, 2^46 - 1 bytes (D8).
+for v in 65T 100T 64T 1 1K 0 abc ""; do
+    if MEMGOV_BUDGET=$v expect 1 info; then
+        contains "$err" "MEMGOV_BUDGET='$v' is not a usable budget" "MEMGOV_BUDGET=$v info"
+        [ -s "$out" ] && fail "MEMGOV_BUDGET=$v info wrote to stdout"
+    fi
+    MEMGOV_BUDGET=$v expect 1 info --json
+done
+MEMGOV_BUDGET=1 expect 2 sort "$work/two.txt" && {
+    contains "$err" "MEMGOV_BUDGET='1' is not a usable budget" "MEMGOV_BUDGET=1 sort"
+    grep -q -- "--memory" "$err" && fail "MEMGOV_BUDGET=1 sort: the message names --memory"; }
+MEMGOV_BUDGET=64M expect 0 info && contains "$out" "set by MEMGOV_BUDGET=64M" "MEMGOV_BUDGET=64M info"
+MEMGOV_BUDGET=70368744177663 expect 0 info && contains "$out" "(70368744177663 bytes)" "the largest budget"
+for cmd in "sort --memory" "demo --budget" "bench sort --memory"; do
+    # shellcheck disable=SC2086
+    expect 2 $cmd 64T "$(operand "$cmd")" &&
+        contains "$err" "out of range (1.00 MiB to 64.0 TiB minus 1 byte)" "$cmd 64T"
 done
 
 finish cli
