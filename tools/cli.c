@@ -1,23 +1,31 @@
 /* cli.c - what every command of the memgov tool shares: its messages on
- * stderr ("memgov CMD: ..."), sizes for people, JSON strings and the clock.
+ * stderr ("memgov CMD: ..."), sizes for people, JSON strings, the clock,
+ * and the standard streams' start and end.
  *
  * Every message goes through vmessage, after what stdout holds so far, so
  * the two streams keep their order when they share a terminal or a file.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <memgov.h>
 
 #include "cli.h"
 
+static bool stdout_closed; /* by cli_stdout_close: no more flushing it */
+
 /* "memgov CMD: " and the message, after what stdout holds so far. */
 static CLI_PRINTF(2, 0) void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
-    fflush(stdout);
+    if (!stdout_closed)
+        fflush(stdout);
     if (cmd != NULL)
         fprintf(stderr, "memgov %s: ", cmd);
     else
@@ -117,4 +125,35 @@ uint64_t cli_now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void cli_stdio_guard(void)
+{
+    for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+        if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+            continue;
+        /* the lowest free descriptor is fd: the ones below are open */
+        int nfd = open("/dev/null", fd == STDIN_FILENO ? O_WRONLY : O_RDONLY);
+        if (nfd >= 0 && nfd != fd)
+            close(nfd);
+    }
+}
+
+int cli_stdout_close(const char *cmd, int failure, int rc)
+{
+    errno = 0;
+    bool lost = fflush(stdout) != 0 || ferror(stdout);
+    int err = errno;
+    if (fclose(stdout) != 0 && !lost) {
+        lost = true;
+        err = errno;
+    }
+    stdout_closed = true;
+    if (!lost || rc != CLI_EXIT_OK)
+        return rc;
+    if (err != 0)
+        cli_error(cmd, "cannot write to standard output: %s", strerror(err));
+    else /* a write failed earlier, leaving the error flag but not its errno */
+        cli_error(cmd, "cannot write to standard output: some output was lost");
+    return failure;
 }

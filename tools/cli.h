@@ -129,6 +129,16 @@ void cli_json_string(FILE *out, const char *s);
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t cli_now_ns(void);
 
+/* Before anything else: opens /dev/null on each of fds 0, 1, 2 that is
+ * closed, the wrong way round (stdin write-only, stdout and stderr
+ * read-only), so using them fails as it would have, and no file the
+ * command opens (a spill file, DIR) can take their numbers. */
+void cli_stdio_guard(void);
+/* At the end: flushes and closes stdout.  When output was lost and rc is
+ * CLI_EXIT_OK, says so ("cannot write to standard output: ...") and
+ * returns `failure`; else returns rc. */
+int cli_stdout_close(const char *cmd, int failure, int rc);
+
 /* splitmix64: a well-mixed 64-bit value for x, for the deterministic data
  * the demo and the benchmarks make and check again. */
 static inline uint64_t cli_mix64(uint64_t x)

@@ -325,8 +325,6 @@ int bench_sort(int argc, char **argv)
         print_json(&r);
     else
         print_text(&r);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return cli_runtime_error("bench sort", MGOV_EIO, "cannot write the output");
     if (!r.ok) {
         cli_error("bench sort", "check failed: %s", r.failure);
         return CLI_EXIT_FAILURE;

@@ -139,11 +139,9 @@ static int demo_end(demo_t *d)
     pthread_cond_destroy(&d->cond);
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->cache.mu);
-    if (d->failures != 0) {
-        fprintf(stderr, "memgov demo: %u check(s) failed\n", d->failures);
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
+    if (d->failures != 0)
+        return cli_error("demo", "%u check(s) failed", d->failures);
+    return CLI_EXIT_OK; /* the output is checked by main */
 }
 
 int cmd_demo(int argc, char **argv)

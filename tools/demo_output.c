@@ -221,5 +221,4 @@ void demo_print_verdict(demo_t *d, int destroy_rc)
                "%s (%.1f%%) within the budget, no region over its limit, every level visited\n",
                mgov_strerror(destroy_rc), d->events, cli_size(d->max_used).s,
                pct(d, d->max_used));
-    fflush(stdout);
 }

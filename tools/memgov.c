@@ -2,6 +2,10 @@
  * the rest, and answers the tool's own --help, --version and
  * `help [COMMAND]`.  What the commands share is in cli.c.
  *
+ * Around every command: the standard descriptors are made safe first
+ * (cli_stdio_guard), and stdout is flushed and closed last, so output that
+ * was lost is an error whichever command wrote it (cli_stdout_close).
+ *
  * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage;
  * `memgov sort` exits 2 on any failure, as sort(1) does.
  */
@@ -17,19 +21,20 @@ typedef struct command {
     const char *summary;
     int (*run)(int argc, char **argv);
     void (*help)(FILE *out);
+    int failure;             /* its exit status for a run-time failure */
 } command_t;
 
 static const command_t commands[] = {
     { "info", "show the memory this process may use and the governor's defaults",
-      cmd_info, cmd_info_help },
+      cmd_info, cmd_info_help, CLI_EXIT_FAILURE },
     { "demo", "run a scripted workload through every pressure level",
-      cmd_demo, cmd_demo_help },
+      cmd_demo, cmd_demo_help, CLI_EXIT_FAILURE },
     { "sort", "sort lines or fixed-width records within a memory budget (as sort(1))",
-      cmd_sort, cmd_sort_help },
+      cmd_sort, cmd_sort_help, CLI_EXIT_TROUBLE },
     { "bench", "run a benchmark: memgov bench sort",
-      cmd_bench, cmd_bench_help },
+      cmd_bench, cmd_bench_help, CLI_EXIT_FAILURE },
     { "sections", "list the tiered sections kept in a persistent spill directory",
-      cmd_sections, cmd_sections_help },
+      cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -93,7 +98,8 @@ static int help_command(int argc, char **argv)
     return CLI_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+/* Runs what argv asks for; *cmd is the command, when there is one. */
+static int dispatch(int argc, char **argv, const command_t **cmd)
 {
     static const struct option opts[] = {
         { "help", no_argument, NULL, 'h' },
@@ -123,8 +129,19 @@ int main(int argc, char **argv)
 
     if (strcmp(sub_argv[0], "help") == 0)
         return help_command(sub_argc, sub_argv);
-    const command_t *cmd = command_find(sub_argv[0]);
-    if (cmd == NULL)
+    *cmd = command_find(sub_argv[0]);
+    if (*cmd == NULL)
         return cli_usage_error(NULL, "unknown command '%s'", sub_argv[0]);
-    return cmd->run(sub_argc, sub_argv);
+    return (*cmd)->run(sub_argc, sub_argv);
+}
+
+int main(int argc, char **argv)
+{
+    const command_t *cmd = NULL;
+
+    cli_stdio_guard();
+    int rc = dispatch(argc, argv, &cmd);
+    /* every command's output, help and version included, is checked here */
+    return cli_stdout_close(cmd != NULL ? cmd->name : NULL,
+                            cmd != NULL ? cmd->failure : CLI_EXIT_FAILURE, rc);
 }

@@ -91,4 +91,37 @@ for cmd in "sort --memory" "demo --budget" "bench sort --memory"; do
         contains "$err" "out of range (1.00 MiB to 64.0 TiB minus 1 byte)" "$cmd 64T"
 done
 
+# ------------------------------------------- output that cannot be written
+# Every command checks its output, help and version included: with stdout
+# closed or full it says so and fails (D9); memgov sort fails with 2.
+# lost STATUS REDIRECT ARGS...: runs memgov ARGS with stdout closed
+# (REDIRECT "closed") or on /dev/full ("full").
+lost() {
+    local want=$1 how=$2; shift 2
+    if [ "$how" = closed ]; then
+        "$memgov" "$@" 2>"$err" >&-
+    else
+        "$memgov" "$@" 2>"$err" >/dev/full
+    fi
+    local got=$?
+    [ "$got" -eq "$want" ] || fail "memgov $* with stdout $how exited $got, expected $want"
+    grep -q "cannot write to standard output" "$err" ||
+        fail "memgov $* with stdout $how: no 'cannot write to standard output' on stderr"
+}
+for how in closed full; do
+    lost 1 "$how" demo -q
+    lost 1 "$how" demo --budget 1M
+    lost 1 "$how" help
+    lost 1 "$how" help sort
+    lost 1 "$how" --version
+    lost 1 "$how" --help
+    lost 1 "$how" demo --help
+    lost 1 "$how" info
+    lost 1 "$how" info --json
+    lost 1 "$how" bench --help
+    lost 1 "$how" bench sort --records 1000 --memory 1M
+    lost 2 "$how" sort --help
+    lost 2 "$how" sort "$work/two.txt"
+done
+
 finish cli
