@@ -4,6 +4,9 @@
  *
  * Every message goes through vmessage, after what stdout holds so far, so
  * the two streams keep their order when they share a terminal or a file.
+ * A message is one line whatever it quotes: control characters in it (from
+ * a file name, an option's value, an environment variable) are written
+ * escaped, "\n" or "\x1b"; bytes from 0x80 up are left for the terminal.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +14,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,16 +25,43 @@
 
 static bool stdout_closed; /* by cli_stdout_close: no more flushing it */
 
+/* Writes text to stderr with its control characters escaped. */
+static void put_escaped(const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p != '\0'; p++) {
+        if (*p == '\n')
+            fputs("\\n", stderr);
+        else if (*p == '\t')
+            fputs("\\t", stderr);
+        else if (*p == '\r')
+            fputs("\\r", stderr);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(stderr, "\\x%02x", *p);
+        else
+            fputc(*p, stderr);
+    }
+}
+
 /* "memgov CMD: " and the message, after what stdout holds so far. */
 static CLI_PRINTF(2, 0) void vmessage(const char *cmd, const char *fmt, va_list ap)
 {
+    char small[1024], *text = small;
+    va_list again;
+
     if (!stdout_closed)
         fflush(stdout);
-    if (cmd != NULL)
-        fprintf(stderr, "memgov %s: ", cmd);
-    else
-        fputs("memgov: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "memgov%s%s: ", cmd != NULL ? " " : "", cmd != NULL ? cmd : "");
+    va_copy(again, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (text = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(text, (size_t)n + 1, fmt, again);
+    va_end(again);
+    if (text == NULL) /* no memory for a long one: its start */
+        text = small;
+    if (n >= 0)
+        put_escaped(text);
+    if (text != small)
+        free(text);
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -126,6 +126,16 @@ cli_size_str_t cli_size(uint64_t bytes);
 /* Writes `s` as a JSON string literal (quotes and escapes included). */
 void cli_json_string(FILE *out, const char *s);
 
+/* Why opening spill directory `dir` failed (cli_spill.c), for a message
+ * "cannot use spill directory 'DIR': <why>": status is what the library
+ * returned, err the errno it kept (for MGOV_EIO).  The text is static or
+ * in buf. */
+const char *cli_spill_dir_why(const char *dir, int status, int err, char *buf, size_t cap);
+/* "cannot use spill directory 'DIR': <why>", or for the private one (dir
+ * NULL) "cannot make a spill directory under $TMPDIR: <why>".  Returns
+ * failure. */
+int cli_spill_dir_error(const char *cmd, int failure, const char *dir, int status, int err);
+
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t cli_now_ns(void);
 

@@ -17,6 +17,7 @@
  * is a bijection, so keys are distinct and the order is total.  The checks
  * cost a few instructions per record and no memory.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -93,8 +94,12 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
     scfg.record_size = REC_SIZE;
     scfg.key_size = KEY_SIZE;
     scfg.spill.codec = r->codec;
+    errno = 0;
     if ((rc = mgov_sort_create(&scfg, &sort)) != MGOV_OK) {
-        cli_runtime_error("bench sort", rc, "cannot create the sort");
+        if (rc == MGOV_EINVAL || rc == MGOV_EBUSY || rc == MGOV_EIO) /* the spill directory */
+            cli_spill_dir_error("bench sort", CLI_EXIT_FAILURE, spill_dir, rc, errno);
+        else
+            cli_runtime_error("bench sort", rc, "cannot create the sort");
         goto out;
     }
 

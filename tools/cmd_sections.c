@@ -37,6 +37,7 @@
 #include "cli.h"
 
 #define CMD "sections"
+#define MANIFEST_NAME "sections.manifest" /* docs/section.md */
 /* The governor only does accounting here: nothing is held in RAM but
  * a byte or none (see put_section). */
 #define SECTIONS_BUDGET ((uint64_t)16 << 20)
@@ -62,9 +63,13 @@ static int dir_check(const char *dir)
 }
 
 /* Reports a failure to open DIR or read its manifest.  err: errno just
- * after the call, for MGOV_EIO. */
+ * after the call, for MGOV_EIO.  The library does not say which step
+ * failed: an unreadable manifest is told apart here, the rest by
+ * cli_spill_dir_why (creating DIR's lock file, for one). */
 static int dir_error(const char *dir, int status, int err)
 {
+    char buf[512];
+
     switch (status) {
     case MGOV_EBUSY:
         return cli_runtime_error(CMD, status, "cannot use '%s': another live memgov process "
@@ -72,16 +77,22 @@ static int dir_error(const char *dir, int status, int err)
     case MGOV_ECORRUPT:
         return cli_runtime_error(CMD, status, "cannot read the sections manifest of '%s'", dir);
     case MGOV_EINVAL:
-        return cli_runtime_error(CMD, status, "cannot use '%s': not a directory, or a "
-                                 "symbolic link", dir);
+        return cli_error(CMD, "cannot use '%s': %s", dir,
+                         cli_spill_dir_why(dir, status, err, buf, sizeof buf));
     case MGOV_EIO:
-        if (err != 0)
-            return cli_error(CMD, "cannot use '%s': %s: %s", dir, strerror(err),
-                             mgov_strerror(status));
-        /* fall through */
+        if (err == 0)
+            break;
+        snprintf(buf, sizeof buf, "%s/%s", dir, MANIFEST_NAME);
+        struct stat sb;
+        if (lstat(buf, &sb) == 0 && access(buf, R_OK) != 0)
+            return cli_error(CMD, "cannot read the sections manifest of '%s': %s", dir,
+                             strerror(errno));
+        return cli_error(CMD, "cannot use '%s': %s", dir,
+                         cli_spill_dir_why(dir, status, err, buf, sizeof buf));
     default:
-        return cli_runtime_error(CMD, status, "cannot use '%s'", dir);
+        break;
     }
+    return cli_runtime_error(CMD, status, "cannot use '%s'", dir);
 }
 
 /* ---------------------------------------------------------------- listing */

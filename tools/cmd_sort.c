@@ -413,16 +413,9 @@ static int sort_run(sort_job_t *j)
                        mgov_codec_name(o->codec), mgov_codec_name(o->codec));
     if (st == MGOV_EINVAL || st == MGOV_EBUSY || st == MGOV_EIO) {
         /* the spill directory is opened here; on MGOV_EIO errno says why */
-        const char *why = st == MGOV_EIO && errno != 0 ? strerror(errno) : mgov_strerror(st);
-        if (st == MGOV_EBUSY)
-            why = "another live memgov process is using it";
-        else if (st == MGOV_EINVAL)
-            why = "not a directory, or a symbolic link";
-        if (o->spill_dir != NULL)
-            return trouble(j, "cannot use spill directory '%s': %s", o->spill_dir, why);
-        const char *tmp = getenv("TMPDIR");
-        return trouble(j, "cannot make a spill directory under %s: %s",
-                       tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", why);
+        int err = errno;
+        cli_progress_clear(&j->progress);
+        return cli_spill_dir_error("sort", CLI_EXIT_TROUBLE, o->spill_dir, st, err);
     }
     if (st != MGOV_OK)
         return trouble(j, "cannot create the sort: %s", mgov_strerror(st));

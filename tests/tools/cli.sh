@@ -124,4 +124,40 @@ for how in closed full; do
     lost 2 "$how" sort "$work/two.txt"
 done
 
+# ---------------------------------------------------------- error texts
+# One line per message, whatever it quotes: control characters are shown
+# escaped; the reason given is the one that applies, once (D10).
+expect 2 sort --memory $'5M\n' "$work/two.txt" && {
+    [ "$(wc -l <"$err")" -eq 2 ] || fail "--memory '5M<newline>': the message is split over lines"
+    grep -qF "invalid size '5M\\n' for --memory" "$err" || fail "--memory '5M<newline>': not escaped"; }
+expect 2 sort $'bad\x1bname\t.txt' && {
+    grep -q $'\x1b' "$err" && fail "a file name's ESC reached stderr raw"
+    grep -qF "cannot read 'bad\\x1bname\\t.txt'" "$err" || fail "a file name's control characters: not escaped"; }
+if [ -d /proc/self ]; then # files cannot be created in /proc, even by root
+    expect 2 sort --spill-dir /proc "$work/two.txt" &&
+        contains "$err" "cannot use spill directory '/proc': cannot create files in it: " "--spill-dir /proc"
+    TMPDIR=/proc expect 2 sort "$work/two.txt" &&
+        contains "$err" "cannot make a spill directory under /proc: cannot create files in it: " "TMPDIR=/proc"
+    expect 1 sections /proc && {
+        contains "$err" "cannot use '/proc': cannot create files in it: " "sections /proc"
+        grep -q "input/output error" "$err" && fail "sections /proc: two reasons glued together"; }
+fi
+mkdir "$work/fifo" && mkfifo "$work/fifo/memgov.lock" && {
+    expect 1 sections "$work/fifo" &&
+        contains "$err" "its lock file memgov.lock is not a regular file" "sections, lock is a FIFO"
+    expect 2 sort --spill-dir "$work/fifo" "$work/two.txt" &&
+        contains "$err" "its lock file memgov.lock is not a regular file" "sort, lock is a FIFO"; }
+expect 1 bench sort --records 10 --spill-dir "$work/two.txt" &&
+    contains "$err" "cannot use spill directory '$work/two.txt': not a directory" "bench sort --spill-dir FILE"
+expect 1 bench sort --records 10 --spill-dir "$work/none/a" &&
+    contains "$err" "cannot use spill directory '$work/none/a': cannot create it: No such file or directory" \
+        "bench sort --spill-dir in a missing directory"
+expect 2 bench sort --records 10 --spill-dir "" && contains "$err" "needs a directory" "bench sort --spill-dir ''"
+mkdir "$work/sec"
+"$memgov" sections "$work/sec" --put x - 2>"$err" >"$out" <&-
+rc=$?
+[ $rc -eq 1 ] || fail "sections --put x - with stdin closed exited $rc, expected 1"
+contains "$err" "cannot read 'standard input': Bad file descriptor" "sections --put with stdin closed"
+ls "$work/sec" | grep -q . && fail "sections --put with stdin closed left files: $(ls "$work/sec")"
+
 finish cli
