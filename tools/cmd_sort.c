@@ -14,7 +14,8 @@
  *                      a writer thread write(2)s the other --> OUT or stdout
  *
  * The I/O buffers (3 MiB; the input one grows while a line longer than it
- * is read) are the only memory outside the budget besides the program.
+ * is read, up to the longest line the budget can hold: line_limit) are
+ * the only memory outside the budget besides the program.
  *
  * -o OUT may name one of the inputs, as with sort(1).  OUT is opened at the
  * start, created when missing but not truncated, so an unwritable OUT fails
@@ -50,6 +51,7 @@
 
 #define SORT_IO_BUFFER ((size_t)1 << 20)
 #define SORT_MAX_LINE ((size_t)64 << 20)   /* mgov_sort's default max_record */
+#define SORT_LINE_COST 36                  /* a line's charge besides its bytes (docs/sort.md) */
 #define SORT_MAX_RECORD ((size_t)1 << 20)  /* --records LEN */
 #define PROGRESS_EVERY ((uint64_t)1 << 20) /* bytes between looks at the clock */
 
@@ -81,6 +83,7 @@ typedef struct sort_job {
     bool out_created;        /* OUT did not exist: remove it on failure */
     uint64_t t0_ns;
     const char *budget_env;  /* MEMGOV_BUDGET, when it gave the budget */
+    size_t max_line;         /* the longest line taken: line_limit */
 } sort_job_t;
 
 /* ------------------------------------------------------------- messages */
@@ -201,6 +204,23 @@ static inline void progress_tick(sort_job_t *j, uint64_t bytes)
 
 /* ---------------------------------------------------------------- input */
 
+/* The longest line the sort can hold under this governor: its records may
+ * fill the budget up to the critical threshold (an ordinary grant's
+ * ceiling), and a line costs SORT_LINE_COST bytes besides its own.  The
+ * input buffer, outside the budget, grows only to this, so a line that
+ * could never be sorted is refused once that much of it is read, not
+ * after 64 MiB. */
+static size_t line_limit(mgov_t *gov)
+{
+    mgov_stats_t st;
+    uint64_t room = mgov_budget(gov);
+
+    if (mgov_stats(gov, &st) == MGOV_OK)
+        room = (uint64_t)((double)room * st.critical);
+    room = room > SORT_LINE_COST ? room - SORT_LINE_COST : 0;
+    return room < SORT_MAX_LINE ? (size_t)room : SORT_MAX_LINE;
+}
+
 /* Sizes of the inputs (for the percentage), and a first check that each
  * exists, so a misspelt name fails before any work. */
 static int inputs_check(sort_job_t *j)
@@ -271,10 +291,17 @@ static int input_one(sort_job_t *j, const char *name)
     if (rc == CLI_INPUT_ERROR) {
         rc = trouble(j, "cannot read %s: %s", input_label(j->in.name, label, sizeof label),
                      strerror(j->in.err));
-    } else if (rc == CLI_INPUT_TOO_LONG) {
+    } else if (rc == CLI_INPUT_TOO_LONG && j->max_line == SORT_MAX_LINE) {
         rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov sort "
                      "takes", j->in.lines + 1, input_label(j->in.name, label, sizeof label),
                      cli_size(SORT_MAX_LINE).s);
+    } else if (rc == CLI_INPUT_TOO_LONG) {
+        char from[160];
+        budget_from(j, from, sizeof from);
+        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest the budget (%s) "
+                     "can hold; memgov sort takes lines up to %s with a larger budget",
+                     j->in.lines + 1, input_label(j->in.name, label, sizeof label),
+                     cli_size(j->max_line).s, from, cli_size(SORT_MAX_LINE).s);
     } else if (rc == CLI_INPUT_PARTIAL) {
         rc = trouble(j, "%s is not a whole number of %zu-byte records: %zu byte(s) left over",
                      input_label(j->in.name, label, sizeof label), j->o->rec_len,
@@ -421,7 +448,8 @@ static int sort_run(sort_job_t *j)
         return trouble(j, "cannot create the sort: %s", mgov_strerror(st));
 
     size_t cap = o->rec_len > SORT_IO_BUFFER ? o->rec_len : SORT_IO_BUFFER;
-    if (cli_input_init(&j->in, cap, SORT_MAX_LINE) != 0)
+    j->max_line = line_limit(j->gov);
+    if (cli_input_init(&j->in, cap, j->max_line) != 0)
         return trouble(j, "out of memory for the input buffer");
     for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
         if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
@@ -472,10 +500,10 @@ void cmd_sort_help(FILE *out)
             "Writes the lines of the FILEs, in order, sorted by bytes: the order of\n"
             "`LC_ALL=C sort`.  With no FILE, or when FILE is -, reads standard input.\n"
             "A last line without a newline is sorted as a line and written with one;\n"
-            "lines may hold any bytes, NUL included, up to 64 MiB each.  The sort runs\n"
-            "under a memory governor: the records it holds are charged to the budget,\n"
-            "and when the budget is full they go to disk as sorted runs, merged at the\n"
-            "end, so any input is sorted within the budget.\n"
+            "lines may hold any bytes, NUL included, up to 64 MiB each and to 95%% of\n"
+            "the budget.  The sort runs under a memory governor: the records it holds\n"
+            "are charged to the budget, and when the budget is full they go to disk as\n"
+            "sorted runs, merged at the end, so any input is sorted within the budget.\n"
             "\n"
             "Options:\n"
             "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
