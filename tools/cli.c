@@ -22,6 +22,7 @@
 #include <memgov.h>
 
 #include "cli.h"
+#include "signals.h"
 
 static bool stdout_closed; /* by cli_stdout_close: no more flushing it */
 
@@ -182,6 +183,8 @@ int cli_stdout_close(const char *cmd, int failure, int rc)
     stdout_closed = true;
     if (!lost || rc != CLI_EXIT_OK)
         return rc;
+    if (cli_signal_epipe(err)) /* a command that took SIGPIPE over: end by it */
+        cli_signal_exit();
     if (err != 0)
         cli_error(cmd, "cannot write to standard output: %s", strerror(err));
     else /* a write failed earlier, leaving the error flag but not its errno */

@@ -16,6 +16,10 @@
  * of i) equal the input's, so nothing was lost or duplicated.  splitmix64
  * is a bijection, so keys are distinct and the order is total.  The checks
  * cost a few instructions per record and no memory.
+ *
+ * A signal (signals.h) stops the push or the drain within SIGNAL_EVERY
+ * records; the sort and the governor are destroyed, their spill files
+ * with them, and the process ends by the signal.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,11 +32,13 @@
 #include <memgov.h>
 
 #include "cli.h"
+#include "signals.h"
 
 #define BENCH_RECORDS 50000000ull
 #define BENCH_BUDGET ((uint64_t)256 << 20)
 #define REC_SIZE 16
 #define KEY_SIZE 8
+#define SIGNAL_EVERY 0xffff /* records between looks for a signal, less one */
 
 typedef struct bench_result {
     uint64_t records, budget;
@@ -115,12 +121,16 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
             cli_runtime_error("bench sort", rc, "push of record %" PRIu64, i);
             goto out;
         }
+        if ((i & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            goto out;
     }
     uint64_t t1 = cli_now_ns();
     if ((rc = mgov_sort_finish(sort)) != MGOV_OK) {
         cli_runtime_error("bench sort", rc, "finish");
         goto out;
     }
+    if (cli_signal_pending())
+        goto out;
     uint64_t t2 = cli_now_ns();
 
     /* output, checked as it goes */
@@ -147,7 +157,8 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
         prev = key;
         sum_out += payload;
         sum2_out += mix2(payload);
-        n++;
+        if ((n++ & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            goto out;
     }
     uint64_t t3 = cli_now_ns();
     if (rc < 0) {
@@ -324,7 +335,10 @@ int bench_sort(int argc, char **argv)
     if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
         return rc;
 
-    if ((rc = bench_run(&r, spill_dir)) != CLI_EXIT_OK)
+    cli_signals_catch();
+    rc = bench_run(&r, spill_dir);
+    cli_signal_exit(); /* the sort is gone: end by the signal, when one came */
+    if (rc != CLI_EXIT_OK)
         return rc;
     if (json)
         print_json(&r);

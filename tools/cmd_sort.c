@@ -26,8 +26,14 @@
  * Exit status, as sort(1): 0 success, 2 for any failure, bad usage
  * included (CLI_EXIT_TROUBLE; the rest of the tool uses 1 for run-time
  * failures).  Not supported: keys and fields (-k, -t), locales, numeric or
- * other orderings, merge-only (-m), check (-c).  Interrupted by a signal,
- * the sort leaves its spill files; the next memgov process to open a spill
+ * other orderings, merge-only (-m), check (-c).
+ *
+ * Signals (signals.h): SIGINT, SIGTERM and SIGHUP are caught; the loops
+ * over records look at the flag, the run stops there, the clean-up
+ * removes the spill files (and OUT when this run created it), and the
+ * process ends by the signal.  A closed output pipe (EPIPE, SIGPIPE taken
+ * over) ends it the same way, quietly, by SIGPIPE, as sort(1).  Only a
+ * SIGKILL leaves spill files; the next memgov process to open a spill
  * directory beside them removes them (spill.h).
  */
 #include <errno.h>
@@ -48,6 +54,7 @@
 #include "input.h"
 #include "output.h"
 #include "progress.h"
+#include "signals.h"
 
 #define SORT_IO_BUFFER ((size_t)1 << 20)
 #define SORT_MAX_LINE ((size_t)64 << 20)   /* mgov_sort's default max_record */
@@ -94,6 +101,8 @@ static int CLI_PRINTF(2, 3) trouble(sort_job_t *j, const char *fmt, ...)
     va_list ap;
 
     cli_progress_clear(&j->progress);
+    if (cli_signal_pending())
+        return CLI_EXIT_TROUBLE; /* what failed did because of it: the signal ends us */
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
@@ -256,6 +265,8 @@ static int push_lines(sort_job_t *j)
         int st = mgov_sort_push(j->sort, line, len);
         if (st != MGOV_OK)
             return sort_trouble(j, st);
+        if (cli_signal_pending())
+            return CLI_EXIT_TROUBLE;
         progress_tick(j, j->in.bytes);
     }
     return rc;
@@ -271,6 +282,8 @@ static int push_records(sort_job_t *j)
         int st = mgov_sort_push(j->sort, rec, size);
         if (st != MGOV_OK)
             return sort_trouble(j, st);
+        if (cli_signal_pending())
+            return CLI_EXIT_TROUBLE;
         progress_tick(j, j->in.bytes);
     }
     return rc;
@@ -336,6 +349,8 @@ static int output_open(sort_job_t *j)
 
 static int output_trouble(sort_job_t *j, int err)
 {
+    if (cli_signal_epipe(err)) /* the reader is gone: the end, as for sort(1) */
+        return CLI_EXIT_TROUBLE;
     if (j->out_fd == STDOUT_FILENO)
         return trouble(j, "cannot write to standard output: %s", strerror(err));
     return trouble(j, "cannot write '%s': %s", j->o->out_path, strerror(err));
@@ -360,12 +375,16 @@ static int output_all(sort_job_t *j)
         while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
             if (cli_output_put(&j->out, rec, len) != 0)
                 return output_trouble(j, j->out.err);
+            if (cli_signal_pending())
+                return CLI_EXIT_TROUBLE;
             progress_tick(j, j->out.bytes);
         }
     } else {
         while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
             if (cli_output_line(&j->out, rec, len) != 0)
                 return output_trouble(j, j->out.err);
+            if (cli_signal_pending())
+                return CLI_EXIT_TROUBLE;
             progress_tick(j, j->out.bytes);
         }
     }
@@ -458,6 +477,8 @@ static int sort_run(sort_job_t *j)
 
     if ((st = mgov_sort_finish(j->sort)) != MGOV_OK)
         return sort_trouble(j, st);
+    if (cli_signal_pending()) /* caught during the merge passes */
+        return CLI_EXIT_TROUBLE;
     if ((rc = output_all(j)) != CLI_EXIT_OK)
         return rc;
     cli_progress_clear(&j->progress);
@@ -466,11 +487,13 @@ static int sort_run(sort_job_t *j)
     return CLI_EXIT_OK;
 }
 
-/* Frees everything; on failure removes an OUT this run created. */
+/* Frees everything; on failure removes an OUT this run created.  After a
+ * signal too: destroying the sort and the governor removes the spill files
+ * and the private spill directory. */
 static int sort_cleanup(sort_job_t *j, int rc)
 {
     cli_progress_clear(&j->progress);
-    if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL)
+    if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL && !cli_signal_pending())
         print_stats(j); /* how far it got */
     cli_input_free(&j->in);
     cli_output_free(&j->out);
@@ -653,6 +676,9 @@ int cmd_sort(int argc, char **argv)
     job.out_fd = -1;
     job.t0_ns = cli_now_ns();
     cli_progress_init(&job.progress);
+    cli_signals_catch();
     rc = sort_run(&job);
-    return sort_cleanup(&job, rc);
+    rc = sort_cleanup(&job, rc);
+    cli_signal_exit(); /* by the signal, when one came: 128 + signo */
+    return rc;
 }
