@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <memgov.h>
+
 enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_FAILURE = 1,
@@ -102,6 +104,11 @@ int cli_parse_count(const char *cmd, const char *opt, const char *text, uint64_t
 int cli_parse_size(const char *cmd, const char *opt, const char *text, unsigned flags,
                    uint64_t min, uint64_t max, uint64_t *out);
 int cli_parse_budget(const char *cmd, const char *opt, const char *text, uint64_t *out);
+/* --compress CODEC into *out: an unknown name is bad usage, a codec this
+ * build lacks returns `failure` after naming the ones it has. */
+int cli_parse_codec(const char *cmd, int failure, const char *text, mgov_codec_t *out);
+/* A directory option (--spill-dir): not empty. */
+int cli_parse_dir(const char *cmd, const char *opt, const char *text, const char **out);
 /* The budget a governor created with budget 0 gets (mgov_default_budget:
  * MEMGOV_BUDGET, or 75% of the process limit), checked as a budget option
  * is.  *env is MEMGOV_BUDGET when set and not empty, else NULL.  Returns

@@ -9,6 +9,9 @@
  * check (the library also takes "5 M", the tool does not).  Out of range
  * and unreadable are told apart in the message.
  *
+ * A codec is a name mgov_codec_parse knows; one this build lacks is a
+ * failure, not bad usage, and the message names the ones it has.
+ *
  * A budget is 1 MiB (below it a governor's regions and a spill's buffers
  * do not fit) to MGOV_BUDGET_MAX, the largest mgov_create takes: the same
  * check for --memory, --budget and MEMGOV_BUDGET.
@@ -148,5 +151,28 @@ int cli_default_budget(const char *cmd, int failure, uint64_t *out, const char *
         return failure;
     }
     *out = budget;
+    return CLI_EXIT_OK;
+}
+
+int cli_parse_codec(const char *cmd, int failure, const char *text, mgov_codec_t *out)
+{
+    int rc = mgov_codec_parse(text, out);
+
+    if (rc == MGOV_EINVAL)
+        return cli_usage_error(cmd, "unknown codec '%s' for --compress (none, lz4, zstd)", text);
+    if (rc == MGOV_ENOTSUP) {
+        cli_error(cmd, "this build of memgov has no %s support (--compress %s); available: "
+                  "none%s%s", text, text, mgov_codec_available(MGOV_CODEC_LZ4) ? ", lz4" : "",
+                  mgov_codec_available(MGOV_CODEC_ZSTD) ? ", zstd" : "");
+        return failure;
+    }
+    return CLI_EXIT_OK;
+}
+
+int cli_parse_dir(const char *cmd, const char *opt, const char *text, const char **out)
+{
+    if (text[0] == '\0')
+        return cli_usage_error(cmd, "%s needs a directory", opt);
+    *out = text;
     return CLI_EXIT_OK;
 }

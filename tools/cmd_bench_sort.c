@@ -314,18 +314,13 @@ int bench_sort(int argc, char **argv)
                 return rc;
             break;
         case OPT_COMPRESS:
-            rc = mgov_codec_parse(optarg, &r.codec);
-            if (rc == MGOV_EINVAL)
-                return cli_usage_error(cmd.name, "unknown codec '%s' for --compress (none, "
-                                       "lz4, zstd)", optarg);
-            if (rc == MGOV_ENOTSUP)
-                return cli_error(cmd.name, "this build of memgov has no %s support "
-                                 "(--compress %s)", optarg, optarg);
+            if ((rc = cli_parse_codec(cmd.name, CLI_EXIT_FAILURE, optarg, &r.codec)) !=
+                CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_SPILL_DIR:
-            if (optarg[0] == '\0')
-                return cli_usage_error(cmd.name, "--spill-dir needs a directory");
-            spill_dir = optarg;
+            if ((rc = cli_parse_dir(cmd.name, "--spill-dir", optarg, &spill_dir)) != CLI_EXIT_OK)
+                return rc;
             break;
         case 'j':
             json = true;

@@ -635,24 +635,13 @@ int cmd_sort(int argc, char **argv)
             if ((rc = parse_records(optarg, &o.rec_len, &o.key_len)) != CLI_EXIT_OK)
                 return rc;
             break;
-        case OPT_COMPRESS: {
-            int st = mgov_codec_parse(optarg, &o.codec);
-            if (st == MGOV_EINVAL)
-                return cli_usage_error("sort", "unknown codec '%s' for --compress (none, lz4, "
-                                       "zstd)", optarg);
-            if (st == MGOV_ENOTSUP) {
-                cli_error("sort", "this build of memgov has no %s support (--compress %s); "
-                          "available: none%s%s", optarg, optarg,
-                          mgov_codec_available(MGOV_CODEC_LZ4) ? ", lz4" : "",
-                          mgov_codec_available(MGOV_CODEC_ZSTD) ? ", zstd" : "");
-                return CLI_EXIT_TROUBLE;
-            }
+        case OPT_COMPRESS:
+            if ((rc = cli_parse_codec("sort", CLI_EXIT_TROUBLE, optarg, &o.codec)) != CLI_EXIT_OK)
+                return rc;
             break;
-        }
         case OPT_SPILL_DIR:
-            if (optarg[0] == '\0')
-                return cli_usage_error("sort", "--spill-dir needs a directory");
-            o.spill_dir = optarg;
+            if ((rc = cli_parse_dir("sort", "--spill-dir", optarg, &o.spill_dir)) != CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_SPILL_QUOTA:
             if ((rc = cli_parse_size("sort", "--spill-quota", optarg, 0, 1, MGOV_BUDGET_MAX,
