@@ -79,12 +79,88 @@ static double secs_between(uint64_t a, uint64_t b)
     return (double)(b - a) / 1e9;
 }
 
+/* Payload sums of the input, compared with the output's. */
+typedef struct sums {
+    uint64_t sum, sum2;              /* of i, and of mix2(i) */
+} sums_t;
+
+/* Pushes the N records, summing their payloads.  Returns CLI_EXIT_OK, or
+ * CLI_EXIT_FAILURE after a message, or on a signal. */
+static int bench_push(const bench_result_t *r, mgov_sort_t *sort, sums_t *in)
+{
+    unsigned char rec[REC_SIZE];
+
+    for (uint64_t i = 0; i < r->records; i++) {
+        put_be64(rec, cli_mix64(i));
+        memcpy(rec + KEY_SIZE, &i, 8);
+        in->sum += i;
+        in->sum2 += mix2(i);
+        int rc = mgov_sort_push(sort, rec, REC_SIZE);
+        if (rc != MGOV_OK)
+            return cli_runtime_error("bench sort", rc, "push of record %" PRIu64, i);
+        if ((i & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Drains the sort, checking every record, the count and the sums; a
+ * failed check is r->ok = false.  Returns as bench_push. */
+static int bench_drain(bench_result_t *r, mgov_sort_t *sort, const sums_t *in)
+{
+    uint64_t n = 0, prev = 0;
+    sums_t out = { 0, 0 };
+    const void *p;
+    size_t len;
+    int rc;
+
+    r->ok = true;
+    while ((rc = mgov_sort_next(sort, &p, &len)) == 1) {
+        const unsigned char *q = p;
+        uint64_t key = get_be64(q), payload;
+        memcpy(&payload, q + KEY_SIZE, 8);
+        if (r->ok && (len != REC_SIZE || key != cli_mix64(payload) || payload >= r->records)) {
+            snprintf(r->failure, sizeof r->failure,
+                     "record %" PRIu64 " of the output is damaged (length %zu, payload %" PRIu64
+                     ")", n, len, payload);
+            r->ok = false;
+        }
+        if (r->ok && n > 0 && key < prev) {
+            snprintf(r->failure, sizeof r->failure,
+                     "out of order at record %" PRIu64 ": key %016" PRIx64 " after %016" PRIx64,
+                     n, key, prev);
+            r->ok = false;
+        }
+        prev = key;
+        out.sum += payload;
+        out.sum2 += mix2(payload);
+        if ((n++ & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            return CLI_EXIT_FAILURE;
+    }
+    if (rc < 0)
+        return cli_runtime_error("bench sort", rc, "next, after %" PRIu64 " records", n);
+    r->records_out = n;
+    if (r->ok && n != r->records) {
+        snprintf(r->failure, sizeof r->failure,
+                 "%" PRIu64 " records out of %" PRIu64 " in", n, r->records);
+        r->ok = false;
+    }
+    if (r->ok && (out.sum != in->sum || out.sum2 != in->sum2)) {
+        snprintf(r->failure, sizeof r->failure,
+                 "payload checksums differ: records were lost or duplicated");
+        r->ok = false;
+    }
+    return CLI_EXIT_OK;
+}
+
 /* Runs the benchmark; returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after
- * reporting a library error (a failed check is r->ok = false). */
+ * reporting a library error (a failed check is r->ok = false) or on a
+ * signal. */
 static int bench_run(bench_result_t *r, const char *spill_dir)
 {
     mgov_t *gov = NULL;
     mgov_sort_t *sort = NULL;
+    sums_t in = { 0, 0 };
     int rc, exit_rc = CLI_EXIT_FAILURE;
 
     uint64_t t0 = cli_now_ns();
@@ -109,21 +185,8 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
         goto out;
     }
 
-    /* input */
-    uint64_t sum_in = 0, sum2_in = 0;
-    unsigned char rec[REC_SIZE];
-    for (uint64_t i = 0; i < r->records; i++) {
-        put_be64(rec, cli_mix64(i));
-        memcpy(rec + KEY_SIZE, &i, 8);
-        sum_in += i;
-        sum2_in += mix2(i);
-        if ((rc = mgov_sort_push(sort, rec, REC_SIZE)) != MGOV_OK) {
-            cli_runtime_error("bench sort", rc, "push of record %" PRIu64, i);
-            goto out;
-        }
-        if ((i & SIGNAL_EVERY) == 0 && cli_signal_pending())
-            goto out;
-    }
+    if (bench_push(r, sort, &in) != CLI_EXIT_OK)
+        goto out;
     uint64_t t1 = cli_now_ns();
     if ((rc = mgov_sort_finish(sort)) != MGOV_OK) {
         cli_runtime_error("bench sort", rc, "finish");
@@ -132,50 +195,9 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
     if (cli_signal_pending())
         goto out;
     uint64_t t2 = cli_now_ns();
-
-    /* output, checked as it goes */
-    uint64_t n = 0, sum_out = 0, sum2_out = 0, prev = 0;
-    const void *p;
-    size_t len;
-    r->ok = true;
-    while ((rc = mgov_sort_next(sort, &p, &len)) == 1) {
-        const unsigned char *q = p;
-        uint64_t key = get_be64(q), payload;
-        memcpy(&payload, q + KEY_SIZE, 8);
-        if (r->ok && (len != REC_SIZE || key != cli_mix64(payload) || payload >= r->records)) {
-            snprintf(r->failure, sizeof r->failure,
-                     "record %" PRIu64 " of the output is damaged (length %zu, payload %" PRIu64
-                     ")", n, len, payload);
-            r->ok = false;
-        }
-        if (r->ok && n > 0 && key < prev) {
-            snprintf(r->failure, sizeof r->failure,
-                     "out of order at record %" PRIu64 ": key %016" PRIx64 " after %016" PRIx64,
-                     n, key, prev);
-            r->ok = false;
-        }
-        prev = key;
-        sum_out += payload;
-        sum2_out += mix2(payload);
-        if ((n++ & SIGNAL_EVERY) == 0 && cli_signal_pending())
-            goto out;
-    }
-    uint64_t t3 = cli_now_ns();
-    if (rc < 0) {
-        cli_runtime_error("bench sort", rc, "next, after %" PRIu64 " records", n);
+    if (bench_drain(r, sort, &in) != CLI_EXIT_OK)
         goto out;
-    }
-    r->records_out = n;
-    if (r->ok && n != r->records) {
-        snprintf(r->failure, sizeof r->failure,
-                 "%" PRIu64 " records out of %" PRIu64 " in", n, r->records);
-        r->ok = false;
-    }
-    if (r->ok && (sum_out != sum_in || sum2_out != sum2_in)) {
-        snprintf(r->failure, sizeof r->failure,
-                 "payload checksums differ: records were lost or duplicated");
-        r->ok = false;
-    }
+    uint64_t t3 = cli_now_ns();
 
     mgov_sort_stats(sort, &r->st);
     r->secs = secs_between(t0, t3);

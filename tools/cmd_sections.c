@@ -15,9 +15,10 @@
  * no other process can use DIR.  Like any opening of a spill directory it
  * also removes what a crash left behind there: temporary spill files, and
  * section files the manifest does not name -- every one when there is no
- * manifest (docs/section.md).  The listing changes nothing else.  It reports each section's header check (done when
- * the manifest is read); the data's checksum is checked only when a
- * section is read, which the listing does not do.
+ * manifest (docs/section.md).  The listing changes nothing else.  It
+ * reports each section's header check (done when the manifest is read);
+ * the data's checksum is checked only when a section is read, which the
+ * listing does not do.
  *
  * Exit: 0 success, 1 run-time failure (DIR missing or busy, a corrupt or
  * unreadable manifest, a section that exists or does not, I/O), 2 usage.
