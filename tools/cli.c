@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -77,28 +76,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     else
         fputs("\nTry 'memgov --help' for more information.\n", stderr);
     return CLI_EXIT_USAGE;
-}
-
-int cli_getopt_error(const char *cmd, int c, char **argv)
-{
-    /* getopt_long leaves optind past the offending word for long options
-     * and at the end of a short-option cluster; optopt holds the letter of
-     * a bad short option, or the val of a long one given a value it does
-     * not take. */
-    const char *word = optind > 0 ? argv[optind - 1] : "";
-
-    if (c == ':') {
-        if (strncmp(word, "--", 2) == 0)
-            return cli_usage_error(cmd, "option '%s' needs a value", word);
-        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
-    }
-    if (strncmp(word, "--", 2) == 0) {
-        int name_len = (int)strcspn(word, "=");
-        if (optopt != 0 && word[name_len] == '=')
-            return cli_usage_error(cmd, "option '%.*s' takes no value", name_len, word);
-        return cli_usage_error(cmd, "unknown option '%.*s'", name_len, word);
-    }
-    return cli_usage_error(cmd, "unknown option '-%c'", optopt);
 }
 
 int cli_runtime_error(const char *cmd, int status, const char *fmt, ...)

@@ -1,17 +1,19 @@
 /* cli.h - what the memgov command's files share: the command entry points,
- * exit statuses and small helpers for messages, sizes and the clock
- * (cli.c).
+ * exit statuses, and helpers for messages, sizes, the standard streams and
+ * the clock (cli.c), options and their values (cli_args.c), and spill
+ * directories that cannot be opened (cli_spill.c).
  *
  * Conventions every command follows:
  *   - output goes to stdout, diagnostics to stderr as one line
  *     "memgov CMD: message";
  *   - exit 0 on success, CLI_EXIT_FAILURE (1) when something failed at run
- *     time (the message carries mgov_strerror's text), CLI_EXIT_USAGE (2)
+ *     time (the message ends with the reason: mgov_strerror's text, or the
+ *     system's when it is more precise), CLI_EXIT_USAGE (2)
  *     for bad usage, followed by a hint to run --help.  One exception:
  *     `memgov sort` exits as sort(1) does, CLI_EXIT_TROUBLE (2) for any
  *     failure, so scripts can swap one for the other;
  *   - options are read with cli_getopt (getopt_long, opterr off, -h
- *     for help, errors reported by cli_getopt_error) and their values with
+ *     for help, bad options reported) and their values with
  *     one strict parser per kind (cli_args.c), so every command words them
  *     and accepts them the same way.
  */
@@ -55,13 +57,31 @@ void cmd_sections_help(FILE *out);
 int bench_sort(int argc, char **argv);
 void bench_sort_help(FILE *out);
 
+/* ------------------------------------------------------ messages (cli.c)
+ * One line each on stderr, after what stdout holds so far; control
+ * characters in the text are written escaped. */
+
+/* "memgov CMD: message: mgov_strerror(status)" on stderr; returns
+ * CLI_EXIT_FAILURE. */
+int cli_runtime_error(const char *cmd, int status, const char *fmt, ...) CLI_PRINTF(3, 4);
+
+/* "memgov CMD: message" on stderr, the message worded whole by the caller
+ * (e.g. ending with strerror(errno)); returns CLI_EXIT_FAILURE. */
+int cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+
 /* "memgov CMD: message" and a --help hint on stderr; returns CLI_EXIT_USAGE.
- * cmd may be NULL for the tool itself. */
+ * cmd may be NULL for the tool itself (in every message function). */
 int cli_usage_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 
-/* Reports what getopt_long returned for a bad option (c is '?' or ':');
- * returns CLI_EXIT_USAGE. */
-int cli_getopt_error(const char *cmd, int c, char **argv);
+/* A size for people ("64.0 MiB"), by value so it can sit in a printf's
+ * arguments: cli_size(n).s lives until the end of the full expression. */
+typedef struct cli_size_str {
+    char s[32];
+} cli_size_str_t;
+cli_size_str_t cli_size(uint64_t bytes);
+
+/* Writes `s` as a JSON string literal (quotes and escapes included). */
+void cli_json_string(FILE *out, const char *s);
 
 /* ------------------------------------------------- options (cli_args.c) */
 
@@ -115,25 +135,9 @@ int cli_parse_dir(const char *cmd, const char *opt, const char *text, const char
  * CLI_EXIT_OK, or `failure` after saying MEMGOV_BUDGET is not usable. */
 int cli_default_budget(const char *cmd, int failure, uint64_t *out, const char **env);
 
-/* "memgov CMD: message: mgov_strerror(status)" on stderr; returns
- * CLI_EXIT_FAILURE. */
-int cli_runtime_error(const char *cmd, int status, const char *fmt, ...) CLI_PRINTF(3, 4);
+/* -------------------------------------- spill directories (cli_spill.c) */
 
-/* "memgov CMD: message" on stderr, the message worded whole by the caller
- * (e.g. ending with strerror(errno)); returns CLI_EXIT_FAILURE. */
-int cli_error(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
-
-/* A size for people ("64.0 MiB"), by value so it can sit in a printf's
- * arguments: cli_size(n).s lives until the end of the full expression. */
-typedef struct cli_size_str {
-    char s[32];
-} cli_size_str_t;
-cli_size_str_t cli_size(uint64_t bytes);
-
-/* Writes `s` as a JSON string literal (quotes and escapes included). */
-void cli_json_string(FILE *out, const char *s);
-
-/* Why opening spill directory `dir` failed (cli_spill.c), for a message
+/* Why opening spill directory `dir` failed for a message
  * "cannot use spill directory 'DIR': <why>": status is what the library
  * returned, err the errno it kept (for MGOV_EIO).  The text is static or
  * in buf. */
@@ -142,6 +146,8 @@ const char *cli_spill_dir_why(const char *dir, int status, int err, char *buf, s
  * NULL) "cannot make a spill directory under $TMPDIR: <why>".  Returns
  * failure. */
 int cli_spill_dir_error(const char *cmd, int failure, const char *dir, int status, int err);
+
+/* ----------------------------------------- streams and the clock (cli.c) */
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t cli_now_ns(void);
@@ -153,7 +159,8 @@ uint64_t cli_now_ns(void);
 void cli_stdio_guard(void);
 /* At the end: flushes and closes stdout.  When output was lost and rc is
  * CLI_EXIT_OK, says so ("cannot write to standard output: ...") and
- * returns `failure`; else returns rc. */
+ * returns `failure`, or, for EPIPE in a command that took SIGPIPE over
+ * (signals.h), ends the process by SIGPIPE; else returns rc. */
 int cli_stdout_close(const char *cmd, int failure, int rc);
 
 /* splitmix64: a well-mixed 64-bit value for x, for the deterministic data

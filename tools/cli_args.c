@@ -24,6 +24,30 @@
 
 #include "cli.h"
 
+/* Reports what getopt_long returned for a bad option (c is '?' or ':');
+ * returns CLI_EXIT_USAGE. */
+static int getopt_error(const char *cmd, int c, char **argv)
+{
+    /* getopt_long leaves optind past the offending word for long options
+     * and at the end of a short-option cluster; optopt holds the letter of
+     * a bad short option, or the val of a long one given a value it does
+     * not take. */
+    const char *word = optind > 0 ? argv[optind - 1] : "";
+
+    if (c == ':') {
+        if (strncmp(word, "--", 2) == 0)
+            return cli_usage_error(cmd, "option '%s' needs a value", word);
+        return cli_usage_error(cmd, "option '-%c' needs a value", optopt);
+    }
+    if (strncmp(word, "--", 2) == 0) {
+        int name_len = (int)strcspn(word, "=");
+        if (optopt != 0 && word[name_len] == '=')
+            return cli_usage_error(cmd, "option '%.*s' takes no value", name_len, word);
+        return cli_usage_error(cmd, "unknown option '%.*s'", name_len, word);
+    }
+    return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+}
+
 int cli_getopt(const cli_cmd_t *cmd, int argc, char **argv, const char *shortopts,
                const struct option *longopts, int *status)
 {
@@ -38,7 +62,7 @@ int cli_getopt(const cli_cmd_t *cmd, int argc, char **argv, const char *shortopt
         return CLI_OPT_EXIT;
     case '?':
     case ':':
-        *status = cli_getopt_error(cmd->name, c, argv);
+        *status = getopt_error(cmd->name, c, argv);
         return CLI_OPT_EXIT;
     default:
         return c;
