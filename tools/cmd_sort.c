@@ -572,14 +572,16 @@ static int parse_records(const char *text, size_t *len, size_t *key)
 {
     const char *colon = strchr(text, ':');
     size_t n = colon != NULL ? (size_t)(colon - text) : strlen(text);
-    uint64_t l, k;
+    uint64_t l = 0, k = 0;
 
-    if (!cli_decimal(text, n, &l) || (colon != NULL && !cli_decimal(colon + 1,
-                                                                    strlen(colon + 1), &k)))
-        return cli_usage_error("sort", "invalid --records '%s' (expected LEN or LEN:KEYLEN, "
-                               "e.g. 16:8)", text);
+    bool ok = cli_decimal(text, n, &l);
     if (colon == NULL)
         k = l;
+    else if (ok)
+        ok = cli_decimal(colon + 1, strlen(colon + 1), &k);
+    if (!ok)
+        return cli_usage_error("sort", "invalid --records '%s' (expected LEN or LEN:KEYLEN, "
+                               "e.g. 16:8)", text);
     if (l == 0 || l > SORT_MAX_RECORD)
         return cli_usage_error("sort", "--records %s: LEN must be 1 to %zu", text,
                                SORT_MAX_RECORD);

@@ -1,6 +1,6 @@
 /* memgov.c - the memgov command: finds the command in argv[1] and hands it
  * the rest, and answers the tool's own --help, --version and
- * `help [COMMAND]`.  What the commands share is in cli.c.
+ * `help [COMMAND]`.  What the commands share is in cli.h.
  *
  * Around every command: the standard descriptors are made safe first
  * (cli_stdio_guard), and stdout is flushed and closed last, so output that
