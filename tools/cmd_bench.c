@@ -6,7 +6,6 @@
  * --json, and checks its own result: exit 0 when the check passed, 1 when
  * it failed or the library failed, 2 for bad usage.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,19 +52,13 @@ int cmd_bench(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    int c;
+    static const cli_cmd_t cmd = { "bench", cmd_bench_help };
+    int c, status;
 
-    opterr = 0;
     /* '+': stop at the benchmark's name; its options are its own. */
-    while ((c = getopt_long(argc, argv, "+:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'h':
-            cmd_bench_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("bench", c, argv);
-        }
-    }
+    while ((c = cli_getopt(&cmd, argc, argv, "+:h", opts, &status)) != CLI_OPT_END)
+        if (c == CLI_OPT_EXIT)
+            return status;
     if (optind >= argc)
         return cli_usage_error("bench", "missing benchmark (one of: sort)");
 

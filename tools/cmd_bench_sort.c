@@ -16,9 +16,12 @@
  * of i) equal the input's, so nothing was lost or duplicated.  splitmix64
  * is a bijection, so keys are distinct and the order is total.  The checks
  * cost a few instructions per record and no memory.
+ *
+ * A signal (signals.h) stops the push or the drain within SIGNAL_EVERY
+ * records; the sort and the governor are destroyed, their spill files
+ * with them, and the process ends by the signal.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,13 +32,13 @@
 #include <memgov.h>
 
 #include "cli.h"
-#include "progress.h"
+#include "signals.h"
 
 #define BENCH_RECORDS 50000000ull
 #define BENCH_BUDGET ((uint64_t)256 << 20)
-#define MIN_BUDGET ((uint64_t)1 << 20)
 #define REC_SIZE 16
 #define KEY_SIZE 8
+#define SIGNAL_EVERY 0xffff /* records between looks for a signal, less one */
 
 typedef struct bench_result {
     uint64_t records, budget;
@@ -76,56 +79,41 @@ static double secs_between(uint64_t a, uint64_t b)
     return (double)(b - a) / 1e9;
 }
 
-/* Runs the benchmark; returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after
- * reporting a library error (a failed check is r->ok = false). */
-static int bench_run(bench_result_t *r, const char *spill_dir)
+/* Payload sums of the input, compared with the output's. */
+typedef struct sums {
+    uint64_t sum, sum2;              /* of i, and of mix2(i) */
+} sums_t;
+
+/* Pushes the N records, summing their payloads.  Returns CLI_EXIT_OK, or
+ * CLI_EXIT_FAILURE after a message, or on a signal. */
+static int bench_push(const bench_result_t *r, mgov_sort_t *sort, sums_t *in)
 {
-    mgov_t *gov = NULL;
-    mgov_sort_t *sort = NULL;
-    int rc, exit_rc = CLI_EXIT_FAILURE;
-
-    uint64_t t0 = cli_now_ns();
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = r->budget;
-    gcfg.spill_dir = spill_dir;
-    if ((rc = mgov_create(&gcfg, &gov)) != MGOV_OK)
-        return cli_runtime_error("bench sort", rc, "cannot create the governor");
-
-    mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
-    scfg.gov = gov;
-    scfg.name = "bench-sort";
-    scfg.record_size = REC_SIZE;
-    scfg.key_size = KEY_SIZE;
-    scfg.spill.codec = r->codec;
-    if ((rc = mgov_sort_create(&scfg, &sort)) != MGOV_OK) {
-        cli_runtime_error("bench sort", rc, "cannot create the sort");
-        goto out;
-    }
-
-    /* input */
-    uint64_t sum_in = 0, sum2_in = 0;
     unsigned char rec[REC_SIZE];
+
     for (uint64_t i = 0; i < r->records; i++) {
         put_be64(rec, cli_mix64(i));
         memcpy(rec + KEY_SIZE, &i, 8);
-        sum_in += i;
-        sum2_in += mix2(i);
-        if ((rc = mgov_sort_push(sort, rec, REC_SIZE)) != MGOV_OK) {
-            cli_runtime_error("bench sort", rc, "push of record %" PRIu64, i);
-            goto out;
-        }
+        in->sum += i;
+        in->sum2 += mix2(i);
+        int rc = mgov_sort_push(sort, rec, REC_SIZE);
+        if (rc != MGOV_OK)
+            return cli_runtime_error("bench sort", rc, "push of record %" PRIu64, i);
+        if ((i & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            return CLI_EXIT_FAILURE;
     }
-    uint64_t t1 = cli_now_ns();
-    if ((rc = mgov_sort_finish(sort)) != MGOV_OK) {
-        cli_runtime_error("bench sort", rc, "finish");
-        goto out;
-    }
-    uint64_t t2 = cli_now_ns();
+    return CLI_EXIT_OK;
+}
 
-    /* output, checked as it goes */
-    uint64_t n = 0, sum_out = 0, sum2_out = 0, prev = 0;
+/* Drains the sort, checking every record, the count and the sums; a
+ * failed check is r->ok = false.  Returns as bench_push. */
+static int bench_drain(bench_result_t *r, mgov_sort_t *sort, const sums_t *in)
+{
+    uint64_t n = 0, prev = 0;
+    sums_t out = { 0, 0 };
     const void *p;
     size_t len;
+    int rc;
+
     r->ok = true;
     while ((rc = mgov_sort_next(sort, &p, &len)) == 1) {
         const unsigned char *q = p;
@@ -144,26 +132,72 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
             r->ok = false;
         }
         prev = key;
-        sum_out += payload;
-        sum2_out += mix2(payload);
-        n++;
+        out.sum += payload;
+        out.sum2 += mix2(payload);
+        if ((n++ & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            return CLI_EXIT_FAILURE;
     }
-    uint64_t t3 = cli_now_ns();
-    if (rc < 0) {
-        cli_runtime_error("bench sort", rc, "next, after %" PRIu64 " records", n);
-        goto out;
-    }
+    if (rc < 0)
+        return cli_runtime_error("bench sort", rc, "next, after %" PRIu64 " records", n);
     r->records_out = n;
     if (r->ok && n != r->records) {
         snprintf(r->failure, sizeof r->failure,
                  "%" PRIu64 " records out of %" PRIu64 " in", n, r->records);
         r->ok = false;
     }
-    if (r->ok && (sum_out != sum_in || sum2_out != sum2_in)) {
+    if (r->ok && (out.sum != in->sum || out.sum2 != in->sum2)) {
         snprintf(r->failure, sizeof r->failure,
                  "payload checksums differ: records were lost or duplicated");
         r->ok = false;
     }
+    return CLI_EXIT_OK;
+}
+
+/* Runs the benchmark; returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after
+ * reporting a library error (a failed check is r->ok = false) or on a
+ * signal. */
+static int bench_run(bench_result_t *r, const char *spill_dir)
+{
+    mgov_t *gov = NULL;
+    mgov_sort_t *sort = NULL;
+    sums_t in = { 0, 0 };
+    int rc, exit_rc = CLI_EXIT_FAILURE;
+
+    uint64_t t0 = cli_now_ns();
+    mgov_config_t gcfg = MGOV_CONFIG_INIT;
+    gcfg.budget = r->budget;
+    gcfg.spill_dir = spill_dir;
+    if ((rc = mgov_create(&gcfg, &gov)) != MGOV_OK)
+        return cli_runtime_error("bench sort", rc, "cannot create the governor");
+
+    mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
+    scfg.gov = gov;
+    scfg.name = "bench-sort";
+    scfg.record_size = REC_SIZE;
+    scfg.key_size = KEY_SIZE;
+    scfg.spill.codec = r->codec;
+    errno = 0;
+    if ((rc = mgov_sort_create(&scfg, &sort)) != MGOV_OK) {
+        if (rc == MGOV_EINVAL || rc == MGOV_EBUSY || rc == MGOV_EIO) /* the spill directory */
+            cli_spill_dir_error("bench sort", CLI_EXIT_FAILURE, spill_dir, rc, errno);
+        else
+            cli_runtime_error("bench sort", rc, "cannot create the sort");
+        goto out;
+    }
+
+    if (bench_push(r, sort, &in) != CLI_EXIT_OK)
+        goto out;
+    uint64_t t1 = cli_now_ns();
+    if ((rc = mgov_sort_finish(sort)) != MGOV_OK) {
+        cli_runtime_error("bench sort", rc, "finish");
+        goto out;
+    }
+    if (cli_signal_pending())
+        goto out;
+    uint64_t t2 = cli_now_ns();
+    if (bench_drain(r, sort, &in) != CLI_EXIT_OK)
+        goto out;
+    uint64_t t3 = cli_now_ns();
 
     mgov_sort_stats(sort, &r->st);
     r->secs = secs_between(t0, t3);
@@ -254,7 +288,8 @@ void bench_sort_help(FILE *out)
             "Options:\n"
             "  -n, --records N        records to sort (default 50000000: 800 MB)\n"
             "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024); at least 1M\n"
+            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
+            "                         of the memory this process may use; at least 1M\n"
             "      --compress CODEC   compress spilled runs: none (default), lz4, zstd\n"
             "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
             "                         $TMPDIR, or /tmp)\n"
@@ -277,68 +312,55 @@ int bench_sort(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { "bench sort", bench_sort_help };
     bench_result_t r;
     const char *spill_dir = NULL;
     bool json = false;
     int c, rc;
-    char *end;
 
     memset(&r, 0, sizeof r);
     r.records = BENCH_RECORDS;
     r.budget = BENCH_BUDGET;
     r.codec = MGOV_CODEC_NONE;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":n:m:jh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":n:m:jh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
+        case CLI_OPT_EXIT:
+            return rc;
         case 'n':
-            errno = 0;
-            r.records = strtoull(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || optarg[0] == '-' ||
-                r.records == 0 || r.records > (UINT64_MAX / REC_SIZE))
-                return cli_usage_error("bench sort", "invalid --records '%s' (a count, at "
-                                       "least 1)", optarg);
+            if ((rc = cli_parse_count(cmd.name, "--records", optarg, 1, UINT64_MAX / REC_SIZE,
+                                      &r.records)) != CLI_EXIT_OK)
+                return rc;
             break;
         case 'm':
-            if (mgov_size_parse(optarg, 0, &r.budget) != MGOV_OK)
-                return cli_usage_error("bench sort", "invalid size '%s' for --memory "
-                                       "(examples: 256M, 1.5G)", optarg);
-            if (r.budget < MIN_BUDGET || r.budget > MGOV_BUDGET_MAX)
-                return cli_usage_error("bench sort", "--memory %s is out of range (1 MiB to "
-                                       "64 TiB)", optarg);
+            if ((rc = cli_parse_budget(cmd.name, "--memory", optarg, &r.budget)) != CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_COMPRESS:
-            rc = mgov_codec_parse(optarg, &r.codec);
-            if (rc == MGOV_EINVAL)
-                return cli_usage_error("bench sort", "unknown codec '%s' for --compress (none, "
-                                       "lz4, zstd)", optarg);
-            if (rc == MGOV_ENOTSUP)
-                return cli_error("bench sort", "this build of memgov has no %s support "
-                                 "(--compress %s)", optarg, optarg);
+            if ((rc = cli_parse_codec(cmd.name, CLI_EXIT_FAILURE, optarg, &r.codec)) !=
+                CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_SPILL_DIR:
-            spill_dir = optarg;
+            if ((rc = cli_parse_dir(cmd.name, "--spill-dir", optarg, &spill_dir)) != CLI_EXIT_OK)
+                return rc;
             break;
         case 'j':
             json = true;
             break;
-        case 'h':
-            bench_sort_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("bench sort", c, argv);
         }
     }
-    if (optind < argc)
-        return cli_usage_error("bench sort", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
+        return rc;
 
-    if ((rc = bench_run(&r, spill_dir)) != CLI_EXIT_OK)
+    cli_signals_catch();
+    rc = bench_run(&r, spill_dir);
+    cli_signal_exit(); /* the sort is gone: end by the signal, when one came */
+    if (rc != CLI_EXIT_OK)
         return rc;
     if (json)
         print_json(&r);
     else
         print_text(&r);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return cli_runtime_error("bench sort", MGOV_EIO, "cannot write the output");
     if (!r.ok) {
         cli_error("bench sort", "check failed: %s", r.failure);
         return CLI_EXIT_FAILURE;

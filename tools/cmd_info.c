@@ -8,7 +8,6 @@
  * for people (mgov_size_format) and in exact bytes; a value the system did
  * not let us read is "unknown" (null in JSON).
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -195,37 +194,32 @@ int cmd_info(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { "info", cmd_info_help };
     bool json = false;
-    int c;
+    int c, rc;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":jh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
+        case CLI_OPT_EXIT:
+            return rc;
         case 'j':
             json = true;
             break;
-        case 'h':
-            cmd_info_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("info", c, argv);
         }
     }
-    if (optind < argc)
-        return cli_usage_error("info", "unexpected argument '%s'", argv[optind]);
+    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
+        return rc;
 
     info_t in;
     memset(&in, 0, sizeof in);
-    int rc = mgov_sysinfo_read(&in.sys);
+    rc = mgov_sysinfo_read(&in.sys);
     if (rc != MGOV_OK)
         return cli_runtime_error("info", rc, "cannot read system memory information");
-
-    const char *env = getenv("MEMGOV_BUDGET");
-    in.budget_env = (env != NULL && env[0] != '\0') ? env : NULL;
-    rc = mgov_default_budget(&in.budget);
-    if (rc != MGOV_OK)
-        return cli_runtime_error("info", rc, "MEMGOV_BUDGET='%s' is not a usable budget",
-                                 env ? env : "");
+    /* what mgov_create would make of MEMGOV_BUDGET, checked as the tool
+     * checks a budget: an unusable one is an error here too */
+    if ((rc = cli_default_budget("info", CLI_EXIT_FAILURE, &in.budget, &in.budget_env)) !=
+        CLI_EXIT_OK)
+        return rc;
     if (in.budget_env != NULL)
         in.budget_source = "set by MEMGOV_BUDGET";
     else if (in.sys.process_limit != 0)
@@ -241,7 +235,5 @@ int cmd_info(int argc, char **argv)
         info_json(&in);
     else
         info_text(&in);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return cli_runtime_error("info", MGOV_EIO, "cannot write the output");
-    return CLI_EXIT_OK;
+    return CLI_EXIT_OK; /* the output is checked by main */
 }

@@ -15,16 +15,16 @@
  * no other process can use DIR.  Like any opening of a spill directory it
  * also removes what a crash left behind there: temporary spill files, and
  * section files the manifest does not name -- every one when there is no
- * manifest (docs/section.md).  The listing changes nothing else.  It reports each section's header check (done when
- * the manifest is read); the data's checksum is checked only when a
- * section is read, which the listing does not do.
+ * manifest (docs/section.md).  The listing changes nothing else.  It
+ * reports each section's header check (done when the manifest is read);
+ * the data's checksum is checked only when a section is read, which the
+ * listing does not do.
  *
  * Exit: 0 success, 1 run-time failure (DIR missing or busy, a corrupt or
  * unreadable manifest, a section that exists or does not, I/O), 2 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,6 +38,7 @@
 #include "cli.h"
 
 #define CMD "sections"
+#define MANIFEST_NAME "sections.manifest" /* docs/section.md */
 /* The governor only does accounting here: nothing is held in RAM but
  * a byte or none (see put_section). */
 #define SECTIONS_BUDGET ((uint64_t)16 << 20)
@@ -63,9 +64,13 @@ static int dir_check(const char *dir)
 }
 
 /* Reports a failure to open DIR or read its manifest.  err: errno just
- * after the call, for MGOV_EIO. */
+ * after the call, for MGOV_EIO.  The library does not say which step
+ * failed: an unreadable manifest is told apart here, the rest by
+ * cli_spill_dir_why (creating DIR's lock file, for one). */
 static int dir_error(const char *dir, int status, int err)
 {
+    char buf[512];
+
     switch (status) {
     case MGOV_EBUSY:
         return cli_runtime_error(CMD, status, "cannot use '%s': another live memgov process "
@@ -73,16 +78,22 @@ static int dir_error(const char *dir, int status, int err)
     case MGOV_ECORRUPT:
         return cli_runtime_error(CMD, status, "cannot read the sections manifest of '%s'", dir);
     case MGOV_EINVAL:
-        return cli_runtime_error(CMD, status, "cannot use '%s': not a directory, or a "
-                                 "symbolic link", dir);
+        return cli_error(CMD, "cannot use '%s': %s", dir,
+                         cli_spill_dir_why(dir, status, err, buf, sizeof buf));
     case MGOV_EIO:
-        if (err != 0)
-            return cli_error(CMD, "cannot use '%s': %s: %s", dir, strerror(err),
-                             mgov_strerror(status));
-        /* fall through */
+        if (err == 0)
+            break;
+        snprintf(buf, sizeof buf, "%s/%s", dir, MANIFEST_NAME);
+        struct stat sb;
+        if (lstat(buf, &sb) == 0 && access(buf, R_OK) != 0)
+            return cli_error(CMD, "cannot read the sections manifest of '%s': %s", dir,
+                             strerror(errno));
+        return cli_error(CMD, "cannot use '%s': %s", dir,
+                         cli_spill_dir_why(dir, status, err, buf, sizeof buf));
     default:
-        return cli_runtime_error(CMD, status, "cannot use '%s'", dir);
+        break;
     }
+    return cli_runtime_error(CMD, status, "cannot use '%s'", dir);
 }
 
 /* ---------------------------------------------------------------- listing */
@@ -202,9 +213,7 @@ static int list_sections(mgov_t *gov, const char *dir, bool json)
     else
         print_text(dir, &l);
     free(l.v);
-    if (fflush(stdout) != 0 || ferror(stdout))
-        return cli_runtime_error(CMD, MGOV_EIO, "cannot write the output");
-    return CLI_EXIT_OK;
+    return CLI_EXIT_OK; /* the output is checked by main */
 }
 
 /* ------------------------------------------------------------ maintenance */
@@ -397,13 +406,15 @@ int cmd_sections(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { CMD, cmd_sections_help };
     bool json = false;
     const char *put = NULL, *get = NULL, *remove_name = NULL;
-    int c;
+    int c, status;
 
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":jh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":jh", opts, &status)) != CLI_OPT_END) {
         switch (c) {
+        case CLI_OPT_EXIT:
+            return status;
         case 'j':
             json = true;
             break;
@@ -416,11 +427,6 @@ int cmd_sections(int argc, char **argv)
         case OPT_REMOVE:
             remove_name = optarg;
             break;
-        case 'h':
-            cmd_sections_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error(CMD, c, argv);
         }
     }
     int n_actions = (put != NULL) + (get != NULL) + (remove_name != NULL);
@@ -437,8 +443,8 @@ int cmd_sections(int argc, char **argv)
             return cli_usage_error(CMD, "--put %s needs a FILE after DIR", put);
         file = argv[optind++];
     }
-    if (optind < argc)
-        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
+    if ((status = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
+        return status;
 
     int ex = dir_check(dir);
     if (ex != CLI_EXIT_OK)

@@ -14,7 +14,8 @@
  *                      a writer thread write(2)s the other --> OUT or stdout
  *
  * The I/O buffers (3 MiB; the input one grows while a line longer than it
- * is read) are the only memory outside the budget besides the program.
+ * is read, up to the longest line the budget can hold: line_limit) are
+ * the only memory outside the budget besides the program.
  *
  * -o OUT may name one of the inputs, as with sort(1).  OUT is opened at the
  * start, created when missing but not truncated, so an unwritable OUT fails
@@ -25,13 +26,18 @@
  * Exit status, as sort(1): 0 success, 2 for any failure, bad usage
  * included (CLI_EXIT_TROUBLE; the rest of the tool uses 1 for run-time
  * failures).  Not supported: keys and fields (-k, -t), locales, numeric or
- * other orderings, merge-only (-m), check (-c).  Interrupted by a signal,
- * the sort leaves its spill files; the next memgov process to open a spill
+ * other orderings, merge-only (-m), check (-c).
+ *
+ * Signals (signals.h): SIGINT, SIGTERM and SIGHUP are caught; the loops
+ * over records look at the flag, the run stops there, the clean-up
+ * removes the spill files (and OUT when this run created it), and the
+ * process ends by the signal.  A closed output pipe (EPIPE, SIGPIPE taken
+ * over) ends it the same way, quietly, by SIGPIPE, as sort(1).  Only a
+ * SIGKILL leaves spill files; the next memgov process to open a spill
  * directory beside them removes them (spill.h).
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -48,11 +54,12 @@
 #include "input.h"
 #include "output.h"
 #include "progress.h"
+#include "signals.h"
 
 #define SORT_IO_BUFFER ((size_t)1 << 20)
 #define SORT_MAX_LINE ((size_t)64 << 20)   /* mgov_sort's default max_record */
+#define SORT_LINE_COST 36                  /* a line's charge besides its bytes (docs/sort.md) */
 #define SORT_MAX_RECORD ((size_t)1 << 20)  /* --records LEN */
-#define MIN_BUDGET ((uint64_t)1 << 20)
 #define PROGRESS_EVERY ((uint64_t)1 << 20) /* bytes between looks at the clock */
 
 typedef struct sort_opts {
@@ -82,6 +89,8 @@ typedef struct sort_job {
     int out_fd;
     bool out_created;        /* OUT did not exist: remove it on failure */
     uint64_t t0_ns;
+    const char *budget_env;  /* MEMGOV_BUDGET, when it gave the budget */
+    size_t max_line;         /* the longest line taken: line_limit */
 } sort_job_t;
 
 /* ------------------------------------------------------------- messages */
@@ -92,6 +101,8 @@ static int CLI_PRINTF(2, 3) trouble(sort_job_t *j, const char *fmt, ...)
     va_list ap;
 
     cli_progress_clear(&j->progress);
+    if (cli_signal_pending())
+        return CLI_EXIT_TROUBLE; /* what failed did because of it: the signal ends us */
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
@@ -108,6 +119,18 @@ static const char *input_label(const char *name, char *buf, size_t cap)
     return buf;
 }
 
+/* Where the budget came from, for a message: "--memory 1M",
+ * "MEMGOV_BUDGET=2M" or "17.6 GiB, the default". */
+static void budget_from(const sort_job_t *j, char *buf, size_t cap)
+{
+    if (j->o->budget_text != NULL)
+        snprintf(buf, cap, "--memory %s", j->o->budget_text);
+    else if (j->budget_env != NULL)
+        snprintf(buf, cap, "MEMGOV_BUDGET=%s", j->budget_env);
+    else
+        snprintf(buf, cap, "%s, the default", cli_size(mgov_budget(j->gov)).s);
+}
+
 /* An error of the sort (push, finish, next), worded for people. */
 static int sort_trouble(sort_job_t *j, int rc)
 {
@@ -119,10 +142,12 @@ static int sort_trouble(sort_job_t *j, int rc)
     case MGOV_ECORRUPT:
         return trouble(j, "a spilled run reads back wrong: %s", mgov_strerror(rc));
     case MGOV_ELIMIT:
-    case MGOV_EBUDGET:
-        return trouble(j, "the budget (--memory %s) is too small for this sort: %s",
-                       j->o->budget_text ? j->o->budget_text : cli_size(mgov_budget(j->gov)).s,
+    case MGOV_EBUDGET: {
+        char from[160];
+        budget_from(j, from, sizeof from);
+        return trouble(j, "the budget (%s) is too small for this sort: %s", from,
                        mgov_strerror(rc));
+    }
     default:
         return trouble(j, "sort failed: %s", mgov_strerror(rc));
     }
@@ -188,6 +213,23 @@ static inline void progress_tick(sort_job_t *j, uint64_t bytes)
 
 /* ---------------------------------------------------------------- input */
 
+/* The longest line the sort can hold under this governor: its records may
+ * fill the budget up to the critical threshold (an ordinary grant's
+ * ceiling), and a line costs SORT_LINE_COST bytes besides its own.  The
+ * input buffer, outside the budget, grows only to this, so a line that
+ * could never be sorted is refused once that much of it is read, not
+ * after 64 MiB. */
+static size_t line_limit(mgov_t *gov)
+{
+    mgov_stats_t st;
+    uint64_t room = mgov_budget(gov);
+
+    if (mgov_stats(gov, &st) == MGOV_OK)
+        room = (uint64_t)((double)room * st.critical);
+    room = room > SORT_LINE_COST ? room - SORT_LINE_COST : 0;
+    return room < SORT_MAX_LINE ? (size_t)room : SORT_MAX_LINE;
+}
+
 /* Sizes of the inputs (for the percentage), and a first check that each
  * exists, so a misspelt name fails before any work. */
 static int inputs_check(sort_job_t *j)
@@ -223,6 +265,8 @@ static int push_lines(sort_job_t *j)
         int st = mgov_sort_push(j->sort, line, len);
         if (st != MGOV_OK)
             return sort_trouble(j, st);
+        if (cli_signal_pending())
+            return CLI_EXIT_TROUBLE;
         progress_tick(j, j->in.bytes);
     }
     return rc;
@@ -238,6 +282,8 @@ static int push_records(sort_job_t *j)
         int st = mgov_sort_push(j->sort, rec, size);
         if (st != MGOV_OK)
             return sort_trouble(j, st);
+        if (cli_signal_pending())
+            return CLI_EXIT_TROUBLE;
         progress_tick(j, j->in.bytes);
     }
     return rc;
@@ -258,10 +304,17 @@ static int input_one(sort_job_t *j, const char *name)
     if (rc == CLI_INPUT_ERROR) {
         rc = trouble(j, "cannot read %s: %s", input_label(j->in.name, label, sizeof label),
                      strerror(j->in.err));
-    } else if (rc == CLI_INPUT_TOO_LONG) {
+    } else if (rc == CLI_INPUT_TOO_LONG && j->max_line == SORT_MAX_LINE) {
         rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov sort "
                      "takes", j->in.lines + 1, input_label(j->in.name, label, sizeof label),
                      cli_size(SORT_MAX_LINE).s);
+    } else if (rc == CLI_INPUT_TOO_LONG) {
+        char from[160];
+        budget_from(j, from, sizeof from);
+        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest the budget (%s) "
+                     "can hold; memgov sort takes lines up to %s with a larger budget",
+                     j->in.lines + 1, input_label(j->in.name, label, sizeof label),
+                     cli_size(j->max_line).s, from, cli_size(SORT_MAX_LINE).s);
     } else if (rc == CLI_INPUT_PARTIAL) {
         rc = trouble(j, "%s is not a whole number of %zu-byte records: %zu byte(s) left over",
                      input_label(j->in.name, label, sizeof label), j->o->rec_len,
@@ -296,6 +349,8 @@ static int output_open(sort_job_t *j)
 
 static int output_trouble(sort_job_t *j, int err)
 {
+    if (cli_signal_epipe(err)) /* the reader is gone: the end, as for sort(1) */
+        return CLI_EXIT_TROUBLE;
     if (j->out_fd == STDOUT_FILENO)
         return trouble(j, "cannot write to standard output: %s", strerror(err));
     return trouble(j, "cannot write '%s': %s", j->o->out_path, strerror(err));
@@ -320,12 +375,16 @@ static int output_all(sort_job_t *j)
         while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
             if (cli_output_put(&j->out, rec, len) != 0)
                 return output_trouble(j, j->out.err);
+            if (cli_signal_pending())
+                return CLI_EXIT_TROUBLE;
             progress_tick(j, j->out.bytes);
         }
     } else {
         while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
             if (cli_output_line(&j->out, rec, len) != 0)
                 return output_trouble(j, j->out.err);
+            if (cli_signal_pending())
+                return CLI_EXIT_TROUBLE;
             progress_tick(j, j->out.bytes);
         }
     }
@@ -374,16 +433,14 @@ static int sort_run(sort_job_t *j)
 
     mgov_config_t gcfg = MGOV_CONFIG_INIT;
     gcfg.budget = o->budget;
+    if (gcfg.budget == 0 && (rc = cli_default_budget("sort", CLI_EXIT_TROUBLE, &gcfg.budget,
+                                                     &j->budget_env)) != CLI_EXIT_OK)
+        return rc;
     gcfg.spill_dir = o->spill_dir;
     gcfg.spill_quota = o->spill_quota;
     int st = mgov_create(&gcfg, &j->gov);
-    if (st != MGOV_OK) {
-        const char *env = getenv("MEMGOV_BUDGET");
-        if (o->budget == 0 && env != NULL && env[0] != '\0')
-            return trouble(j, "MEMGOV_BUDGET='%s' is not a usable budget: %s", env,
-                           mgov_strerror(st));
+    if (st != MGOV_OK)
         return trouble(j, "cannot create the governor: %s", mgov_strerror(st));
-    }
 
     mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
     scfg.gov = j->gov;
@@ -402,22 +459,16 @@ static int sort_run(sort_job_t *j)
                        mgov_codec_name(o->codec), mgov_codec_name(o->codec));
     if (st == MGOV_EINVAL || st == MGOV_EBUSY || st == MGOV_EIO) {
         /* the spill directory is opened here; on MGOV_EIO errno says why */
-        const char *why = st == MGOV_EIO && errno != 0 ? strerror(errno) : mgov_strerror(st);
-        if (st == MGOV_EBUSY)
-            why = "another live memgov process is using it";
-        else if (st == MGOV_EINVAL)
-            why = "not a directory, or a symbolic link";
-        if (o->spill_dir != NULL)
-            return trouble(j, "cannot use spill directory '%s': %s", o->spill_dir, why);
-        const char *tmp = getenv("TMPDIR");
-        return trouble(j, "cannot make a spill directory under %s: %s",
-                       tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp", why);
+        int err = errno;
+        cli_progress_clear(&j->progress);
+        return cli_spill_dir_error("sort", CLI_EXIT_TROUBLE, o->spill_dir, st, err);
     }
     if (st != MGOV_OK)
         return trouble(j, "cannot create the sort: %s", mgov_strerror(st));
 
     size_t cap = o->rec_len > SORT_IO_BUFFER ? o->rec_len : SORT_IO_BUFFER;
-    if (cli_input_init(&j->in, cap, SORT_MAX_LINE) != 0)
+    j->max_line = line_limit(j->gov);
+    if (cli_input_init(&j->in, cap, j->max_line) != 0)
         return trouble(j, "out of memory for the input buffer");
     for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
         if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
@@ -426,6 +477,8 @@ static int sort_run(sort_job_t *j)
 
     if ((st = mgov_sort_finish(j->sort)) != MGOV_OK)
         return sort_trouble(j, st);
+    if (cli_signal_pending()) /* caught during the merge passes */
+        return CLI_EXIT_TROUBLE;
     if ((rc = output_all(j)) != CLI_EXIT_OK)
         return rc;
     cli_progress_clear(&j->progress);
@@ -434,11 +487,13 @@ static int sort_run(sort_job_t *j)
     return CLI_EXIT_OK;
 }
 
-/* Frees everything; on failure removes an OUT this run created. */
+/* Frees everything; on failure removes an OUT this run created.  After a
+ * signal too: destroying the sort and the governor removes the spill files
+ * and the private spill directory. */
 static int sort_cleanup(sort_job_t *j, int rc)
 {
     cli_progress_clear(&j->progress);
-    if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL)
+    if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL && !cli_signal_pending())
         print_stats(j); /* how far it got */
     cli_input_free(&j->in);
     cli_output_free(&j->out);
@@ -468,10 +523,10 @@ void cmd_sort_help(FILE *out)
             "Writes the lines of the FILEs, in order, sorted by bytes: the order of\n"
             "`LC_ALL=C sort`.  With no FILE, or when FILE is -, reads standard input.\n"
             "A last line without a newline is sorted as a line and written with one;\n"
-            "lines may hold any bytes, NUL included, up to 64 MiB each.  The sort runs\n"
-            "under a memory governor: the records it holds are charged to the budget,\n"
-            "and when the budget is full they go to disk as sorted runs, merged at the\n"
-            "end, so any input is sorted within the budget.\n"
+            "lines may hold any bytes, NUL included, up to 64 MiB each and to 95%% of\n"
+            "the budget.  The sort runs under a memory governor: the records it holds\n"
+            "are charged to the budget, and when the budget is full they go to disk as\n"
+            "sorted runs, merged at the end, so any input is sorted within the budget.\n"
             "\n"
             "Options:\n"
             "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
@@ -512,38 +567,19 @@ void cmd_sort_help(FILE *out)
             "that cannot be read, an output that cannot be written, no space to spill).\n");
 }
 
-static int parse_size(const char *opt, const char *text, uint64_t percent_base,
-                      uint64_t min, uint64_t *out)
-{
-    uint64_t bytes;
-
-    if (mgov_size_parse(text, percent_base, &bytes) != MGOV_OK)
-        return cli_usage_error("sort", "invalid size '%s' for %s (examples: 256M, 1.5G%s)", text,
-                               opt, percent_base ? ", 10%" : "");
-    if (bytes < min || bytes > MGOV_BUDGET_MAX)
-        return cli_usage_error("sort", "%s %s is out of range (%s to 64 TiB)", opt, text,
-                               cli_size(min).s);
-    *out = bytes;
-    return CLI_EXIT_OK;
-}
-
-/* "LEN" or "LEN:KEYLEN", decimal. */
+/* "LEN" or "LEN:KEYLEN", each a strict decimal count. */
 static int parse_records(const char *text, size_t *len, size_t *key)
 {
-    char *end;
-    unsigned long long l, k;
+    const char *colon = strchr(text, ':');
+    size_t n = colon != NULL ? (size_t)(colon - text) : strlen(text);
+    uint64_t l = 0, k = 0;
 
-    errno = 0;
-    l = strtoull(text, &end, 10);
-    k = l;
-    if (errno == 0 && *end == ':') {
-        const char *ks = end + 1;
-        k = strtoull(ks, &end, 10);
-        if (end == ks)
-            end = (char *)"?";
-    }
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || strchr(text, '-') ||
-        strchr(text, '+') || strchr(text, ' '))
+    bool ok = cli_decimal(text, n, &l);
+    if (colon == NULL)
+        k = l;
+    else if (ok)
+        ok = cli_decimal(colon + 1, strlen(colon + 1), &k);
+    if (!ok)
         return cli_usage_error("sort", "invalid --records '%s' (expected LEN or LEN:KEYLEN, "
                                "e.g. 16:8)", text);
     if (l == 0 || l > SORT_MAX_RECORD)
@@ -573,23 +609,21 @@ int cmd_sort(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
+    static const cli_cmd_t cmd = { "sort", cmd_sort_help };
     sort_opts_t o;
     int c, rc;
 
     memset(&o, 0, sizeof o);
     o.codec = MGOV_CODEC_NONE;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:ruh", opts, NULL)) != -1) {
+    while ((c = cli_getopt(&cmd, argc, argv, ":o:ruh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
-        case OPT_MEMORY: {
-            mgov_sysinfo_t sys;
-            mgov_sysinfo_read(&sys);
-            if ((rc = parse_size("--memory", optarg, sys.process_limit, MIN_BUDGET,
-                                 &o.budget)) != CLI_EXIT_OK)
+        case CLI_OPT_EXIT:
+            return rc;
+        case OPT_MEMORY:
+            if ((rc = cli_parse_budget("sort", "--memory", optarg, &o.budget)) != CLI_EXIT_OK)
                 return rc;
             o.budget_text = optarg;
             break;
-        }
         case 'o':
             o.out_path = optarg;
             break;
@@ -603,37 +637,22 @@ int cmd_sort(int argc, char **argv)
             if ((rc = parse_records(optarg, &o.rec_len, &o.key_len)) != CLI_EXIT_OK)
                 return rc;
             break;
-        case OPT_COMPRESS: {
-            int st = mgov_codec_parse(optarg, &o.codec);
-            if (st == MGOV_EINVAL)
-                return cli_usage_error("sort", "unknown codec '%s' for --compress (none, lz4, "
-                                       "zstd)", optarg);
-            if (st == MGOV_ENOTSUP) {
-                cli_error("sort", "this build of memgov has no %s support (--compress %s); "
-                          "available: none%s%s", optarg, optarg,
-                          mgov_codec_available(MGOV_CODEC_LZ4) ? ", lz4" : "",
-                          mgov_codec_available(MGOV_CODEC_ZSTD) ? ", zstd" : "");
-                return CLI_EXIT_TROUBLE;
-            }
+        case OPT_COMPRESS:
+            if ((rc = cli_parse_codec("sort", CLI_EXIT_TROUBLE, optarg, &o.codec)) != CLI_EXIT_OK)
+                return rc;
             break;
-        }
         case OPT_SPILL_DIR:
-            if (optarg[0] == '\0')
-                return cli_usage_error("sort", "--spill-dir needs a directory");
-            o.spill_dir = optarg;
+            if ((rc = cli_parse_dir("sort", "--spill-dir", optarg, &o.spill_dir)) != CLI_EXIT_OK)
+                return rc;
             break;
         case OPT_SPILL_QUOTA:
-            if ((rc = parse_size("--spill-quota", optarg, 0, 1, &o.spill_quota)) != CLI_EXIT_OK)
+            if ((rc = cli_parse_size("sort", "--spill-quota", optarg, 0, 1, MGOV_BUDGET_MAX,
+                                     &o.spill_quota)) != CLI_EXIT_OK)
                 return rc;
             break;
         case OPT_STATS:
             o.stats = true;
             break;
-        case 'h':
-            cmd_sort_help(stdout);
-            return CLI_EXIT_OK;
-        default:
-            return cli_getopt_error("sort", c, argv);
         }
     }
     if (o.out_path != NULL && o.out_path[0] == '\0')
@@ -648,6 +667,9 @@ int cmd_sort(int argc, char **argv)
     job.out_fd = -1;
     job.t0_ns = cli_now_ns();
     cli_progress_init(&job.progress);
+    cli_signals_catch();
     rc = sort_run(&job);
-    return sort_cleanup(&job, rc);
+    rc = sort_cleanup(&job, rc);
+    cli_signal_exit(); /* by the signal, when one came: 128 + signo */
+    return rc;
 }

@@ -5,7 +5,8 @@
  * one read(2) into the free space after it, so a 1 MiB buffer costs one
  * system call per MiB of a regular file and nothing per line.  `scanned`
  * remembers how far a line without '\n' has been searched, so a long line
- * read in many pieces is scanned once, not once per piece.
+ * read in many pieces is scanned once, not once per piece.  A read(2)
+ * interrupted by a signal the command caught ends the input with EINTR.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "input.h"
+#include "signals.h"
 
 #define INPUT_MIN_CAP ((size_t)4 << 10)
 
@@ -105,7 +107,8 @@ static int fill(cli_input_t *in)
             in->eof = true;
             return 0;
         }
-        if (errno != EINTR) {
+        /* a caught signal interrupts a read that waits (signals.h) */
+        if (errno != EINTR || cli_signal_pending()) {
             in->err = errno;
             return CLI_INPUT_ERROR;
         }

@@ -11,19 +11,31 @@
  * write(2) is retried on EINTR and after short writes; any other failure is
  * kept (thread_err, then err) and ends the output: later buffers are
  * dropped, every call fails.
+ *
+ * Signals (signals.h): the thread runs with every signal blocked, so they
+ * interrupt the caller's thread instead.  A caller waiting for the thread
+ * looks at cli_signal_pending() every WAIT_SLICE_NS and gives up (err
+ * EINTR) when a signal came: the thread may be blocked for good in a
+ * write(2) to a pipe nobody reads.  Such a thread is not joined by
+ * cli_output_free; it ends with the process, which the signal ends.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "output.h"
+#include "signals.h"
+
+#define WAIT_SLICE_NS 50000000L /* 50 ms: how soon a waiting caller sees a signal */
 
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(fd, p, n);
         if (w < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR && !cli_signal_pending())
                 continue;
             return errno;
         }
@@ -73,9 +85,18 @@ int cli_output_init(cli_output_t *o, int fd, size_t cap)
         errno = ENOMEM;
         return -1;
     }
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     pthread_mutex_init(&o->mu, NULL);
-    pthread_cond_init(&o->cond, NULL);
+    pthread_cond_init(&o->cond, &attr);
+    pthread_condattr_destroy(&attr);
+    /* the thread inherits a mask that blocks every signal */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
     o->threaded = pthread_create(&o->thread, NULL, writer_main, o) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;
 }
 
@@ -87,7 +108,10 @@ void cli_output_free(cli_output_t *o)
         pthread_mutex_lock(&o->mu);
         o->stop = true;
         pthread_cond_broadcast(&o->cond);
+        bool busy = o->full != NULL;
         pthread_mutex_unlock(&o->mu);
+        if (busy && cli_signal_pending())
+            return; /* maybe blocked in write(2) for good: left to the signal */
         pthread_join(o->thread, NULL);
         o->threaded = false;
     }
@@ -100,15 +124,23 @@ void cli_output_free(cli_output_t *o)
 }
 
 /* Waits until the thread has written what it was given; picks up its
- * error.  Returns 0 or -1. */
+ * error.  Returns 0, or -1 (err EINTR when a signal came first). */
 static int wait_idle(cli_output_t *o)
 {
     if (o->threaded) {
         pthread_mutex_lock(&o->mu);
-        while (o->full != NULL)
-            pthread_cond_wait(&o->cond, &o->mu);
+        while (o->full != NULL && !cli_signal_pending()) {
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += WAIT_SLICE_NS;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&o->cond, &o->mu, &until);
+        }
         if (o->err == 0)
-            o->err = o->thread_err;
+            o->err = o->full != NULL ? EINTR : o->thread_err;
         pthread_mutex_unlock(&o->mu);
     }
     return o->err != 0 ? -1 : 0;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "progress.h"
@@ -18,14 +17,6 @@
 #define PROGRESS_DELAY_NS 1000000000ull  /* silent for the first second */
 #define PROGRESS_PERIOD_NS 100000000ull  /* at most ten redraws a second */
 #define PROGRESS_WIDTH 80                /* when the terminal does not say */
-
-uint64_t cli_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void cli_progress_init(cli_progress_t *p)
 {

@@ -40,7 +40,4 @@ void cli_progress_show(cli_progress_t *p, const char *fmt, ...) CLI_PRINTF(2, 3)
  * and at the end. */
 void cli_progress_clear(cli_progress_t *p);
 
-/* Nanoseconds on CLOCK_MONOTONIC. */
-uint64_t cli_now_ns(void);
-
 #endif /* MEMGOV_TOOLS_PROGRESS_H */

@@ -224,7 +224,23 @@ expect 2 sort -o /dev/full "$work/big.txt" &&
     contains "$err" "cannot write '/dev/full': No space left on device" "-o /dev/full"
 expect 2 sort -o "$work/fresh.txt" "$work/nope.txt" && [ -e "$work/fresh.txt" ] &&
     fail "a failed sort left the output it created"
-expect 2 sort --memory 1M "$work/long.txt" && contains "$err" "too small" "a 3 MiB line at --memory 1M"
+# a line longer than the budget can hold is refused once that much is read,
+# with the limit in the message: /dev/zero is one endless line (D5)
+expect 2 sort --memory 1M "$work/long.txt" &&
+    contains "$err" "line 1 of '$work/long.txt' is longer than .*, the longest the budget (--memory 1M) can hold" \
+        "a 3 MiB line at --memory 1M"
+if [ -x /usr/bin/time ]; then
+    # peak_rss ARGS...: memgov's peak RSS in KiB
+    peak_rss() { /usr/bin/time -f "%M" -o "$work/rss" "$memgov" "$@" >/dev/null 2>"$err"; tail -1 "$work/rss"; }
+    base=$(peak_rss sort --memory 1M /dev/null)
+    zero=$(peak_rss sort --memory 1M /dev/zero)
+    contains "$err" "line 1 of '/dev/zero' is longer than .*, the longest the budget (--memory 1M) can hold" \
+        "/dev/zero at --memory 1M"
+    [ $((zero - base)) -lt 8192 ] ||
+        fail "/dev/zero at --memory 1M: peak RSS $zero KiB, $((zero - base)) KiB over an empty sort's"
+fi
+MEMGOV_BUDGET=2M expect 2 sort "$work/long.txt" &&
+    contains "$err" "the longest the budget (MEMGOV_BUDGET=2M) can hold" "a 3 MiB line with MEMGOV_BUDGET=2M"
 
 for bad in "--memory 0" "--memory lots" "--memory 100" "--records 0" "--records 16:0" \
     "--records 16:17" "--records abc" "--records 16:" "--records :8" "--records 16:8x" \

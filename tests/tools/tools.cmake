@@ -3,7 +3,9 @@
 # of the governor and the allocators together; sort.sh checks `memgov sort`
 # byte for byte against `LC_ALL=C sort` and the library's external sort
 # under a 1 MiB budget; sections.sh lists, writes, reads back and removes
-# sections of a persistent spill directory, busy and damaged ones included.
+# sections of a persistent spill directory, busy and damaged ones included;
+# signals.sh stops sort and bench sort by SIGPIPE, SIGTERM, SIGINT and
+# SIGHUP in the middle of a spill and checks that nothing is left behind.
 if(TARGET memgov)
   find_program(MGOV_BASH bash REQUIRED)
   add_test(NAME tools.cli
@@ -15,4 +17,7 @@ if(TARGET memgov)
   add_test(NAME tools.sections
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/sections.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.sections PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.signals
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/signals.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.signals PROPERTIES TIMEOUT 300)
 endif()
