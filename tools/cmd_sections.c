@@ -38,7 +38,7 @@
 #include "cli.h"
 
 #define CMD "sections"
-#define MANIFEST_NAME "sections.manifest" /* docs/section.md */
+#define MANIFEST_NAME "sec-manifest" /* docs/section.md */
 /* The governor only does accounting here: nothing is held in RAM but
  * a byte or none (see put_section). */
 #define SECTIONS_BUDGET ((uint64_t)16 << 20)

@@ -71,7 +71,7 @@ assert len({e["generation"] for e in v}) == 3, v
 EOF
     fi
 }
-n_files=$(find "$dir" -name 'sec-*' | wc -l)
+n_files=$(find "$dir" -name 'sec-*' ! -name 'sec-manifest*' | wc -l)
 [ "$n_files" -eq 3 ] || fail "expected 3 section files in DIR, found $n_files"
 [ -e "$dir/memgov.lock" ] && fail "memgov.lock left in DIR"
 
