@@ -276,7 +276,7 @@ static int put_section(mgov_t *gov, const char *dir, const char *name, const cha
     /* max_ram 1: a write longer than a byte goes straight to a new
      * generation of the section's file, never through RAM. */
     mgov_section_config_t scfg = MGOV_SECTION_CONFIG_INIT;
-    scfg.tier = MGOV_SECTION_AUTO;
+    scfg.override = MGOV_SECTION_AUTO;
     scfg.max_ram = 1;
     mgov_section_t *s;
     int rc = mgov_section_open(gov, name, &scfg, &s);

@@ -140,9 +140,9 @@ void demo_pattern_fill(uint8_t *buf, uint64_t off, size_t len)
 static int index_open(demo_t *d)
 {
     mgov_section_config_t scfg = MGOV_SECTION_CONFIG_INIT;
-    scfg.region = d->r_index;
+    scfg.region = mgov_region_name(d->gov, d->r_index);
     scfg.priority = MGOV_PRIORITY_INDEX_BUFFERS;
-    scfg.tier = MGOV_SECTION_AUTO;
+    scfg.override = MGOV_SECTION_AUTO;
     /* pin_wait_ns 0: a spill the governor asks for while a view is pinned
      * is skipped at once (MGOV_EBUSY); timeout_ns 0: growth fails fast */
     int rc = mgov_section_open(d->gov, DEMO_INDEX_NAME, &scfg, &d->index.sec);

@@ -1,10 +1,27 @@
 /* memgov/common.h - status codes, version and export macros shared by every
- * memgov header.
+ * memgov header, and the conventions every header follows.
  *
  * Every function that can fail returns an int: MGOV_OK (0) or one of the
  * negative MGOV_E... codes below.  The list is generated once from
  * MGOV_STATUS_MAP so the enum, mgov_strerror() and mgov_status_name() can
  * never disagree.
+ *
+ * Conventions of the whole API:
+ *   - Timeouts are int64_t nanoseconds: 0 means "do not wait" (fail at once
+ *     with the refusal, e.g. MGOV_EBUDGET or MGOV_EBUSY), < 0 means wait
+ *     forever, > 0 is a deadline (MGOV_ETIMEDOUT when it passes).
+ *   - Streams (mgov_sort_next, mgov_spill_read...) return 1 with an item, 0
+ *     at the end, or a negative error.
+ *   - Destroy and close functions accept NULL and do nothing.  Those that
+ *     return an int return MGOV_OK when done, and MGOV_EBUSY when they did
+ *     nothing because something still holds the handle (pinned views,
+ *     allocations alive): it stays valid, call again.  mgov_destroy alone
+ *     always destroys and says MGOV_ELEAKED when something was left alive.
+ *   - Configs are structs with an _INIT macro; zero means the default.  A
+ *     config names a region by name (NULL: the module's default region);
+ *     the governor's own calls take the region's index (mgov_region_find).
+ *   - A string or pointer a function returns is owned by the library; its
+ *     header says until when it stays valid.  Never free it.
  *
  * Thread safety: everything declared here is thread-safe.
  */
@@ -46,7 +63,8 @@ extern "C" {
     XX(ECORRUPT, -11, "corrupt data")                                          \
     XX(ENOTSUP, -12, "operation not supported")                                \
     XX(ECANCELED, -13, "canceled")                                             \
-    XX(EOVERFLOW, -14, "size overflows: count x size is not representable")
+    XX(EOVERFLOW, -14, "size overflows: count x size is not representable")             \
+    XX(ELEAKED, -15, "destroyed, but something was still alive (reported as events)")
 
 typedef enum mgov_status {
 #define MGOV__STATUS_ENUM(name, value, msg) MGOV_##name = (value),

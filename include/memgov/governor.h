@@ -101,9 +101,10 @@ MGOV_API int mgov_create(const mgov_config_t *cfg, mgov_t **out);
 /* Destroys the governor.  Reports every grant and consumer still alive
  * through the event callback first, then frees everything, leaked consumers
  * included (their callbacks are not called).  Returns MGOV_OK when nothing
- * was alive, MGOV_EBUSY when something leaked (the governor is destroyed
- * either way), MGOV_EINVAL for NULL.  No other thread may use gov, and no
- * grant may be released, during or after the call. */
+ * was alive, MGOV_ELEAKED when something was (the governor is destroyed
+ * either way: unlike other destroys, it cannot be refused).  NULL: MGOV_OK.
+ * No other thread may use gov, and no grant may be released, during or
+ * after the call. */
 MGOV_API int mgov_destroy(mgov_t *gov);
 
 MGOV_API uint64_t mgov_budget(const mgov_t *gov); /* bytes; 0 for NULL */
@@ -225,13 +226,29 @@ typedef enum {
     MGOV_TIER_ON_DISK
 } mgov_tier_t;
 
+/* "uninitialized", "in_memory", "on_disk"; "unknown" otherwise.  Static. */
+MGOV_API const char *mgov_tier_name(mgov_tier_t tier);
+
 /* What a consumer can do.  Any op may be NULL: not supported.  Every op is
  * called with no governor lock held and may re-enter the governor; ops of
  * one consumer may be called from several threads at once (a reclaim pass
  * and an explicit mgov_spill_consumer, say).  A consumer may release its
  * grants later than the callback returns (at its next safe point); waiters
- * are woken when it does. */
+ * are woken when it does.
+ *
+ * When ops run: from the moment mgov_consumer_register has listed the
+ * consumer, which is before it returns (another thread's reclaim may pick
+ * it at once), so ctx must be ready before the call; never when register
+ * fails; never again once mgov_consumer_unregister has returned.
+ *
+ * The table can grow: `version` says which fields the caller's header had
+ * (set MGOV_CONSUMER_OPS_VERSION; 0 is read as 1), and the library reads
+ * only those, so a program built against an older header keeps working
+ * with a newer library, and a newer program's extra ops are ignored by an
+ * older library. */
+#define MGOV_CONSUMER_OPS_VERSION 1
 typedef struct mgov_consumer_ops {
+    unsigned version; /* MGOV_CONSUMER_OPS_VERSION, or 0 */
     /* Bytes it holds in RAM now; for a spilled consumer, the bytes it would
      * hold once reloaded (used by mgov_reload_eligible). */
     uint64_t (*usage)(void *ctx);
@@ -278,8 +295,8 @@ MGOV_API int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *c
  * this consumer in flight in other threads has ended, so ctx may be freed
  * right after.  Called from inside one of its own callbacks, it waits for the
  * other threads' callbacks and returns; the handle is freed when the running
- * callback returns (the governor does not touch ctx after that).  NULL is
- * MGOV_EINVAL.  The handle must not be used after this call. */
+ * callback returns (the governor does not touch ctx after that).  NULL:
+ * MGOV_OK, nothing done.  The handle must not be used after this call. */
 MGOV_API int mgov_consumer_unregister(mgov_consumer_t *c);
 
 /* Marks the consumer as recently used (least recently touched is reclaimed
@@ -289,6 +306,8 @@ MGOV_API void mgov_consumer_touch(mgov_consumer_t *c);
 /* Turns MGOV_FORCE_RAM on or off.  MGOV_EINVAL for NULL. */
 MGOV_API int mgov_consumer_set_force_ram(mgov_consumer_t *c, bool on);
 
+/* The consumer's name (a copy the library owns), valid until the consumer
+ * is unregistered; NULL for NULL. */
 MGOV_API const char *mgov_consumer_name(const mgov_consumer_t *c);
 
 /* Runs one reclaim pass now, asking consumers for `target_bytes`: at

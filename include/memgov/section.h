@@ -39,7 +39,7 @@
  *     becomes ON_DISK; its RAM, if any, is released.  This costs O(length)
  *     per call, so batch writes to such a section.
  *
- * Overrides (mgov_section_config_t.tier):
+ * Overrides (mgov_section_config_t.override):
  *   MGOV_SECTION_AUTO        the governor spills it under pressure.
  *   MGOV_SECTION_FORCE_DISK  kept on disk: a copy found at open stays there,
  *                            data written goes straight to disk, and reload
@@ -102,9 +102,10 @@ typedef enum mgov_section_override {
 } mgov_section_override_t;
 
 typedef struct mgov_section_config {
-    int region;                    /* charged region; 0 = the first (graph_storage by default) */
+    const char *region;            /* charged region's name; NULL = "graph_storage"
+                                      (the first region when there is none so named) */
     unsigned priority;             /* consumer priority; 0 = MGOV_PRIORITY_GRAPH_STORAGE */
-    mgov_section_override_t tier;  /* MGOV_SECTION_AUTO by default */
+    mgov_section_override_t override; /* MGOV_SECTION_AUTO by default */
     uint64_t max_ram;              /* bytes; 0 = no cap */
     int64_t pin_wait_ns;           /* how long a spill or reload asked by the governor,
                                       and a write, wait for pinned views:
@@ -127,9 +128,9 @@ typedef struct mgov_section_view {
  * opens ON_DISK (ForceRam: loaded into RAM now); otherwise it opens
  * UNINITIALIZED.  The first open of a governor opens its spill directory
  * and reads the manifest.  cfg may be NULL (defaults).
- * Errors: MGOV_EINVAL (NULL gov/out, bad name, region, override, pin or
- * timeout values), MGOV_EEXIST (name taken by an open section or another
- * consumer), MGOV_ECORRUPT (its copy on disk failed its check), MGOV_EBUSY
+ * Errors: MGOV_EINVAL (NULL gov/out, bad name, override, pin or timeout
+ * values), MGOV_ENOTFOUND (no region of that name), MGOV_EEXIST (name taken
+ * by an open section or another consumer), MGOV_ECORRUPT (its copy on disk failed its check), MGOV_EBUSY
  * (the spill directory is another process's), MGOV_EIO, MGOV_ENOMEM, and
  * for ForceRam the budget's refusals. */
 MGOV_API int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t *cfg,
@@ -137,8 +138,8 @@ MGOV_API int mgov_section_open(mgov_t *gov, const char *name, const mgov_section
 
 /* Closes the section: unregisters its consumer and releases its RAM.  Its
  * copy on disk, if any, stays (it is found by the next open); RAM contents
- * written since the last spill are dropped.  MGOV_EBUSY (nothing done) while
- * a view is pinned; MGOV_EINVAL for NULL. */
+ * written since the last spill are dropped.  MGOV_EBUSY (nothing done, the
+ * section stays open) while a view is pinned; NULL: MGOV_OK. */
 MGOV_API int mgov_section_close(mgov_section_t *s);
 
 /* Removes the copy on disk of the section `name`, which must not be open
@@ -198,6 +199,8 @@ MGOV_API int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns);
 
 /* ------------------------------------------------------------ observability */
 
+/* The section's name (the library's copy), valid until the section is
+ * closed; NULL for NULL. */
 MGOV_API const char *mgov_section_name(const mgov_section_t *s);
 MGOV_API mgov_tier_t mgov_section_tier(const mgov_section_t *s);
 MGOV_API uint64_t mgov_section_length(const mgov_section_t *s);
@@ -224,8 +227,8 @@ MGOV_API int mgov_section_foreach(mgov_t *gov,
                                   void (*fn)(void *arg, const mgov_section_info_t *info),
                                   void *arg);
 
-MGOV_API const char *mgov_section_override_name(mgov_section_override_t o); /* "auto", ... */
-MGOV_API const char *mgov_tier_name(mgov_tier_t tier); /* "uninitialized", "in_memory", "on_disk" */
+/* "auto", "force_disk", "force_ram"; "unknown" otherwise.  Static strings. */
+MGOV_API const char *mgov_section_override_name(mgov_section_override_t o);
 
 #ifdef __cplusplus
 }

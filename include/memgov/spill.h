@@ -96,6 +96,8 @@ MGOV_API void mgov_spill_dir_close(mgov_spill_dir_t *dir);
  * spill_quota), closed by mgov_destroy.  Thread-safe.  Errors as open. */
 MGOV_API int mgov_spill_dir_get(mgov_t *gov, mgov_spill_dir_t **out);
 
+/* The directory's path (the library's copy), valid until it is closed;
+ * NULL for NULL. */
 MGOV_API const char *mgov_spill_dir_path(const mgov_spill_dir_t *dir);
 MGOV_API uint64_t mgov_spill_dir_quota(const mgov_spill_dir_t *dir);
 MGOV_API uint64_t mgov_spill_dir_used(const mgov_spill_dir_t *dir);  /* bytes on disk now */
@@ -149,6 +151,8 @@ MGOV_API void mgov_spill_file_destroy(mgov_spill_file_t *f);
 MGOV_API uint64_t mgov_spill_file_raw_bytes(const mgov_spill_file_t *f);    /* bytes written */
 MGOV_API uint64_t mgov_spill_file_stored_bytes(const mgov_spill_file_t *f); /* size on disk,
                                                                                headers too */
+/* The file's path (the library's copy), valid until it is destroyed (or
+ * its directory closed); NULL for NULL. */
 MGOV_API const char *mgov_spill_file_path(const mgov_spill_file_t *f);
 
 typedef struct mgov_spill_reader_config {

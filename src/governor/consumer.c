@@ -79,7 +79,14 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
     c->region = cfg->region;
     c->priority = cfg->priority;
     atomic_init(&c->flags, cfg->flags);
-    c->ops = *cfg->ops;
+    /* version 1 (and 0) has the five ops; later fields would be read only
+     * for a caller whose header had them */
+    c->ops = (mgov_consumer_ops_t){ .version = MGOV_CONSUMER_OPS_VERSION,
+                                    .usage = cfg->ops->usage,
+                                    .evict = cfg->ops->evict,
+                                    .spill = cfg->ops->spill,
+                                    .reload = cfg->ops->reload,
+                                    .tier = cfg->ops->tier };
     c->ctx = cfg->ctx;
     atomic_init(&c->last_touch, atomic_fetch_add(&gov->touch_clock, 1) + 1);
 
@@ -142,7 +149,7 @@ static bool maybe_free_locked(mgov_consumer_t *c)
 int mgov_consumer_unregister(mgov_consumer_t *c)
 {
     if (!c)
-        return MGOV_EINVAL;
+        return MGOV_OK;
     mgov_t *gov = c->gov;
     unsigned mine = own_frames(c);
     pthread_mutex_lock(&gov->lock);
@@ -215,6 +222,16 @@ int mgov_consumer_set_force_ram(mgov_consumer_t *c, bool on)
     else
         atomic_fetch_and(&c->flags, ~(unsigned)MGOV_FORCE_RAM);
     return MGOV_OK;
+}
+
+const char *mgov_tier_name(mgov_tier_t tier)
+{
+    switch (tier) {
+    case MGOV_TIER_UNINITIALIZED: return "uninitialized";
+    case MGOV_TIER_IN_MEMORY: return "in_memory";
+    case MGOV_TIER_ON_DISK: return "on_disk";
+    }
+    return "unknown";
 }
 
 const char *mgov_consumer_name(const mgov_consumer_t *c)

@@ -167,7 +167,7 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
 int mgov_destroy(mgov_t *gov)
 {
     if (!gov)
-        return MGOV_EINVAL;
+        return MGOV_OK;
     /* the layers' states go first, top down (sections use the spill
      * directory); removing them needs no grant */
     mgov__layers_destroy(gov);
@@ -190,7 +190,7 @@ int mgov_destroy(mgov_t *gov)
     destroy_locks(gov);
     free(gov->spill_dir);
     free(gov);
-    return leaked ? MGOV_EBUSY : MGOV_OK;
+    return leaked ? MGOV_ELEAKED : MGOV_OK;
 }
 
 uint64_t mgov_budget(const mgov_t *gov)

@@ -104,8 +104,8 @@ void mgov__section_end(mgov_section_t *s)
 
 bool mgov__section_disk_bound(const mgov_section_t *s, uint64_t length)
 {
-    return s->cfg.tier == MGOV_SECTION_FORCE_DISK ||
-           (s->cfg.tier == MGOV_SECTION_AUTO && s->cfg.max_ram && length > s->cfg.max_ram);
+    return s->cfg.override == MGOV_SECTION_FORCE_DISK ||
+           (s->cfg.override == MGOV_SECTION_AUTO && s->cfg.max_ram && length > s->cfg.max_ram);
 }
 
 /* ---------------------------------------------------------- consumer ops */
@@ -158,7 +158,7 @@ static const mgov_consumer_ops_t section_ops = {
 
 static int config_check(const mgov_section_config_t *c)
 {
-    return (unsigned)c->tier > MGOV_SECTION_FORCE_RAM || c->region < 0 ? MGOV_EINVAL : MGOV_OK;
+    return (unsigned)c->override > MGOV_SECTION_FORCE_RAM ? MGOV_EINVAL : MGOV_OK;
 }
 
 /* Takes the name in the store: a new entry, or the copy on disk's. */
@@ -227,8 +227,13 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
         return MGOV_EINVAL;
     if (!c.priority)
         c.priority = MGOV_PRIORITY_GRAPH_STORAGE;
+    int region;
+    int rc = mgov__region_resolve(gov, c.region, "graph_storage", &region);
+    if (rc != MGOV_OK)
+        return rc;
+    c.region = NULL; /* the caller's string need not outlive the call */
     mgov__tier_store_t *st;
-    int rc = mgov__tier_store(gov, &st);
+    rc = mgov__tier_store(gov, &st);
     if (rc != MGOV_OK)
         return rc;
     mgov_section_t *s = mgov__calloc(1, sizeof *s);
@@ -236,6 +241,7 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
         return MGOV_ENOMEM;
     s->store = st;
     s->cfg = c;
+    s->region = region;
     pthread_mutex_init(&s->mu, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -249,14 +255,14 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
     }
     mgov_consumer_config_t cc = {
         .name = s->entry->name,
-        .region = c.region,
+        .region = region,
         .priority = c.priority,
-        .flags = c.tier == MGOV_SECTION_FORCE_RAM ? MGOV_FORCE_RAM : 0,
+        .flags = c.override == MGOV_SECTION_FORCE_RAM ? MGOV_FORCE_RAM : 0,
         .ops = &section_ops,
         .ctx = s,
     };
     rc = mgov_consumer_register(gov, &cc, &s->consumer);
-    if (rc == MGOV_OK && c.tier == MGOV_SECTION_FORCE_RAM)
+    if (rc == MGOV_OK && c.override == MGOV_SECTION_FORCE_RAM)
         rc = force_ram_load(s);
     if (rc != MGOV_OK) {
         if (s->consumer)
@@ -265,9 +271,9 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
         section_free(s);
         return rc;
     }
-    if (c.tier != MGOV_SECTION_AUTO)
+    if (c.override != MGOV_SECTION_AUTO)
         mgov__consumer_report(s->consumer, MGOV_EV_OVERRIDE, atomic_load(&s->length), 0,
-                              (uint64_t)c.tier, MGOV_OK);
+                              (uint64_t)c.override, MGOV_OK);
     *out = s;
     return MGOV_OK;
 }
@@ -275,7 +281,7 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
 int mgov_section_close(mgov_section_t *s)
 {
     if (!s)
-        return MGOV_EINVAL;
+        return MGOV_OK;
     pthread_mutex_lock(&s->mu);
     bool pinned = s->pins > 0;
     pthread_mutex_unlock(&s->mu);

@@ -85,7 +85,7 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
     e->gen = gen;
     e->length = length;
     e->crc = crc;
-    e->override = (uint8_t)s->cfg.tier;
+    e->override = (uint8_t)s->cfg.override;
     e->status = MGOV_OK;
     e->verified = true;
     pthread_mutex_unlock(&st->mu);
@@ -162,8 +162,8 @@ int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns,
                           mgov_grant_t *out)
 {
     mgov_t *gov = s->store->gov;
-    flags |= s->cfg.tier == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
-    return mgov_reserve(gov, s->cfg.region, bytes, flags, timeout_ns, out); /* 0: fail fast */
+    flags |= s->cfg.override == MGOV_SECTION_AUTO ? MGOV_REVOCABLE : 0;
+    return mgov_reserve(gov, s->region, bytes, flags, timeout_ns, out); /* 0: fail fast */
 }
 
 int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
@@ -225,7 +225,7 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
 {
     if (!s)
         return MGOV_EINVAL;
-    if (s->cfg.tier == MGOV_SECTION_FORCE_RAM)
+    if (s->cfg.override == MGOV_SECTION_FORCE_RAM)
         return MGOV_EBUSY;
     int rc = mgov__section_begin(s, timeout_ns, true);
     uint64_t freed = 0;

@@ -212,16 +212,6 @@ const char *mgov_section_override_name(mgov_section_override_t o)
     return "unknown";
 }
 
-const char *mgov_tier_name(mgov_tier_t tier)
-{
-    switch (tier) {
-    case MGOV_TIER_UNINITIALIZED: return "uninitialized";
-    case MGOV_TIER_IN_MEMORY: return "in_memory";
-    case MGOV_TIER_ON_DISK: return "on_disk";
-    }
-    return "unknown";
-}
-
 int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_info_t *info),
                          void *arg)
 {
@@ -257,7 +247,7 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
         mgov_section_t *s = e->open;
         if (s) {
             x->open = 1;
-            x->override = s->cfg.tier;
+            x->override = s->cfg.override;
             x->tier = (mgov_tier_t)atomic_load(&s->tier);
             x->length = atomic_load(&s->length);
             x->ram_bytes = atomic_load(&s->ram_bytes);

@@ -217,7 +217,7 @@ static int reload_for_write(mgov_section_t *s, const change_t *ch, uint64_t *old
 static int apply_change(mgov_section_t *s, const change_t *ch, uint64_t old_len,
                         uint64_t *reloaded)
 {
-    if (s->cfg.tier == MGOV_SECTION_FORCE_RAM && s->cfg.max_ram && ch->new_len > s->cfg.max_ram)
+    if (s->cfg.override == MGOV_SECTION_FORCE_RAM && s->cfg.max_ram && ch->new_len > s->cfg.max_ram)
         return MGOV_ELIMIT;
     bool disk_bound = mgov__section_disk_bound(s, ch->new_len);
     if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && !disk_bound) {

@@ -87,7 +87,8 @@ struct mgov_section {
     mgov__tier_store_t *store;
     mgov__tier_entry_t *entry; /* lives while the section is open */
     mgov_consumer_t *consumer;
-    mgov_section_config_t cfg;
+    mgov_section_config_t cfg; /* its region resolved into `region` */
+    int region;
 
     pthread_mutex_t mu;
     pthread_cond_t cond;  /* busy or pins went down */

@@ -30,7 +30,7 @@ static const code_t codes[] = {
 static void test_every_code_has_message_and_name(void **state)
 {
     (void)state;
-    assert_int_equal(N_CODES, 15);
+    assert_int_equal(N_CODES, 16);
     for (size_t i = 0; i < N_CODES; i++) {
         assert_string_equal(mgov_strerror(codes[i].code), codes[i].msg);
         assert_string_equal(mgov_status_name(codes[i].code), codes[i].name);
@@ -53,6 +53,7 @@ static void test_known_values(void **state)
     assert_string_equal(mgov_status_name(MGOV_ENOTSUP), "ENOTSUP");
     assert_string_equal(mgov_status_name(MGOV_ETIMEDOUT), "ETIMEDOUT");
     assert_string_equal(mgov_status_name(-14), "EOVERFLOW");
+    assert_string_equal(mgov_status_name(-15), "ELEAKED");
 }
 
 static void test_codes_negative_and_distinct(void **state)
@@ -73,7 +74,7 @@ static void test_codes_negative_and_distinct(void **state)
 static void test_unknown_values(void **state)
 {
     (void)state;
-    const int unknown[] = { 1, 2, 14, -15, -100, 100, INT_MIN, INT_MAX, -1000000 };
+    const int unknown[] = { 1, 2, 14, -16, -100, 100, INT_MIN, INT_MAX, -1000000 };
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         assert_string_equal(mgov_strerror(unknown[i]), "unknown status");
         assert_string_equal(mgov_status_name(unknown[i]), "UNKNOWN");

@@ -157,7 +157,7 @@ mgov_section_t *ph_sec_open(mgov_t *gov, const char *name, mgov_tier_t tier)
 mgov_section_t *ph_sec_open_disk(mgov_t *gov, const char *name, mgov_tier_t tier)
 {
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
-    c.tier = MGOV_SECTION_FORCE_DISK;
+    c.override = MGOV_SECTION_FORCE_DISK;
     return ph_sec_open_cfg(gov, name, tier, &c);
 }
 

@@ -101,11 +101,12 @@ static void test_names(void **state)
     assert_int_equal(mgov_section_open(NULL, "x", NULL, &s), MGOV_EINVAL);
     assert_int_equal(mgov_section_open(f->gov, "x", NULL, NULL), MGOV_EINVAL);
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
-    c.tier = (mgov_section_override_t)7;
+    c.override = (mgov_section_override_t)7;
     assert_int_equal(mgov_section_open(f->gov, "x", &c, &s), MGOV_EINVAL);
-    c.tier = MGOV_SECTION_AUTO;
-    c.region = 99;
-    assert_int_equal(mgov_section_open(f->gov, "x", &c, &s), MGOV_EINVAL);
+    c.override = MGOV_SECTION_AUTO;
+    c.region = "no_such_region";
+    assert_int_equal(mgov_section_open(f->gov, "x", &c, &s), MGOV_ENOTFOUND);
+    c.region = NULL;
 
     const char *good[] = { longest, "with space", "a.b", "x-1_2", "~!@#$%^&*()" };
     for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
@@ -317,7 +318,7 @@ static void test_force_disk(void **state)
 {
     sfx_t *f = *state;
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
-    c.tier = MGOV_SECTION_FORCE_DISK;
+    c.override = MGOV_SECTION_FORCE_DISK;
     mgov_section_t *s = sfx_open(f, "cold", &c);
     gh_event_t e;
     assert_true(gh_evlog_named(f->log, MGOV_EV_OVERRIDE, "cold", 0, &e));
@@ -348,7 +349,7 @@ static void test_force_ram(void **state)
 {
     sfx_t *f = *state;
     mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
-    c.tier = MGOV_SECTION_FORCE_RAM;
+    c.override = MGOV_SECTION_FORCE_RAM;
     c.priority = 1; /* the first victim, were it one */
     mgov_section_t *s = sfx_open(f, "hot", &c);
     gh_event_t e;

@@ -153,7 +153,7 @@ static void test_stress(void **state)
     for (int i = 0; i < N_SECTIONS; i++) {
         mgov_section_config_t c = MGOV_SECTION_CONFIG_INIT;
         c.priority = 30 + 20 * (unsigned)i;
-        c.tier = i == 3 ? MGOV_SECTION_FORCE_DISK : MGOV_SECTION_AUTO;
+        c.override = i == 3 ? MGOV_SECTION_FORCE_DISK : MGOV_SECTION_AUTO;
         c.max_ram = i == 2 ? 2 * GH_MiB : 0;
         c.pin_wait_ns = i == 1 ? 2000000 : 0;
         c.timeout_ns = 1000000;
