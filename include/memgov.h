@@ -14,6 +14,7 @@
 #include "memgov/section.h"
 #include "memgov/size.h"
 #include "memgov/sort.h"
+#include "memgov/hashagg.h"
 #include "memgov/spill.h"
 #include "memgov/sysinfo.h"
 

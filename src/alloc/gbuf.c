@@ -63,15 +63,26 @@ static int charge_more(mgov__gbuf_t *g, uint64_t bytes, int64_t timeout_ns, unsi
     return rc;
 }
 
-/* Maps what the grant now covers (movable): new_cap bytes. */
+/* Maps what the grant now covers (movable): new_cap bytes; with populate,
+ * faults the new pages in. */
 static int map_to(mgov__gbuf_t *g, size_t new_cap, bool populate)
 {
-    if (g->max)
-        return MGOV_OK; /* fixed: the reservation is there; pages fault in */
+    if (g->max) { /* fixed: the reservation is there; pages fault in */
+        if (populate)
+            mgov__pages_populate(g->base + g->cap, new_cap - g->cap);
+        return MGOV_OK;
+    }
     void *p = g->base;
     int err = p ? mgov__mremap(&p, g->cap, new_cap) : mgov__mmap_anon(new_cap, populate, &p);
     if (err)
         return MGOV_ENOMEM;
+    if (g->base && new_cap >= MGOV__HUGE_MIN) { /* grown past the threshold */
+        mgov__pages_advise_huge(p, new_cap);
+        if (populate)
+            mgov__pages_populate((unsigned char *)p + g->cap, new_cap - g->cap);
+    } else if (g->base && populate) {
+        mgov__pages_populate((unsigned char *)p + g->cap, new_cap - g->cap);
+    }
     g->base = p;
     return MGOV_OK;
 }

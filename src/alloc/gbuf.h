@@ -12,7 +12,9 @@
  *            a hash table, a sort's records).
  *   movable  mapped only as needed (mgov__mmap_anon: 2 MiB-aligned with
  *            huge pages from 4 MiB on) and grown by mremap, so a grow may
- *            move it (a section's RAM).
+ *            move it (a section's RAM, a hash table's rows); advised huge
+ *            pages once it reaches 4 MiB.  Its mapping ends at cap, so a
+ *            huge page never holds bytes the grant does not cover.
  *
  *            0                      cap                       max
  *   base ->  [ charged, may be resident | reserved address space ]
@@ -36,7 +38,8 @@
 #include "memgov/governor.h"
 
 /* mgov__gbuf_grow's `how`: grant flags (MGOV_NO_RECLAIM, MGOV_URGENT) plus: */
-#define MGOV__GBUF_POPULATE 0x100u /* fault the new pages in now (movable) */
+#define MGOV__GBUF_POPULATE 0x100u /* fault the new pages in now: one call, not a
+                                      trap per page (they will be written anyway) */
 
 typedef struct mgov__gbuf {
     mgov_t *gov;

@@ -5,19 +5,32 @@
 
 #include <string.h>
 
+int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_t alen,
+                   const void *b, size_t blen)
+{
+    int rc = MGOV_OK;
+    if (!rec_size) {
+        unsigned char hdr[5];
+        size_t h = 0;
+        uint32_t v = (uint32_t)(alen + blen);
+        do {
+            hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            v >>= 7;
+        } while (v);
+        rc = mgov_spill_write(w, hdr, h);
+    }
+    if (rc == MGOV_OK && alen)
+        rc = mgov_spill_write(w, a, alen);
+    if (rc == MGOV_OK && blen)
+        rc = mgov_spill_write(w, b, blen);
+    return rc;
+}
+
 int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec, size_t len)
 {
     if (rec_size)
         return mgov_spill_write(w, rec, len);
-    unsigned char hdr[5];
-    size_t h = 0;
-    uint32_t v = (uint32_t)len;
-    do {
-        hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-        v >>= 7;
-    } while (v);
-    int rc = mgov_spill_write(w, hdr, h);
-    return rc == MGOV_OK && len ? mgov_spill_write(w, rec, len) : rc;
+    return mgov__rec_put2(w, 0, rec, len, NULL, 0);
 }
 
 void mgov__recin_init(mgov__recin_t *in, mgov_spill_reader_t *reader, size_t rec_size,

@@ -44,6 +44,11 @@ static inline size_t mgov__rec_frame(size_t rec_size, size_t len)
  * check).  Variable: len <= UINT32_MAX.  The writer's errors. */
 int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec, size_t len);
 
+/* Appends one record made of two pieces (a key and the states after it,
+ * say), framed as one record of alen + blen bytes. */
+int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_t alen,
+                   const void *b, size_t blen);
+
 typedef struct mgov__recin {
     mgov_spill_reader_t *reader; /* borrowed */
     size_t rec_size;             /* > 0: fixed width */

@@ -248,15 +248,9 @@ int mgov__mmap_anon(size_t len, int populate, void **out)
         munmap(p, (size_t)(a - p));
     if (p + span > a + len)
         munmap(a + len, (size_t)(p + span - (a + len)));
-#ifdef MADV_HUGEPAGE
-    (void)madvise(a, len, MADV_HUGEPAGE);
-#endif
-    if (populate && madvise(a, len, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
-        volatile uint8_t *v = a; /* an older kernel: fault them by hand */
-        size_t page = mgov__page_size();
-        for (size_t off = 0; off < len; off += page)
-            v[off] = 0;
-    }
+    mgov__pages_advise_huge(a, len);
+    if (populate)
+        mgov__pages_populate(a, len);
     *out = a;
     return 0;
 }
@@ -290,6 +284,27 @@ int mgov__mmap_reserve(size_t len, void **out)
         return fail(errno);
     *out = p;
     return 0;
+}
+
+void mgov__pages_advise_huge(void *p, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+    if (len)
+        (void)madvise(p, len, MADV_HUGEPAGE);
+#else
+    (void)p;
+    (void)len;
+#endif
+}
+
+void mgov__pages_populate(void *p, size_t len)
+{
+    if (len && madvise(p, len, MADV_POPULATE_WRITE) != 0 && errno == EINVAL) {
+        volatile uint8_t *v = p; /* an older kernel: fault them by hand */
+        size_t page = mgov__page_size();
+        for (size_t off = 0; off < len; off += page)
+            v[off] = v[off];
+    }
 }
 
 void mgov__pages_discard(void *p, size_t len)

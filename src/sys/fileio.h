@@ -76,6 +76,14 @@ int mgov__mremap(void **p, size_t old_len, size_t new_len);
  * known at the start (an operator's records, a hash table).  Injected as
  * MGOV_FAULT_MMAP.  0 with *out set, or -errno. */
 int mgov__mmap_reserve(size_t len, void **out);
+/* Advice on an anonymous mapping of ours, never an error: huge pages for
+ * [p, p+len) (MADV_HUGEPAGE; p and len 2 MiB multiples give whole huge
+ * pages, and none can reach past the mapping's end), and faulting
+ * [p, p+len) in now (MADV_POPULATE_WRITE, or touching a byte a page on
+ * kernels without it): one call instead of a trap per page. */
+void mgov__pages_advise_huge(void *p, size_t len);
+void mgov__pages_populate(void *p, size_t len);
+
 /* Gives the pages of [p, p+len) back to the system (MADV_DONTNEED): they
  * read as zeros if touched again.  p and len page-aligned.  Never injected:
  * giving memory back is what failure paths do. */

@@ -1,0 +1,130 @@
+/* ops/op_partition.c - partition files and the stack of files waiting for a
+ * pass (see ops/op_partition.h).
+ *
+ * Invariants: a partition has at most one open writer; a file is on the
+ * stack or the caller's, never both.
+ * Locking: none; one operator's thread.
+ */
+#include "ops/op_partition.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sys/fault.h"
+
+unsigned mgov__part_bits(const mgov__op_t *op)
+{
+    uint64_t per = op->writer_cost ? op->writer_cost : 1;
+    unsigned bits = MGOV__PART_MIN_BITS;
+    while (bits < MGOV__PART_MAX_BITS && ((uint64_t)2 << bits) * per * 16 <= op->mem)
+        bits++;
+    return bits;
+}
+
+int mgov__part_out_init(mgov__part_out_t *po, mgov__op_t *op, unsigned n, size_t rec_size)
+{
+    memset(po, 0, sizeof *po);
+    po->op = op;
+    po->n = n;
+    po->rec_size = rec_size;
+    po->w = mgov__calloc(n, sizeof *po->w);
+    po->records = mgov__calloc(n, sizeof *po->records);
+    po->bytes = mgov__calloc(n, sizeof *po->bytes);
+    if (!po->w || !po->records || !po->bytes) {
+        mgov__part_out_free(po);
+        return MGOV_ENOMEM;
+    }
+    return MGOV_OK;
+}
+
+int mgov__part_out_begin(mgov__part_out_t *po, unsigned p)
+{
+    if (po->w[p])
+        return MGOV_OK;
+    return mgov_spill_writer_create(po->op->dir, &po->op->spill, &po->w[p]);
+}
+
+int mgov__part_put(mgov__part_out_t *po, unsigned p, const void *rec, size_t len)
+{
+    int rc = mgov__part_out_begin(po, p);
+    if (rc != MGOV_OK)
+        return rc;
+    if ((rc = mgov__rec_put(po->w[p], po->rec_size, rec, len)) != MGOV_OK)
+        return rc;
+    po->records[p]++;
+    po->bytes[p] += len + mgov__rec_frame(po->rec_size, len);
+    return MGOV_OK;
+}
+
+int mgov__part_put2(mgov__part_out_t *po, unsigned p, const void *a, size_t alen, const void *b,
+                    size_t blen)
+{
+    int rc = mgov__part_out_begin(po, p);
+    if (rc != MGOV_OK)
+        return rc;
+    if ((rc = mgov__rec_put2(po->w[p], po->rec_size, a, alen, b, blen)) != MGOV_OK)
+        return rc;
+    po->records[p]++;
+    po->bytes[p] += alen + blen + mgov__rec_frame(po->rec_size, alen + blen);
+    return MGOV_OK;
+}
+
+int mgov__part_finish(mgov__part_out_t *po, unsigned p, mgov__part_file_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!po->w || !po->w[p])
+        return MGOV_OK;
+    mgov_spill_writer_t *w = po->w[p];
+    po->w[p] = NULL;
+    int rc = mgov_spill_writer_finish(w, &out->file);
+    if (rc != MGOV_OK)
+        return rc;
+    out->records = po->records[p];
+    out->bytes = po->bytes[p];
+    po->records[p] = po->bytes[p] = 0;
+    return MGOV_OK;
+}
+
+void mgov__part_out_free(mgov__part_out_t *po)
+{
+    if (po->w)
+        for (unsigned p = 0; p < po->n; p++)
+            mgov_spill_writer_abort(po->w[p]);
+    free(po->w);
+    free(po->records);
+    free(po->bytes);
+    memset(po, 0, sizeof *po);
+}
+
+int mgov__part_stack_push(mgov__part_stack_t *st, const mgov__part_file_t *f)
+{
+    if (st->n == st->cap) {
+        unsigned cap = st->cap ? st->cap * 2 : 16;
+        mgov__part_file_t *v = mgov__malloc(cap * sizeof *v);
+        if (!v)
+            return MGOV_ENOMEM;
+        if (st->n)
+            memcpy(v, st->v, st->n * sizeof *v);
+        free(st->v);
+        st->v = v;
+        st->cap = cap;
+    }
+    st->v[st->n++] = *f;
+    return MGOV_OK;
+}
+
+bool mgov__part_stack_pop(mgov__part_stack_t *st, mgov__part_file_t *out)
+{
+    if (!st->n)
+        return false;
+    *out = st->v[--st->n];
+    return true;
+}
+
+void mgov__part_stack_free(mgov__part_stack_t *st)
+{
+    for (unsigned i = 0; i < st->n; i++)
+        mgov_spill_file_destroy(st->v[i].file);
+    free(st->v);
+    memset(st, 0, sizeof *st);
+}
