@@ -170,6 +170,14 @@ MGOV_API int mgov_hashagg_create(const mgov_hashagg_config_t *cfg, mgov_hashagg_
 MGOV_API int mgov_hashagg_push(mgov_hashagg_t *h, const void *key, size_t key_len,
                                const mgov_value_t *values);
 
+/* Adds n rows of fixed-width keys at once: keys holds n x key_size bytes,
+ * values n x n_inputs values (row-major; NULL when n_inputs is 0).  The
+ * same as n pushes, without a call and a copy per row: the way to feed it
+ * vectors.  Variable keys: MGOV_EINVAL.  Errors as push; on an error the
+ * rows before the failing one were added. */
+MGOV_API int mgov_hashagg_push_batch(mgov_hashagg_t *h, const void *keys,
+                                     const mgov_value_t *values, size_t n);
+
 /* Ends the input.  Errors as push. */
 MGOV_API int mgov_hashagg_finish(mgov_hashagg_t *h);
 

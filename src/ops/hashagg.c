@@ -9,7 +9,8 @@
  * values may point into the caller's memory, valid during the push only).
  *
  * Work memory (one grant-backed buffer, made at the first push):
- *   [ batch keys | batch values | results | a state block | a record's carry ]
+ *   [ batch keys | batch values | results | a state block | a record's carry
+ *     | a batch of a file's records, laid out as rows (fixed keys) ]
  *
  * Output: the groups of the pass's partitions in RAM, partition by
  * partition (each freed once returned), then every file on the stack in
@@ -87,7 +88,7 @@ int mgov_hashagg_create(const mgov_hashagg_config_t *cfg, mgov_hashagg_t **out)
     h->rec_fixed = cfg->key_size ? cfg->key_size + h->lay.size : 0;
     h->progress = cfg->progress;
     h->progress_ctx = cfg->progress_ctx;
-    h->pass.bits = mgov__part_bits(&h->op);
+    h->pass.bits = mgov__part_plan(&h->op, cfg->spill.block_size != 0);
     h->pass.n = 1u << h->pass.bits;
     h->st.partitions = h->pass.n;
     /* one open writer per partition and a reader stay possible beside the
@@ -123,7 +124,8 @@ static int start(mgov_hashagg_t *h)
     size_t res = round16(h->lay.n * sizeof(mgov_value_t));
     size_t tmp = round16(h->lay.size);
     size_t carry = round16(h->rec_fixed);
-    size_t total = bk + bv + res + tmp + carry;
+    size_t stage = h->key_size ? round16(MGOV__HA_BATCH * h->row_size) : 0;
+    size_t total = bk + bv + res + tmp + carry + stage;
     int rc = mgov__op_grow(&h->op, &h->work, total ? total : 16, 0, h->op.timeout_ns, 0);
     if (rc != MGOV_OK)
         return rc;
@@ -133,6 +135,7 @@ static int start(mgov_hashagg_t *h)
     h->results = (mgov_value_t *)(p + bk + bv);
     h->tmp = p + bk + bv + res;
     h->carry = h->tmp + tmp;
+    h->stage = h->key_size ? h->carry + carry : NULL;
     return mgov__ha_pass_begin(h, 0, UINT64_MAX);
 }
 
@@ -142,7 +145,10 @@ static int flush_batch(mgov_hashagg_t *h)
     unsigned n = h->nb;
     h->nb = 0;
     int rc = mgov__ha_take_request(h);
-    return rc == MGOV_OK ? mgov__ha_absorb_batch(h, h->bkeys, h->bvals, n) : rc;
+    return rc == MGOV_OK ? mgov__ha_absorb_batch(h, h->bkeys, h->key_size,
+                                                 (const unsigned char *)h->bvals,
+                                                 h->n_inputs * sizeof(mgov_value_t), false, n)
+                         : rc;
 }
 
 int mgov_hashagg_push(mgov_hashagg_t *h, const void *key, size_t key_len,
@@ -171,6 +177,42 @@ int mgov_hashagg_push(mgov_hashagg_t *h, const void *key, size_t key_len,
         return mgov__op_fail(&h->op, rc);
     h->st.rows_in++;
     return MGOV_OK;
+}
+
+int mgov_hashagg_push_batch(mgov_hashagg_t *h, const void *keys, const mgov_value_t *values,
+                            size_t n)
+{
+    if (!h || (!keys && n) || (h->n_inputs && !values && n) || !h->key_size)
+        return MGOV_EINVAL;
+    if (h->op.failed)
+        return h->op.failed;
+    if (h->finished)
+        return MGOV_EINVAL;
+    if (!h->bkeys) { /* a user aggregate: one at a time */
+        for (size_t i = 0; i < n; i++) {
+            int rc = mgov_hashagg_push(h, (const unsigned char *)keys + i * h->key_size,
+                                       h->key_size, values ? values + i * h->n_inputs : NULL);
+            if (rc != MGOV_OK)
+                return rc;
+        }
+        return MGOV_OK;
+    }
+    int rc = start(h);
+    if (rc == MGOV_OK && h->nb) /* rows pushed one by one come first */
+        rc = flush_batch(h);
+    const unsigned char *k = keys;
+    for (size_t i = 0; i < n && rc == MGOV_OK; i += MGOV__HA_BATCH) {
+        unsigned m = n - i < MGOV__HA_BATCH ? (unsigned)(n - i) : MGOV__HA_BATCH;
+        rc = mgov__ha_take_request(h);
+        if (rc == MGOV_OK)
+            rc = mgov__ha_absorb_batch(
+                h, k + i * h->key_size, h->key_size,
+                (const unsigned char *)(values ? values + i * h->n_inputs : h->bvals),
+                h->n_inputs * sizeof(mgov_value_t), false, m);
+        if (rc == MGOV_OK)
+            h->st.rows_in += m;
+    }
+    return rc == MGOV_OK ? MGOV_OK : mgov__op_fail(&h->op, rc);
 }
 
 int mgov_hashagg_finish(mgov_hashagg_t *h)

@@ -42,7 +42,7 @@
 #include "ops/op.h"
 #include "ops/op_partition.h"
 
-#define MGOV__HA_BATCH 32        /* rows hashed and prefetched together */
+#define MGOV__HA_BATCH 256       /* rows hashed and prefetched together */
 #define MGOV__HA_MAX_KEY_DEFAULT ((size_t)1 << 20)
 #define MGOV__HA_UDF_STATE_MAX 4096
 
@@ -118,6 +118,7 @@ struct mgov_hashagg {
     mgov_value_t *results;    /* n aggregates */
     unsigned char *tmp;       /* lay.size: a state block */
     unsigned char *carry;     /* rec_fixed bytes: a record cut by a block */
+    unsigned char *stage;     /* fixed keys: MGOV__HA_BATCH records of a file, as rows */
     unsigned nb;              /* rows in the batch */
 
     /* output */
@@ -153,10 +154,13 @@ size_t mgov__ha_row_bytes(const mgov_hashagg_t *h, size_t klen);
  * changed. */
 int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, const void *key,
                          size_t klen, unsigned char **row, bool *fresh);
-/* Aggregates n rows of fixed keys with built-in aggregates (the batch):
- * groups found are updated here, the rest go through mgov__ha_absorb. */
-int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys,
-                          const mgov_value_t *vals, unsigned n);
+/* Aggregates n records of fixed keys at once (at most MGOV__HA_BATCH),
+ * record i's key at keys + i * kstride and its payload at pay + i *
+ * pstride: n_inputs values of a raw row, or (states) its 8-aligned partial
+ * states.  Groups found are updated here; the rest go through
+ * mgov__ha_absorb. */
+int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t kstride,
+                          const unsigned char *pay, size_t pstride, bool states, unsigned n);
 /* Gives back a partition's table and rows. */
 void mgov__ha_part_free(mgov__ha_part_t *pt);
 /* Bytes a partition holds. */

@@ -219,6 +219,32 @@ static int split_record(mgov_hashagg_t *h, const unsigned char *rec, size_t len,
     return MGOV_OK;
 }
 
+/* Fixed keys: records gathered a batch at a time, laid out as rows (the
+ * states 8-aligned), aggregated as the input is. */
+static int read_fixed(mgov_hashagg_t *h, mgov__recin_t *in)
+{
+    for (;;) {
+        int rc = mgov__ha_take_request(h);
+        if (rc != MGOV_OK)
+            return rc;
+        unsigned n = 0;
+        int more = 1;
+        while (n < MGOV__HA_BATCH && (more = mgov__recin_next(in)) > 0) {
+            unsigned char *row = h->stage + (size_t)n++ * h->row_size;
+            memcpy(row, in->rec, h->key_size);
+            if (h->lay.size)
+                memcpy(row + h->state_off, in->rec + h->key_size, h->lay.size);
+        }
+        if (more < 0)
+            return more;
+        if (n && (rc = mgov__ha_absorb_batch(h, h->stage, h->row_size, h->stage + h->state_off,
+                                             h->row_size, true, n)) != MGOV_OK)
+            return rc;
+        if (more == 0)
+            return MGOV_OK;
+    }
+}
+
 static int read_file(mgov_hashagg_t *h, const mgov__part_file_t *f)
 {
     mgov_spill_reader_t *r;
@@ -227,6 +253,11 @@ static int read_file(mgov_hashagg_t *h, const mgov__part_file_t *f)
         return rc;
     mgov__recin_t in;
     mgov__recin_init(&in, r, h->rec_fixed, h->max_key + h->lay.size, h->carry);
+    if (h->key_size) {
+        rc = read_fixed(h, &in);
+        mgov_spill_reader_close(r);
+        return rc;
+    }
     for (uint64_t n = 0;; n++) {
         if (n % REQUEST_EVERY == 0 && (rc = mgov__ha_take_request(h)) != MGOV_OK)
             break;

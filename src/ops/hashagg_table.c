@@ -51,7 +51,8 @@ size_t mgov__ha_row_bytes(const mgov_hashagg_t *h, size_t klen)
     return h->key_size ? h->row_size : round8(sizeof(uint32_t) + klen) + h->lay.size;
 }
 
-static bool key_eq(const mgov_hashagg_t *h, const unsigned char *row, const void *key,
+static inline __attribute__((always_inline)) bool key_eq(const mgov_hashagg_t *h,
+                                                        const unsigned char *row, const void *key,
                    size_t klen)
 {
     if (h->key_size == 8) {
@@ -192,8 +193,8 @@ static inline unsigned char *find_fixed(const mgov_hashagg_t *h, const mgov__ha_
     }
 }
 
-int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys,
-                          const mgov_value_t *vals, unsigned n)
+int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t kstride,
+                          const unsigned char *pay, size_t pstride, bool states, unsigned n)
 {
     uint64_t hv[MGOV__HA_BATCH];
     mgov__ha_part_t *pts[MGOV__HA_BATCH];
@@ -202,7 +203,7 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys,
     /* three sweeps, so the cache misses of a sweep overlap: slots, rows,
      * then the work */
     for (unsigned i = 0; i < n; i++) {
-        hv[i] = mgov__part_hash(keys + i * ks, ks, 0, h->const_hash);
+        hv[i] = mgov__part_hash(keys + i * kstride, ks, ps->level, h->const_hash);
         unsigned p = mgov__part_of(hv[i], ps->bits);
         pts[i] = mgov__part_out_open(&ps->out, p) ? NULL : &ps->parts[p];
         if (pts[i] && pts[i]->mask)
@@ -220,16 +221,19 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys,
         }
     }
     for (unsigned i = 0; i < n; i++) {
-        const unsigned char *key = keys + i * ks;
-        const mgov_value_t *v = vals + i * h->n_inputs;
+        const unsigned char *key = keys + i * kstride, *p = pay + i * pstride;
+        const mgov_value_t *v = states ? NULL : (const mgov_value_t *)(const void *)p;
         mgov__ha_part_t *pt = pts[i];
         unsigned char *row;
         if (pt && pt->mask && (row = find_fixed(h, pt, hv[i], key)) != NULL) {
-            mgov__agg_update(&h->lay, row + h->state_off, v);
+            if (states)
+                mgov__agg_merge(&h->lay, row + h->state_off, p);
+            else
+                mgov__agg_update(&h->lay, row + h->state_off, v);
             continue;
         }
         /* a new group, or a partition on disk (a spill may change which) */
-        int rc = mgov__ha_absorb(h, key, ks, hv[i], v, NULL);
+        int rc = mgov__ha_absorb(h, key, ks, hv[i], v, states ? p : NULL);
         if (rc != MGOV_OK)
             return rc;
         if (mgov__part_out_open(&ps->out, mgov__part_of(hv[i], ps->bits)))

@@ -10,14 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spill/spill_costs.h"
 #include "sys/fault.h"
 
-unsigned mgov__part_bits(const mgov__op_t *op)
+#define BLOCK_MIN ((size_t)16 << 10)
+#define BLOCK_MAX ((size_t)1 << 20)
+
+unsigned mgov__part_plan(mgov__op_t *op, bool block_given)
 {
-    uint64_t per = op->writer_cost ? op->writer_cost : 1;
-    unsigned bits = MGOV__PART_MIN_BITS;
-    while (bits < MGOV__PART_MAX_BITS && ((uint64_t)2 << bits) * per * 16 <= op->mem)
-        bits++;
+    unsigned bits = MGOV__PART_MAX_BITS;
+    while (bits > MGOV__PART_MIN_BITS && ((uint64_t)BLOCK_MIN << bits) * 32 > op->mem)
+        bits--;
+    if (!block_given) {
+        size_t b = BLOCK_MIN;
+        while (b < BLOCK_MAX && ((uint64_t)b << (bits + 1)) * 32 <= op->mem)
+            b *= 2;
+        op->spill.block_size = b;
+        op->writer_cost = mgov__spill_writer_charge(op->spill.codec, op->spill.level, b);
+        op->reader_cost = mgov__spill_reader_charge(op->spill.codec, b);
+    }
     return bits;
 }
 

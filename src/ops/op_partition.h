@@ -63,10 +63,13 @@ static inline uint64_t mgov__part_tag(uint64_t h)
     return (h >> 32) & 0xffff;
 }
 
-/* How many partition bits a pass of op uses: as many as keep one open
- * writer per partition within about 1/16 of its memory, between
- * MGOV__PART_MIN_BITS and MGOV__PART_MAX_BITS. */
-unsigned mgov__part_bits(const mgov__op_t *op);
+/* Plans a hash operator's passes: returns how many partition bits a pass
+ * uses (16 partitions, fewer only when the memory is tiny) and, unless the
+ * caller chose a block size (block_given), sizes op's spill blocks so that
+ * one open writer per partition takes at most about 1/32 of its memory
+ * (16 KiB to 1 MiB), updating op's writer and reader costs.  Wide fan-out
+ * with small blocks: one level of partitioning covers 16x the memory. */
+unsigned mgov__part_plan(mgov__op_t *op, bool block_given);
 
 /* ------------------------------------------------------------- files */
 

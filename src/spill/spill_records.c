@@ -9,6 +9,14 @@ int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_
                    const void *b, size_t blen)
 {
     int rc = MGOV_OK;
+    if (rec_size && alen + blen <= 256) { /* a small fixed record: one write */
+        unsigned char rec[256];
+        if (alen)
+            memcpy(rec, a, alen);
+        if (blen)
+            memcpy(rec + alen, b, blen);
+        return mgov_spill_write(w, rec, alen + blen);
+    }
     if (!rec_size) {
         unsigned char hdr[5];
         size_t h = 0;
