@@ -8,9 +8,9 @@
  * partition's file at level L) into 2^bits partitions by the top bits of
  * the level's hash (ops/op_partition.h).  Each partition in RAM has
  *
- *   slots  uint64[2^k], open addressing with linear probing; 0 is empty,
- *          else (tag << 48) | ref, ref the row's index + 1 (fixed keys) or
- *          its byte offset / 8 + 1 (variable keys); at most 3/4 full
+ *   slots  the shared slot array (ops/op_table.h); a reference is the
+ *          row's index + 1 (fixed keys) or its byte offset / 8 + 1
+ *          (variable keys)
  *   rows   the groups, appended:
  *            fixed key:    [ key | pad to 8 | states ]          row_size bytes
  *            variable key: [ u32 len | key | pad to 8 | states ]
@@ -41,6 +41,7 @@
 #include "memgov/sort.h"
 #include "ops/op.h"
 #include "ops/op_partition.h"
+#include "ops/op_table.h"
 
 #define MGOV__HA_BATCH 256       /* rows hashed and prefetched together */
 #define MGOV__HA_MAX_KEY_DEFAULT ((size_t)1 << 20)
@@ -75,10 +76,10 @@ uint32_t mgov__agg_finalize(const mgov__agg_layout_t *lay, const unsigned char *
 /* ------------------------------------------------------------ partitions */
 
 typedef struct mgov__ha_part {
-    mgov__gbuf_t slots, rows;
-    uint64_t mask;   /* slots - 1; 0: no table */
+    mgov__slots_t slots; /* ops/op_table.h: references to the rows */
+    mgov__gbuf_t rows;
     uint64_t groups;
-    size_t used;     /* row bytes in use */
+    size_t used;         /* row bytes in use */
 } mgov__ha_part_t;
 
 typedef struct mgov__ha_pass {
@@ -166,7 +167,7 @@ void mgov__ha_part_free(mgov__ha_part_t *pt);
 /* Bytes a partition holds. */
 static inline uint64_t mgov__ha_part_bytes(const mgov__ha_part_t *pt)
 {
-    return pt->slots.cap + pt->rows.cap;
+    return pt->slots.buf.cap + pt->rows.cap;
 }
 
 /* ---- hashagg_pass.c */

@@ -56,7 +56,7 @@ int mgov__ha_pass_begin(mgov_hashagg_t *h, unsigned level, uint64_t in_bytes)
     if (!ps->parts)
         return MGOV_ENOMEM;
     for (unsigned p = 0; p < ps->n; p++) {
-        int rc = mgov__op_buf_init(&h->op, &ps->parts[p].slots, 0);
+        int rc = mgov__slots_init(&h->op, &ps->parts[p].slots);
         if (rc == MGOV_OK)
             rc = mgov__op_buf_init(&h->op, &ps->parts[p].rows, 0);
         if (rc != MGOV_OK)

@@ -1,12 +1,11 @@
-/* ops/hashagg_table.c - a partition's hash table and row store (layout in
- * ops/hashagg_internal.h).
+/* ops/hashagg_table.c - a partition's groups: the shared slot array
+ * (ops/op_table.h) over a row store (layout in ops/hashagg_internal.h).
  *
- * Lookup probes linearly from the hash's slot bits, comparing the 16-bit
- * tag before touching a row.  A new group grows the table first (doubling
- * at 3/4 full: a fresh zeroed table, filled by walking the rows in order,
- * so the old table is read once and the rows sequentially) and the rows
- * second (by steps, mremap), each within the operator's limit; a refusal
- * changes nothing.
+ * Lookup walks the slots whose tag matches and compares keys.  A new group
+ * reserves its slot first (the array doubles at 3/4 full, re-inserting the
+ * rows in order) and its row second (the store grows by doubling up to a
+ * step, by mremap), each within the operator's limit; a refusal changes
+ * nothing.
  *
  * Invariants: every row has exactly one slot; groups <= 3/4 of the slots.
  * Locking: none; the operator's thread.
@@ -16,8 +15,6 @@
 #include "ops/hashagg_internal.h"
 #include "sys/sys.h"
 
-#define REF_MASK (((uint64_t)1 << 48) - 1)
-#define INIT_SLOTS 512u
 
 static size_t round8(size_t n)
 {
@@ -75,42 +72,25 @@ static int within_limit(const mgov_hashagg_t *h, uint64_t more)
     return now + more > h->limit ? MGOV_ELIMIT : MGOV_OK;
 }
 
-static void slot_put(uint64_t *slots, uint64_t mask, uint64_t hv, uint64_t ref)
-{
-    uint64_t i = hv & mask;
-    while (slots[i])
-        i = (i + 1) & mask;
-    slots[i] = mgov__part_tag(hv) << 48 | ref;
-}
+/* The rows of a partition, in order, for the slot array's growth. */
+typedef struct walk {
+    const mgov_hashagg_t *h;
+    const mgov__ha_part_t *pt;
+    size_t off;
+} walk_t;
 
-static int table_grow(mgov_hashagg_t *h, mgov__ha_part_t *pt)
+static bool each_row(void *ctx, uint64_t i, uint64_t *hv, uint64_t *ref)
 {
-    uint64_t n = pt->mask ? (pt->mask + 1) * 2 : INIT_SLOTS;
-    size_t bytes = (size_t)n * sizeof(uint64_t);
-    int rc = within_limit(h, bytes);
-    if (rc != MGOV_OK)
-        return rc;
-    mgov__gbuf_t nb;
-    if ((rc = mgov__op_buf_init(&h->op, &nb, 0)) != MGOV_OK)
-        return rc;
-    if ((rc = mgov__op_grow(&h->op, &nb, bytes, bytes, 0, MGOV__GBUF_POPULATE)) != MGOV_OK) {
-        mgov__gbuf_free(&nb);
-        return rc;
-    }
-    uint64_t *slots = (uint64_t *)nb.base; /* fresh anonymous memory: all empty */
-    size_t off = 0;
-    for (uint64_t g = 0; g < pt->groups; g++) {
-        unsigned char *row = pt->rows.base + off;
-        size_t klen;
-        const unsigned char *key = mgov__ha_row_key(h, row, &klen);
-        uint64_t hv = mgov__part_hash(key, klen, h->pass.level, h->const_hash);
-        slot_put(slots, n - 1, hv, h->key_size ? g + 1 : off / 8 + 1);
-        off += mgov__ha_row_bytes(h, klen);
-    }
-    mgov__gbuf_free(&pt->slots);
-    mgov__gbuf_move(&pt->slots, &nb);
-    pt->mask = n - 1;
-    return MGOV_OK;
+    walk_t *w = ctx;
+    if (i >= w->pt->groups)
+        return false;
+    const unsigned char *row = w->pt->rows.base + w->off;
+    size_t klen;
+    const unsigned char *key = mgov__ha_row_key(w->h, row, &klen);
+    *hv = mgov__part_hash(key, klen, w->h->pass.level, w->h->const_hash);
+    *ref = w->h->key_size ? i + 1 : w->off / 8 + 1;
+    w->off += mgov__ha_row_bytes(w->h, klen);
+    return true;
 }
 
 static int rows_grow(mgov_hashagg_t *h, mgov__ha_part_t *pt, size_t need)
@@ -130,28 +110,22 @@ static int rows_grow(mgov_hashagg_t *h, mgov__ha_part_t *pt, size_t need)
 int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, const void *key,
                          size_t klen, unsigned char **row, bool *fresh)
 {
-    uint64_t tag = mgov__part_tag(hv);
-    if (pt->mask) {
-        const uint64_t *slots = (const uint64_t *)pt->slots.base;
-        for (uint64_t i = hv & pt->mask;; i = (i + 1) & pt->mask) {
-            uint64_t s = slots[i];
-            if (!s)
-                break;
-            if (s >> 48 == tag) {
-                unsigned char *r = mgov__ha_row(h, pt, s & REF_MASK);
-                if (key_eq(h, r, key, klen)) {
-                    *row = r;
-                    *fresh = false;
-                    return MGOV_OK;
-                }
+    if (pt->slots.mask) {
+        uint64_t i = mgov__slots_first(&pt->slots, hv), ref;
+        while ((ref = mgov__slots_next(&pt->slots, hv, &i)) != 0) {
+            unsigned char *r = mgov__ha_row(h, pt, ref);
+            if (key_eq(h, r, key, klen)) {
+                *row = r;
+                *fresh = false;
+                return MGOV_OK;
             }
         }
     }
-    /* a new group: the table first, then its row */
-    int rc;
-    if (!pt->mask || (pt->groups + 1) * 4 > (pt->mask + 1) * 3)
-        if ((rc = table_grow(h, pt)) != MGOV_OK)
-            return rc;
+    /* a new group: the slot first, then its row */
+    walk_t w = { h, pt, 0 };
+    int rc = mgov__slots_reserve(&h->op, &pt->slots, h->limit, each_row, &w);
+    if (rc != MGOV_OK)
+        return rc;
     size_t rb = mgov__ha_row_bytes(h, klen);
     if (pt->used + rb > pt->rows.cap && (rc = rows_grow(h, pt, pt->used + rb)) != MGOV_OK)
         return rc;
@@ -167,7 +141,7 @@ int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, co
             memcpy(r + sizeof len, key, klen);
         ref = pt->used / 8 + 1;
     }
-    slot_put((uint64_t *)pt->slots.base, pt->mask, hv, ref);
+    mgov__slots_put(&pt->slots, hv, ref);
     pt->used += rb;
     pt->groups++;
     *row = r;
@@ -179,18 +153,13 @@ int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, co
 static inline unsigned char *find_fixed(const mgov_hashagg_t *h, const mgov__ha_part_t *pt,
                                         uint64_t hv, const unsigned char *key)
 {
-    const uint64_t *slots = (const uint64_t *)pt->slots.base;
-    uint64_t tag = mgov__part_tag(hv);
-    for (uint64_t i = hv & pt->mask;; i = (i + 1) & pt->mask) {
-        uint64_t s = slots[i];
-        if (!s)
-            return NULL;
-        if (s >> 48 == tag) {
-            unsigned char *r = mgov__ha_row(h, pt, s & REF_MASK);
-            if (key_eq(h, r, key, h->key_size))
-                return r;
-        }
+    uint64_t i = mgov__slots_first(&pt->slots, hv), ref;
+    while ((ref = mgov__slots_next(&pt->slots, hv, &i)) != 0) {
+        unsigned char *r = mgov__ha_row(h, pt, ref);
+        if (key_eq(h, r, key, h->key_size))
+            return r;
     }
+    return NULL;
 }
 
 int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t kstride,
@@ -206,16 +175,16 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t k
         hv[i] = mgov__part_hash(keys + i * kstride, ks, ps->level, h->const_hash);
         unsigned p = mgov__part_of(hv[i], ps->bits);
         pts[i] = mgov__part_out_open(&ps->out, p) ? NULL : &ps->parts[p];
-        if (pts[i] && pts[i]->mask)
-            __builtin_prefetch((const uint64_t *)pts[i]->slots.base + (hv[i] & pts[i]->mask));
+        if (pts[i] && pts[i]->slots.mask)
+            __builtin_prefetch(mgov__slots_home(&pts[i]->slots, hv[i]));
     }
     for (unsigned i = 0; i < n; i++) {
         const mgov__ha_part_t *pt = pts[i];
-        if (!pt || !pt->mask)
+        if (!pt || !pt->slots.mask)
             continue;
-        uint64_t s = ((const uint64_t *)pt->slots.base)[hv[i] & pt->mask];
+        uint64_t s = *mgov__slots_home(&pt->slots, hv[i]);
         if (s && s >> 48 == mgov__part_tag(hv[i])) {
-            const unsigned char *row = mgov__ha_row(h, pt, s & REF_MASK);
+            const unsigned char *row = mgov__ha_row(h, pt, s & MGOV__SLOT_REF_MASK);
             __builtin_prefetch(row);
             __builtin_prefetch(row + h->row_size - 1); /* a row may cross a line */
         }
@@ -225,7 +194,7 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t k
         const mgov_value_t *v = states ? NULL : (const mgov_value_t *)(const void *)p;
         mgov__ha_part_t *pt = pts[i];
         unsigned char *row;
-        if (pt && pt->mask && (row = find_fixed(h, pt, hv[i], key)) != NULL) {
+        if (pt && pt->slots.mask && (row = find_fixed(h, pt, hv[i], key)) != NULL) {
             if (states)
                 mgov__agg_merge(&h->lay, row + h->state_off, p);
             else
@@ -246,9 +215,8 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t k
 
 void mgov__ha_part_free(mgov__ha_part_t *pt)
 {
-    mgov__gbuf_free(&pt->slots);
+    mgov__slots_free(&pt->slots);
     mgov__gbuf_free(&pt->rows);
-    pt->mask = 0;
     pt->groups = 0;
     pt->used = 0;
 }
