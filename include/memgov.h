@@ -15,6 +15,7 @@
 #include "memgov/size.h"
 #include "memgov/sort.h"
 #include "memgov/hashagg.h"
+#include "memgov/hashjoin.h"
 #include "memgov/spill.h"
 #include "memgov/sysinfo.h"
 

@@ -80,6 +80,21 @@ int mgov__part_put2(mgov__part_out_t *po, unsigned p, const void *a, size_t alen
     return MGOV_OK;
 }
 
+int mgov__part_putv(mgov__part_out_t *po, unsigned p, const mgov__piece_t *pieces, unsigned n)
+{
+    int rc = mgov__part_out_begin(po, p);
+    if (rc != MGOV_OK)
+        return rc;
+    if ((rc = mgov__rec_putv(po->w[p], po->rec_size, pieces, n)) != MGOV_OK)
+        return rc;
+    size_t len = 0;
+    for (unsigned i = 0; i < n; i++)
+        len += pieces[i].len;
+    po->records[p]++;
+    po->bytes[p] += len + mgov__rec_frame(po->rec_size, len);
+    return MGOV_OK;
+}
+
 int mgov__part_finish(mgov__part_out_t *po, unsigned p, mgov__part_file_t *out)
 {
     memset(out, 0, sizeof *out);

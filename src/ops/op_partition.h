@@ -106,6 +106,8 @@ int mgov__part_put(mgov__part_out_t *po, unsigned p, const void *rec, size_t len
 /* As mgov__part_put, for a record in two pieces (a key, then its states). */
 int mgov__part_put2(mgov__part_out_t *po, unsigned p, const void *a, size_t alen, const void *b,
                     size_t blen);
+/* As mgov__part_put, for a record in n pieces. */
+int mgov__part_putv(mgov__part_out_t *po, unsigned p, const mgov__piece_t *pieces, unsigned n);
 /* Finishes p's file into *out (records, bytes; level and parent left to
  * the caller).  With no writer open, *out is empty (file NULL). */
 int mgov__part_finish(mgov__part_out_t *po, unsigned p, mgov__part_file_t *out);

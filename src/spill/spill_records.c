@@ -34,6 +34,29 @@ int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_
     return rc;
 }
 
+int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t *pieces,
+                   unsigned n)
+{
+    size_t total = 0;
+    for (unsigned i = 0; i < n; i++)
+        total += pieces[i].len;
+    int rc = MGOV_OK;
+    if (!rec_size) {
+        unsigned char hdr[10];
+        size_t h = 0;
+        uint64_t v = total;
+        do {
+            hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+            v >>= 7;
+        } while (v);
+        rc = mgov_spill_write(w, hdr, h);
+    }
+    for (unsigned i = 0; i < n && rc == MGOV_OK; i++)
+        if (pieces[i].len)
+            rc = mgov_spill_write(w, pieces[i].p, pieces[i].len);
+    return rc;
+}
+
 int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec, size_t len)
 {
     if (rec_size)

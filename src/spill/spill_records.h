@@ -49,6 +49,14 @@ int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec, size
 int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_t alen,
                    const void *b, size_t blen);
 
+/* Appends one record made of n pieces, framed as one. */
+typedef struct mgov__piece {
+    const void *p;
+    size_t len;
+} mgov__piece_t;
+int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t *pieces,
+                   unsigned n);
+
 typedef struct mgov__recin {
     mgov_spill_reader_t *reader; /* borrowed */
     size_t rec_size;             /* > 0: fixed width */

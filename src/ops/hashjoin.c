@@ -1,0 +1,266 @@
+/* ops/hashjoin.c - the hash join's lifecycle, pushes and output state
+ * machine (see memgov/hashjoin.h and ops/hashjoin_internal.h).
+ *
+ *   build...  -> the level-0 pass's partitions (RAM or build files)
+ *   probe     -> its output pulled by next (HJ_PROBE), or its partition's
+ *                probe file
+ *   probe_finish, next:
+ *     HJ_UNMATCHED  unmatched build rows of the pass's RAM partitions
+ *     HJ_PAIRS      the next spilled pair from the stack:
+ *       HJ_FILE       a pass: its build file loaded, its probe file
+ *                     streamed (then HJ_UNMATCHED for that pass)
+ *       HJ_CHUNK      a chunked join
+ *     HJ_DONE
+ *
+ * Invariants: op.failed is sticky; the consumer is registered last at
+ * create and unregistered first at destroy; a pushed probe row is copied
+ * (curbuf) because its output is pulled after the push returns.
+ * Locking: none (the base's consumer ops touch atomics only).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/hashjoin_internal.h"
+#include "sys/fault.h"
+
+void mgov__hashjoin_test_constant_hash(mgov_hashjoin_t *j)
+{
+    j->const_hash = true;
+}
+
+int mgov_hashjoin_create(const mgov_hashjoin_config_t *cfg, mgov_hashjoin_t **out)
+{
+    if (!out)
+        return MGOV_EINVAL;
+    *out = NULL;
+    if (!cfg || !cfg->gov || (unsigned)cfg->type > MGOV_JOIN_ANTI ||
+        cfg->key_size > UINT32_MAX / 2 || cfg->max_key > UINT32_MAX / 2 ||
+        cfg->max_payload > UINT32_MAX / 2)
+        return MGOV_EINVAL;
+    mgov_hashjoin_t *j = mgov__calloc(1, sizeof *j);
+    if (!j)
+        return MGOV_ENOMEM;
+    mgov__op_config_t oc = {
+        .gov = cfg->gov,
+        .region = cfg->region,
+        .name = cfg->name,
+        .prefix = "hashjoin",
+        .priority = cfg->priority,
+        .max_memory = cfg->max_memory,
+        .timeout_ns = cfg->timeout_ns,
+        .spill_dir = cfg->spill_dir,
+        .spill = cfg->spill,
+    };
+    int rc = mgov__op_init(&j->op, &oc);
+    if (rc != MGOV_OK) {
+        free(j);
+        return rc;
+    }
+    j->type = cfg->type;
+    j->key_size = cfg->key_size;
+    j->max_key = cfg->key_size ? cfg->key_size
+                 : cfg->max_key ? cfg->max_key : MGOV__HJ_MAX_KEY_DEFAULT;
+    j->max_payload = cfg->max_payload ? cfg->max_payload : MGOV__HJ_MAX_PAYLOAD_DEFAULT;
+    j->progress = cfg->progress;
+    j->progress_ctx = cfg->progress_ctx;
+    j->pass.bits = mgov__part_plan(&j->op, cfg->spill.block_size != 0);
+    j->pass.n = 1u << j->pass.bits;
+    j->st.partitions = j->pass.n;
+    /* a writer per partition and side, and two readers, stay possible
+     * beside the build rows: a spill can always open its files */
+    uint64_t files = 2 * (uint64_t)j->pass.n * j->op.writer_cost + 2 * j->op.reader_cost;
+    j->limit = j->op.mem > 2 * files ? j->op.mem - files : j->op.mem / 2;
+    rc = mgov__op_buf_init(&j->op, &j->curbuf, 0);
+    if (rc == MGOV_OK)
+        rc = mgov__op_buf_init(&j->op, &j->pend, 0);
+    if (rc == MGOV_OK)
+        rc = mgov__op_register(&j->op, &oc);
+    if (rc != MGOV_OK) {
+        free(j);
+        return rc;
+    }
+    j->state = HJ_IDLE;
+    *out = j;
+    return MGOV_OK;
+}
+
+static int check_lengths(const mgov_hashjoin_t *j, const void *key, size_t klen,
+                         const void *payload, size_t plen)
+{
+    if ((!key && klen) || (!payload && plen) || plen > j->max_payload)
+        return MGOV_EINVAL;
+    return (j->key_size ? klen != j->key_size : klen > j->max_key) ? MGOV_EINVAL : MGOV_OK;
+}
+
+static int start(mgov_hashjoin_t *j)
+{
+    return j->pass.active ? MGOV_OK : mgov__hj_pass_begin(j, 0, UINT64_MAX);
+}
+
+int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, const void *payload,
+                        size_t payload_len)
+{
+    if (!j)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (j->build_done || check_lengths(j, key, key_len, payload, payload_len) != MGOV_OK)
+        return MGOV_EINVAL;
+    int rc = start(j);
+    if (rc == MGOV_OK)
+        rc = mgov__hj_take_request(j);
+    if (rc == MGOV_OK)
+        rc = mgov__hj_build_row(j, key, key_len, payload, payload_len, 0);
+    if (rc != MGOV_OK)
+        return mgov__op_fail(&j->op, rc);
+    j->st.build_rows++;
+    return MGOV_OK;
+}
+
+int mgov_hashjoin_build_finish(mgov_hashjoin_t *j)
+{
+    if (!j)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (j->build_done)
+        return MGOV_EINVAL;
+    int rc = start(j);
+    if (rc != MGOV_OK)
+        return mgov__op_fail(&j->op, rc);
+    j->build_done = true;
+    mgov__hj_progress(j);
+    return MGOV_OK;
+}
+
+int mgov_hashjoin_probe(mgov_hashjoin_t *j, const void *key, size_t key_len, const void *payload,
+                        size_t payload_len)
+{
+    if (!j)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (!j->build_done || j->probe_done ||
+        check_lengths(j, key, key_len, payload, payload_len) != MGOV_OK)
+        return MGOV_EINVAL;
+    if (j->state != HJ_IDLE)
+        return MGOV_EBUSY;
+    int rc = mgov__hj_take_request(j);
+    if (rc == MGOV_OK) /* the copy: its output is pulled after we return */
+        rc = mgov__op_grow(&j->op, &j->curbuf, key_len + payload_len ? key_len + payload_len : 1,
+                           2 * (key_len + payload_len), j->op.timeout_ns, 0);
+    if (rc != MGOV_OK)
+        return mgov__op_fail(&j->op, rc);
+    unsigned char *k = j->curbuf.base;
+    if (key_len)
+        memcpy(k, key, key_len);
+    if (payload_len)
+        memcpy(k + key_len, payload, payload_len);
+    rc = mgov__hj_probe_row(j, k, key_len, k + key_len, payload_len, 0);
+    if (rc < 0)
+        return mgov__op_fail(&j->op, rc);
+    if (rc == 1)
+        j->state = HJ_PROBE;
+    j->st.probe_rows++;
+    return MGOV_OK;
+}
+
+int mgov_hashjoin_probe_finish(mgov_hashjoin_t *j)
+{
+    if (!j)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (!j->build_done || j->probe_done)
+        return MGOV_EINVAL;
+    if (j->state != HJ_IDLE)
+        return MGOV_EBUSY;
+    j->probe_done = true;
+    int rc = mgov__hj_pass_end(j);
+    if (rc != MGOV_OK)
+        return mgov__op_fail(&j->op, rc);
+    j->state = HJ_UNMATCHED;
+    mgov__hj_progress(j);
+    return MGOV_OK;
+}
+
+int mgov_hashjoin_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
+{
+    if (!j || !out)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (!j->build_done)
+        return MGOV_EINVAL;
+    for (;;) {
+        int rc;
+        switch (j->state) {
+        case HJ_PROBE:
+            rc = mgov__hj_cur_next(j, out);
+            if (rc == 0)
+                j->state = HJ_IDLE;
+            break;
+        case HJ_UNMATCHED:
+            rc = mgov__hj_unmatched_next(j, out);
+            if (rc == 0) {
+                j->state = HJ_PAIRS;
+                continue;
+            }
+            break;
+        case HJ_PAIRS:
+            rc = mgov__hj_pair_start(j);
+            if (rc == 0)
+                j->state = HJ_DONE;
+            if (rc >= 0)
+                continue;
+            break;
+        case HJ_FILE:
+            rc = mgov__hj_file_next(j, out);
+            if (rc == 0) {
+                j->state = HJ_UNMATCHED;
+                continue;
+            }
+            break;
+        case HJ_CHUNK:
+            rc = mgov__hj_chunk_next(j, out);
+            if (rc == 0) {
+                j->state = HJ_PAIRS;
+                continue;
+            }
+            break;
+        default: /* HJ_IDLE, HJ_DONE */
+            return 0;
+        }
+        if (rc < 0)
+            return mgov__op_fail(&j->op, rc);
+        if (rc > 0)
+            j->st.rows_out++;
+        return rc;
+    }
+}
+
+int mgov_hashjoin_stats(const mgov_hashjoin_t *j, mgov_hashjoin_stats_t *out)
+{
+    if (!j || !out)
+        return MGOV_EINVAL;
+    *out = j->st;
+    out->spill_requests = j->op.spill_requests;
+    out->memory = atomic_load_explicit(&j->op.charged, memory_order_relaxed);
+    out->memory_peak = j->op.charged_peak > out->memory ? j->op.charged_peak : out->memory;
+    return MGOV_OK;
+}
+
+void mgov_hashjoin_destroy(mgov_hashjoin_t *j)
+{
+    if (!j)
+        return;
+    mgov__op_fini(&j->op); /* first, so no op runs while the state goes away */
+    mgov__hj_chunk_free(j);
+    mgov_spill_reader_close(j->pr);
+    mgov_spill_file_destroy(j->pfile.file);
+    mgov__hj_pass_free(j);
+    mgov__part_stack_free(&j->todo);
+    mgov__gbuf_free(&j->curbuf);
+    mgov__gbuf_free(&j->pend);
+    free(j);
+}

@@ -1,0 +1,196 @@
+/* ops/hashjoin_internal.h - internal: the state of a grace hash join,
+ * shared by hashjoin.c (lifecycle, pushes, the output state machine),
+ * hashjoin_table.c (build partitions: rows, chains, probing) and
+ * hashjoin_pass.c (spilling, passes over spilled partition pairs, chunked
+ * joins).  Not installed.
+ *
+ * A pass joins one build source and one probe source (the pushed rows at
+ * level 0, or a spilled partition's pair of files at level L), split into
+ * 2^bits partitions by the top bits of the level's hash
+ * (ops/op_partition.h).  A build partition in RAM is the shared slot array
+ * (ops/op_table.h: one slot per distinct key, referencing its first row)
+ * over a row store:
+ *
+ *   row  [ u64 next | u32 key_len | u32 payload_len | key | payload | pad to 8 ]
+ *        next: bit 63 "matched" (build-outer joins), bits 0..47 the reference
+ *        (offset / 8 + 1) of the next row with the same key, 0 at the end
+ *
+ * so rows with one key form a chain and a key repeated a million times is
+ * one slot.  A spilled partition has two files, one per side, of records
+ *
+ *   [ u8 flags | key | payload ]   variable framing (spill_records.h); a
+ *   variable key is preceded by its length in LEB128; flags bit 0: matched
+ *
+ * (the matched bit of a build row that was already matched, or of a probe
+ * row a chunk matched: see hashjoin_pass.c).  The operator's buffers stay
+ * within `limit`, its memory less two writers per partition and two
+ * readers, so a spill can always open its files.
+ *
+ * Threading: one thread drives it; the consumer ops are the base's.
+ */
+#ifndef MGOV_OPS_HASHJOIN_INTERNAL_H
+#define MGOV_OPS_HASHJOIN_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memgov/hashjoin.h"
+#include "ops/op.h"
+#include "ops/op_partition.h"
+#include "ops/op_table.h"
+
+#define MGOV__HJ_MAX_KEY_DEFAULT ((size_t)1 << 20)
+#define MGOV__HJ_MAX_PAYLOAD_DEFAULT ((size_t)16 << 20)
+#define MGOV__HJ_ROW_HDR 16u
+#define MGOV__HJ_MATCHED ((uint64_t)1 << 63)
+#define MGOV__HJ_F_MATCHED 1u /* record flags */
+
+enum { HJ_SIDE_BUILD = 0, HJ_SIDE_PROBE = 1, HJ_SIDE_CHUNKED = 2 };
+
+typedef struct mgov__hj_part {
+    mgov__slots_t slots;
+    mgov__gbuf_t rows;
+    size_t used;     /* row bytes in use */
+    uint64_t nrows;
+} mgov__hj_part_t;
+
+typedef struct mgov__hj_pass {
+    unsigned level;
+    unsigned bits, n;
+    mgov__hj_part_t *parts;
+    mgov__part_out_t bout, pout; /* the files of spilled partitions, per side */
+    uint64_t in_bytes;           /* its build file's bytes; UINT64_MAX: the pushed input */
+    bool active;
+} mgov__hj_pass_t;
+
+/* The probe row being joined. */
+typedef struct mgov__hj_cur {
+    bool active;
+    bool final;        /* its answer is complete here (not a chunk but the last) */
+    bool matched;      /* a match was found in this pass or chunk */
+    unsigned flags;    /* from its record */
+    const unsigned char *key, *payload;
+    size_t klen, plen;
+    uint64_t hv;
+    mgov__hj_part_t *pt;
+    uint64_t next;     /* the next build row to look at (reference); 0: lookup first */
+    bool looked;       /* the slot lookup was made */
+    bool done;         /* its matches are all out */
+} mgov__hj_cur_t;
+
+/* What the output state machine does next (hashjoin.c). */
+enum {
+    HJ_IDLE,      /* before probe_finish: waiting for a probe push */
+    HJ_PROBE,     /* a pushed probe row's output */
+    HJ_UNMATCHED, /* a pass's end: unmatched build rows of its RAM partitions */
+    HJ_PAIRS,     /* the next spilled partition pair */
+    HJ_FILE,      /* a pass over a pair: the probe file streams */
+    HJ_CHUNK,     /* a pair that would not shrink: chunks */
+    HJ_DONE,
+};
+
+/* A chunked join's state (hashjoin_pass.c). */
+typedef struct mgov__hj_chunk {
+    mgov__part_file_t b, p;     /* the pair; p's file is replaced each chunk */
+    mgov_spill_reader_t *br;    /* the build file, read chunk by chunk */
+    mgov__recin_t bin;
+    bool b_done;                /* the build file is exhausted */
+    bool have_pend;             /* a build record read but not loaded (no room) */
+    mgov_spill_reader_t *pr;    /* the probe file of this chunk */
+    mgov__recin_t pin;
+    mgov_spill_writer_t *pw;    /* the probe file for the next chunk (with flags) */
+    uint64_t p_records, p_bytes;
+    bool last;                  /* this chunk is the build file's last */
+} mgov__hj_chunk_t;
+
+struct mgov_hashjoin {
+    mgov__op_t op;
+    mgov_join_type_t type;
+    size_t key_size;             /* 0: variable */
+    size_t max_key, max_payload;
+    uint64_t limit;
+    bool const_hash;             /* test hook */
+    bool build_done, probe_done;
+    void (*progress)(void *ctx, const mgov_hashjoin_stats_t *st);
+    void *progress_ctx;
+
+    mgov__hj_pass_t pass;
+    mgov__part_stack_t todo;     /* spilled pairs: the build file on top of its probe file */
+    int state;                   /* HJ_* */
+    mgov__hj_cur_t cur;
+    mgov__gbuf_t curbuf;         /* a pushed probe row's copy */
+    mgov__gbuf_t pend;           /* chunked: the build record that did not fit */
+    size_t pend_len;
+    unsigned out_part;           /* HJ_UNMATCHED: where it is */
+    size_t out_off;
+    uint64_t out_row;
+    int after_unmatched;         /* the state after HJ_UNMATCHED */
+    mgov_spill_reader_t *pr;     /* HJ_FILE: the pass's probe file */
+    mgov__part_file_t pfile;
+    mgov__recin_t pin;
+    mgov__hj_chunk_t chunk;
+
+    mgov_hashjoin_stats_t st;
+};
+
+/* ---- hashjoin_table.c */
+/* A row's parts. */
+static inline unsigned char *mgov__hj_row(const mgov__hj_part_t *pt, uint64_t ref)
+{
+    return pt->rows.base + (ref - 1) * 8;
+}
+uint64_t mgov__hj_row_word(const unsigned char *row);
+void mgov__hj_row_set_word(unsigned char *row, uint64_t w);
+void mgov__hj_row_parts(const unsigned char *row, const unsigned char **key, size_t *klen,
+                        const unsigned char **payload, size_t *plen);
+size_t mgov__hj_row_bytes(size_t klen, size_t plen);
+/* Adds a build row to pt (chained after the first row of its key).
+ * Refusals (budget, MGOV_ELIMIT past the limit) change nothing. */
+int mgov__hj_add(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const void *key,
+                 size_t klen, const void *payload, size_t plen, bool matched);
+/* The first row of key in pt (reference), or 0. */
+uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__hj_part_t *pt, uint64_t hv,
+                       const void *key, size_t klen);
+void mgov__hj_part_free(mgov__hj_part_t *pt);
+static inline uint64_t mgov__hj_part_bytes(const mgov__hj_part_t *pt)
+{
+    return pt->slots.buf.cap + pt->rows.cap;
+}
+
+/* ---- hashjoin_pass.c */
+int mgov__hj_pass_begin(mgov_hashjoin_t *j, unsigned level, uint64_t in_bytes);
+void mgov__hj_pass_free(mgov_hashjoin_t *j);
+/* A build row into the pass (RAM, or its partition's file). */
+int mgov__hj_build_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
+                       size_t plen, unsigned flags);
+/* Honours a pending spill request (no probe row may be in progress). */
+int mgov__hj_take_request(mgov_hashjoin_t *j);
+/* Routes a probe row: to its spilled partition's file (returns 0), or makes
+ * it the current row (returns 1). */
+int mgov__hj_probe_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
+                       size_t plen, unsigned flags);
+/* The next output row of the current probe row: 1, or 0 when it has no
+ * more (in a chunk that is not the last, its flags then go to the next
+ * chunk's probe file). */
+int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
+/* Ends the pass's input: spilled partitions' pairs go on the stack. */
+int mgov__hj_pass_end(mgov_hashjoin_t *j);
+/* The next unmatched build row of the pass's RAM partitions (build-outer
+ * joins; frees each partition once walked): 1, or 0 when all are out. */
+int mgov__hj_unmatched_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
+/* Pops the next pair and starts it: a pass (build file loaded, probe file
+ * opened: HJ_FILE) or a chunked join (HJ_CHUNK).  0 when none is left. */
+int mgov__hj_pair_start(mgov_hashjoin_t *j);
+/* HJ_FILE: the next output row of the pass's probe file: 1, or 0 at its
+ * end (the pass is then ended). */
+int mgov__hj_file_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
+/* HJ_CHUNK: the next output row of the chunked join: 1, or 0 at its end. */
+int mgov__hj_chunk_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
+void mgov__hj_chunk_free(mgov_hashjoin_t *j);
+void mgov__hj_progress(mgov_hashjoin_t *j);
+
+/* ---- test hook (tests only): every key hashes alike from now on */
+void mgov__hashjoin_test_constant_hash(mgov_hashjoin_t *j);
+
+#endif /* MGOV_OPS_HASHJOIN_INTERNAL_H */
