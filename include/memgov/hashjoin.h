@@ -141,6 +141,14 @@ MGOV_API int mgov_hashjoin_create(const mgov_hashjoin_config_t *cfg, mgov_hashjo
 MGOV_API int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len,
                                  const void *payload, size_t payload_len);
 
+/* Adds n build rows of fixed-width keys at once: keys holds n x key_size
+ * bytes, payloads n x payload_size (NULL when payload_size is 0).  The
+ * same as n calls of build, hashed and prefetched together: the way to
+ * feed it vectors.  Variable keys: MGOV_EINVAL.  Errors as build; on an
+ * error the rows before the failing one were added. */
+MGOV_API int mgov_hashjoin_build_batch(mgov_hashjoin_t *j, const void *keys,
+                                       const void *payloads, size_t payload_size, size_t n);
+
 /* Ends the build side.  Errors as build. */
 MGOV_API int mgov_hashjoin_build_finish(mgov_hashjoin_t *j);
 
@@ -150,6 +158,13 @@ MGOV_API int mgov_hashjoin_build_finish(mgov_hashjoin_t *j);
  * MGOV_EBUSY, and build's. */
 MGOV_API int mgov_hashjoin_probe(mgov_hashjoin_t *j, const void *key, size_t key_len,
                                  const void *payload, size_t payload_len);
+
+/* Adds n probe rows of fixed-width keys at once (copied, as probe does):
+ * next then returns their output, row after row, and 0 once all of it is
+ * out.  Hashed and prefetched together.  Variable keys: MGOV_EINVAL.
+ * Errors as probe. */
+MGOV_API int mgov_hashjoin_probe_batch(mgov_hashjoin_t *j, const void *keys,
+                                       const void *payloads, size_t payload_size, size_t n);
 
 /* Ends the probe side: next then returns the rest.  MGOV_EBUSY while the
  * last probe row's output is not drained. */

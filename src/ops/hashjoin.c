@@ -74,6 +74,8 @@ int mgov_hashjoin_create(const mgov_hashjoin_config_t *cfg, mgov_hashjoin_t **ou
     if (rc == MGOV_OK)
         rc = mgov__op_buf_init(&j->op, &j->pend, 0);
     if (rc == MGOV_OK)
+        rc = mgov__op_buf_init(&j->op, &j->stage.buf, 0);
+    if (rc == MGOV_OK)
         rc = mgov__op_register(&j->op, &oc);
     if (rc != MGOV_OK) {
         free(j);
@@ -115,6 +117,36 @@ int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, con
         return mgov__op_fail(&j->op, rc);
     j->st.build_rows++;
     return MGOV_OK;
+}
+
+#define BATCH 256
+
+int mgov_hashjoin_build_batch(mgov_hashjoin_t *j, const void *keys, const void *payloads,
+                              size_t payload_size, size_t n)
+{
+    if (!j || !j->key_size || (!keys && n) || (!payloads && payload_size && n) ||
+        payload_size > j->max_payload)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (j->build_done)
+        return MGOV_EINVAL;
+    int rc = start(j);
+    uint64_t hv[BATCH];
+    const unsigned char *k = keys, *p = payloads;
+    for (size_t i = 0; i < n && rc == MGOV_OK; i += BATCH) {
+        size_t m = n - i < BATCH ? n - i : BATCH;
+        if ((rc = mgov__hj_take_request(j)) != MGOV_OK)
+            break;
+        mgov__hj_prefetch_batch(j, k + i * j->key_size, j->key_size, m, hv);
+        for (size_t x = 0; x < m && rc == MGOV_OK; x++) {
+            rc = mgov__hj_build_row_hv(j, hv[x], k + (i + x) * j->key_size, j->key_size,
+                                       p ? p + (i + x) * payload_size : NULL, payload_size, 0);
+            if (rc == MGOV_OK)
+                j->st.build_rows++;
+        }
+    }
+    return rc == MGOV_OK ? MGOV_OK : mgov__op_fail(&j->op, rc);
 }
 
 int mgov_hashjoin_build_finish(mgov_hashjoin_t *j)
@@ -165,6 +197,67 @@ int mgov_hashjoin_probe(mgov_hashjoin_t *j, const void *key, size_t key_len, con
     return MGOV_OK;
 }
 
+/* Makes the batch's next rows current until one has output to pull (1),
+ * or the batch is over (0). */
+static int batch_advance(mgov_hashjoin_t *j)
+{
+    size_t ks = j->key_size, ps = j->pb_psize;
+    const unsigned char *keys = j->curbuf.base, *pays = keys + j->pb_n * ks;
+    while (j->pb_i < j->pb_n) {
+        size_t i = j->pb_i++;
+        if (i % BATCH == 0) /* the next window's slots and rows, ahead of use */
+            mgov__hj_prefetch_hv(j, j->pb_hv + i, j->pb_n - i < BATCH ? j->pb_n - i : BATCH);
+        int rc = mgov__hj_probe_row_hv(j, j->pb_hv[i], keys + i * ks, ks,
+                                       ps ? pays + i * ps : NULL, ps, 0);
+        if (rc != 0)
+            return rc;
+    }
+    j->pb_n = j->pb_i = 0;
+    return 0;
+}
+
+int mgov_hashjoin_probe_batch(mgov_hashjoin_t *j, const void *keys, const void *payloads,
+                              size_t payload_size, size_t n)
+{
+    if (!j || !j->key_size || (!keys && n) || (!payloads && payload_size && n) ||
+        payload_size > j->max_payload)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (!j->build_done || j->probe_done)
+        return MGOV_EINVAL;
+    if (j->state != HJ_IDLE)
+        return MGOV_EBUSY;
+    int rc = mgov__hj_take_request(j);
+    /* the copy: keys, payloads, then the hashes (8-aligned) */
+    size_t rows = n * (j->key_size + payload_size), at = (rows + 7) & ~(size_t)7;
+    size_t need = at + n * sizeof(uint64_t);
+    if (rc == MGOV_OK)
+        rc = mgov__op_grow(&j->op, &j->curbuf, need ? need : 1, 0, j->op.timeout_ns, 0);
+    if (rc != MGOV_OK)
+        return mgov__op_fail(&j->op, rc);
+    unsigned char *b = j->curbuf.base;
+    if (n) {
+        memcpy(b, keys, n * j->key_size);
+        if (payload_size)
+            memcpy(b + n * j->key_size, payloads, n * payload_size);
+    }
+    j->pb_hv = (uint64_t *)(void *)(b + at);
+    j->pb_n = n;
+    j->pb_i = 0;
+    j->pb_psize = payload_size;
+    for (size_t i = 0; i < n; i++) /* prefetched a window at a time, as they are joined */
+        j->pb_hv[i] = mgov__part_hash(b + i * j->key_size, j->key_size, j->pass.level,
+                                      j->const_hash);
+    j->st.probe_rows += n;
+    rc = batch_advance(j);
+    if (rc < 0)
+        return mgov__op_fail(&j->op, rc);
+    if (rc == 1)
+        j->state = HJ_PROBE;
+    return MGOV_OK;
+}
+
 int mgov_hashjoin_probe_finish(mgov_hashjoin_t *j)
 {
     if (!j)
@@ -197,6 +290,8 @@ int mgov_hashjoin_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         switch (j->state) {
         case HJ_PROBE:
             rc = mgov__hj_cur_next(j, out);
+            if (rc == 0 && j->pb_n && (rc = batch_advance(j)) > 0)
+                continue; /* the batch's next row has output */
             if (rc == 0)
                 j->state = HJ_IDLE;
             break;
@@ -262,5 +357,6 @@ void mgov_hashjoin_destroy(mgov_hashjoin_t *j)
     mgov__part_stack_free(&j->todo);
     mgov__gbuf_free(&j->curbuf);
     mgov__gbuf_free(&j->pend);
+    mgov__gbuf_free(&j->stage.buf);
     free(j);
 }

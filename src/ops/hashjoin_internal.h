@@ -90,6 +90,22 @@ enum {
     HJ_DONE,
 };
 
+#define MGOV__HJ_BATCH 256
+
+/* Records of a spilled file read a batch at a time, copied (key then
+ * payload each) so they stay put while their hashes are prefetched and a
+ * probe row's output is pulled (hashjoin_pass.c). */
+typedef struct mgov__hj_stage {
+    mgov__gbuf_t buf;
+    size_t used;
+    unsigned n, i;                  /* records staged, the next one */
+    bool more;                      /* the file has more records */
+    size_t off[MGOV__HJ_BATCH];
+    uint32_t klen[MGOV__HJ_BATCH], plen[MGOV__HJ_BATCH];
+    uint8_t flags[MGOV__HJ_BATCH];
+    uint64_t hv[MGOV__HJ_BATCH];
+} mgov__hj_stage_t;
+
 /* A chunked join's state (hashjoin_pass.c). */
 typedef struct mgov__hj_chunk {
     mgov__part_file_t b, p;     /* the pair; p's file is replaced each chunk */
@@ -119,7 +135,9 @@ struct mgov_hashjoin {
     mgov__part_stack_t todo;     /* spilled pairs: the build file on top of its probe file */
     int state;                   /* HJ_* */
     mgov__hj_cur_t cur;
-    mgov__gbuf_t curbuf;         /* a pushed probe row's copy */
+    mgov__gbuf_t curbuf;         /* a pushed probe row's copy, or a batch's */
+    size_t pb_n, pb_i, pb_psize; /* a probe batch in curbuf: rows, the next, payload size */
+    uint64_t *pb_hv;             /* its hashes (after its rows in curbuf) */
     mgov__gbuf_t pend;           /* chunked: the build record that did not fit */
     size_t pend_len;
     unsigned out_part;           /* HJ_UNMATCHED: where it is */
@@ -129,6 +147,7 @@ struct mgov_hashjoin {
     mgov_spill_reader_t *pr;     /* HJ_FILE: the pass's probe file */
     mgov__part_file_t pfile;
     mgov__recin_t pin;
+    mgov__hj_stage_t stage;
     mgov__hj_chunk_t chunk;
 
     mgov_hashjoin_stats_t st;
@@ -161,15 +180,27 @@ static inline uint64_t mgov__hj_part_bytes(const mgov__hj_part_t *pt)
 /* ---- hashjoin_pass.c */
 int mgov__hj_pass_begin(mgov_hashjoin_t *j, unsigned level, uint64_t in_bytes);
 void mgov__hj_pass_free(mgov_hashjoin_t *j);
-/* A build row into the pass (RAM, or its partition's file). */
+/* A build row into the pass (RAM, or its partition's file); _hv when its
+ * hash at the pass's level is known. */
 int mgov__hj_build_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
                        size_t plen, unsigned flags);
+int mgov__hj_build_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
+                          const void *payload, size_t plen, unsigned flags);
+/* The first two stages of a batch: the hashes of n fixed keys (stride
+ * kstride) at the pass's level into hv, their slots prefetched, then the
+ * rows those slots name. */
+void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size_t kstride,
+                             size_t n, uint64_t *hv);
+/* The two prefetch stages alone, for hashes already known. */
+void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n);
 /* Honours a pending spill request (no probe row may be in progress). */
 int mgov__hj_take_request(mgov_hashjoin_t *j);
 /* Routes a probe row: to its spilled partition's file (returns 0), or makes
  * it the current row (returns 1). */
 int mgov__hj_probe_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
                        size_t plen, unsigned flags);
+int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
+                          const void *payload, size_t plen, unsigned flags);
 /* The next output row of the current probe row: 1, or 0 when it has no
  * more (in a chunk that is not the last, its flags then go to the next
  * chunk's probe file). */

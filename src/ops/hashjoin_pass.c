@@ -218,11 +218,44 @@ int mgov__hj_take_request(mgov_hashjoin_t *j)
     return q >= 0 ? spill_part(j, (unsigned)q) : MGOV_OK;
 }
 
+void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size_t kstride,
+                             size_t n, uint64_t *hv)
+{
+    mgov__hj_pass_t *ps = &j->pass;
+    for (size_t i = 0; i < n; i++)
+        hv[i] = mgov__part_hash(keys + i * kstride, j->key_size, ps->level, j->const_hash);
+    mgov__hj_prefetch_hv(j, hv, n);
+}
+
+void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n)
+{
+    mgov__hj_pass_t *ps = &j->pass;
+    for (size_t i = 0; i < n; i++) {
+        const mgov__hj_part_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
+        if (pt->slots.mask)
+            __builtin_prefetch(mgov__slots_home(&pt->slots, hv[i]));
+    }
+    for (size_t i = 0; i < n; i++) {
+        const mgov__hj_part_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
+        if (!pt->slots.mask)
+            continue;
+        uint64_t s = *mgov__slots_home(&pt->slots, hv[i]);
+        if (s && s >> 48 == mgov__part_tag(hv[i]))
+            __builtin_prefetch(mgov__hj_row(pt, s & MGOV__SLOT_REF_MASK));
+    }
+}
+
 int mgov__hj_build_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
                        size_t plen, unsigned flags)
 {
+    uint64_t hv = mgov__part_hash(key, klen, j->pass.level, j->const_hash);
+    return mgov__hj_build_row_hv(j, hv, key, klen, payload, plen, flags);
+}
+
+int mgov__hj_build_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
+                          const void *payload, size_t plen, unsigned flags)
+{
     mgov__hj_pass_t *ps = &j->pass;
-    uint64_t hv = mgov__part_hash(key, klen, ps->level, j->const_hash);
     unsigned p = mgov__part_of(hv, ps->bits);
     for (;;) {
         if (mgov__part_out_open(&ps->bout, p))
@@ -252,8 +285,14 @@ static void cur_set(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const 
 int mgov__hj_probe_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
                        size_t plen, unsigned flags)
 {
+    uint64_t hv = mgov__part_hash(key, klen, j->pass.level, j->const_hash);
+    return mgov__hj_probe_row_hv(j, hv, key, klen, payload, plen, flags);
+}
+
+int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
+                          const void *payload, size_t plen, unsigned flags)
+{
     mgov__hj_pass_t *ps = &j->pass;
-    uint64_t hv = mgov__part_hash(key, klen, ps->level, j->const_hash);
     unsigned p = mgov__part_of(hv, ps->bits);
     if (mgov__part_out_open(&ps->bout, p)) {
         /* its partition is on disk: joined when the pair is read back,
@@ -410,6 +449,47 @@ int mgov__hj_unmatched_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
 
 /* ------------------------------------------------------------ spilled pairs */
 
+/* Stages the file's next records (up to a batch, or what memory allows
+ * past the first): copied, hashed at the pass's level, their slots and rows
+ * prefetched. */
+static int stage_fill(mgov_hashjoin_t *j, mgov__recin_t *in)
+{
+    mgov__hj_stage_t *sg = &j->stage;
+    sg->n = sg->i = 0;
+    sg->used = 0;
+    int more = 1, rc;
+    while (sg->n < MGOV__HJ_BATCH && (more = mgov__recin_next(in)) > 0) {
+        unsigned flags;
+        const unsigned char *key, *payload;
+        size_t klen, plen;
+        if ((rc = parse_record(j, in->rec, in->len, &flags, &key, &klen, &payload, &plen)) !=
+            MGOV_OK)
+            return rc;
+        size_t need = sg->used + klen + plen;
+        if (need > sg->buf.cap &&
+            (rc = mgov__op_grow(&j->op, &sg->buf, need, 2 * need, j->op.timeout_ns, 0)) !=
+                MGOV_OK)
+            return rc; /* a few KiB (a batch of small records): refused only when starved */
+        unsigned char *at = sg->buf.base + sg->used;
+        if (klen)
+            memcpy(at, key, klen);
+        if (plen)
+            memcpy(at + klen, payload, plen);
+        sg->off[sg->n] = sg->used;
+        sg->klen[sg->n] = (uint32_t)klen;
+        sg->plen[sg->n] = (uint32_t)plen;
+        sg->flags[sg->n] = (uint8_t)flags;
+        sg->hv[sg->n] = mgov__part_hash(at, klen, j->pass.level, j->const_hash);
+        sg->used = need;
+        sg->n++;
+    }
+    if (more < 0)
+        return more;
+    sg->more = more > 0; /* a full batch: maybe more; 0: the end was read */
+    mgov__hj_prefetch_hv(j, sg->hv, sg->n);
+    return MGOV_OK;
+}
+
 static int read_build_file(mgov_hashjoin_t *j, const mgov__part_file_t *fb)
 {
     mgov_spill_reader_t *r;
@@ -418,20 +498,18 @@ static int read_build_file(mgov_hashjoin_t *j, const mgov__part_file_t *fb)
         return rc;
     mgov__recin_t in;
     mgov__recin_init(&in, r, 0, 6 + j->max_key + j->max_payload, NULL);
-    for (uint64_t n = 0;; n++) {
-        if (n % REQUEST_EVERY == 0 && (rc = mgov__hj_take_request(j)) != MGOV_OK)
+    mgov__hj_stage_t *sg = &j->stage;
+    do {
+        if ((rc = mgov__hj_take_request(j)) != MGOV_OK || (rc = stage_fill(j, &in)) != MGOV_OK)
             break;
-        if ((rc = mgov__recin_next(&in)) <= 0)
-            break;
-        unsigned flags;
-        const unsigned char *key, *payload;
-        size_t klen, plen;
-        if ((rc = parse_record(j, in.rec, in.len, &flags, &key, &klen, &payload, &plen)) !=
-                MGOV_OK ||
-            (rc = mgov__hj_build_row(j, key, klen, payload, plen, flags)) != MGOV_OK)
-            break;
-    }
+        for (unsigned i = 0; i < sg->n && rc == MGOV_OK; i++) {
+            const unsigned char *at = sg->buf.base + sg->off[i];
+            rc = mgov__hj_build_row_hv(j, sg->hv[i], at, sg->klen[i], at + sg->klen[i],
+                                       sg->plen[i], sg->flags[i]);
+        }
+    } while (rc == MGOV_OK && sg->more);
     mgov_spill_reader_close(r);
+    sg->n = sg->i = 0;
     return rc;
 }
 
@@ -460,6 +538,8 @@ int mgov__hj_pair_start(mgov_hashjoin_t *j)
     mgov_spill_file_destroy(fb.file);
     j->pfile = fp;
     j->pr = NULL;
+    j->stage.n = j->stage.i = 0;
+    j->stage.more = true;
     if (rc == MGOV_OK && fp.file)
         rc = mgov_spill_reader_open(fp.file, NULL, &j->pr);
     if (rc == MGOV_OK && j->pr)
@@ -481,27 +561,29 @@ static void pair_probe_close(mgov_hashjoin_t *j)
 
 int mgov__hj_file_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
 {
-    for (uint64_t n = 0;; n++) {
+    mgov__hj_stage_t *sg = &j->stage;
+    for (;;) {
         int rc = mgov__hj_cur_next(j, out);
         if (rc != 0)
             return rc;
-        if (n % REQUEST_EVERY == 0 && (rc = mgov__hj_take_request(j)) != MGOV_OK)
-            return rc;
-        rc = j->pr ? mgov__recin_next(&j->pin) : 0;
-        if (rc < 0)
-            return rc;
-        if (rc == 0) { /* the probe file is joined: the pass ends */
-            pair_probe_close(j);
-            rc = mgov__hj_pass_end(j);
-            return rc < 0 ? rc : 0;
+        if (sg->i == sg->n) {
+            if (j->pr && (sg->n == 0 || sg->more)) {
+                if ((rc = mgov__hj_take_request(j)) != MGOV_OK ||
+                    (rc = stage_fill(j, &j->pin)) != MGOV_OK)
+                    return rc;
+            } else {
+                sg->n = 0;
+            }
+            if (sg->n == 0) { /* the probe file is joined: the pass ends */
+                pair_probe_close(j);
+                rc = mgov__hj_pass_end(j);
+                return rc < 0 ? rc : 0;
+            }
         }
-        unsigned flags;
-        const unsigned char *key, *payload;
-        size_t klen, plen;
-        if ((rc = parse_record(j, j->pin.rec, j->pin.len, &flags, &key, &klen, &payload,
-                               &plen)) != MGOV_OK)
-            return rc;
-        if ((rc = mgov__hj_probe_row(j, key, klen, payload, plen, flags)) < 0)
+        unsigned i = sg->i++;
+        const unsigned char *at = sg->buf.base + sg->off[i];
+        if ((rc = mgov__hj_probe_row_hv(j, sg->hv[i], at, sg->klen[i], at + sg->klen[i],
+                                        sg->plen[i], sg->flags[i])) < 0)
             return rc;
     }
 }
@@ -555,6 +637,8 @@ static int chunk_load(mgov_hashjoin_t *j)
     int rc = mgov__hj_pass_begin(j, ch->b.level, ch->b.bytes);
     if (rc != MGOV_OK)
         return rc;
+    j->out_part = 0; /* where its unmatched rows are walked from, after the stream */
+    j->out_off = 0;
     mgov__hj_part_t *pt = &j->pass.parts[0];
     if (ch->have_pend) {
         rc = chunk_add(j, j->pend.base, j->pend_len);
@@ -663,8 +747,6 @@ int mgov__hj_chunk_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
             }
             if ((rc = chunk_stream_end(j)) != MGOV_OK)
                 return rc;
-            j->out_part = 0;
-            j->out_off = 0;
         }
         /* the chunk's build rows never matched (build-outer), then the next
          * chunk, or the end */

@@ -40,6 +40,23 @@ int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t 
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
         total += pieces[i].len;
+    if (total <= 240) { /* a small record: framed and assembled, one write */
+        unsigned char rec[256];
+        size_t h = 0;
+        if (!rec_size) {
+            uint64_t v = total;
+            do {
+                rec[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+                v >>= 7;
+            } while (v);
+        }
+        for (unsigned i = 0; i < n; i++)
+            if (pieces[i].len) {
+                memcpy(rec + h, pieces[i].p, pieces[i].len);
+                h += pieces[i].len;
+            }
+        return mgov_spill_write(w, rec, h);
+    }
     int rc = MGOV_OK;
     if (!rec_size) {
         unsigned char hdr[10];
