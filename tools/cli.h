@@ -134,6 +134,11 @@ int cli_parse_dir(const char *cmd, const char *opt, const char *text, const char
  * is.  *env is MEMGOV_BUDGET when set and not empty, else NULL.  Returns
  * CLI_EXIT_OK, or `failure` after saying MEMGOV_BUDGET is not usable. */
 int cli_default_budget(const char *cmd, int failure, uint64_t *out, const char **env);
+/* Where a budget came from, for a message: "--memory 1M" (opt and its
+ * text, when the option gave it), "MEMGOV_BUDGET=2M" (env, as
+ * cli_default_budget returned it), or "17.6 GiB, the default". */
+void cli_budget_source(char *buf, size_t cap, const char *opt, const char *text, const char *env,
+                       uint64_t budget);
 
 /* -------------------------------------- spill directories (cli_spill.c) */
 
