@@ -59,6 +59,8 @@ void cmd_sections_help(FILE *out);
 /* Benchmarks of `memgov bench`: argv[0] is the benchmark's name ("sort"). */
 int bench_sort(int argc, char **argv);
 void bench_sort_help(FILE *out);
+int bench_agg(int argc, char **argv);
+void bench_agg_help(FILE *out);
 
 /* ------------------------------------------------------ messages (cli.c)
  * One line each on stderr, after what stdout holds so far; control

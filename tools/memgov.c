@@ -34,7 +34,7 @@ static const command_t commands[] = {
       cmd_sort, cmd_sort_help, CLI_EXIT_TROUBLE },
     { "groupby", "group delimited lines by key fields: count, sum, min, max, mean",
       cmd_groupby, cmd_groupby_help, CLI_EXIT_TROUBLE },
-    { "bench", "run a benchmark: memgov bench sort",
+    { "bench", "run a benchmark: memgov bench sort, memgov bench agg",
       cmd_bench, cmd_bench_help, CLI_EXIT_FAILURE },
     { "sections", "list the tiered sections kept in a persistent spill directory",
       cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
