@@ -526,8 +526,8 @@ static size_t group_format(gb_job_t *j, const mgov_hashagg_group_t *g)
     p += g->key_len;
     for (size_t i = 0; i < j->o->n_ops; i++) {
         const gb_op_t *op = &j->o->ops[i];
-        const gb_col_t *c = &pl->cols[op->col];
-        bool ints = op->kind != GB_COUNT && v[c->nonint].i64 == 0;
+        const gb_col_t *c = op->kind != GB_COUNT ? &pl->cols[op->col] : NULL;
+        bool ints = c != NULL && v[c->nonint].i64 == 0;
         *p++ = (char)j->o->sep;
         switch (op->kind) {
         case GB_COUNT:
@@ -1012,7 +1012,7 @@ static int parse_options(int argc, char **argv, gb_opts_t *o)
 
     o->sep = '\t';
     o->codec = MGOV_CODEC_NONE;
-    o->ops = malloc((size_t)argc * sizeof *o->ops); /* at most one per argument */
+    o->ops = calloc((size_t)argc, sizeof *o->ops); /* at most one per argument */
     if (o->ops == NULL)
         return cli_error("groupby", "out of memory"), CLI_EXIT_TROUBLE;
     while ((c = cli_getopt(&cmd, argc, argv, ":k:t:h", opts, &rc)) != CLI_OPT_END) {
