@@ -11,7 +11,8 @@
  *     system's when it is more precise), CLI_EXIT_USAGE (2)
  *     for bad usage, followed by a hint to run --help.  One exception:
  *     `memgov sort` exits as sort(1) does, CLI_EXIT_TROUBLE (2) for any
- *     failure, so scripts can swap one for the other;
+ *     failure, so scripts can swap one for the other, and `memgov
+ *     groupby` as memgov sort;
  *   - options are read with cli_getopt (getopt_long, opterr off, -h
  *     for help, bad options reported) and their values with
  *     one strict parser per kind (cli_args.c), so every command words them
@@ -32,7 +33,7 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_FAILURE = 1,
     CLI_EXIT_USAGE = 2,
-    CLI_EXIT_TROUBLE = 2, /* memgov sort: any failure, as sort(1) */
+    CLI_EXIT_TROUBLE = 2, /* memgov sort (as sort(1)) and groupby: any failure */
 };
 
 #if defined(__GNUC__)
@@ -45,17 +46,21 @@ enum {
 int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sort(int argc, char **argv);
+int cmd_groupby(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sections(int argc, char **argv);
 void cmd_info_help(FILE *out);
 void cmd_demo_help(FILE *out);
 void cmd_sort_help(FILE *out);
+void cmd_groupby_help(FILE *out);
 void cmd_bench_help(FILE *out);
 void cmd_sections_help(FILE *out);
 
 /* Benchmarks of `memgov bench`: argv[0] is the benchmark's name ("sort"). */
 int bench_sort(int argc, char **argv);
 void bench_sort_help(FILE *out);
+int bench_agg(int argc, char **argv);
+void bench_agg_help(FILE *out);
 
 /* ------------------------------------------------------ messages (cli.c)
  * One line each on stderr, after what stdout holds so far; control
@@ -134,6 +139,11 @@ int cli_parse_dir(const char *cmd, const char *opt, const char *text, const char
  * is.  *env is MEMGOV_BUDGET when set and not empty, else NULL.  Returns
  * CLI_EXIT_OK, or `failure` after saying MEMGOV_BUDGET is not usable. */
 int cli_default_budget(const char *cmd, int failure, uint64_t *out, const char **env);
+/* Where a budget came from, for a message: "--memory 1M" (opt and its
+ * text, when the option gave it), "MEMGOV_BUDGET=2M" (env, as
+ * cli_default_budget returned it), or "17.6 GiB, the default". */
+void cli_budget_source(char *buf, size_t cap, const char *opt, const char *text, const char *env,
+                       uint64_t budget);
 
 /* -------------------------------------- spill directories (cli_spill.c) */
 

@@ -178,6 +178,17 @@ int cli_default_budget(const char *cmd, int failure, uint64_t *out, const char *
     return CLI_EXIT_OK;
 }
 
+void cli_budget_source(char *buf, size_t cap, const char *opt, const char *text, const char *env,
+                       uint64_t budget)
+{
+    if (text != NULL)
+        snprintf(buf, cap, "%s %s", opt, text);
+    else if (env != NULL)
+        snprintf(buf, cap, "MEMGOV_BUDGET=%s", env);
+    else
+        snprintf(buf, cap, "%s, the default", cli_size(budget).s);
+}
+
 int cli_parse_codec(const char *cmd, int failure, const char *text, mgov_codec_t *out)
 {
     int rc = mgov_codec_parse(text, out);

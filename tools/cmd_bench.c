@@ -21,6 +21,8 @@ typedef struct benchmark {
 static const benchmark_t benchmarks[] = {
     { "sort", "N 16-byte records sorted under a budget: time, bytes spilled, peak RSS",
       bench_sort, bench_sort_help },
+    { "agg", "N rows summed into G groups by hash under a budget: time, spilled, RSS",
+      bench_agg, bench_agg_help },
 };
 #define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
 
@@ -60,7 +62,7 @@ int cmd_bench(int argc, char **argv)
         if (c == CLI_OPT_EXIT)
             return status;
     if (optind >= argc)
-        return cli_usage_error("bench", "missing benchmark (one of: sort)");
+        return cli_usage_error("bench", "missing benchmark (one of: sort, agg)");
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

@@ -110,25 +110,11 @@ static int CLI_PRINTF(2, 3) trouble(sort_job_t *j, const char *fmt, ...)
     return CLI_EXIT_TROUBLE;
 }
 
-/* "'name'", or "standard input" for "-". */
-static const char *input_label(const char *name, char *buf, size_t cap)
-{
-    if (name == NULL || strcmp(name, "-") == 0)
-        return "standard input";
-    snprintf(buf, cap, "'%s'", name);
-    return buf;
-}
-
-/* Where the budget came from, for a message: "--memory 1M",
- * "MEMGOV_BUDGET=2M" or "17.6 GiB, the default". */
+/* Where the budget came from, for a message (cli_budget_source). */
 static void budget_from(const sort_job_t *j, char *buf, size_t cap)
 {
-    if (j->o->budget_text != NULL)
-        snprintf(buf, cap, "--memory %s", j->o->budget_text);
-    else if (j->budget_env != NULL)
-        snprintf(buf, cap, "MEMGOV_BUDGET=%s", j->budget_env);
-    else
-        snprintf(buf, cap, "%s, the default", cli_size(mgov_budget(j->gov)).s);
+    cli_budget_source(buf, cap, "--memory", j->o->budget_text, j->budget_env,
+                      mgov_budget(j->gov));
 }
 
 /* An error of the sort (push, finish, next), worded for people. */
@@ -234,24 +220,12 @@ static size_t line_limit(mgov_t *gov)
  * exists, so a misspelt name fails before any work. */
 static int inputs_check(sort_job_t *j)
 {
-    const sort_opts_t *o = j->o;
-    uint64_t total = 0;
-    bool known = true;
+    const char *failed = NULL;
     char label[512];
 
-    for (int i = 0; i < (o->n_files ? o->n_files : 1); i++) {
-        const char *name = o->n_files ? o->files[i] : "-";
-        struct stat st;
-        int rc = strcmp(name, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(name, &st);
-        if (rc != 0)
-            return trouble(j, "cannot read %s: %s", input_label(name, label, sizeof label),
-                           strerror(errno));
-        if (S_ISREG(st.st_mode))
-            total += (uint64_t)st.st_size;
-        else
-            known = false;
-    }
-    j->total_size = known ? total : 0;
+    if (cli_inputs_size(j->o->files, j->o->n_files, &j->total_size, &failed) != 0)
+        return trouble(j, "cannot read %s: %s", cli_input_label(failed, label, sizeof label),
+                       strerror(errno));
     return CLI_EXIT_OK;
 }
 
@@ -296,28 +270,28 @@ static int input_one(sort_job_t *j, const char *name)
     int rc;
 
     if (cli_input_open(&j->in, name) != 0)
-        return trouble(j, "cannot read %s: %s", input_label(name, label, sizeof label),
+        return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
                        strerror(j->in.err));
     j->next_look = 0;
     /* > 0: the sort failed and said so; < 0: the input did */
     rc = j->o->rec_len ? push_records(j) : push_lines(j);
     if (rc == CLI_INPUT_ERROR) {
-        rc = trouble(j, "cannot read %s: %s", input_label(j->in.name, label, sizeof label),
+        rc = trouble(j, "cannot read %s: %s", cli_input_label(j->in.name, label, sizeof label),
                      strerror(j->in.err));
     } else if (rc == CLI_INPUT_TOO_LONG && j->max_line == SORT_MAX_LINE) {
         rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov sort "
-                     "takes", j->in.lines + 1, input_label(j->in.name, label, sizeof label),
+                     "takes", j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
                      cli_size(SORT_MAX_LINE).s);
     } else if (rc == CLI_INPUT_TOO_LONG) {
         char from[160];
         budget_from(j, from, sizeof from);
         rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest the budget (%s) "
                      "can hold; memgov sort takes lines up to %s with a larger budget",
-                     j->in.lines + 1, input_label(j->in.name, label, sizeof label),
+                     j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
                      cli_size(j->max_line).s, from, cli_size(SORT_MAX_LINE).s);
     } else if (rc == CLI_INPUT_PARTIAL) {
         rc = trouble(j, "%s is not a whole number of %zu-byte records: %zu byte(s) left over",
-                     input_label(j->in.name, label, sizeof label), j->o->rec_len,
+                     cli_input_label(j->in.name, label, sizeof label), j->o->rec_len,
                      j->in.end - j->in.pos);
     }
     j->read_before += j->in.bytes;

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,6 +36,36 @@ void cli_input_free(cli_input_t *in)
     cli_input_close(in);
     free(in->buf);
     in->buf = NULL;
+}
+
+const char *cli_input_label(const char *name, char *buf, size_t cap)
+{
+    if (name == NULL || strcmp(name, "-") == 0)
+        return "standard input";
+    snprintf(buf, cap, "'%s'", name);
+    return buf;
+}
+
+int cli_inputs_size(char *const *files, int n, uint64_t *total, const char **failed)
+{
+    uint64_t sum = 0;
+    bool known = true;
+
+    for (int i = 0; i < (n ? n : 1); i++) {
+        const char *name = n ? files[i] : "-";
+        struct stat st;
+        int rc = strcmp(name, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(name, &st);
+        if (rc != 0) {
+            *failed = name;
+            return -1;
+        }
+        if (S_ISREG(st.st_mode))
+            sum += (uint64_t)st.st_size;
+        else
+            known = false;
+    }
+    *total = known ? sum : 0;
+    return 0;
 }
 
 int cli_input_open(cli_input_t *in, const char *name)

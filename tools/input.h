@@ -59,6 +59,17 @@ int cli_input_line(cli_input_t *in, const unsigned char **line, size_t *len);
  * in->end - in->pos bytes are left over), or CLI_INPUT_ERROR. */
 int cli_input_record(cli_input_t *in, size_t size, const unsigned char **rec);
 
+/* "'name'" (in buf), or "standard input" for "-" or NULL: how messages
+ * name an input. */
+const char *cli_input_label(const char *name, char *buf, size_t cap);
+
+/* Looks at each of the n inputs (none: standard input; "-" is standard
+ * input) before any is read, so a misspelt name fails before any work.
+ * *total is the sum of their sizes when all are regular files, else 0.
+ * Returns 0, or -1 with errno set and *failed the name that cannot be
+ * looked at. */
+int cli_inputs_size(char *const *files, int n, uint64_t *total, const char **failed);
+
 /* Bytes read so far from this file. */
 static inline uint64_t cli_input_bytes(const cli_input_t *in)
 {

@@ -7,7 +7,8 @@
  * was lost is an error whichever command wrote it (cli_stdout_close).
  *
  * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage;
- * `memgov sort` exits 2 on any failure, as sort(1) does.
+ * `memgov sort` exits 2 on any failure, as sort(1) does, and so does
+ * `memgov groupby`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +32,9 @@ static const command_t commands[] = {
       cmd_demo, cmd_demo_help, CLI_EXIT_FAILURE },
     { "sort", "sort lines or fixed-width records within a memory budget (as sort(1))",
       cmd_sort, cmd_sort_help, CLI_EXIT_TROUBLE },
-    { "bench", "run a benchmark: memgov bench sort",
+    { "groupby", "group delimited lines by key fields: count, sum, min, max, mean",
+      cmd_groupby, cmd_groupby_help, CLI_EXIT_TROUBLE },
+    { "bench", "run a benchmark: memgov bench sort, memgov bench agg",
       cmd_bench, cmd_bench_help, CLI_EXIT_FAILURE },
     { "sections", "list the tiered sections kept in a persistent spill directory",
       cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
@@ -69,7 +72,7 @@ static void tool_help(FILE *out)
             "                 memory the process may use (e.g. 2G, 40%%)\n"
             "\n"
             "Exit status: 0 success, 1 run-time failure, 2 bad usage; memgov sort\n"
-            "exits 2 on any failure, as sort(1) does.\n");
+            "and memgov groupby exit 2 on any failure, as sort(1) does.\n");
 }
 
 static void tool_version(void)
@@ -120,8 +123,8 @@ static int dispatch(int argc, char **argv, const command_t **cmd)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, bench, sections, "
-                                     "help)");
+        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, groupby, bench, "
+                                     "sections, help)");
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

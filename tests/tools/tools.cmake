@@ -2,8 +2,11 @@
 # executable).  The demo checks its own invariants, so running it is a test
 # of the governor and the allocators together; sort.sh checks `memgov sort`
 # byte for byte against `LC_ALL=C sort` and the library's external sort
-# under a 1 MiB budget; sections.sh lists, writes, reads back and removes
-# sections of a persistent spill directory, busy and damaged ones included;
+# under a 1 MiB budget; groupby.sh checks `memgov groupby` against GNU
+# datamash, in RAM and spilling at 1 MiB, its errors and signals, and
+# `memgov bench agg`'s checks; sections.sh lists, writes, reads back and
+# removes sections of a persistent spill directory, busy and damaged ones
+# included;
 # signals.sh stops sort and bench sort by SIGPIPE, SIGTERM, SIGINT and
 # SIGHUP in the middle of a spill and checks that nothing is left behind.
 if(TARGET memgov)
@@ -17,6 +20,9 @@ if(TARGET memgov)
   add_test(NAME tools.sections
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/sections.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.sections PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.groupby
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/groupby.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.groupby PROPERTIES TIMEOUT 300)
   add_test(NAME tools.signals
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/signals.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.signals PROPERTIES TIMEOUT 300)
