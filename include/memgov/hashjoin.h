@@ -103,8 +103,10 @@ typedef struct mgov_hashjoin_config {
      * when operators share a budget. */
     int64_t timeout_ns;
     mgov_spill_dir_t *spill_dir; /* NULL: the governor's (mgov_spill_dir_get) */
-    mgov_spill_options_t spill;  /* codec and level of spill files; block_size 0 = from
-                                    the budget; timeout_ns 0 = the operator's */
+    mgov_spill_options_t spill;  /* codec and level of spill files (raw when the codec's
+                                    buffers for a writer per partition would take over a
+                                    quarter of the memory); block_size 0 = from the
+                                    budget; timeout_ns 0 = the operator's */
     /* Called from the calling thread after each spill and pass; may be NULL. */
     void (*progress)(void *ctx, const mgov_hashjoin_stats_t *st);
     void *progress_ctx;

@@ -26,9 +26,18 @@ unsigned mgov__part_plan(mgov__op_t *op, bool block_given)
         while (b < BLOCK_MAX && ((uint64_t)b << (bits + 1)) * 32 <= op->mem)
             b *= 2;
         op->spill.block_size = b;
-        op->writer_cost = mgov__spill_writer_charge(op->spill.codec, op->spill.level, b);
-        op->reader_cost = mgov__spill_reader_charge(op->spill.codec, b);
     }
+    size_t b = op->spill.block_size;
+    uint64_t w = mgov__spill_writer_charge(op->spill.codec, op->spill.level, b);
+    if (op->spill.codec != MGOV_CODEC_NONE && (w << bits) * 4 > op->mem) {
+        /* the codec's contexts (zstd: ~300 KiB a writer) would take more
+         * than a quarter of the memory with a writer per partition: the
+         * partition files are written raw */
+        op->spill.codec = MGOV_CODEC_NONE;
+        w = mgov__spill_writer_charge(MGOV_CODEC_NONE, 0, b);
+    }
+    op->writer_cost = w;
+    op->reader_cost = mgov__spill_reader_charge(op->spill.codec, b);
     return bits;
 }
 

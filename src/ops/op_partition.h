@@ -68,7 +68,9 @@ static inline uint64_t mgov__part_tag(uint64_t h)
  * caller chose a block size (block_given), sizes op's spill blocks so that
  * one open writer per partition takes at most about 1/32 of its memory
  * (16 KiB to 1 MiB), updating op's writer and reader costs.  Wide fan-out
- * with small blocks: one level of partitioning covers 16x the memory. */
+ * with small blocks: one level of partitioning covers 16x the memory.  A
+ * codec whose writers would take more than a quarter of the memory (zstd's
+ * contexts under a few MiB) is dropped: the files are written raw. */
 unsigned mgov__part_plan(mgov__op_t *op, bool block_given);
 
 /* ------------------------------------------------------------- files */
