@@ -80,17 +80,24 @@ static uint64_t keys_mark(const bench_result_t *r, uint64_t *seen)
     return distinct;
 }
 
-/* Pushes the N rows.  Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after a
- * message, or on a signal. */
+/* Pushes the N rows, a vector of PUSH_BATCH at a time (as an engine feeds
+ * it: mgov_hashagg_push_batch).  Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE
+ * after a message, or on a signal. */
+#define PUSH_BATCH 4096
 static int bench_push(const bench_result_t *r, mgov_hashagg_t *agg)
 {
-    for (uint64_t i = 0; i < r->rows; i++) {
-        uint64_t key = row_key(i, r->groups);
-        mgov_value_t v = { .i64 = (int64_t)i };
-        int rc = mgov_hashagg_push(agg, &key, KEY_SIZE, &v);
+    static uint64_t keys[PUSH_BATCH];
+    static mgov_value_t vals[PUSH_BATCH];
+    for (uint64_t i = 0; i < r->rows; i += PUSH_BATCH) {
+        size_t n = r->rows - i < PUSH_BATCH ? (size_t)(r->rows - i) : PUSH_BATCH;
+        for (size_t x = 0; x < n; x++) {
+            keys[x] = row_key(i + x, r->groups);
+            vals[x].i64 = (int64_t)(i + x);
+        }
+        int rc = mgov_hashagg_push_batch(agg, keys, vals, n);
         if (rc != MGOV_OK)
-            return cli_runtime_error("bench agg", rc, "push of row %" PRIu64, i);
-        if ((i & SIGNAL_EVERY) == 0 && cli_signal_pending())
+            return cli_runtime_error("bench agg", rc, "push of rows from %" PRIu64, i);
+        if (((i / PUSH_BATCH) & 15) == 0 && cli_signal_pending())
             return CLI_EXIT_FAILURE;
     }
     return CLI_EXIT_OK;
