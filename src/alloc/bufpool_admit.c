@@ -176,12 +176,7 @@ static int wait_locked(mgov_bufpool_t *p, size_t n, unsigned shard, uint64_t dea
     w.n = n;
     w.shard = shard;
     w.status = BP_WAITING;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&w.cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
+    if (mgov__cond_init_monotonic(&w.cond) != MGOV_OK)
         return MGOV_ENOMEM;
 
     uint64_t t0 = mgov__now_ns();

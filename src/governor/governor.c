@@ -15,6 +15,7 @@
 #include "governor/internal.h"
 #include "memgov/sysinfo.h"
 #include "sys/fault.h"
+#include "sys/sys.h"
 
 static const mgov_region_config_t default_regions[] = {
     { "graph_storage", 0, 0 },
@@ -143,18 +144,15 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     gov->fr_hyst = hyst;
     atomic_init(&gov->budget, budget);
 
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    /* glibc's mutexes and condition variables cannot fail to initialize */
     pthread_mutex_init(&gov->pressure_lock, NULL);
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_init(&gov->layer_lock[i], NULL);
     pthread_mutex_init(&gov->wait_lock, NULL);
     pthread_mutex_init(&gov->lock, NULL);
-    pthread_cond_init(&gov->consumer_cond, &attr);
+    mgov__cond_init_monotonic(&gov->consumer_cond);
     pthread_mutex_init(&gov->reclaim_lock, NULL);
-    pthread_cond_init(&gov->reclaim_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    mgov__cond_init_monotonic(&gov->reclaim_cond);
 
     mgov__thresholds_set(gov, budget);
     uint64_t rss = mgov_rss_now();

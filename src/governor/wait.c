@@ -171,14 +171,8 @@ int mgov__reserve_wait(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
     mgov_waiter_t w = { .region = region, .bytes = bytes, .flags = flags,
                         .urgent = mgov__is_urgent(gov, region, flags),
                         .why = MGOV__WHY_NONE, .status = W_WAITING };
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&w.cond, &attr) != 0) {
-        pthread_condattr_destroy(&attr);
+    if (mgov__cond_init_monotonic(&w.cond) != MGOV_OK)
         return MGOV_ENOMEM;
-    }
-    pthread_condattr_destroy(&attr);
 
     pthread_mutex_lock(&gov->wait_lock);
     enqueue_locked(gov, &w);

@@ -243,11 +243,7 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
     s->cfg = c;
     s->region = region;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    mgov__cond_init_monotonic(&s->cond); /* glibc's cannot fail */
     rc = claim_entry(st, name, s);
     if (rc != MGOV_OK) {
         section_free(s);
