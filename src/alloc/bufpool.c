@@ -154,6 +154,7 @@ int mgov_bufpool_create(const mgov_bufpool_config_t *cfg, mgov_bufpool_t **out)
 /* Step 2 of destroy.  Under mu. */
 static bool idle_locked(mgov_bufpool_t *p)
 {
+    mgov__assert_held(&p->mu);
     if (p->active)
         return false;
     uint64_t live = 0;

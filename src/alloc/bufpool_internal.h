@@ -66,6 +66,7 @@
 
 #include "alloc/alloc_internal.h"
 #include "memgov/bufpool.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 #define BP_CACHELINE 64
@@ -104,6 +105,16 @@ static inline void bp_unlock(bp_lock_t *l)
 {
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
+
+/* Debug builds (sys/debug.h): p->mu and every shard lock are held -- by
+ * someone, as a lock can tell.  What the functions named "under mu and
+ * every shard lock" check first. */
+#define bp_assert_all_locked(p)                                                                    \
+    do {                                                                                           \
+        mgov__assert_held((pthread_mutex_t *)&(p)->mu);                                            \
+        for (unsigned i_ = 0; i_ < (p)->n_shards; i_++)                                            \
+            MGOV__ASSERT(atomic_load_explicit(&(p)->shards[i_].lock.v, memory_order_relaxed));     \
+    } while (0)
 
 /* ------------------------------------------------------------------ spans */
 

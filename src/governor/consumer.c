@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "governor/internal.h"
+#include "sys/debug.h"
 #include "sys/fault.h"
 
 static _Thread_local mgov__frame_t *tls_frames;
@@ -59,6 +60,7 @@ static bool name_ok(const char *name)
 
 static mgov_consumer_t *find_locked(mgov_t *gov, const char *name)
 {
+    mgov__assert_held(&gov->lock);
     for (mgov_consumer_t *c = gov->consumers; c; c = c->next)
         if (strcmp(c->name, name) == 0)
             return c;
@@ -126,6 +128,7 @@ int mgov__consumer_register_unique(mgov_t *gov, const mgov_consumer_config_t *cf
 
 static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)
 {
+    mgov__assert_held(&gov->lock);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -139,6 +142,7 @@ static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)
 /* Frees c if it is unregistered and nothing refers to it.  Under gov->lock. */
 static bool maybe_free_locked(mgov_consumer_t *c)
 {
+    mgov__assert_held(&c->gov->lock);
     if (c->free_pending && c->refs == 0 && c->running == 0) {
         free(c);
         return true;

@@ -21,6 +21,7 @@
  * it is dropped (events carry a sequence number for ordering).
  */
 #include "governor/internal.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 #define RSS_SAMPLE_NS (1000 * 1000ull)
@@ -43,6 +44,7 @@ static uint64_t frac_of(double fr, uint64_t budget)
 /* Sets bounds for the fast check from the level.  Under pressure_lock. */
 static void bounds_set_locked(mgov_t *gov, int level)
 {
+    mgov__assert_held(&gov->pressure_lock);
     uint64_t hyst = atomic_load(&gov->hyst);
     uint64_t up = level < MGOV_PRESSURE_CRITICAL ? atomic_load(&gov->thr[level + 1]) : UINT64_MAX;
     uint64_t down = 0;

@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "governor/internal.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 #define RECLAIM_RETRY_MIN_NS (5 * 1000 * 1000ull)    /* 5 ms */
@@ -57,6 +58,7 @@ struct mgov_waiter {
  * last refusal was the budget.  Under wait_lock. */
 static void set_why_locked(mgov_t *gov, mgov_waiter_t *w, int why)
 {
+    mgov__assert_held(&gov->wait_lock);
     if (w->urgent || w->why == why)
         return;
     if (w->why == MGOV__WHY_BUDGET)
@@ -68,6 +70,7 @@ static void set_why_locked(mgov_t *gov, mgov_waiter_t *w, int why)
 
 static void enqueue_locked(mgov_t *gov, mgov_waiter_t *w)
 {
+    mgov__assert_held(&gov->wait_lock);
     w->next = NULL;
     w->prev = gov->wq_tail;
     if (gov->wq_tail)
@@ -81,6 +84,7 @@ static void enqueue_locked(mgov_t *gov, mgov_waiter_t *w)
 
 static void dequeue_locked(mgov_t *gov, mgov_waiter_t *w, int status)
 {
+    mgov__assert_held(&gov->wait_lock);
     set_why_locked(gov, w, MGOV__WHY_NONE);
     if (w->prev)
         w->prev->next = w->next;
@@ -99,6 +103,7 @@ static void dequeue_locked(mgov_t *gov, mgov_waiter_t *w, int status)
 /* Hands memory to waiters in FIFO order, as the file comment describes. */
 static void scan_locked(mgov_t *gov)
 {
+    mgov__assert_held(&gov->wait_lock);
     bool budget_blocked = false, urgent_blocked = false;
     uint32_t region_blocked = 0;
     mgov_waiter_t *w = gov->wq_head;
