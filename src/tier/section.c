@@ -46,8 +46,9 @@ static struct timespec deadline(int64_t wait_ns)
     return mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)(wait_ns > 0 ? wait_ns : 0));
 }
 
-int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
+int mgov__section_busy_begin_locked(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 {
+    mgov__assert_held(&s->mu);
     if (s->busy && (!wait_busy || pthread_equal(s->busy_owner, pthread_self())))
         return MGOV_EBUSY;
     struct timespec until = deadline(wait_ns);
@@ -69,8 +70,9 @@ int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
     return MGOV_OK;
 }
 
-int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns)
+int mgov__section_wait_unpinned_locked(mgov_section_t *s, int64_t wait_ns)
 {
+    mgov__assert_held(&s->mu);
     struct timespec until = deadline(wait_ns);
     while (s->pins) {
         int rc = pins_wait_step(s, wait_ns, &until);
@@ -80,25 +82,27 @@ int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns)
     return MGOV_OK;
 }
 
-void mgov__section_release(mgov_section_t *s)
+void mgov__section_busy_end_locked(mgov_section_t *s)
 {
+    mgov__assert_held(&s->mu);
+    mgov__section_assert_busy(s);
     s->busy = false;
     s->readable = false;
     pthread_cond_broadcast(&s->cond);
 }
 
-int mgov__section_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
+int mgov__section_busy_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 {
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, wait_ns, wait_busy);
+    int rc = mgov__section_busy_begin_locked(s, wait_ns, wait_busy);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-void mgov__section_end(mgov_section_t *s)
+void mgov__section_busy_end(mgov_section_t *s)
 {
     pthread_mutex_lock(&s->mu);
-    mgov__section_release(s);
+    mgov__section_busy_end_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -123,11 +127,11 @@ static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
 {
     (void)target; /* a section moves whole */
     mgov_section_t *s = ctx;
-    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
+    int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_spill_locked(s, s->cfg.pin_wait_ns, freed);
-    mgov__section_end(s);
+    rc = mgov__section_spill_busy(s, s->cfg.pin_wait_ns, freed);
+    mgov__section_busy_end(s);
     return rc;
 }
 
@@ -136,11 +140,11 @@ static int op_reload(void *ctx)
     mgov_section_t *s = ctx;
     if (mgov__section_disk_bound(s, atomic_load(&s->length)))
         return MGOV_ENOTSUP; /* stays on disk by policy */
-    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
+    int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0, UINT64_MAX);
-    mgov__section_end(s);
+    rc = mgov__section_reload_busy(s, s->cfg.timeout_ns, 0, UINT64_MAX);
+    mgov__section_busy_end(s);
     return rc;
 }
 
@@ -207,11 +211,11 @@ static int force_ram_load(mgov_section_t *s)
 {
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
-    int rc = mgov__section_begin(s, -1, true);
+    int rc = mgov__section_busy_begin(s, -1, true);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0, UINT64_MAX);
-    mgov__section_end(s);
+    rc = mgov__section_reload_busy(s, s->cfg.timeout_ns, 0, UINT64_MAX);
+    mgov__section_busy_end(s);
     return rc;
 }
 
@@ -285,7 +289,7 @@ int mgov_section_close(mgov_section_t *s)
         return MGOV_EBUSY;
     /* first: no governor callback runs on it after this */
     mgov_consumer_unregister(s->consumer);
-    mgov__section_begin(s, -1, true); /* another thread's write may still run */
+    mgov__section_busy_begin(s, -1, true); /* another thread's write may still run */
     release_entry(s);
     section_free(s);
     return MGOV_OK;
@@ -313,9 +317,9 @@ int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
         s->busy = true;
         s->busy_owner = pthread_self();
         pthread_mutex_unlock(&s->mu);
-        rc = mgov__section_map_locked(s);
+        rc = mgov__section_map_busy(s);
         pthread_mutex_lock(&s->mu);
-        mgov__section_release(s);
+        mgov__section_busy_end_locked(s);
     } else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK) {
         rc = mgov__section_entry(s).status;
     }

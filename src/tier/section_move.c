@@ -10,7 +10,7 @@
  * Reload: reserve the budget, read the file into fresh memory checking its
  * crc32c, drop the mapping; the file stays as the spilled copy.
  *
- * Every function named *_locked runs with the section busy (tier_internal.h)
+ * Every function named *_busy runs with the section busy (tier_internal.h)
  * and s->mu not held; the caller's busy mark keeps views and writes away.
  */
 #include <stdlib.h>
@@ -57,8 +57,9 @@ void mgov__section_entry_checked(mgov_section_t *s, int rc)
     pthread_mutex_unlock(&s->store->mu);
 }
 
-int mgov__section_map_locked(mgov_section_t *s)
+int mgov__section_map_busy(mgov_section_t *s)
 {
+    mgov__section_assert_busy(s);
     mgov__tier_entry_t e = mgov__section_entry(s);
     if (e.status != MGOV_OK)
         return e.status;
@@ -117,8 +118,9 @@ static bool clean_copy(mgov_section_t *s)
     return !s->dirty && e.gen && e.status == MGOV_OK && e.length == atomic_load(&s->length);
 }
 
-int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
+int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
 {
+    mgov__section_assert_busy(s);
     *freed = 0;
     if (atomic_load(&s->tier) != MGOV_TIER_IN_MEMORY)
         return MGOV_OK; /* nothing in RAM */
@@ -145,7 +147,7 @@ int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t 
     pthread_mutex_lock(&s->mu);
     /* views pinned while the file was written: the RAM goes when they do,
      * or stays (a clean copy, so the next spill only drops it) */
-    int rc = mgov__section_wait_unpinned(s, pin_wait_ns);
+    int rc = mgov__section_wait_unpinned_locked(s, pin_wait_ns);
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;
@@ -166,9 +168,10 @@ int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns,
     return mgov_reserve(gov, s->region, bytes, flags, timeout_ns, out); /* 0: fail fast */
 }
 
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
-                                uint64_t keep)
+int mgov__section_reload_busy(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
+                              uint64_t keep)
 {
+    mgov__section_assert_busy(s);
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
     uint64_t len = atomic_load(&s->length);
@@ -181,7 +184,7 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
         return e.status;
     if (len < e.length && !e.verified) {
         /* a prefix cannot be checked on its own: check the whole once */
-        int rc = s->map ? MGOV_OK : mgov__section_map_locked(s);
+        int rc = s->map ? MGOV_OK : mgov__section_map_busy(s);
         if (rc != MGOV_OK)
             return rc;
         e = mgov__section_entry(s);
@@ -227,13 +230,13 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
         return MGOV_EINVAL;
     if (s->cfg.override == MGOV_SECTION_FORCE_RAM)
         return MGOV_EBUSY;
-    int rc = mgov__section_begin(s, timeout_ns, true);
+    int rc = mgov__section_busy_begin(s, timeout_ns, true);
     uint64_t freed = 0;
     bool moved = false;
     if (rc == MGOV_OK) {
         moved = atomic_load(&s->tier) == MGOV_TIER_IN_MEMORY;
-        rc = mgov__section_spill_locked(s, timeout_ns, &freed);
-        mgov__section_end(s);
+        rc = mgov__section_spill_busy(s, timeout_ns, &freed);
+        mgov__section_busy_end(s);
     }
     if (rc != MGOV_OK)
         mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, atomic_load(&s->length), 0, 0, rc);
@@ -246,12 +249,12 @@ int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
 {
     if (!s)
         return MGOV_EINVAL;
-    int rc = mgov__section_begin(s, timeout_ns, true);
+    int rc = mgov__section_busy_begin(s, timeout_ns, true);
     bool moved = false;
     if (rc == MGOV_OK) {
         moved = atomic_load(&s->tier) == MGOV_TIER_ON_DISK;
-        rc = mgov__section_reload_locked(s, timeout_ns, 0, UINT64_MAX);
-        mgov__section_end(s);
+        rc = mgov__section_reload_busy(s, timeout_ns, 0, UINT64_MAX);
+        mgov__section_busy_end(s);
     }
     if (rc != MGOV_OK && rc != MGOV_ENOTSUP)
         mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, atomic_load(&s->length), 0, 0,

@@ -146,7 +146,7 @@ static int current_bytes(mgov_section_t *s, const uint8_t **out)
     if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK || !atomic_load(&s->length))
         return MGOV_OK;
     if (!s->map) {
-        int rc = mgov__section_map_locked(s);
+        int rc = mgov__section_map_busy(s);
         if (rc != MGOV_OK)
             return rc;
     }
@@ -203,7 +203,7 @@ static int reload_for_write(mgov_section_t *s, const change_t *ch, uint64_t *old
                             uint64_t *reloaded)
 {
     uint64_t keep = ch->new_len < *old_len ? ch->new_len : *old_len;
-    int rc = mgov__section_reload_locked(s, 0, MGOV_NO_RECLAIM, keep);
+    int rc = mgov__section_reload_busy(s, 0, MGOV_NO_RECLAIM, keep);
     if (rc == MGOV_OK) {
         *reloaded = keep;
         *old_len = keep;
@@ -234,7 +234,7 @@ static int apply(mgov_section_t *s, change_t *ch)
 {
     if (!s || (ch->len && !ch->data))
         return MGOV_EINVAL;
-    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, true);
+    int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, true);
     if (rc != MGOV_OK)
         return rc;
     uint64_t reloaded = UINT64_MAX; /* bytes brought back to RAM, if any */
@@ -244,7 +244,7 @@ static int apply(mgov_section_t *s, change_t *ch)
         rc = mgov__section_entry(s).status;
     if (rc == MGOV_OK && (ch->new_len != old_len || ch->len))
         rc = apply_change(s, ch, old_len, &reloaded);
-    mgov__section_end(s);
+    mgov__section_busy_end(s);
     if (reloaded != UINT64_MAX) /* a move, even when the write then failed */
         mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, reloaded, 0, 0, MGOV_OK);
     if (rc == MGOV_OK)

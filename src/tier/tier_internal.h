@@ -34,6 +34,7 @@
 #include "memgov/section.h"
 #include "memgov/spill.h"
 #include "spill/spill_kept.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 /* The governor's layer-state slot of the section store (governor/hooks.h):
@@ -193,29 +194,39 @@ void mgov__tier_reap_stop(mgov__tier_store_t *st);
 
 /* --------------------------------------------------------------- section */
 
-/* Waits, with s->mu held, until the section is neither busy nor pinned,
- * then marks it busy for the calling thread.  Another thread's busy mark is
+/* The busy mark.  Names say what the caller holds: *_locked, s->mu (as
+ * everywhere in memgov); *_busy, the section's busy mark and NOT s->mu
+ * (they drop nothing: they take s->mu themselves for a moment when they
+ * publish a change).  Debug builds check both (sys/debug.h). */
+
+/* Waits (s->mu held) until the section is neither busy nor pinned, then
+ * marks it busy for the calling thread.  Another thread's busy mark is
  * waited for until it ends (it is bounded: I/O, or that operation's own
  * budget timeout), or, without wait_busy (the governor's calls), is
  * MGOV_EBUSY at once.  Pinned views are waited for up to wait_ns (0: not
  * at all, MGOV_EBUSY; < 0: forever; else MGOV_ETIMEDOUT).  Busy in this
  * very thread: MGOV_EBUSY. */
-int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
+int mgov__section_busy_begin_locked(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
 /* Ends the busy mark (s->mu held) and wakes waiters. */
-void mgov__section_release(mgov_section_t *s);
-/* mgov__section_acquire and mgov__section_release, taking s->mu themselves
- * (for callers that do not hold it). */
-int mgov__section_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
-void mgov__section_end(mgov_section_t *s);
+void mgov__section_busy_end_locked(mgov_section_t *s);
+/* The same two for a caller that does not hold s->mu: they take it. */
+int mgov__section_busy_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
+void mgov__section_busy_end(mgov_section_t *s);
 
-/* Waits, with s->mu held, until no view is pinned: wait_ns as in
- * mgov__section_acquire.  MGOV_OK, MGOV_EBUSY, MGOV_ETIMEDOUT. */
-int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns);
+/* Debug builds: the calling thread holds s's busy mark.  Read without
+ * s->mu: while this thread holds the mark no other thread writes busy or
+ * busy_owner, so only a broken precondition can race here. */
+#define mgov__section_assert_busy(s)                                                               \
+    MGOV__ASSERT((s)->busy && pthread_equal((s)->busy_owner, pthread_self()))
 
-/* Moves: called with the section busy and s->mu NOT held.  A spill lets
- * views be pinned while it writes, then waits up to pin_wait_ns for them
- * before it releases the RAM. */
-int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
+/* Waits (s->mu held) until no view is pinned: wait_ns as in
+ * mgov__section_busy_begin_locked.  MGOV_OK, MGOV_EBUSY, MGOV_ETIMEDOUT. */
+int mgov__section_wait_unpinned_locked(mgov_section_t *s, int64_t wait_ns);
+
+/* Moves (busy, s->mu not held).  A spill lets views be pinned while it
+ * writes, then waits up to pin_wait_ns for them before it releases the
+ * RAM. */
+int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
 /* A reload reserves with these grant flags (MGOV_NO_RECLAIM: without
  * asking anyone for memory) and timeout_ns as mgov__section_reserve.  It
  * brings back the first `keep` bytes (UINT64_MAX: all of them); keeping
@@ -224,8 +235,8 @@ int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t 
  * not yet verified is verified whole first (mapped), so no unchecked byte
  * comes back.  MGOV_ENOTSUP when the bytes kept are over max_ram or the
  * section is ForceDisk. */
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
-                                uint64_t keep);
+int mgov__section_reload_busy(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
+                              uint64_t keep);
 /* Reserves `bytes` in the section's region (revocable when AUTO, plus
  * `flags`): fail fast when timeout_ns is 0, else waiting up to it. */
 int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, unsigned flags,
@@ -236,10 +247,10 @@ mgov__tier_entry_t mgov__section_entry(mgov_section_t *s);
  * verified, MGOV_ECORRUPT makes the section unavailable; other errors
  * (I/O, memory) change nothing. */
 void mgov__section_entry_checked(mgov_section_t *s, int rc);
-/* Maps the entry's file (ON_DISK, busy, s->mu not held), checking the
+/* Maps the entry's file (ON_DISK; busy, s->mu not held), checking the
  * data's crc32c the first time: sets map and map_len.  An unavailable
  * section is its status; MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM. */
-int mgov__section_map_locked(mgov_section_t *s);
+int mgov__section_map_busy(mgov_section_t *s);
 /* Releases RAM and its grant. */
 void mgov__section_ram_free(mgov_section_t *s);
 /* Unmaps the file mapping, if any. */
