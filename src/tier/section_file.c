@@ -146,16 +146,18 @@ int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
     }
     close(fd);
     if (rc != MGOV_OK)
-        mgov__secfile_remove(st, name, gen, length);
+        mgov__secfile_remove(st, name, gen, length, true);
     return rc;
 }
 
-void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length)
+void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
+                          bool charged)
 {
     char fname[MGOV__SECFILE_NAME_MAX];
     mgov__secfile_name(fname, name, gen);
     mgov__unlinkat(st->dirfd, fname, 0);
-    mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
+    if (charged)
+        mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
 }
 
 /* Opens (name, gen) and checks its header and size; *crc = data crc. */

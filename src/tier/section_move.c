@@ -103,7 +103,7 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
     }
     pthread_mutex_unlock(&st->manifest_mu);
     if (rc != MGOV_OK) {
-        mgov__secfile_remove(st, e->name, gen, length);
+        mgov__secfile_remove(st, e->name, gen, length, true);
         return rc;
     }
     if (old.gen) /* named by nothing now: off the caller's path */

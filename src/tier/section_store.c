@@ -103,7 +103,7 @@ static void store_free(void *state)
     for (unsigned i = 0; i < st->n; i++) {
         mgov__tier_entry_t *e = st->entries[i];
         if (drop && e->gen)
-            mgov__secfile_drop(st, e->name, e->gen, e->length, e->status == MGOV_OK);
+            mgov__secfile_remove(st, e->name, e->gen, e->length, e->status == MGOV_OK);
         free(e);
     }
     if (drop)
@@ -194,7 +194,7 @@ int mgov_section_remove(mgov_t *gov, const char *name)
             e->gen = gen; /* the old manifest stays: so does the copy */
         pthread_mutex_unlock(&st->mu);
         if (rc == MGOV_OK)
-            mgov__secfile_drop(st, name, gen, length, status == MGOV_OK);
+            mgov__secfile_remove(st, name, gen, length, status == MGOV_OK);
     }
     pthread_mutex_unlock(&st->manifest_mu);
     return rc;

@@ -155,13 +155,11 @@ typedef struct mgov__secpart {
  * left (no file, no charge).  MGOV_ENOSPC, MGOV_EIO. */
 int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
                         const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc);
-/* Unlinks the file (name, gen); with `charged` (it was counted in the
- * quota: written by us, or found healthy at open) gives its quota back. */
-void mgov__secfile_drop(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
-                        bool charged);
-/* Unlinks the file (name, gen) of `length` data bytes and gives its quota back. */
+/* Unlinks the file (name, gen) of `length` data bytes; with `charged` (it
+ * was counted in the quota: written by us, or found healthy at open) gives
+ * its quota back. */
 void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen,
-                          uint64_t length);
+                          uint64_t length, bool charged);
 /* Checks the header of (name, gen): magic, version, its crc, name, gen,
  * length and the file's size.  MGOV_ECORRUPT (also for a missing file), MGOV_EIO. */
 int mgov__secfile_check(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length);
