@@ -18,8 +18,9 @@
  * unregister how many of them are its own, and tells reclaim that it is
  * nested in a callback (so it does not wait for itself).
  *
- * Locking: gov->lock guards the list, refs, running and the flags above;
- * consumer_cond signals `running` going down.  Never held during an op.
+ * Locking: gov->consumers_lock guards the list, refs, running and the flags
+ * above; consumer_cond signals `running` going down.  Never held during an
+ * op.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +61,7 @@ static bool name_ok(const char *name)
 
 static mgov_consumer_t *find_locked(mgov_t *gov, const char *name)
 {
-    mgov__assert_held(&gov->lock);
+    mgov__assert_held(&gov->consumers_lock);
     for (mgov_consumer_t *c = gov->consumers; c; c = c->next)
         if (strcmp(c->name, name) == 0)
             return c;
@@ -92,9 +93,9 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
     c->ctx = cfg->ctx;
     atomic_init(&c->last_touch, atomic_fetch_add(&gov->touch_clock, 1) + 1);
 
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     if (find_locked(gov, c->name)) {
-        pthread_mutex_unlock(&gov->lock);
+        pthread_mutex_unlock(&gov->consumers_lock);
         free(c);
         return MGOV_EEXIST;
     }
@@ -103,7 +104,7 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
         c->next->prev = c;
     gov->consumers = c;
     gov->n_consumers++;
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     *out = c;
     return MGOV_OK;
 }
@@ -128,7 +129,7 @@ int mgov__consumer_register_unique(mgov_t *gov, const mgov_consumer_config_t *cf
 
 static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)
 {
-    mgov__assert_held(&gov->lock);
+    mgov__assert_held(&gov->consumers_lock);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -139,10 +140,11 @@ static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)
     gov->n_consumers--;
 }
 
-/* Frees c if it is unregistered and nothing refers to it.  Under gov->lock. */
+/* Frees c if it is unregistered and nothing refers to it.  Under
+ * gov->consumers_lock. */
 static bool maybe_free_locked(mgov_consumer_t *c)
 {
-    mgov__assert_held(&c->gov->lock);
+    mgov__assert_held(&c->gov->consumers_lock);
     if (c->free_pending && c->refs == 0 && c->running == 0) {
         free(c);
         return true;
@@ -156,29 +158,29 @@ int mgov_consumer_unregister(mgov_consumer_t *c)
         return MGOV_OK;
     mgov_t *gov = c->gov;
     unsigned mine = own_frames(c);
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     if (c->unregistering) {
-        pthread_mutex_unlock(&gov->lock);
+        pthread_mutex_unlock(&gov->consumers_lock);
         return MGOV_EINVAL; /* a second unregister of the same handle */
     }
     c->unregistering = true;
     unlink_locked(gov, c);
     while (c->running > mine)
-        pthread_cond_wait(&gov->consumer_cond, &gov->lock);
+        pthread_cond_wait(&gov->consumer_cond, &gov->consumers_lock);
     c->free_pending = true;
     maybe_free_locked(c);
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     return MGOV_OK;
 }
 
 bool mgov__consumer_enter(mgov_consumer_t *c, mgov__frame_t *f)
 {
     mgov_t *gov = c->gov;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     bool ok = !c->unregistering;
     if (ok)
         c->running++;
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     if (ok) {
         f->c = c;
         f->prev = tls_frames;
@@ -191,22 +193,22 @@ void mgov__consumer_leave(mgov_consumer_t *c, mgov__frame_t *f)
 {
     tls_frames = f->prev; /* frames nest: f is the innermost */
     mgov_t *gov = c->gov;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     c->running--;
     if (c->unregistering) {
         pthread_cond_broadcast(&gov->consumer_cond);
         maybe_free_locked(c);
     }
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
 }
 
 void mgov__consumer_unref(mgov_consumer_t *c)
 {
     mgov_t *gov = c->gov;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     c->refs--;
     maybe_free_locked(c);
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
 }
 
 void mgov_consumer_touch(mgov_consumer_t *c)
@@ -268,10 +270,10 @@ int mgov__victims_collect(mgov_t *gov, int region, bool highest_first, mgov_cons
 {
     *n = 0;
     *out = NULL;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     mgov_consumer_t **v = NULL;
     if (gov->n_consumers && !(v = mgov__malloc(gov->n_consumers * sizeof *v))) {
-        pthread_mutex_unlock(&gov->lock);
+        pthread_mutex_unlock(&gov->consumers_lock);
         return MGOV_ENOMEM;
     }
     for (mgov_consumer_t *c = gov->consumers; c; c = c->next) {
@@ -280,7 +282,7 @@ int mgov__victims_collect(mgov_t *gov, int region, bool highest_first, mgov_cons
         c->refs++;
         v[(*n)++] = c;
     }
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     if (v)
         qsort(v, *n, sizeof *v, highest_first ? cmp_reload : cmp_reclaim);
     *out = v;

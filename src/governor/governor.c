@@ -89,7 +89,7 @@ static void destroy_locks(mgov_t *gov)
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_destroy(&gov->layer_lock[i]);
     pthread_mutex_destroy(&gov->wait_lock);
-    pthread_mutex_destroy(&gov->lock);
+    pthread_mutex_destroy(&gov->consumers_lock);
     pthread_cond_destroy(&gov->consumer_cond);
     pthread_mutex_destroy(&gov->reclaim_lock);
     pthread_cond_destroy(&gov->reclaim_cond);
@@ -138,10 +138,10 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     gov->flags = cfg->flags;
     gov->on_event = cfg->on_event;
     gov->event_ctx = cfg->event_ctx;
-    gov->fr[1] = mod;
-    gov->fr[2] = high;
-    gov->fr[3] = crit;
-    gov->fr_hyst = hyst;
+    gov->level_frac[1] = mod;
+    gov->level_frac[2] = high;
+    gov->level_frac[3] = crit;
+    gov->hyst_frac = hyst;
     atomic_init(&gov->budget, budget);
 
     /* glibc's mutexes and condition variables cannot fail to initialize */
@@ -149,7 +149,7 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_init(&gov->layer_lock[i], NULL);
     pthread_mutex_init(&gov->wait_lock, NULL);
-    pthread_mutex_init(&gov->lock, NULL);
+    pthread_mutex_init(&gov->consumers_lock, NULL);
     mgov__cond_init_monotonic(&gov->consumer_cond);
     pthread_mutex_init(&gov->reclaim_lock, NULL);
     mgov__cond_init_monotonic(&gov->reclaim_cond);
@@ -215,7 +215,7 @@ int mgov_set_budget(mgov_t *gov, uint64_t bytes)
         ev.used = atomic_load(&gov->used);
         mgov__emit(gov, &ev);
     }
-    uint64_t used = atomic_load(&gov->used), ceiling = atomic_load(&gov->thr[3]);
+    uint64_t used = atomic_load(&gov->used), ceiling = atomic_load(&gov->level_bytes[3]);
     if (bytes < old && used > ceiling)
         mgov__reclaim_pass(gov, used - ceiling, MGOV_PRESSURE_CRITICAL, -1);
     /* Growing lets waiters in; shrinking may make some impossible. */

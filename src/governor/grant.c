@@ -47,7 +47,7 @@ INLINE uint64_t ceiling_of(const mgov_t *gov, int region, unsigned flags)
 {
     if ((flags & MGOV_URGENT) || region == gov->spill_region)
         return atomic_load_explicit(&gov->budget, memory_order_relaxed);
-    return atomic_load_explicit(&gov->thr[3], memory_order_relaxed);
+    return atomic_load_explicit(&gov->level_bytes[3], memory_order_relaxed);
 }
 
 uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags)
@@ -253,8 +253,8 @@ void mgov__after_charge(mgov_t *gov, unsigned flags)
         if (level >= MGOV_PRESSURE_MODERATE) {
             /* Back under the level's threshold (less hysteresis): "improve
              * the situation", not empty the caches. */
-            uint64_t floor = atomic_load(&gov->thr[level]);
-            uint64_t hyst = atomic_load(&gov->hyst);
+            uint64_t floor = atomic_load(&gov->level_bytes[level]);
+            uint64_t hyst = atomic_load(&gov->hyst_bytes);
             floor = floor > hyst ? floor - hyst : 0;
             uint64_t eff = mgov__effective_used(gov);
             if (eff > floor)

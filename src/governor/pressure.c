@@ -45,13 +45,14 @@ static uint64_t frac_of(double fr, uint64_t budget)
 static void bounds_set_locked(mgov_t *gov, int level)
 {
     mgov__assert_held(&gov->pressure_lock);
-    uint64_t hyst = atomic_load(&gov->hyst);
-    uint64_t up = level < MGOV_PRESSURE_CRITICAL ? atomic_load(&gov->thr[level + 1]) : UINT64_MAX;
+    uint64_t hyst = atomic_load(&gov->hyst_bytes);
+    uint64_t up =
+        level < MGOV_PRESSURE_CRITICAL ? atomic_load(&gov->level_bytes[level + 1]) : UINT64_MAX;
     uint64_t down = 0;
     if (level > MGOV_PRESSURE_NORMAL && !(gov->flags & MGOV_RSS_PRESSURE)) {
         /* With RSS pressure, RSS may hold the level while `used` is low:
          * downward moves are found by sampling instead. */
-        uint64_t t = atomic_load(&gov->thr[level]);
+        uint64_t t = atomic_load(&gov->level_bytes[level]);
         down = t > hyst ? t - hyst : 0;
     }
     atomic_store(&gov->level_up_at, up);
@@ -61,10 +62,10 @@ static void bounds_set_locked(mgov_t *gov, int level)
 void mgov__thresholds_set(mgov_t *gov, uint64_t budget)
 {
     pthread_mutex_lock(&gov->pressure_lock);
-    atomic_store(&gov->thr[0], 0);
+    atomic_store(&gov->level_bytes[0], 0);
     for (int i = 1; i < 4; i++)
-        atomic_store(&gov->thr[i], frac_of(gov->fr[i], budget));
-    atomic_store(&gov->hyst, frac_of(gov->fr_hyst, budget));
+        atomic_store(&gov->level_bytes[i], frac_of(gov->level_frac[i], budget));
+    atomic_store(&gov->hyst_bytes, frac_of(gov->hyst_frac, budget));
     bounds_set_locked(gov, atomic_load(&gov->level));
     pthread_mutex_unlock(&gov->pressure_lock);
 }
@@ -83,12 +84,12 @@ uint64_t mgov__effective_used(mgov_t *gov)
 static int level_for(mgov_t *gov, uint64_t eff, int cur)
 {
     int lvl = cur;
-    while (lvl < MGOV_PRESSURE_CRITICAL && eff >= atomic_load(&gov->thr[lvl + 1]))
+    while (lvl < MGOV_PRESSURE_CRITICAL && eff >= atomic_load(&gov->level_bytes[lvl + 1]))
         lvl++;
     if (lvl != cur)
         return lvl;
-    uint64_t hyst = atomic_load(&gov->hyst);
-    while (lvl > MGOV_PRESSURE_NORMAL && eff + hyst < atomic_load(&gov->thr[lvl]))
+    uint64_t hyst = atomic_load(&gov->hyst_bytes);
+    while (lvl > MGOV_PRESSURE_NORMAL && eff + hyst < atomic_load(&gov->level_bytes[lvl]))
         lvl--;
     return lvl;
 }

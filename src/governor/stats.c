@@ -63,10 +63,10 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
     }
     out->budget = atomic_load(&gov->budget);
     out->peak = atomic_load(&gov->peak);
-    out->moderate = gov->fr[1];
-    out->high = gov->fr[2];
-    out->critical = gov->fr[3];
-    out->hysteresis = gov->fr_hyst;
+    out->moderate = gov->level_frac[1];
+    out->high = gov->level_frac[2];
+    out->critical = gov->level_frac[3];
+    out->hysteresis = gov->hyst_frac;
     out->pressure = (mgov_pressure_t)atomic_load(&gov->level);
     out->pressure_transitions = atomic_load(&gov->transitions);
     out->reclaim_passes = atomic_load(&gov->reclaim_passes);
@@ -79,9 +79,9 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
     out->reloads = atomic_load(&gov->reloads);
     out->reload_failures = atomic_load(&gov->reload_failures);
     out->waiters = atomic_load(&gov->n_waiters);
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     out->consumers = gov->n_consumers;
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     return MGOV_OK;
 }
 
