@@ -351,6 +351,47 @@ void mgov__spill_dir_unreserve(mgov_spill_dir_t *dir, uint64_t bytes)
         atomic_fetch_sub_explicit(&dir->used, bytes, memory_order_release);
 }
 
+/* ---------------------------------------------------------------- check */
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            goto corrupt;                                                                          \
+    } while (0)
+
+int mgov__spill_dir_check(mgov_spill_dir_t *dir)
+{
+    if (!dir)
+        return MGOV_EINVAL;
+    size_t plen = strlen(dir->path);
+    uint64_t disk = 0;
+    unsigned n = 0;
+    pthread_mutex_lock(&dir->mu);
+    CHECK(dir->dirfd >= 0 && dir->lockfd >= 0);
+    CHECK(!dir->is_private || (dir->parentfd >= 0 && dir->name && dir->name > dir->path));
+    const mgov_spill_file_t *prev = NULL;
+    for (const mgov_spill_file_t *f = dir->files; f; prev = f, f = f->next) {
+        CHECK(f->dir == dir && f->prev == prev && f->fd >= 0);
+        CHECK(f->name_off == plen + 1 && strncmp(f->path, dir->path, plen) == 0 &&
+              f->path[plen] == '/' && mgov__spill_tmp_name(f->path + f->name_off));
+        CHECK(disk + f->disk >= disk); /* no wrap */
+        disk += f->disk;
+        n++;
+    }
+    CHECK(n == atomic_load_explicit(&dir->n_files, memory_order_relaxed));
+    uint64_t used = atomic_load_explicit(&dir->used, memory_order_relaxed);
+    uint64_t found = atomic_load_explicit(&dir->found, memory_order_relaxed);
+    /* kept files and writes in flight count on top of the live files */
+    CHECK(used >= disk);
+    /* found files may go over the quota, and only they */
+    CHECK(used <= dir->quota || used - dir->quota <= found);
+    pthread_mutex_unlock(&dir->mu);
+    return MGOV_OK;
+corrupt:
+    pthread_mutex_unlock(&dir->mu);
+    return MGOV_ECORRUPT;
+}
+
 /* ---------------------------------------------------------------- files */
 
 int mgov__spill_file_create(mgov_spill_dir_t *dir, mgov_spill_file_t **out)

@@ -29,6 +29,7 @@ int mgov__spill_dir_charge(mgov_spill_dir_t *dir, uint64_t bytes)
 
 void mgov__spill_dir_charge_found(mgov_spill_dir_t *dir, uint64_t bytes)
 {
+    atomic_fetch_add_explicit(&dir->found, bytes, memory_order_relaxed); /* a bound: see check */
     atomic_fetch_add(&dir->used, bytes);
     mgov__spill_disk_add(dir->gov, (int64_t)bytes);
 }
