@@ -91,7 +91,8 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
                                     .reload = cfg->ops->reload,
                                     .tier = cfg->ops->tier };
     c->ctx = cfg->ctx;
-    atomic_init(&c->last_touch, atomic_fetch_add(&gov->touch_clock, 1) + 1);
+    atomic_init(&c->last_touch,
+                atomic_fetch_add_explicit(&gov->touch_clock, 1, memory_order_relaxed) + 1);
 
     pthread_mutex_lock(&gov->consumers_lock);
     if (find_locked(gov, c->name)) {
@@ -223,10 +224,12 @@ int mgov_consumer_set_force_ram(mgov_consumer_t *c, bool on)
 {
     if (!c)
         return MGOV_EINVAL;
+    /* relaxed: the flag guards no other data; a pass that starts after
+     * this call returns sees it */
     if (on)
-        atomic_fetch_or(&c->flags, MGOV_FORCE_RAM);
+        atomic_fetch_or_explicit(&c->flags, MGOV_FORCE_RAM, memory_order_relaxed);
     else
-        atomic_fetch_and(&c->flags, ~(unsigned)MGOV_FORCE_RAM);
+        atomic_fetch_and_explicit(&c->flags, ~(unsigned)MGOV_FORCE_RAM, memory_order_relaxed);
     return MGOV_OK;
 }
 
@@ -252,7 +255,8 @@ static int cmp_reclaim(const void *a, const void *b)
     const mgov_consumer_t *x = *(mgov_consumer_t *const *)a, *y = *(mgov_consumer_t *const *)b;
     if (x->priority != y->priority)
         return x->priority < y->priority ? -1 : 1;
-    uint64_t tx = atomic_load(&x->last_touch), ty = atomic_load(&y->last_touch);
+    uint64_t tx = atomic_load_explicit(&x->last_touch, memory_order_relaxed); /* an LRU hint */
+    uint64_t ty = atomic_load_explicit(&y->last_touch, memory_order_relaxed);
     return tx < ty ? -1 : tx > ty;
 }
 
@@ -261,7 +265,8 @@ static int cmp_reload(const void *a, const void *b)
     const mgov_consumer_t *x = *(mgov_consumer_t *const *)a, *y = *(mgov_consumer_t *const *)b;
     if (x->priority != y->priority)
         return x->priority > y->priority ? -1 : 1;
-    uint64_t tx = atomic_load(&x->last_touch), ty = atomic_load(&y->last_touch);
+    uint64_t tx = atomic_load_explicit(&x->last_touch, memory_order_relaxed);
+    uint64_t ty = atomic_load_explicit(&y->last_touch, memory_order_relaxed);
     return tx > ty ? -1 : tx < ty; /* most recently used first */
 }
 

@@ -18,14 +18,16 @@ void mgov__event_init(mgov_event_t *ev, mgov_event_type_t type, const mgov_t *go
     ev->type = type;
     ev->region = region;
     ev->region_name = region >= 0 ? gov->regions[region].name : NULL;
-    ev->level = ev->old_level = (mgov_pressure_t)atomic_load(&gov->level);
+    ev->level = ev->old_level =
+        (mgov_pressure_t)atomic_load_explicit(&gov->level, memory_order_relaxed);
 }
 
 void mgov__emit(mgov_t *gov, mgov_event_t *ev)
 {
     if (!gov->on_event)
         return;
-    ev->seq = atomic_fetch_add(&gov->event_seq, 1) + 1;
+    /* relaxed: seq numbers events; it orders no other data */
+    ev->seq = atomic_fetch_add_explicit(&gov->event_seq, 1, memory_order_relaxed) + 1;
     ev->time_ns = mgov__now_ns();
     gov->on_event(gov->event_ctx, ev);
 }

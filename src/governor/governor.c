@@ -193,18 +193,20 @@ int mgov_destroy(mgov_t *gov)
 
 uint64_t mgov_budget(const mgov_t *gov)
 {
-    return gov ? atomic_load(&gov->budget) : 0;
+    return gov ? atomic_load_explicit(&gov->budget, memory_order_relaxed) : 0;
 }
 
 uint64_t mgov_used(const mgov_t *gov)
 {
-    return gov ? atomic_load(&gov->used) : 0;
+    return gov ? atomic_load_explicit(&gov->used, memory_order_relaxed) : 0;
 }
 
 int mgov_set_budget(mgov_t *gov, uint64_t bytes)
 {
     if (!gov || bytes == 0 || bytes > MGOV_BUDGET_MAX || bytes < gov->total_reserved)
         return MGOV_EINVAL;
+    /* seq_cst: the budget is the ceiling of urgent requests; a larger one
+     * is a release, paired as level_bytes[3] is (mgov__thresholds_set) */
     uint64_t old = atomic_exchange(&gov->budget, bytes);
     mgov__thresholds_set(gov, bytes);
     mgov__pressure_update(gov);
@@ -212,13 +214,16 @@ int mgov_set_budget(mgov_t *gov, uint64_t bytes)
         mgov_event_t ev;
         mgov__event_init(&ev, MGOV_EV_BUDGET, gov, -1);
         ev.bytes = bytes;
-        ev.used = atomic_load(&gov->used);
+        ev.used = atomic_load_explicit(&gov->used, memory_order_relaxed);
         mgov__emit(gov, &ev);
     }
-    uint64_t used = atomic_load(&gov->used), ceiling = atomic_load(&gov->level_bytes[3]);
+    uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed);
+    uint64_t ceiling = atomic_load_explicit(&gov->level_bytes[3], memory_order_relaxed);
     if (bytes < old && used > ceiling)
         mgov__reclaim_pass(gov, used - ceiling, MGOV_PRESSURE_CRITICAL, -1);
-    /* Growing lets waiters in; shrinking may make some impossible. */
+    /* Growing lets waiters in; shrinking may make some impossible.
+     * seq_cst: after the new ceilings, and pairs with the waiters' seq_cst reads
+     * (wait.c), so no waiter refused under the old ones is missed. */
     if (atomic_load(&gov->n_waiters))
         mgov__wake_waiters(gov);
     return MGOV_OK;

@@ -156,6 +156,8 @@ void mgov__uncharge(mgov_t *gov, int region, uint64_t bytes, unsigned grants_end
  * the proactive reclaim they owe (unless MGOV_NO_RECLAIM). */
 void mgov__after_charge(mgov_t *gov, unsigned flags);
 uint64_t mgov__region_grants(const mgov_t *gov, int region);
+/* seq_cst: mgov_stats brackets these reads with loads of `used` in the
+ * grants' single order (stats.c) */
 static inline uint64_t mgov__region_used(const mgov_t *gov, int region)
 {
     return mgov__word_bytes(atomic_load(&gov->region_word[region]));
