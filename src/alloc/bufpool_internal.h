@@ -96,6 +96,8 @@ void mgov__bp_lock_slow(bp_lock_t *l);
 
 static inline void bp_lock(bp_lock_t *l)
 {
+    /* acquire: pairs with the release in bp_unlock (the last holder's
+     * critical section happens before ours) */
     if (bp_likely(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire)))
         return;
     mgov__bp_lock_slow(l);
@@ -103,6 +105,7 @@ static inline void bp_lock(bp_lock_t *l)
 
 static inline void bp_unlock(bp_lock_t *l)
 {
+    /* release: pairs with the acquire in bp_lock and mgov__bp_lock_slow */
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
 

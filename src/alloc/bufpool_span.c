@@ -36,6 +36,7 @@ static inline void cpu_relax(void)
 void mgov__bp_lock_slow(bp_lock_t *l)
 {
     for (unsigned spins = 0;; spins++) {
+        /* acquire: pairs with the release in bp_unlock */
         if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
             !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
             return;
