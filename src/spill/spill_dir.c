@@ -148,7 +148,8 @@ static uint32_t random_u32(void)
     static _Atomic uint32_t counter;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint32_t)ts.tv_nsec * 2654435761u ^ atomic_fetch_add(&counter, 0x9e3779b9u);
+    return (uint32_t)ts.tv_nsec * 2654435761u ^
+           atomic_fetch_add_explicit(&counter, 0x9e3779b9u, memory_order_relaxed);
 }
 
 static int open_private(mgov_spill_dir_t *dir)

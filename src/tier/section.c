@@ -117,9 +117,9 @@ bool mgov__section_disk_bound(const mgov_section_t *s, uint64_t length)
 static uint64_t op_usage(void *ctx)
 {
     mgov_section_t *s = ctx;
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
-        return atomic_load(&s->ram_bytes);
-    uint64_t len = atomic_load(&s->length);
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK)
+        return mgov__sec_ram_bytes(s);
+    uint64_t len = mgov__sec_length(s);
     return mgov__section_disk_bound(s, len) ? 0 : len;
 }
 
@@ -138,7 +138,7 @@ static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
 static int op_reload(void *ctx)
 {
     mgov_section_t *s = ctx;
-    if (mgov__section_disk_bound(s, atomic_load(&s->length)))
+    if (mgov__section_disk_bound(s, mgov__sec_length(s)))
         return MGOV_ENOTSUP; /* stays on disk by policy */
     int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
@@ -151,7 +151,7 @@ static int op_reload(void *ctx)
 static mgov_tier_t op_tier(void *ctx)
 {
     mgov_section_t *s = ctx;
-    return (mgov_tier_t)atomic_load(&s->tier);
+    return mgov__sec_tier(s);
 }
 
 static const mgov_consumer_ops_t section_ops = {
@@ -180,8 +180,8 @@ static int claim_entry(mgov__tier_store_t *st, const char *name, mgov_section_t 
     if (rc == MGOV_OK) {
         e->open = s;
         s->entry = e;
-        atomic_store(&s->length, e->gen ? e->length : 0);
-        atomic_store(&s->tier, e->gen ? MGOV_TIER_ON_DISK : MGOV_TIER_UNINITIALIZED);
+        mgov__sec_set_length(s, e->gen ? e->length : 0);
+        mgov__sec_set_tier(s, e->gen ? MGOV_TIER_ON_DISK : MGOV_TIER_UNINITIALIZED);
     }
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -209,7 +209,7 @@ static void section_free(mgov_section_t *s)
 /* Applies a ForceRam override at open: the copy on disk comes into RAM. */
 static int force_ram_load(mgov_section_t *s)
 {
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
     int rc = mgov__section_busy_begin(s, -1, true);
     if (rc != MGOV_OK)
@@ -272,7 +272,7 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
         return rc;
     }
     if (c.override != MGOV_SECTION_AUTO)
-        mgov__consumer_report(s->consumer, MGOV_EV_OVERRIDE, atomic_load(&s->length), 0,
+        mgov__consumer_report(s->consumer, MGOV_EV_OVERRIDE, mgov__sec_length(s), 0,
                               (uint64_t)c.override, MGOV_OK);
     *out = s;
     return MGOV_OK;
@@ -311,8 +311,8 @@ int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
     while (s->busy && !s->readable)
         pthread_cond_wait(&s->cond, &s->mu);
     int rc = MGOV_OK;
-    uint64_t len = atomic_load(&s->length);
-    if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && len && !s->map) {
+    uint64_t len = mgov__sec_length(s);
+    if (mgov__sec_tier(s) == MGOV_TIER_ON_DISK && len && !s->map) {
         /* map it: the first reader after a spill or a restart */
         s->busy = true;
         s->busy_owner = pthread_self();
@@ -320,13 +320,13 @@ int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
         rc = mgov__section_map_busy(s);
         pthread_mutex_lock(&s->mu);
         mgov__section_busy_end_locked(s);
-    } else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK) {
+    } else if (mgov__sec_tier(s) == MGOV_TIER_ON_DISK) {
         rc = mgov__section_entry(s).status;
     }
     if (rc == MGOV_OK) {
         s->pins++;
         if (len) {
-            out->data = atomic_load(&s->tier) == MGOV_TIER_ON_DISK
+            out->data = mgov__sec_tier(s) == MGOV_TIER_ON_DISK
                             ? (const uint8_t *)s->map + MGOV__SECTION_HEADER
                             : s->ram;
             out->len = (size_t)len;
@@ -359,10 +359,10 @@ const char *mgov_section_name(const mgov_section_t *s)
 
 mgov_tier_t mgov_section_tier(const mgov_section_t *s)
 {
-    return s ? (mgov_tier_t)atomic_load(&((mgov_section_t *)s)->tier) : MGOV_TIER_UNINITIALIZED;
+    return s ? mgov__sec_tier(s) : MGOV_TIER_UNINITIALIZED;
 }
 
 uint64_t mgov_section_length(const mgov_section_t *s)
 {
-    return s ? atomic_load(&((mgov_section_t *)s)->length) : 0;
+    return s ? mgov__sec_length(s) : 0;
 }

@@ -26,7 +26,7 @@ void mgov__section_ram_free(mgov_section_t *s)
     s->ram = NULL;
     s->ram_cap = 0;
     mgov_grant_release(&s->grant);
-    atomic_store(&s->ram_bytes, 0);
+    mgov__sec_set_ram_bytes(s, 0);
 }
 
 void mgov__section_unmap(mgov_section_t *s)
@@ -115,21 +115,21 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
 static bool clean_copy(mgov_section_t *s)
 {
     mgov__tier_entry_t e = mgov__section_entry(s);
-    return !s->dirty && e.gen && e.status == MGOV_OK && e.length == atomic_load(&s->length);
+    return !s->dirty && e.gen && e.status == MGOV_OK && e.length == mgov__sec_length(s);
 }
 
 int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
 {
     mgov__section_assert_busy(s);
     *freed = 0;
-    if (atomic_load(&s->tier) != MGOV_TIER_IN_MEMORY)
+    if (mgov__sec_tier(s) != MGOV_TIER_IN_MEMORY)
         return MGOV_OK; /* nothing in RAM */
     if (!clean_copy(s)) {
         /* the RAM only is read from here on: readers may pin meanwhile */
         pthread_mutex_lock(&s->mu);
         s->readable = true;
         pthread_mutex_unlock(&s->mu);
-        uint64_t len = atomic_load(&s->length);
+        uint64_t len = mgov__sec_length(s);
         uint64_t gen = mgov__tier_next_gen(s->store);
         mgov__secpart_t part = { s->ram, len };
         uint32_t crc;
@@ -153,9 +153,9 @@ int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *f
         return rc;
     /* no view can be pinned now (busy, not readable); the governor's calls
      * in the release run with no lock of ours held */
-    *freed = atomic_load(&s->ram_bytes);
+    *freed = mgov__sec_ram_bytes(s);
     mgov__section_ram_free(s);
-    atomic_store(&s->tier, MGOV_TIER_ON_DISK);
+    mgov__sec_set_tier(s, MGOV_TIER_ON_DISK);
     return MGOV_OK;
 }
 
@@ -172,9 +172,9 @@ int mgov__section_reload_busy(mgov_section_t *s, int64_t timeout_ns, unsigned fl
                               uint64_t keep)
 {
     mgov__section_assert_busy(s);
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
-    uint64_t len = atomic_load(&s->length);
+    uint64_t len = mgov__sec_length(s);
     if (keep < len)
         len = keep;
     if (mgov__section_disk_bound(s, len))
@@ -214,10 +214,10 @@ int mgov__section_reload_busy(mgov_section_t *s, int64_t timeout_ns, unsigned fl
     s->ram = ram;
     s->ram_cap = cap;
     s->grant = g;
-    atomic_store(&s->ram_bytes, g.bytes);
+    mgov__sec_set_ram_bytes(s, g.bytes);
     s->dirty = len != e.length;
-    atomic_store(&s->length, len);
-    atomic_store(&s->tier, MGOV_TIER_IN_MEMORY);
+    mgov__sec_set_length(s, len);
+    mgov__sec_set_tier(s, MGOV_TIER_IN_MEMORY);
     pthread_mutex_unlock(&s->mu);
     return MGOV_OK;
 }
@@ -234,14 +234,14 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
     uint64_t freed = 0;
     bool moved = false;
     if (rc == MGOV_OK) {
-        moved = atomic_load(&s->tier) == MGOV_TIER_IN_MEMORY;
+        moved = mgov__sec_tier(s) == MGOV_TIER_IN_MEMORY;
         rc = mgov__section_spill_busy(s, timeout_ns, &freed);
         mgov__section_busy_end(s);
     }
     if (rc != MGOV_OK)
-        mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, atomic_load(&s->length), 0, 0, rc);
+        mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, mgov__sec_length(s), 0, 0, rc);
     else if (moved)
-        mgov__consumer_report(s->consumer, MGOV_EV_SPILLED, atomic_load(&s->length), freed, 0, rc);
+        mgov__consumer_report(s->consumer, MGOV_EV_SPILLED, mgov__sec_length(s), freed, 0, rc);
     return rc;
 }
 
@@ -252,14 +252,14 @@ int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
     int rc = mgov__section_busy_begin(s, timeout_ns, true);
     bool moved = false;
     if (rc == MGOV_OK) {
-        moved = atomic_load(&s->tier) == MGOV_TIER_ON_DISK;
+        moved = mgov__sec_tier(s) == MGOV_TIER_ON_DISK;
         rc = mgov__section_reload_busy(s, timeout_ns, 0, UINT64_MAX);
         mgov__section_busy_end(s);
     }
     if (rc != MGOV_OK && rc != MGOV_ENOTSUP)
-        mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, atomic_load(&s->length), 0, 0,
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, mgov__sec_length(s), 0, 0,
                               rc);
     else if (rc == MGOV_OK && moved)
-        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, atomic_load(&s->length), 0, 0, rc);
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, mgov__sec_length(s), 0, 0, rc);
     return rc;
 }

@@ -248,9 +248,9 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
         if (s) {
             x->open = 1;
             x->override = s->cfg.override;
-            x->tier = (mgov_tier_t)atomic_load(&s->tier);
-            x->length = atomic_load(&s->length);
-            x->ram_bytes = atomic_load(&s->ram_bytes);
+            x->tier = mgov__sec_tier(s);
+            x->length = mgov__sec_length(s);
+            x->ram_bytes = mgov__sec_ram_bytes(s);
         }
     }
     pthread_mutex_unlock(&st->mu);

@@ -112,6 +112,36 @@ struct mgov_section {
     size_t map_len;
 };
 
+/* tier, length and ram_bytes are published for readers without s->mu (the
+ * governor's usage and tier ops, listings, mgov_section_tier and _length).
+ * Each is a value on its own that guards no other field (ram and map are
+ * read under s->mu or the busy mark), so they are read and written
+ * relaxed; their writers hold the busy mark (or are opening the section). */
+static inline mgov_tier_t mgov__sec_tier(const mgov_section_t *s)
+{
+    return (mgov_tier_t)atomic_load_explicit(&((mgov_section_t *)s)->tier, memory_order_relaxed);
+}
+static inline uint64_t mgov__sec_length(const mgov_section_t *s)
+{
+    return atomic_load_explicit(&((mgov_section_t *)s)->length, memory_order_relaxed);
+}
+static inline uint64_t mgov__sec_ram_bytes(const mgov_section_t *s)
+{
+    return atomic_load_explicit(&((mgov_section_t *)s)->ram_bytes, memory_order_relaxed);
+}
+static inline void mgov__sec_set_tier(mgov_section_t *s, mgov_tier_t tier)
+{
+    atomic_store_explicit(&s->tier, (int)tier, memory_order_relaxed);
+}
+static inline void mgov__sec_set_length(mgov_section_t *s, uint64_t length)
+{
+    atomic_store_explicit(&s->length, length, memory_order_relaxed);
+}
+static inline void mgov__sec_set_ram_bytes(mgov_section_t *s, uint64_t bytes)
+{
+    atomic_store_explicit(&s->ram_bytes, bytes, memory_order_relaxed);
+}
+
 /* ---------------------------------------------------------------- store */
 
 /* The governor's store, made (spill directory opened, manifest read) on
