@@ -32,15 +32,10 @@ void mgov__emit(mgov_t *gov, mgov_event_t *ev)
     gov->on_event(gov->event_ctx, ev);
 }
 
-static const char *const type_names[] = {
-    [MGOV_EV_PRESSURE] = "pressure",         [MGOV_EV_RECLAIM] = "reclaim",
-    [MGOV_EV_EVICTED] = "evicted",           [MGOV_EV_SPILLED] = "spilled",
-    [MGOV_EV_SPILL_FAILED] = "spill_failed", [MGOV_EV_RELOADED] = "reloaded",
-    [MGOV_EV_RELOAD_FAILED] = "reload_failed", [MGOV_EV_REFUSED] = "refused",
-    [MGOV_EV_WAIT] = "wait",                 [MGOV_EV_WAITED] = "waited",
-    [MGOV_EV_TIMEOUT] = "timeout",           [MGOV_EV_LEAKED_GRANTS] = "leaked_grants",
-    [MGOV_EV_LEAKED_CONSUMER] = "leaked_consumer", [MGOV_EV_BUDGET] = "budget",
-    [MGOV_EV_OVERRIDE] = "override",
+static const char *const type_names[] = { /* from MGOV_EVENT_TYPE_MAP (memgov/governor.h) */
+#define XX(name, value, str) [MGOV_EV_##name] = str,
+    MGOV_EVENT_TYPE_MAP(XX)
+#undef XX
 };
 
 const char *mgov_event_type_name(mgov_event_type_t type)

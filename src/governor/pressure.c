@@ -26,11 +26,15 @@
 
 #define RSS_SAMPLE_NS (1000 * 1000ull)
 
-static const char *const level_names[] = { "normal", "moderate", "high", "critical" };
+static const char *const level_names[] = { /* from MGOV_PRESSURE_MAP (memgov/governor.h) */
+#define XX(name, value, str) [MGOV_PRESSURE_##name] = str,
+    MGOV_PRESSURE_MAP(XX)
+#undef XX
+};
 
 const char *mgov_pressure_name(mgov_pressure_t level)
 {
-    if ((unsigned)level > MGOV_PRESSURE_CRITICAL)
+    if ((unsigned)level >= sizeof level_names / sizeof level_names[0] || !level_names[level])
         return "unknown";
     return level_names[level];
 }
