@@ -84,7 +84,9 @@ typedef struct mgov_spill_dir_config {
  * lock.  cfg may be NULL: a private directory, the default quota, no
  * governor.  A configured path that is already open (in another process,
  * or through another open in this one) is MGOV_EBUSY; one that is not a
- * directory, or is a symlink, is MGOV_EINVAL.  Files a dead owner left in
+ * directory, or is a symlink, or whose memgov.lock is not a regular file
+ * (never waited on: a FIFO there is opened without blocking), is
+ * MGOV_EINVAL.  Files a dead owner left in
  * it (this layer's temporary files only) are removed.  A private directory
  * is made as $TMPDIR/memgov-<pid>-<random>; stale private directories of
  * dead processes beside it are removed first.  With cfg->gov, bytes on disk

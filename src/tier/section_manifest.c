@@ -113,7 +113,7 @@ static int read_all(int fd, uint8_t **out, size_t *len)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
-        return MGOV_EIO;
+        return mgov__status_from_errno(errno);
     if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)(FIXED + 4) || (size_t)sb.st_size > MAX_BYTES)
         return MGOV_ECORRUPT;
     size_t n = (size_t)sb.st_size, got;
@@ -201,7 +201,10 @@ static void sweep_orphans(mgov__tier_store_t *st)
 
 int mgov__manifest_load(mgov__tier_store_t *st)
 {
-    int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    /* O_NONBLOCK: a FIFO there must not block the open (read_all refuses
+     * anything but a regular file) */
+    int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST,
+                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0 && fd != -ENOENT)
         return fd == -ELOOP ? MGOV_ECORRUPT : mgov__status_from_errno(fd);
     if (fd >= 0) {

@@ -412,6 +412,10 @@ static void test_configured_errors(void **state)
     assert_int_equal(faketree_symlink(&scratch.ft, "real/memgov.lock", "../file"), 0);
     assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EIO); /* ELOOP: never followed */
     assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
+    /* a FIFO: opened without waiting for a writer, refused as not a file */
+    assert_int_equal(mkfifo(join(path, "memgov.lock"), 0600), 0);
+    assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EINVAL);
+    assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
     assert_int_equal(mode_of(in_scratch("file")) & 0777, 0644);
 
     /* a directory we cannot write to */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +325,20 @@ void ph_expect_exit0(int status)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         ph_check_fail(__FILE__, __LINE__, "child %s %d", WIFEXITED(status) ? "exited" : "killed by",
                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+}
+
+void ph_run_child_within(void (*fn)(void *arg), void *arg, unsigned seconds)
+{
+    pid_t pid = ph_fork_child();
+    if (pid == 0) {
+        alarm(seconds); /* SIGALRM ends a child that blocks */
+        fn(arg);
+        _exit(0);
+    }
+    int status = ph_wait_child(pid);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        ph_check_fail(__FILE__, __LINE__, "the child blocked for %u s", seconds);
+    ph_expect_exit0(status);
 }
 
 /* ------------------------------------------------------------- file edits */

@@ -153,6 +153,9 @@ pid_t ph_fork_child(void);
 int ph_wait_child(pid_t pid);
 /* The child exited with 0, or the check fails. */
 void ph_expect_exit0(int status);
+/* Runs fn(arg) in a child that must exit 0 within `seconds`: a call that
+ * blocks (an open of a FIFO, say) fails the test instead of hanging it. */
+void ph_run_child_within(void (*fn)(void *arg), void *arg, unsigned seconds);
 
 /* ----------------------------------------------------------- file edits */
 

@@ -3,7 +3,8 @@
  * damaged header, a truncated file and a missing one.  Each is
  * MGOV_ECORRUPT where it belongs (listed, opened, pinned, reloaded,
  * written), the healthy sections beside them do not notice, removing a bad
- * one frees its name, and the next governor finds only the good ones.
+ * one frees its name, and the next governor finds only the good ones.  A
+ * FIFO in a file's place is damage too, found without waiting on it.
  *
  * Every test runs in a fresh scratch directory ($TMPDIR points at it); the
  * persistent spill directory is <scratch>/store (persist_helpers.h).
@@ -14,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -177,11 +179,57 @@ static void test_corrupt_sections(void **state)
         ph_blob_free(&data[i]);
 }
 
+/* ================================================================= a FIFO */
+
+/* A FIFO named like a section's file: checking it at open must not wait
+ * for a writer; the section is unavailable (MGOV_ECORRUPT), its neighbour
+ * is not, and removing it drops the name. */
+static void fifo_file_child(void *arg)
+{
+    const ph_blob_t *good = arg;
+    mgov_t *gov = ph_gov_open();
+    PH_CHECK_RC(listed_status(gov, "fifo"), MGOV_ECORRUPT);
+    PH_CHECK_RC(listed_status(gov, "good"), MGOV_OK);
+    expect_unavailable(gov, "fifo");
+    mgov_section_t *s = ph_sec_open(gov, "good", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, good);
+    ph_sec_close(s);
+    PH_CHECK_RC(mgov_section_remove(gov, "fifo"), MGOV_OK);
+    ph_gov_close(gov);
+}
+
+static void test_fifo_section_file(void **state)
+{
+    (void)state;
+    ph_blob_t good = ph_blob_new(3000, 250), other = ph_blob_new(2000, 251);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "good", &good);
+    ph_sec_put(gov, "fifo", &other);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    char f[256], path[PATH_MAX];
+    ph_secfile_name(f, sizeof f, "fifo", ph_listing_find(&l, "fifo")->generation);
+    ph_store_path(path, sizeof path, f);
+    ph_gov_close(gov);
+    PH_CHECK(unlink(path) == 0 && mkfifo(path, 0600) == 0);
+
+    ph_run_child_within(fifo_file_child, &good, 10);
+    PH_CHECK(!ph_exists(path));
+    gov = ph_gov_open();
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+    ph_blob_free(&good);
+    ph_blob_free(&other);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
     const struct CMUnitTest tests[] = {
         T(test_corrupt_sections),
+        T(test_fifo_section_file),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,8 @@
 /* test_section_manifest.c - the manifest of a persistent spill directory
  * (src/tier/section_manifest.c): damaged (flipped bytes, truncated, empty)
  * it makes every section call MGOV_ECORRUPT and leaves the directory as it
- * was; repaired, it opens and the leftovers go.  Orphans: the file of a
+ * was; repaired, it opens and the leftovers go.  A FIFO in its place is
+ * damage too: no call waits on it.  Orphans: the file of a
  * section the manifest lacks, other generations of one it has and a half
  * made next manifest are removed on open, files that are not ours are
  * kept, and with no manifest at all every section file is an orphan.
@@ -15,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -94,6 +97,52 @@ static void test_corrupt_manifest(void **state)
     ph_gov_close(gov);
     ph_blob_free(&a);
     ph_blob_free(&b);
+}
+
+/* A FIFO named like the manifest: opening it must not wait for a writer
+ * (every section call would hang); it is a damaged manifest. */
+static void fifo_manifest_child(void *arg)
+{
+    (void)arg;
+    mgov_t *gov = ph_gov_open();
+    mgov_section_t *s = NULL;
+    PH_CHECK_RC(mgov_section_open(gov, "alpha", NULL, &s), MGOV_ECORRUPT);
+    ph_listing_t l;
+    PH_CHECK_RC(mgov_section_foreach(gov, ph_listing_cb, &l), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_remove(gov, "alpha"), MGOV_ECORRUPT);
+    ph_gov_close(gov);
+}
+
+static void test_fifo_manifest(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(5000, 310);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "alpha", &a);
+    ph_gov_close(gov);
+    char mpath[PATH_MAX];
+    ph_store_path(mpath, sizeof mpath, PH_MANIFEST);
+    uint8_t orig[4096];
+    size_t mlen = ph_read_file(mpath, orig, sizeof orig);
+    PH_CHECK(unlink(mpath) == 0 && mkfifo(mpath, 0600) == 0);
+    char before[4096], after[4096];
+    sh_list(ph_store, before, sizeof before);
+
+    ph_run_child_within(fifo_manifest_child, NULL, 10);
+    sh_list(ph_store, after, sizeof after);
+    PH_CHECK(strcmp(before, after) == 0); /* nothing touched */
+    struct stat st;
+    PH_CHECK(lstat(mpath, &st) == 0 && S_ISFIFO(st.st_mode));
+
+    /* the manifest back: all is there */
+    PH_CHECK(unlink(mpath) == 0);
+    ph_write_file(mpath, orig, mlen);
+    gov = ph_gov_open();
+    mgov_section_t *s = ph_sec_open(gov, "alpha", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
 }
 
 /* ================================================================ orphans */
@@ -178,6 +227,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
     const struct CMUnitTest tests[] = {
         T(test_corrupt_manifest),
+        T(test_fifo_manifest),
         T(test_orphans),
     };
 #undef T
