@@ -19,7 +19,8 @@
  * process or another, is MGOV_EBUSY.  Close unlinks the lock file while
  * still holding the lock; an opener that locked the old, unlinked file
  * meanwhile sees that it is no longer the one in the directory and tries
- * again.
+ * again.  A lock file with other links (a hard link to a file outside) is
+ * never written: its name is unlinked and a new lock made.
  *
  * Everything in the directory is reached through dirfd (openat, unlinkat):
  * renaming or replacing the path after open cannot redirect us.
@@ -96,6 +97,14 @@ static int lock_take(mgov_spill_dir_t *dir)
          * holding the lock; we may have locked that one after it let go) */
         if (fstatat(dir->dirfd, MGOV__SPILL_LOCK_NAME, &now, AT_SYMLINK_NOFOLLOW) != 0 ||
             now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+            close(fd);
+            continue;
+        }
+        /* a hard link to some file elsewhere: the pid below would be written
+         * into it.  Unlink our name instead (holding the lock, as a closing
+         * owner does) and make a lock of our own on the next try. */
+        if (now.st_nlink > 1) {
+            mgov__unlinkat(dir->dirfd, MGOV__SPILL_LOCK_NAME, 0);
             close(fd);
             continue;
         }

@@ -669,6 +669,36 @@ static void test_dir_get_configured(void **state)
     assert_int_equal(faketree_remove(&scratch.ft, "afile"), 0);
 }
 
+/* A memgov.lock hard-linked to a file elsewhere: taking the lock writes
+ * our pid into it, so that file must never be the one written.  The name
+ * is replaced by a lock of our own; the other file keeps its bytes. */
+static void test_lock_hard_link(void **state)
+{
+    (void)state;
+    assert_int_equal(faketree_write(&scratch.ft, "victim.txt", "victim content\n"), 0);
+    assert_int_equal(faketree_mkdir(&scratch.ft, "hl"), 0);
+    char victim[PATH_MAX], path[PATH_MAX];
+    pf(victim, sizeof victim, "%s", in_scratch("victim.txt"));
+    pf(path, sizeof path, "%s", in_scratch("hl"));
+    assert_int_equal(link(victim, join(path, "memgov.lock")), 0);
+
+    mgov_spill_dir_t *d = open_at(path, 0, NULL);
+    char text[64] = { 0 };
+    int fd = open(victim, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_true(read(fd, text, sizeof text - 1) >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    close(fd);
+    assert_string_equal(text, "victim content\n");
+    assert_int_equal(st.st_nlink, 1); /* our name no longer points at it */
+    assert_lock_file(path, getpid());
+    mgov_spill_dir_close(d);
+    assert_int_equal(sh_count_entries(path), 0);
+    assert_int_equal(faketree_remove(&scratch.ft, "hl"), 0);
+    assert_int_equal(faketree_remove(&scratch.ft, "victim.txt"), 0);
+}
+
 /* ------------------------------------------------------------------ check */
 
 /* mgov__spill_dir_check passes a healthy directory and catches each kind of
@@ -745,6 +775,7 @@ int main(void)
         T(test_configured_dir),
         T(test_configured_crash_leftovers),
         T(test_configured_errors),
+        T(test_lock_hard_link),
         T(test_stale_private_dirs),
         T(test_dir_get_private),
         T(test_dir_get_configured),
