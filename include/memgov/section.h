@@ -154,8 +154,10 @@ MGOV_API int mgov_section_remove(mgov_t *gov, const char *name);
  * pin_wait_ns), MGOV_EBUDGET / MGOV_ELIMIT / MGOV_ETIMEDOUT (growth in RAM
  * refused), MGOV_ENOSPC (disk quota, ENOSPC, EDQUOT), MGOV_EIO,
  * MGOV_ENOMEM, MGOV_ECORRUPT (the section is unavailable, or its data was
- * found damaged by the reload before the write).  A failed write leaves the
- * section's bytes as they were (its reload, if it had one, stands). */
+ * found damaged by the reload before the write), MGOV_EOVERFLOW (a write to
+ * disk needs a new file generation and they are used up: reachable only
+ * through a crafted manifest).  A failed write leaves the section's bytes
+ * as they were (its reload, if it had one, stands). */
 
 /* Appends len bytes (data may be NULL when len is 0). */
 MGOV_API int mgov_section_append(mgov_section_t *s, const void *data, size_t len);

@@ -166,9 +166,12 @@ static int decode(mgov__tier_store_t *st, const uint8_t *b, size_t len)
     }
     if (at != end)
         return MGOV_ECORRUPT;
-    st->next_gen = mgov__get_u64(b + 16);
-    if (st->next_gen <= max_gen)
-        st->next_gen = max_gen + 1;
+    /* every generation handed out must be new: a next one not above all
+     * the entries' (or 0) would reuse a live file's name */
+    uint64_t next = mgov__get_u64(b + 16);
+    if (next <= max_gen)
+        return MGOV_ECORRUPT;
+    st->next_gen = next;
     return MGOV_OK;
 }
 

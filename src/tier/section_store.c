@@ -85,12 +85,16 @@ void mgov__tier_erase(mgov__tier_store_t *st, mgov__tier_entry_t *e)
     free(e);
 }
 
-uint64_t mgov__tier_next_gen(mgov__tier_store_t *st)
+int mgov__tier_next_gen(mgov__tier_store_t *st, uint64_t *gen)
 {
     pthread_mutex_lock(&st->mu);
-    uint64_t g = st->next_gen++;
+    int rc = MGOV_OK;
+    if (st->next_gen == MGOV__GEN_END) /* never wraps: 0 means "no file" */
+        rc = MGOV_EOVERFLOW;
+    else
+        *gen = st->next_gen++;
     pthread_mutex_unlock(&st->mu);
-    return g;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- lifetime */

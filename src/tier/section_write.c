@@ -174,9 +174,11 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
         if (ch->new_len > keep)
             parts[n++] = (mgov__secpart_t){ NULL, ch->new_len - keep };
     }
-    uint64_t gen = mgov__tier_next_gen(s->store);
+    uint64_t gen;
     uint32_t crc;
-    rc = mgov__secfile_write(s->store, s->entry->name, gen, parts, n, &crc);
+    rc = mgov__tier_next_gen(s->store, &gen);
+    if (rc == MGOV_OK)
+        rc = mgov__secfile_write(s->store, s->entry->name, gen, parts, n, &crc);
     if (rc == MGOV_OK)
         rc = mgov__section_commit_file(s, gen, ch->new_len, crc);
     if (rc != MGOV_OK)

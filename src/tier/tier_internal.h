@@ -74,7 +74,7 @@ typedef struct mgov__tier_store {
     pthread_mutex_t mu;
     mgov__tier_entry_t **entries; /* sorted by name */
     unsigned n, cap;
-    uint64_t next_gen;            /* the next file's generation */
+    uint64_t next_gen;            /* the next file's generation (> every entry's) */
 
     /* the reaper (section_reaper.c), under reap_mu */
     pthread_mutex_t reap_mu;
@@ -155,8 +155,12 @@ int mgov__tier_insert(mgov__tier_store_t *st, const char *name, mgov__tier_entry
 void mgov__tier_erase(mgov__tier_store_t *st, mgov__tier_entry_t *e);
 /* MGOV_OK for a valid section name, else MGOV_EINVAL. */
 int mgov__section_name_check(const char *name);
-/* A new file generation. */
-uint64_t mgov__tier_next_gen(mgov__tier_store_t *st);
+/* Generations are 1 .. MGOV__GEN_END - 1; next_gen stays above every one
+ * handed out, and MGOV__GEN_END there means they are used up (reached only
+ * through a crafted manifest: one a second would take 580 billion years). */
+#define MGOV__GEN_END UINT64_MAX
+/* A new file generation in *gen; MGOV_EOVERFLOW once they are used up. */
+int mgov__tier_next_gen(mgov__tier_store_t *st, uint64_t *gen);
 
 /* -------------------------------------------------------------- manifest */
 

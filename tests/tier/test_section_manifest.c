@@ -24,6 +24,7 @@
 #include "memgov.h"
 #include "persist_helpers.h"
 #include "spill_helpers.h"
+#include "sys/crc32c.h"
 
 /* =============================================================== manifest */
 
@@ -145,6 +146,92 @@ static void test_fifo_manifest(void **state)
     ph_blob_free(&a);
 }
 
+/* ============================================================ generations */
+
+/* Rewrites the manifest's next generation (offset 16) and, with entry_gen
+ * not 0, its first entry's generation (offset 24), then its crc: a
+ * manifest that checks, with crafted numbers (docs/section.md). */
+static void craft_manifest(const char *mpath, uint64_t next_gen, uint64_t entry_gen)
+{
+    uint8_t m[4096];
+    size_t n = ph_read_file(mpath, m, sizeof m);
+    PH_CHECK(n > 28 + 4);
+    for (int i = 0; i < 8; i++)
+        m[16 + i] = (uint8_t)(next_gen >> (8 * i));
+    for (int i = 0; entry_gen && i < 8; i++)
+        m[24 + i] = (uint8_t)(entry_gen >> (8 * i));
+    uint32_t crc = mgov__crc32c(0, m, n - 4);
+    for (int i = 0; i < 4; i++)
+        m[n - 4 + i] = (uint8_t)(crc >> (8 * i));
+    ph_write_file(mpath, m, n);
+}
+
+/* The next generation must be above every entry's (else the next file
+ * could take a live one's name), and handing out generations must never
+ * wrap: a put that cannot have a new generation fails, it does not
+ * "succeed" into a file the manifest then loses (D7). */
+static void test_generations(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(5000, 320), e = ph_blob_new(3000, 321);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "a", &a);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    uint64_t gen = l.info[0].generation;
+    ph_gov_close(gov);
+    char mpath[PATH_MAX], before[4096], after[4096];
+    ph_store_path(mpath, sizeof mpath, PH_MANIFEST);
+    uint8_t orig[4096];
+    size_t mlen = ph_read_file(mpath, orig, sizeof orig);
+
+    /* not above an entry's: the manifest is damaged, nothing is touched */
+    const uint64_t bad_next[][2] = { { gen, 0 }, { gen - 1, 0 }, { 0, 0 },
+                                     { UINT64_MAX, UINT64_MAX } };
+    for (size_t i = 0; i < sizeof bad_next / sizeof bad_next[0]; i++) {
+        ph_write_file(mpath, orig, mlen);
+        craft_manifest(mpath, bad_next[i][0], bad_next[i][1]);
+        sh_list(ph_store, before, sizeof before);
+        gov = ph_gov_open();
+        mgov_section_t *s = NULL;
+        PH_CHECK_RC(mgov_section_open(gov, "a", NULL, &s), MGOV_ECORRUPT);
+        PH_CHECK_RC(mgov_section_open(gov, "e", NULL, &s), MGOV_ECORRUPT);
+        ph_gov_close(gov);
+        sh_list(ph_store, after, sizeof after);
+        PH_CHECK(strcmp(before, after) == 0);
+    }
+
+    /* the last generation: what is there stays readable, and a new file
+     * is refused (MGOV_EOVERFLOW), in RAM and straight to disk alike */
+    ph_write_file(mpath, orig, mlen);
+    craft_manifest(mpath, UINT64_MAX, 0);
+    gov = ph_gov_open();
+    mgov_section_t *s = ph_sec_open(gov, "a", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    s = ph_sec_open(gov, "e", MGOV_TIER_UNINITIALIZED);
+    PH_CHECK_RC(mgov_section_append(s, e.p, e.n), MGOV_OK);
+    PH_CHECK_RC(mgov_section_spill(s, 0), MGOV_EOVERFLOW);
+    PH_CHECK(mgov_section_tier(s) == MGOV_TIER_IN_MEMORY);
+    ph_sec_expect(s, &e); /* still whole in RAM */
+    ph_sec_close(s);
+    s = ph_sec_open_disk(gov, "e", MGOV_TIER_UNINITIALIZED);
+    PH_CHECK_RC(mgov_section_append(s, e.p, e.n), MGOV_EOVERFLOW);
+    PH_CHECK_U64(mgov_section_length(s), 0);
+    ph_sec_close(s);
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    ph_dir_check(&l, true, NULL); /* no file of a wrapped generation */
+    ph_gov_close(gov);
+    gov = ph_gov_open();
+    s = ph_sec_open(gov, "a", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
+    ph_blob_free(&e);
+}
+
 /* ================================================================ orphans */
 
 static void test_orphans(void **state)
@@ -228,6 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_corrupt_manifest),
         T(test_fifo_manifest),
+        T(test_generations),
         T(test_orphans),
     };
 #undef T
