@@ -166,6 +166,8 @@ void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen
 static int open_checked(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
                         uint32_t *crc, int *fd_out)
 {
+    if (length > SIZE_MAX - MGOV__SECTION_HEADER)
+        return MGOV_ECORRUPT; /* no write makes one (a crafted manifest); the sums below wrap */
     char fname[MGOV__SECFILE_NAME_MAX];
     mgov__secfile_name(fname, name, gen);
     int fd = mgov__openat(st->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);

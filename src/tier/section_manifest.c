@@ -224,9 +224,10 @@ int mgov__manifest_load(mgov__tier_store_t *st)
     sweep_orphans(st);
     for (unsigned i = 0; i < st->n; i++) {
         mgov__tier_entry_t *e = st->entries[i];
+        /* damaged: MGOV_ECORRUPT; unreadable (EACCES, an I/O error):
+         * MGOV_EIO, unavailable too but not said to be damaged, so nobody
+         * is led to remove what may be intact; the next store checks again */
         e->status = mgov__secfile_check(st, e->name, e->gen, e->length);
-        if (e->status == MGOV_EIO)
-            e->status = MGOV_ECORRUPT; /* unreadable: unavailable all the same */
         if (e->status == MGOV_OK)
             mgov__spill_dir_charge_found(st->dir, MGOV__SECTION_HEADER + e->length);
     }

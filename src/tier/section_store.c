@@ -216,6 +216,13 @@ const char *mgov_section_override_name(mgov_section_override_t o)
     return "unknown";
 }
 
+/* A file's size, header included; saturating: a crafted length in the
+ * manifest must not wrap to a small number. */
+static uint64_t disk_bytes(uint64_t length)
+{
+    return length > UINT64_MAX - MGOV__SECTION_HEADER ? UINT64_MAX : MGOV__SECTION_HEADER + length;
+}
+
 int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_info_t *info),
                          void *arg)
 {
@@ -244,7 +251,7 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
         x->name = names[i];
         x->status = e->status;
         x->generation = e->gen;
-        x->disk_bytes = e->gen ? MGOV__SECTION_HEADER + e->length : 0;
+        x->disk_bytes = e->gen ? disk_bytes(e->length) : 0;
         x->override = (mgov_section_override_t)e->override;
         x->tier = MGOV_TIER_ON_DISK;
         x->length = e->length;
