@@ -2,7 +2,8 @@
 # scripts/test.sh - every test, in every configuration (what `make test` runs).
 #
 #   1. build/       gcc, RelWithDebInfo, -Werror            ctest (all but packaging)
-#   2. build-asan/  clang (gcc if absent), ASan + UBSan     ctest
+#   2. build-asan/  clang (gcc if absent), ASan + UBSan,    ctest
+#                   and the library's debug checks (MGOV_DEBUG)
 #   3. build-tsan/  gcc, TSan, no codecs (lz4 and zstd OFF) ctest, without ASLR
 #   4. packaging    exported symbols, SONAME, install + find_package + pkg-config
 #                   (ctest -L packaging in build/)
@@ -144,12 +145,14 @@ if want plain; then
         -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMGOV_WERROR=ON
 fi
 
-# 2. ASan + UBSan, with clang so that clang's warnings are errors too.
+# 2. ASan + UBSan, with clang so that clang's warnings are errors too, and
+#    the debug checks (an assertion or a lock-held check that fails aborts).
 if want asan; then
     asan_cc=${CLANG:-gcc}
     [[ -z "$CLANG" ]] && echo "note: clang (with libclang-rt-dev) not found: ASan build uses gcc"
     run_config asan build-asan "$asan_cc" "" "" \
-        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMGOV_WERROR=ON -DMGOV_SANITIZE=address
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMGOV_WERROR=ON -DMGOV_SANITIZE=address \
+        -DMGOV_DEBUG=ON
 fi
 
 # 3. TSan, gcc, without ASLR when we can turn it off; and without codecs.

@@ -205,11 +205,18 @@ MGOV_API void mgov_grant_release(mgov_grant_t *g);
 
 /* ---------------------------------------------------------------- pressure */
 
+/* XX(NAME, value, name): MGOV_PRESSURE_NAME and what mgov_pressure_name
+ * says, from this one list (as MGOV_STATUS_MAP in memgov/common.h). */
+#define MGOV_PRESSURE_MAP(XX)                                                                      \
+    XX(NORMAL, 0, "normal")                                                                        \
+    XX(MODERATE, 1, "moderate")                                                                    \
+    XX(HIGH, 2, "high")                                                                            \
+    XX(CRITICAL, 3, "critical")
+
 typedef enum {
-    MGOV_PRESSURE_NORMAL,
-    MGOV_PRESSURE_MODERATE,
-    MGOV_PRESSURE_HIGH,
-    MGOV_PRESSURE_CRITICAL
+#define MGOV__PRESSURE_ENUM(name, value, str) MGOV_PRESSURE_##name = (value),
+    MGOV_PRESSURE_MAP(MGOV__PRESSURE_ENUM)
+#undef MGOV__PRESSURE_ENUM
 } mgov_pressure_t;
 
 /* The current level (with MGOV_RSS_PRESSURE, RSS is sampled at most every
@@ -343,23 +350,45 @@ MGOV_API int mgov_consumer_foreach(mgov_t *gov,
 
 /* ------------------------------------------------------------------ events */
 
+/* XX(NAME, value, name): MGOV_EV_NAME and what mgov_event_type_name says,
+ * from this one list; above each, the fields its events carry. */
+#define MGOV_EVENT_TYPE_MAP(XX)                                                                    \
+    /* level changed: level, old_level, used */                                                    \
+    XX(PRESSURE, 0, "pressure")                                                                    \
+    /* a pass ended: bytes (asked), freed, duration_ns, level */                                   \
+    XX(RECLAIM, 1, "reclaim")                                                                      \
+    /* consumer evicted: name, region, bytes (asked), freed */                                     \
+    XX(EVICTED, 2, "evicted")                                                                      \
+    /* consumer spilled: name, region, bytes (asked), freed */                                     \
+    XX(SPILLED, 3, "spilled")                                                                      \
+    /* consumer's spill failed: name, region, status */                                            \
+    XX(SPILL_FAILED, 4, "spill_failed")                                                            \
+    /* consumer reloaded: name, region, bytes (its usage) */                                       \
+    XX(RELOADED, 5, "reloaded")                                                                    \
+    /* consumer's reload failed: name, region, status */                                           \
+    XX(RELOAD_FAILED, 6, "reload_failed")                                                          \
+    /* request refused: region, bytes, status */                                                   \
+    XX(REFUSED, 7, "refused")                                                                      \
+    /* request starts waiting: region, bytes */                                                    \
+    XX(WAIT, 8, "wait")                                                                            \
+    /* a waiting request was granted: region, bytes, duration_ns */                                \
+    XX(WAITED, 9, "waited")                                                                        \
+    /* a waiting request timed out: region, bytes, duration_ns */                                  \
+    XX(TIMEOUT, 10, "timeout")                                                                     \
+    /* at destroy: region, count (grants), bytes */                                                \
+    XX(LEAKED_GRANTS, 11, "leaked_grants")                                                         \
+    /* at destroy: name, region */                                                                 \
+    XX(LEAKED_CONSUMER, 12, "leaked_consumer")                                                     \
+    /* budget changed: bytes (new), used */                                                        \
+    XX(BUDGET, 13, "budget")                                                                       \
+    /* a tier override applied at open: name, region, count                                        \
+     * (the mgov_section_override_t), bytes (length) */                                            \
+    XX(OVERRIDE, 14, "override")
+
 typedef enum mgov_event_type {
-    MGOV_EV_PRESSURE,        /* level changed: level, old_level, used */
-    MGOV_EV_RECLAIM,         /* a pass ended: bytes (asked), freed, duration_ns, level */
-    MGOV_EV_EVICTED,         /* consumer evicted: name, region, bytes (asked), freed */
-    MGOV_EV_SPILLED,         /* consumer spilled: name, region, bytes (asked), freed */
-    MGOV_EV_SPILL_FAILED,    /* consumer's spill failed: name, region, status */
-    MGOV_EV_RELOADED,        /* consumer reloaded: name, region, bytes (its usage) */
-    MGOV_EV_RELOAD_FAILED,   /* consumer's reload failed: name, region, status */
-    MGOV_EV_REFUSED,         /* request refused: region, bytes, status */
-    MGOV_EV_WAIT,            /* request starts waiting: region, bytes */
-    MGOV_EV_WAITED,          /* a waiting request was granted: region, bytes, duration_ns */
-    MGOV_EV_TIMEOUT,         /* a waiting request timed out: region, bytes, duration_ns */
-    MGOV_EV_LEAKED_GRANTS,   /* at destroy: region, count (grants), bytes */
-    MGOV_EV_LEAKED_CONSUMER, /* at destroy: name, region */
-    MGOV_EV_BUDGET,          /* budget changed: bytes (new), used */
-    MGOV_EV_OVERRIDE,        /* a tier override applied at open: name, region,
-                                count (the mgov_section_override_t), bytes (length) */
+#define MGOV__EVENT_TYPE_ENUM(name, value, str) MGOV_EV_##name = (value),
+    MGOV_EVENT_TYPE_MAP(MGOV__EVENT_TYPE_ENUM)
+#undef MGOV__EVENT_TYPE_ENUM
 } mgov_event_type_t;
 
 typedef struct mgov_event {

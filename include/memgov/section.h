@@ -64,8 +64,10 @@
  * governor opening the same directory finds the spilled sections: their
  * headers are checked against the manifest when the first section is opened
  * and their data (crc32c) when first read or reloaded.  A section failing
- * its check is unavailable (MGOV_ECORRUPT from open, pin or reload); the
- * others open normally; mgov_section_remove drops it.  Files not named by
+ * its check is unavailable (MGOV_ECORRUPT from open, pin or reload); one
+ * whose file cannot be read at all (EACCES, an I/O error) is unavailable as
+ * MGOV_EIO, until a later governor can read it; the others open normally;
+ * mgov_section_remove drops either.  Files not named by
  * the manifest (left by a crash) are removed.  A restart finds what was
  * spilled, as of its last spill: writes made in RAM after it are not
  * persisted until the section is spilled again.  In a private spill
@@ -154,8 +156,10 @@ MGOV_API int mgov_section_remove(mgov_t *gov, const char *name);
  * pin_wait_ns), MGOV_EBUDGET / MGOV_ELIMIT / MGOV_ETIMEDOUT (growth in RAM
  * refused), MGOV_ENOSPC (disk quota, ENOSPC, EDQUOT), MGOV_EIO,
  * MGOV_ENOMEM, MGOV_ECORRUPT (the section is unavailable, or its data was
- * found damaged by the reload before the write).  A failed write leaves the
- * section's bytes as they were (its reload, if it had one, stands). */
+ * found damaged by the reload before the write), MGOV_EOVERFLOW (a write to
+ * disk needs a new file generation and they are used up: reachable only
+ * through a crafted manifest).  A failed write leaves the section's bytes
+ * as they were (its reload, if it had one, stands). */
 
 /* Appends len bytes (data may be NULL when len is 0). */
 MGOV_API int mgov_section_append(mgov_section_t *s, const void *data, size_t len);
@@ -210,7 +214,10 @@ typedef struct mgov_section_info {
     mgov_tier_t tier;              /* ON_DISK for a copy found on disk but not open */
     mgov_section_override_t override;
     int open;                      /* 1 when open in this governor */
-    int status;                    /* MGOV_OK, or MGOV_ECORRUPT when unavailable */
+    int status;                    /* MGOV_OK; when unavailable MGOV_ECORRUPT (its
+                                      file failed its check) or MGOV_EIO (its file
+                                      could not be read, e.g. EACCES: not known
+                                      to be damaged) */
     uint64_t length;               /* bytes of data */
     uint64_t ram_bytes;            /* charged to the budget now */
     uint64_t disk_bytes;           /* its file, header included; 0 when none */

@@ -48,10 +48,17 @@ extern "C" {
 
 /* ----------------------------------------------------------------- codecs */
 
+/* XX(NAME, value, name): MGOV_CODEC_NAME and what mgov_codec_name says and
+ * mgov_codec_parse reads, from this one list. */
+#define MGOV_CODEC_MAP(XX)                                                                         \
+    XX(NONE, 0, "none")                                                                            \
+    XX(LZ4, 1, "lz4")                                                                              \
+    XX(ZSTD, 2, "zstd")
+
 typedef enum mgov_codec {
-    MGOV_CODEC_NONE = 0,
-    MGOV_CODEC_LZ4 = 1,
-    MGOV_CODEC_ZSTD = 2,
+#define MGOV__CODEC_ENUM(name, value, str) MGOV_CODEC_##name = (value),
+    MGOV_CODEC_MAP(MGOV__CODEC_ENUM)
+#undef MGOV__CODEC_ENUM
 } mgov_codec_t;
 
 /* True when this build can write and read the codec (NONE always). */
@@ -77,7 +84,9 @@ typedef struct mgov_spill_dir_config {
  * lock.  cfg may be NULL: a private directory, the default quota, no
  * governor.  A configured path that is already open (in another process,
  * or through another open in this one) is MGOV_EBUSY; one that is not a
- * directory, or is a symlink, is MGOV_EINVAL.  Files a dead owner left in
+ * directory, or is a symlink, or whose memgov.lock is not a regular file
+ * (never waited on: a FIFO there is opened without blocking), is
+ * MGOV_EINVAL.  Files a dead owner left in
  * it (this layer's temporary files only) are removed.  A private directory
  * is made as $TMPDIR/memgov-<pid>-<random>; stale private directories of
  * dead processes beside it are removed first.  With cfg->gov, bytes on disk

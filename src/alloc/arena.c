@@ -145,6 +145,8 @@ static void chunk_link(mgov_arena_t *a, mgov__chunk_t *c)
          * threads read it (inline) while this one links */
         if (a->cursor_enabled)
             mgov__arena_cursor_sync(a);
+        /* release: pairs with the acquire in alloc_shared: a thread that
+         * finds c there sees its header (base, end, pos) */
         atomic_store_explicit(&a->cur, c, memory_order_release);
         if (a->cursor_enabled)
             mgov__arena_cursor_load(a);
@@ -270,6 +272,7 @@ static void *alloc_single(mgov_arena_t *a, size_t size, size_t al, bool dedicate
 static void *alloc_shared(mgov_arena_t *a, size_t size, size_t al, bool dedicated, size_t need)
 {
     for (;;) {
+        /* acquire: pairs with the release in chunk_link (c's header) */
         mgov__chunk_t *c = atomic_load_explicit(&a->cur, memory_order_acquire);
         if (c && !dedicated) {
             uintptr_t p = bump_atomic(c, size, al);

@@ -87,12 +87,7 @@ static int init_sync(mgov_bufpool_t *p)
 {
     if (pthread_mutex_init(&p->mu, NULL) != 0)
         return MGOV_ENOMEM;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&p->idle_cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0) {
+    if (mgov__cond_init_monotonic(&p->idle_cond) != MGOV_OK) {
         pthread_mutex_destroy(&p->mu);
         return MGOV_ENOMEM;
     }
@@ -159,6 +154,7 @@ int mgov_bufpool_create(const mgov_bufpool_config_t *cfg, mgov_bufpool_t **out)
 /* Step 2 of destroy.  Under mu. */
 static bool idle_locked(mgov_bufpool_t *p)
 {
+    mgov__assert_held(&p->mu);
     if (p->active)
         return false;
     uint64_t live = 0;

@@ -38,10 +38,12 @@
 #include <string.h>
 
 #include "alloc/bufpool_internal.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 void mgov__bp_gate_update_locked(mgov_bufpool_t *p)
 {
+    mgov__assert_held(&p->mu);
     unsigned g = 0;
     if (p->wq_head || p->destroyers)
         g |= BP_GATE_WAITERS;
@@ -56,6 +58,7 @@ void mgov__bp_gate_update_locked(mgov_bufpool_t *p)
 static int admit_locked(mgov_bufpool_t *p, size_t n, unsigned shard, mgov_bufs_t **span,
                         mgov_bufs_t **victims)
 {
+    mgov__assert_held(&p->mu);
     uint64_t need = (uint64_t)n << p->shift, evicted = 0;
     mgov__bp_lock_shards(p);
     for (unsigned i = 0; i < p->n_shards; i++) {
@@ -90,6 +93,7 @@ static int admit_locked(mgov_bufpool_t *p, size_t n, unsigned shard, mgov_bufs_t
 
 static void enqueue_locked(mgov_bufpool_t *p, bp_waiter_t *w)
 {
+    mgov__assert_held(&p->mu);
     w->next = NULL;
     w->prev = p->wq_tail;
     if (p->wq_tail)
@@ -103,6 +107,7 @@ static void enqueue_locked(mgov_bufpool_t *p, bp_waiter_t *w)
 
 static void dequeue_locked(mgov_bufpool_t *p, bp_waiter_t *w, int status)
 {
+    mgov__assert_held(&p->mu);
     if (w->prev)
         w->prev->next = w->next;
     else
@@ -120,6 +125,7 @@ static void dequeue_locked(mgov_bufpool_t *p, bp_waiter_t *w, int status)
 
 void mgov__bp_scan_locked(mgov_bufpool_t *p)
 {
+    mgov__assert_held(&p->mu);
     bp_waiter_t *w;
     while ((w = p->wq_head) != NULL) {
         int how = admit_locked(p, w->n, w->shard, &w->span, &w->victims);
@@ -132,6 +138,7 @@ void mgov__bp_scan_locked(mgov_bufpool_t *p)
 
 void mgov__bp_cancel_waiters_locked(mgov_bufpool_t *p)
 {
+    mgov__assert_held(&p->mu);
     while (p->wq_head)
         dequeue_locked(p, p->wq_head, MGOV_ECANCELED);
 }
@@ -139,6 +146,7 @@ void mgov__bp_cancel_waiters_locked(mgov_bufpool_t *p)
 /* A request leaves the slow path.  Under mu. */
 static void leave_locked(mgov_bufpool_t *p)
 {
+    mgov__assert_held(&p->mu);
     p->active--;
     if (p->destroyers)
         pthread_cond_broadcast(&p->idle_cond);
@@ -171,17 +179,13 @@ static void count_failure(mgov_bufpool_t *p, int rc)
 static int wait_locked(mgov_bufpool_t *p, size_t n, unsigned shard, uint64_t deadline, int *how,
                        mgov_bufs_t **span, mgov_bufs_t **victims, uint64_t *waited_ns)
 {
+    mgov__assert_held(&p->mu);
     bp_waiter_t w;
     memset(&w, 0, sizeof w);
     w.n = n;
     w.shard = shard;
     w.status = BP_WAITING;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&w.cond, &attr);
-    pthread_condattr_destroy(&attr);
-    if (rc != 0)
+    if (mgov__cond_init_monotonic(&w.cond) != MGOV_OK)
         return MGOV_ENOMEM;
 
     uint64_t t0 = mgov__now_ns();

@@ -99,6 +99,10 @@ void mgov_bufs_release(mgov_bufs_t *b)
     if (r != 1) {
         if (r == 0)
             return; /* already returned: a double release, ignored */
+        /* acq_rel: the release half pairs with the acquire of whoever drops
+         * the last reference (the load above, or this RMW), so our writes
+         * to the buffers happen before the span is reused; the acquire
+         * half is that acquire when the last one is ours */
         if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
             return;
     }

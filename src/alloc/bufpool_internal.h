@@ -66,6 +66,7 @@
 
 #include "alloc/alloc_internal.h"
 #include "memgov/bufpool.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 #define BP_CACHELINE 64
@@ -95,6 +96,8 @@ void mgov__bp_lock_slow(bp_lock_t *l);
 
 static inline void bp_lock(bp_lock_t *l)
 {
+    /* acquire: pairs with the release in bp_unlock (the last holder's
+     * critical section happens before ours) */
     if (bp_likely(!atomic_exchange_explicit(&l->v, 1, memory_order_acquire)))
         return;
     mgov__bp_lock_slow(l);
@@ -102,8 +105,19 @@ static inline void bp_lock(bp_lock_t *l)
 
 static inline void bp_unlock(bp_lock_t *l)
 {
+    /* release: pairs with the acquire in bp_lock and mgov__bp_lock_slow */
     atomic_store_explicit(&l->v, 0, memory_order_release);
 }
+
+/* Debug builds (sys/debug.h): p->mu and every shard lock are held -- by
+ * someone, as a lock can tell.  What the functions named "under mu and
+ * every shard lock" check first. */
+#define bp_assert_all_locked(p)                                                                    \
+    do {                                                                                           \
+        mgov__assert_held((pthread_mutex_t *)&(p)->mu);                                            \
+        for (unsigned i_ = 0; i_ < (p)->n_shards; i_++)                                            \
+            MGOV__ASSERT(atomic_load_explicit(&(p)->shards[i_].lock.v, memory_order_relaxed));     \
+    } while (0)
 
 /* ------------------------------------------------------------------ spans */
 

@@ -36,6 +36,7 @@ static inline void cpu_relax(void)
 void mgov__bp_lock_slow(bp_lock_t *l)
 {
     for (unsigned spins = 0;; spins++) {
+        /* acquire: pairs with the release in bp_unlock */
         if (!atomic_load_explicit(&l->v, memory_order_relaxed) &&
             !atomic_exchange_explicit(&l->v, 1, memory_order_acquire))
             return;
@@ -142,6 +143,7 @@ void mgov__bp_unlock_shards(mgov_bufpool_t *p)
 
 uint64_t mgov__bp_cached_bytes_locked(const mgov_bufpool_t *p)
 {
+    bp_assert_all_locked(p);
     uint64_t sum = 0;
     for (unsigned i = 0; i < p->n_shards; i++)
         sum += p->shards[i].cached_bytes;
@@ -150,6 +152,7 @@ uint64_t mgov__bp_cached_bytes_locked(const mgov_bufpool_t *p)
 
 void mgov__bp_registry_add_locked(mgov_bufpool_t *p, mgov_bufs_t *b)
 {
+    mgov__assert_held(&p->mu);
     b->reg_prev = NULL;
     b->reg_next = p->registry;
     if (p->registry)
@@ -159,6 +162,7 @@ void mgov__bp_registry_add_locked(mgov_bufpool_t *p, mgov_bufs_t *b)
 
 static void registry_remove_locked(mgov_bufpool_t *p, mgov_bufs_t *b)
 {
+    mgov__assert_held(&p->mu);
     if (b->reg_prev)
         b->reg_prev->reg_next = b->reg_next;
     else
@@ -170,6 +174,7 @@ static void registry_remove_locked(mgov_bufpool_t *p, mgov_bufs_t *b)
 
 void mgov__bp_held_add_locked(mgov_bufpool_t *p, uint64_t bytes)
 {
+    mgov__assert_held(&p->mu);
     uint64_t h = atomic_load_explicit(&p->held, memory_order_relaxed) + bytes;
     atomic_store_explicit(&p->held, h, memory_order_relaxed);
     if (h > p->peak_held)
@@ -178,12 +183,14 @@ void mgov__bp_held_add_locked(mgov_bufpool_t *p, uint64_t bytes)
 
 void mgov__bp_held_sub_locked(mgov_bufpool_t *p, uint64_t bytes)
 {
+    mgov__assert_held(&p->mu);
     uint64_t h = atomic_load_explicit(&p->held, memory_order_relaxed);
     atomic_store_explicit(&p->held, h - bytes, memory_order_relaxed);
 }
 
 uint64_t mgov__bp_evict_locked(mgov_bufpool_t *p, uint64_t bytes, mgov_bufs_t **victims)
 {
+    bp_assert_all_locked(p);
     uint64_t got = 0;
     unsigned empty = 0; /* consecutive shards found empty */
     while (got < bytes && empty < p->n_shards) {

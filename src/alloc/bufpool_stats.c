@@ -10,7 +10,8 @@
  * foreach_live walks the registry under mu: spans are unlinked and freed
  * only under mu, so every handle it passes stays valid during the callback.
  *
- * Locking: mu, then shard locks in index order.
+ * Locking: mu, then shard locks in index order.  Under them every atomic
+ * is read relaxed: the locks order what it reads.
  */
 #include <string.h>
 
@@ -95,7 +96,8 @@ static bool shard_ok(const bp_shard_t *s)
     uint64_t spans = 0, bytes = 0, in_buckets = 0;
     const mgov_bufs_t *prev = NULL;
     for (const mgov_bufs_t *b = s->lru_head; b; prev = b, b = b->lru_next) {
-        if (b->lru_prev != prev || !atomic_load(&b->cached) || atomic_load(&b->refs) != 0)
+        if (b->lru_prev != prev || !atomic_load_explicit(&b->cached, memory_order_relaxed) ||
+            atomic_load_explicit(&b->refs, memory_order_relaxed) != 0)
             return false;
         spans++;
         bytes += b->bytes;
@@ -128,7 +130,7 @@ int mgov__bufpool_check(mgov_bufpool_t *p)
         CHECK(p->gov ? b->grant.gov == p->gov && b->grant.bytes == b->bytes
                      : b->grant.gov == NULL);
         reg_bytes += b->bytes;
-        if (atomic_load(&b->cached)) {
+        if (atomic_load_explicit(&b->cached, memory_order_relaxed)) {
             reg_cached += b->bytes;
         } else {
             CHECK(b->shard < p->n_shards);
@@ -136,7 +138,7 @@ int mgov__bufpool_check(mgov_bufpool_t *p)
             in_use[b->shard] += b->count;
         }
     }
-    uint64_t held = atomic_load(&p->held);
+    uint64_t held = atomic_load_explicit(&p->held, memory_order_relaxed);
     CHECK(reg_bytes + p->setup + p->leaving == held);
     CHECK(reg_cached == mgov__bp_cached_bytes_locked(p));
     CHECK(!p->cap || held <= p->cap);
@@ -149,7 +151,7 @@ int mgov__bufpool_check(mgov_bufpool_t *p)
     for (const bp_waiter_t *w = p->wq_head; w; w = w->next)
         queued++;
     CHECK(queued == p->n_waiters && (p->wq_head == NULL) == (p->wq_tail == NULL));
-    unsigned gate = atomic_load(&p->gate);
+    unsigned gate = atomic_load_explicit(&p->gate, memory_order_relaxed);
     CHECK(!!(gate & BP_GATE_WAITERS) == (p->wq_head || p->destroyers));
     CHECK(!!(gate & BP_GATE_CLOSING) == p->closing && !!(gate & BP_GATE_DEBT) == !!p->debt);
     mgov__bp_unlock_shards(p);

@@ -111,6 +111,9 @@ void mgov_epochs_destroy(mgov_epochs_t *s)
 
 uint64_t mgov_epochs_current(const mgov_epochs_t *s)
 {
+    /* acquire: pairs with the release in mgov_epochs_begin, so a thread
+     * that reads e also sees e's slot (mgov_epochs_acquire takes the lock
+     * anyway; this keeps the guarantee of the file comment on its own) */
     return s ? atomic_load_explicit(&s->current, memory_order_acquire) : 0;
 }
 
@@ -125,7 +128,7 @@ int mgov_epochs_begin(mgov_epochs_t *s, uint64_t *epoch)
     pthread_mutex_lock(&s->lock);
     uint64_t e = atomic_load_explicit(&s->current, memory_order_relaxed) + 1;
     rc = slot_add(s, e, a);
-    if (rc == MGOV_OK)
+    if (rc == MGOV_OK) /* release: pairs with the acquire in mgov_epochs_current */
         atomic_store_explicit(&s->current, e, memory_order_release);
     pthread_mutex_unlock(&s->lock);
     if (rc != MGOV_OK) {

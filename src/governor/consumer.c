@@ -18,14 +18,16 @@
  * unregister how many of them are its own, and tells reclaim that it is
  * nested in a callback (so it does not wait for itself).
  *
- * Locking: gov->lock guards the list, refs, running and the flags above;
- * consumer_cond signals `running` going down.  Never held during an op.
+ * Locking: gov->consumers_lock guards the list, refs, running and the flags
+ * above; consumer_cond signals `running` going down.  Never held during an
+ * op.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "governor/internal.h"
+#include "sys/debug.h"
 #include "sys/fault.h"
 
 static _Thread_local mgov__frame_t *tls_frames;
@@ -59,6 +61,7 @@ static bool name_ok(const char *name)
 
 static mgov_consumer_t *find_locked(mgov_t *gov, const char *name)
 {
+    mgov__assert_held(&gov->consumers_lock);
     for (mgov_consumer_t *c = gov->consumers; c; c = c->next)
         if (strcmp(c->name, name) == 0)
             return c;
@@ -88,11 +91,12 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
                                     .reload = cfg->ops->reload,
                                     .tier = cfg->ops->tier };
     c->ctx = cfg->ctx;
-    atomic_init(&c->last_touch, atomic_fetch_add(&gov->touch_clock, 1) + 1);
+    atomic_init(&c->last_touch,
+                atomic_fetch_add_explicit(&gov->touch_clock, 1, memory_order_relaxed) + 1);
 
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     if (find_locked(gov, c->name)) {
-        pthread_mutex_unlock(&gov->lock);
+        pthread_mutex_unlock(&gov->consumers_lock);
         free(c);
         return MGOV_EEXIST;
     }
@@ -101,7 +105,7 @@ int mgov_consumer_register(mgov_t *gov, const mgov_consumer_config_t *cfg,
         c->next->prev = c;
     gov->consumers = c;
     gov->n_consumers++;
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     *out = c;
     return MGOV_OK;
 }
@@ -126,6 +130,7 @@ int mgov__consumer_register_unique(mgov_t *gov, const mgov_consumer_config_t *cf
 
 static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)
 {
+    mgov__assert_held(&gov->consumers_lock);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -136,9 +141,11 @@ static void unlink_locked(mgov_t *gov, mgov_consumer_t *c)
     gov->n_consumers--;
 }
 
-/* Frees c if it is unregistered and nothing refers to it.  Under gov->lock. */
+/* Frees c if it is unregistered and nothing refers to it.  Under
+ * gov->consumers_lock. */
 static bool maybe_free_locked(mgov_consumer_t *c)
 {
+    mgov__assert_held(&c->gov->consumers_lock);
     if (c->free_pending && c->refs == 0 && c->running == 0) {
         free(c);
         return true;
@@ -152,29 +159,29 @@ int mgov_consumer_unregister(mgov_consumer_t *c)
         return MGOV_OK;
     mgov_t *gov = c->gov;
     unsigned mine = own_frames(c);
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     if (c->unregistering) {
-        pthread_mutex_unlock(&gov->lock);
+        pthread_mutex_unlock(&gov->consumers_lock);
         return MGOV_EINVAL; /* a second unregister of the same handle */
     }
     c->unregistering = true;
     unlink_locked(gov, c);
     while (c->running > mine)
-        pthread_cond_wait(&gov->consumer_cond, &gov->lock);
+        pthread_cond_wait(&gov->consumer_cond, &gov->consumers_lock);
     c->free_pending = true;
     maybe_free_locked(c);
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     return MGOV_OK;
 }
 
 bool mgov__consumer_enter(mgov_consumer_t *c, mgov__frame_t *f)
 {
     mgov_t *gov = c->gov;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     bool ok = !c->unregistering;
     if (ok)
         c->running++;
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     if (ok) {
         f->c = c;
         f->prev = tls_frames;
@@ -187,22 +194,22 @@ void mgov__consumer_leave(mgov_consumer_t *c, mgov__frame_t *f)
 {
     tls_frames = f->prev; /* frames nest: f is the innermost */
     mgov_t *gov = c->gov;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     c->running--;
     if (c->unregistering) {
         pthread_cond_broadcast(&gov->consumer_cond);
         maybe_free_locked(c);
     }
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
 }
 
 void mgov__consumer_unref(mgov_consumer_t *c)
 {
     mgov_t *gov = c->gov;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     c->refs--;
     maybe_free_locked(c);
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
 }
 
 void mgov_consumer_touch(mgov_consumer_t *c)
@@ -217,10 +224,12 @@ int mgov_consumer_set_force_ram(mgov_consumer_t *c, bool on)
 {
     if (!c)
         return MGOV_EINVAL;
+    /* relaxed: the flag guards no other data; a pass that starts after
+     * this call returns sees it */
     if (on)
-        atomic_fetch_or(&c->flags, MGOV_FORCE_RAM);
+        atomic_fetch_or_explicit(&c->flags, MGOV_FORCE_RAM, memory_order_relaxed);
     else
-        atomic_fetch_and(&c->flags, ~(unsigned)MGOV_FORCE_RAM);
+        atomic_fetch_and_explicit(&c->flags, ~(unsigned)MGOV_FORCE_RAM, memory_order_relaxed);
     return MGOV_OK;
 }
 
@@ -246,7 +255,8 @@ static int cmp_reclaim(const void *a, const void *b)
     const mgov_consumer_t *x = *(mgov_consumer_t *const *)a, *y = *(mgov_consumer_t *const *)b;
     if (x->priority != y->priority)
         return x->priority < y->priority ? -1 : 1;
-    uint64_t tx = atomic_load(&x->last_touch), ty = atomic_load(&y->last_touch);
+    uint64_t tx = atomic_load_explicit(&x->last_touch, memory_order_relaxed); /* an LRU hint */
+    uint64_t ty = atomic_load_explicit(&y->last_touch, memory_order_relaxed);
     return tx < ty ? -1 : tx > ty;
 }
 
@@ -255,7 +265,8 @@ static int cmp_reload(const void *a, const void *b)
     const mgov_consumer_t *x = *(mgov_consumer_t *const *)a, *y = *(mgov_consumer_t *const *)b;
     if (x->priority != y->priority)
         return x->priority > y->priority ? -1 : 1;
-    uint64_t tx = atomic_load(&x->last_touch), ty = atomic_load(&y->last_touch);
+    uint64_t tx = atomic_load_explicit(&x->last_touch, memory_order_relaxed);
+    uint64_t ty = atomic_load_explicit(&y->last_touch, memory_order_relaxed);
     return tx > ty ? -1 : tx < ty; /* most recently used first */
 }
 
@@ -264,10 +275,10 @@ int mgov__victims_collect(mgov_t *gov, int region, bool highest_first, mgov_cons
 {
     *n = 0;
     *out = NULL;
-    pthread_mutex_lock(&gov->lock);
+    pthread_mutex_lock(&gov->consumers_lock);
     mgov_consumer_t **v = NULL;
     if (gov->n_consumers && !(v = mgov__malloc(gov->n_consumers * sizeof *v))) {
-        pthread_mutex_unlock(&gov->lock);
+        pthread_mutex_unlock(&gov->consumers_lock);
         return MGOV_ENOMEM;
     }
     for (mgov_consumer_t *c = gov->consumers; c; c = c->next) {
@@ -276,7 +287,7 @@ int mgov__victims_collect(mgov_t *gov, int region, bool highest_first, mgov_cons
         c->refs++;
         v[(*n)++] = c;
     }
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     if (v)
         qsort(v, *n, sizeof *v, highest_first ? cmp_reload : cmp_reclaim);
     *out = v;

@@ -18,27 +18,24 @@ void mgov__event_init(mgov_event_t *ev, mgov_event_type_t type, const mgov_t *go
     ev->type = type;
     ev->region = region;
     ev->region_name = region >= 0 ? gov->regions[region].name : NULL;
-    ev->level = ev->old_level = (mgov_pressure_t)atomic_load(&gov->level);
+    ev->level = ev->old_level =
+        (mgov_pressure_t)atomic_load_explicit(&gov->level, memory_order_relaxed);
 }
 
 void mgov__emit(mgov_t *gov, mgov_event_t *ev)
 {
     if (!gov->on_event)
         return;
-    ev->seq = atomic_fetch_add(&gov->event_seq, 1) + 1;
+    /* relaxed: seq numbers events; it orders no other data */
+    ev->seq = atomic_fetch_add_explicit(&gov->event_seq, 1, memory_order_relaxed) + 1;
     ev->time_ns = mgov__now_ns();
     gov->on_event(gov->event_ctx, ev);
 }
 
-static const char *const type_names[] = {
-    [MGOV_EV_PRESSURE] = "pressure",         [MGOV_EV_RECLAIM] = "reclaim",
-    [MGOV_EV_EVICTED] = "evicted",           [MGOV_EV_SPILLED] = "spilled",
-    [MGOV_EV_SPILL_FAILED] = "spill_failed", [MGOV_EV_RELOADED] = "reloaded",
-    [MGOV_EV_RELOAD_FAILED] = "reload_failed", [MGOV_EV_REFUSED] = "refused",
-    [MGOV_EV_WAIT] = "wait",                 [MGOV_EV_WAITED] = "waited",
-    [MGOV_EV_TIMEOUT] = "timeout",           [MGOV_EV_LEAKED_GRANTS] = "leaked_grants",
-    [MGOV_EV_LEAKED_CONSUMER] = "leaked_consumer", [MGOV_EV_BUDGET] = "budget",
-    [MGOV_EV_OVERRIDE] = "override",
+static const char *const type_names[] = { /* from MGOV_EVENT_TYPE_MAP (memgov/governor.h) */
+#define XX(name, value, str) [MGOV_EV_##name] = str,
+    MGOV_EVENT_TYPE_MAP(XX)
+#undef XX
 };
 
 const char *mgov_event_type_name(mgov_event_type_t type)

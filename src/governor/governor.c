@@ -15,6 +15,7 @@
 #include "governor/internal.h"
 #include "memgov/sysinfo.h"
 #include "sys/fault.h"
+#include "sys/sys.h"
 
 static const mgov_region_config_t default_regions[] = {
     { "graph_storage", 0, 0 },
@@ -88,7 +89,7 @@ static void destroy_locks(mgov_t *gov)
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_destroy(&gov->layer_lock[i]);
     pthread_mutex_destroy(&gov->wait_lock);
-    pthread_mutex_destroy(&gov->lock);
+    pthread_mutex_destroy(&gov->consumers_lock);
     pthread_cond_destroy(&gov->consumer_cond);
     pthread_mutex_destroy(&gov->reclaim_lock);
     pthread_cond_destroy(&gov->reclaim_cond);
@@ -137,24 +138,21 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     gov->flags = cfg->flags;
     gov->on_event = cfg->on_event;
     gov->event_ctx = cfg->event_ctx;
-    gov->fr[1] = mod;
-    gov->fr[2] = high;
-    gov->fr[3] = crit;
-    gov->fr_hyst = hyst;
+    gov->level_frac[1] = mod;
+    gov->level_frac[2] = high;
+    gov->level_frac[3] = crit;
+    gov->hyst_frac = hyst;
     atomic_init(&gov->budget, budget);
 
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    /* glibc's mutexes and condition variables cannot fail to initialize */
     pthread_mutex_init(&gov->pressure_lock, NULL);
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_init(&gov->layer_lock[i], NULL);
     pthread_mutex_init(&gov->wait_lock, NULL);
-    pthread_mutex_init(&gov->lock, NULL);
-    pthread_cond_init(&gov->consumer_cond, &attr);
+    pthread_mutex_init(&gov->consumers_lock, NULL);
+    mgov__cond_init_monotonic(&gov->consumer_cond);
     pthread_mutex_init(&gov->reclaim_lock, NULL);
-    pthread_cond_init(&gov->reclaim_cond, &attr);
-    pthread_condattr_destroy(&attr);
+    mgov__cond_init_monotonic(&gov->reclaim_cond);
 
     mgov__thresholds_set(gov, budget);
     uint64_t rss = mgov_rss_now();
@@ -195,18 +193,20 @@ int mgov_destroy(mgov_t *gov)
 
 uint64_t mgov_budget(const mgov_t *gov)
 {
-    return gov ? atomic_load(&gov->budget) : 0;
+    return gov ? atomic_load_explicit(&gov->budget, memory_order_relaxed) : 0;
 }
 
 uint64_t mgov_used(const mgov_t *gov)
 {
-    return gov ? atomic_load(&gov->used) : 0;
+    return gov ? atomic_load_explicit(&gov->used, memory_order_relaxed) : 0;
 }
 
 int mgov_set_budget(mgov_t *gov, uint64_t bytes)
 {
     if (!gov || bytes == 0 || bytes > MGOV_BUDGET_MAX || bytes < gov->total_reserved)
         return MGOV_EINVAL;
+    /* seq_cst: the budget is the ceiling of urgent requests; a larger one
+     * is a release, paired as level_bytes[3] is (mgov__thresholds_set) */
     uint64_t old = atomic_exchange(&gov->budget, bytes);
     mgov__thresholds_set(gov, bytes);
     mgov__pressure_update(gov);
@@ -214,13 +214,16 @@ int mgov_set_budget(mgov_t *gov, uint64_t bytes)
         mgov_event_t ev;
         mgov__event_init(&ev, MGOV_EV_BUDGET, gov, -1);
         ev.bytes = bytes;
-        ev.used = atomic_load(&gov->used);
+        ev.used = atomic_load_explicit(&gov->used, memory_order_relaxed);
         mgov__emit(gov, &ev);
     }
-    uint64_t used = atomic_load(&gov->used), ceiling = atomic_load(&gov->thr[3]);
+    uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed);
+    uint64_t ceiling = atomic_load_explicit(&gov->level_bytes[3], memory_order_relaxed);
     if (bytes < old && used > ceiling)
         mgov__reclaim_pass(gov, used - ceiling, MGOV_PRESSURE_CRITICAL, -1);
-    /* Growing lets waiters in; shrinking may make some impossible. */
+    /* Growing lets waiters in; shrinking may make some impossible.
+     * seq_cst: after the new ceilings, and pairs with the waiters' seq_cst reads
+     * (wait.c), so no waiter refused under the old ones is missed. */
     if (atomic_load(&gov->n_waiters))
         mgov__wake_waiters(gov);
     return MGOV_OK;

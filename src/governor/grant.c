@@ -24,6 +24,19 @@
  * With no limit and no reservations (the default regions), a reserve is one
  * atomic add and one CAS, a release two atomic subtractions.
  *
+ * Memory order.  Each counter's own check needs only its atomic step.  The
+ * order between counters matters for one thing, the waiters (wait.c): a
+ * release's steps (region word, committed, used) are seq_cst and precede
+ * its seq_cst load of n_waiters, which pairs with a waiter's seq_cst
+ * increment of n_waiters and the seq_cst reads after it.  A charge's
+ * steps are seq_cst too, so every step of the protocol sits in that one
+ * order (the waiters' own attempts are charges, and an undo is a
+ * release).  The first load of each CAS loop is relaxed: a value too old
+ * either fails the CAS (and is read again) or refuses a request, which
+ * then takes the slow path; a waiter's first attempt comes after its own
+ * seq_cst reads of these counters (enqueue_locked, wait.c).  Bounds and
+ * thresholds are read relaxed: each is a value on its own.
+ *
  * Locking: none on the fast path.  mgov__uncharge takes wait_lock (via
  * mgov__wake_waiters) only when requests are queued.
  */
@@ -47,7 +60,7 @@ INLINE uint64_t ceiling_of(const mgov_t *gov, int region, unsigned flags)
 {
     if ((flags & MGOV_URGENT) || region == gov->spill_region)
         return atomic_load_explicit(&gov->budget, memory_order_relaxed);
-    return atomic_load_explicit(&gov->thr[3], memory_order_relaxed);
+    return atomic_load_explicit(&gov->level_bytes[3], memory_order_relaxed);
 }
 
 uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags)
@@ -97,6 +110,8 @@ static inline uint64_t committed_delta(uint64_t reserved, uint64_t from, uint64_
  * delta of that transition. */
 INLINE uint64_t region_sub(mgov_t *gov, int region, uint64_t bytes, unsigned grants)
 {
+    /* seq_cst: a release step, before uncharge's load of n_waiters (see
+     * Memory order) */
     uint64_t old = atomic_fetch_sub_explicit(&gov->region_word[region],
                                              bytes + grants * MGOV__GRANT_ONE,
                                              memory_order_seq_cst);
@@ -123,6 +138,7 @@ static bool committed_charge(mgov_t *gov, int region, uint64_t old_bytes, uint64
     *delta = committed_delta(gov->regions[region].reserved, old_bytes, new_bytes);
     if (*delta == 0)
         return true;
+    /* seq_cst: a charge step (see Memory order) */
     if (flags & MGOV_REVOCABLE) {
         atomic_fetch_add_explicit(&gov->committed, *delta, memory_order_seq_cst);
         return true;
@@ -146,7 +162,7 @@ INLINE int charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool 
     uint64_t add = bytes + (new_grant ? MGOV__GRANT_ONE : 0);
     uint64_t old;
 
-    /* 1. the region */
+    /* 1. the region (seq_cst steps: see Memory order) */
     if (unlikely(r->limit)) {
         old = atomic_load_explicit(word, memory_order_relaxed);
         do {
@@ -172,7 +188,7 @@ INLINE int charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool 
         delta_applied = committed_charge(gov, region, mgov__word_bytes(old), r_used, flags,
                                          ceiling, &delta);
 
-    /* 3. the budget */
+    /* 3. the budget (seq_cst CAS: see Memory order) */
     if (likely(delta_applied)) {
         uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed);
         do {
@@ -194,7 +210,7 @@ refuse:
             /* Every transition of the region's bytes is accounted: the
              * forward one (not applied if its check failed) and the undo. */
             uint64_t net = undo + (delta_applied ? 0 : delta);
-            if (net)
+            if (net) /* seq_cst: an undo is a release step */
                 atomic_fetch_add_explicit(&gov->committed, net, memory_order_seq_cst);
         }
     }
@@ -220,6 +236,7 @@ INLINE bool after_change_needed(const mgov_t *gov, uint64_t used_now)
 
 INLINE void uncharge(mgov_t *gov, int region, uint64_t bytes, unsigned grants_ended)
 {
+    /* the release steps, seq_cst, before the load of n_waiters below */
     uint64_t delta = region_sub(gov, region, bytes, grants_ended);
     if (unlikely(gov->has_reservations) && delta)
         atomic_fetch_add_explicit(&gov->committed, delta, memory_order_seq_cst);
@@ -230,8 +247,9 @@ INLINE void uncharge(mgov_t *gov, int region, uint64_t bytes, unsigned grants_en
             mgov__rss_maybe_sample(gov);
         mgov__pressure_check(gov, used);
     }
-    /* seq_cst: pairs with the waiter's increment of n_waiters before its
-     * admission attempt (wait.c); one of the two sees the other. */
+    /* seq_cst: pairs with the waiter's increment of n_waiters and its reads
+     * before its admission attempt (enqueue_locked, wait.c); one of the two
+     * sees the other. */
     if (unlikely(atomic_load_explicit(&gov->n_waiters, memory_order_seq_cst)))
         mgov__wake_waiters(gov);
 }
@@ -249,12 +267,13 @@ void mgov__after_charge(mgov_t *gov, unsigned flags)
     if (!(flags & MGOV_NO_RECLAIM) &&
         atomic_load_explicit(&gov->reclaim_pending, memory_order_relaxed) &&
         !mgov__in_callback(gov)) {
-        int level = atomic_exchange(&gov->reclaim_pending, 0);
+        /* relaxed: claiming the owed pass needs only the exchange itself */
+        int level = atomic_exchange_explicit(&gov->reclaim_pending, 0, memory_order_relaxed);
         if (level >= MGOV_PRESSURE_MODERATE) {
             /* Back under the level's threshold (less hysteresis): "improve
              * the situation", not empty the caches. */
-            uint64_t floor = atomic_load(&gov->thr[level]);
-            uint64_t hyst = atomic_load(&gov->hyst);
+            uint64_t floor = atomic_load_explicit(&gov->level_bytes[level], memory_order_relaxed);
+            uint64_t hyst = atomic_load_explicit(&gov->hyst_bytes, memory_order_relaxed);
             floor = floor > hyst ? floor - hyst : 0;
             uint64_t eff = mgov__effective_used(gov);
             if (eff > floor)
@@ -265,7 +284,8 @@ void mgov__after_charge(mgov_t *gov, unsigned flags)
 
 INLINE bool held_back(const mgov_t *gov, int region, unsigned flags)
 {
-    /* seq_cst loads: pair with the waiters' increments (wait.c) */
+    /* seq_cst loads: pair with the waiter counts' increments (enqueue_locked
+     * and set_why_locked, wait.c); a request that misses one came first */
     if (likely(!atomic_load_explicit(&gov->budget_waiters, memory_order_seq_cst) &&
                !atomic_load_explicit(&gov->regions[region].waiters, memory_order_seq_cst)))
         return false;
@@ -300,7 +320,8 @@ static uint64_t shortfall(mgov_t *gov, int region, uint64_t bytes, unsigned flag
         uint64_t u = mgov__region_used(gov, region);
         return u + bytes > r->limit ? u + bytes - r->limit : bytes;
     }
-    uint64_t used = atomic_load(&gov->used), ceiling = ceiling_of(gov, region, flags);
+    uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed); /* an estimate */
+    uint64_t ceiling = ceiling_of(gov, region, flags);
     return used + bytes > ceiling ? used + bytes - ceiling : bytes;
 }
 

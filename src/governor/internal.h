@@ -23,7 +23,7 @@
 
  * Locks, in the order they may be nested (outer first):
  *   wait_lock        the FIFO queue of blocked requests (wait.c)
- *   lock             the consumer list, consumer refs/running (consumer.c)
+ *   consumers_lock   the consumer list, consumer refs/running (consumer.c)
  *   reclaim_lock     the one-pass-at-a-time state (reclaim.c)
  *   pressure_lock    level transitions and thresholds (pressure.c)
  *   No lock is held while a consumer op or the event callback runs.
@@ -68,7 +68,7 @@ struct mgov_consumer {
     mgov_consumer_ops_t ops;
     void *ctx;
     _Atomic uint64_t last_touch;
-    /* under gov->lock */
+    /* under gov->consumers_lock */
     unsigned refs;    /* snapshots (reclaim victim lists) holding it */
     unsigned running; /* callbacks running now */
     bool unregistering, free_pending;
@@ -90,9 +90,12 @@ struct mgov {
 
     /* read-mostly */
     _Alignas(MGOV__CACHELINE) _Atomic uint64_t budget;
-    _Atomic uint64_t thr[4];        /* bytes: [1] moderate, [2] high, [3] critical = ceiling */
-    _Atomic uint64_t hyst;          /* bytes */
-    double fr[4], fr_hyst;          /* fractions, fixed at create */
+    /* where each pressure level begins, in bytes of the budget: [0] 0,
+     * [1] moderate, [2] high, [3] critical (the ceiling of ordinary
+     * requests); and the hysteresis below a level before it is left */
+    _Atomic uint64_t level_bytes[4];
+    _Atomic uint64_t hyst_bytes;
+    double level_frac[4], hyst_frac; /* the same as fractions, fixed at create */
     unsigned flags;
     bool has_reservations;
     uint64_t total_reserved;
@@ -123,7 +126,7 @@ struct mgov {
     mgov_waiter_t *wq_head, *wq_tail;
 
     /* consumers (consumer.c) */
-    pthread_mutex_t lock;
+    pthread_mutex_t consumers_lock;
     pthread_cond_t consumer_cond;
     mgov_consumer_t *consumers;
     unsigned n_consumers;
@@ -153,6 +156,8 @@ void mgov__uncharge(mgov_t *gov, int region, uint64_t bytes, unsigned grants_end
  * the proactive reclaim they owe (unless MGOV_NO_RECLAIM). */
 void mgov__after_charge(mgov_t *gov, unsigned flags);
 uint64_t mgov__region_grants(const mgov_t *gov, int region);
+/* seq_cst: mgov_stats brackets these reads with loads of `used` in the
+ * grants' single order (stats.c) */
 static inline uint64_t mgov__region_used(const mgov_t *gov, int region)
 {
     return mgov__word_bytes(atomic_load(&gov->region_word[region]));

@@ -49,13 +49,16 @@ void mgov__consumer_report(mgov_consumer_t *c, mgov_event_type_t type, uint64_t 
     if (!c)
         return;
     mgov_t *gov = c->gov;
+    _Atomic uint64_t *counter = NULL; /* statistics: relaxed */
     switch (type) {
-    case MGOV_EV_SPILLED: atomic_fetch_add(&gov->spills, 1); break;
-    case MGOV_EV_SPILL_FAILED: atomic_fetch_add(&gov->spill_failures, 1); break;
-    case MGOV_EV_RELOADED: atomic_fetch_add(&gov->reloads, 1); break;
-    case MGOV_EV_RELOAD_FAILED: atomic_fetch_add(&gov->reload_failures, 1); break;
+    case MGOV_EV_SPILLED: counter = &gov->spills; break;
+    case MGOV_EV_SPILL_FAILED: counter = &gov->spill_failures; break;
+    case MGOV_EV_RELOADED: counter = &gov->reloads; break;
+    case MGOV_EV_RELOAD_FAILED: counter = &gov->reload_failures; break;
     default: break;
     }
+    if (counter)
+        atomic_fetch_add_explicit(counter, 1, memory_order_relaxed);
     if (!mgov__has_events(gov))
         return;
     mgov_event_t ev;
@@ -83,7 +86,8 @@ static int spill_one(mgov_t *gov, mgov_consumer_t *c, uint64_t target, uint64_t 
 
 static bool may_spill(const mgov_consumer_t *c)
 {
-    return c->ops.spill && !(atomic_load(&c->flags) & MGOV_FORCE_RAM);
+    return c->ops.spill &&
+           !(atomic_load_explicit(&c->flags, memory_order_relaxed) & MGOV_FORCE_RAM);
 }
 
 /* A consumer whose tier op says it is on disk has nothing to spill: it is
@@ -108,7 +112,7 @@ static uint64_t run_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, in
         if (level >= MGOV_PRESSURE_MODERATE && c->ops.evict) {
             uint64_t got = c->ops.evict(c->ctx, target - freed);
             if (got) {
-                atomic_fetch_add(&gov->evictions, 1);
+                atomic_fetch_add_explicit(&gov->evictions, 1, memory_order_relaxed);
                 consumer_event(gov, MGOV_EV_EVICTED, c, target - freed, got, MGOV_OK);
             }
             freed += got;
@@ -149,12 +153,13 @@ uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level,
     tls_reclaiming = outer;
     uint64_t took = mgov__now_ns() - start;
 
-    atomic_fetch_add(&gov->reclaim_passes, 1);
-    atomic_fetch_add(&gov->reclaim_asked, target);
-    atomic_fetch_add(&gov->reclaim_freed, freed);
-    if (freed && freed >= atomic_load(&gov->budget) / 16) {
+    /* statistics, and the budget as a yardstick: relaxed */
+    atomic_fetch_add_explicit(&gov->reclaim_passes, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gov->reclaim_asked, target, memory_order_relaxed);
+    atomic_fetch_add_explicit(&gov->reclaim_freed, freed, memory_order_relaxed);
+    if (freed && freed >= atomic_load_explicit(&gov->budget, memory_order_relaxed) / 16) {
         malloc_trim(0);
-        atomic_fetch_add(&gov->malloc_trims, 1);
+        atomic_fetch_add_explicit(&gov->malloc_trims, 1, memory_order_relaxed);
     }
 
     pthread_mutex_lock(&gov->reclaim_lock);
@@ -171,10 +176,13 @@ uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level,
         ev.bytes = target;
         ev.freed = freed;
         ev.duration_ns = took;
-        ev.used = atomic_load(&gov->used);
+        ev.used = atomic_load_explicit(&gov->used, memory_order_relaxed);
         mgov__emit(gov, &ev);
     }
     mgov__pressure_update(gov);
+    /* seq_cst, as in uncharge (grant.c): pairs with the waiters' seq_cst reads
+     * (wait.c).  The consumers' releases have checked already; this scans
+     * once more for what the pass as a whole let in. */
     if (atomic_load(&gov->n_waiters))
         mgov__wake_waiters(gov);
     return freed;
@@ -229,7 +237,7 @@ int mgov_spill_consumer(mgov_t *gov, const char *name)
         mgov__frame_t f;
         if (!c->ops.spill)
             rc = MGOV_ENOTSUP;
-        else if (atomic_load(&c->flags) & MGOV_FORCE_RAM)
+        else if (atomic_load_explicit(&c->flags, memory_order_relaxed) & MGOV_FORCE_RAM)
             rc = MGOV_EBUSY;
         else if (!mgov__consumer_enter(c, &f))
             rc = MGOV_ENOTFOUND; /* unregistered meanwhile */
@@ -253,7 +261,8 @@ unsigned mgov_reload_eligible(mgov_t *gov, double target_fraction)
     mgov_consumer_t **v;
     if (mgov__victims_collect(gov, -1, true, &v, &n) != MGOV_OK)
         return 0;
-    double limit = target_fraction * (double)atomic_load(&gov->budget);
+    double limit =
+        target_fraction * (double)atomic_load_explicit(&gov->budget, memory_order_relaxed);
     for (unsigned i = 0; i < n; i++) {
         mgov_consumer_t *c = v[i];
         mgov__frame_t f;
@@ -264,7 +273,7 @@ unsigned mgov_reload_eligible(mgov_t *gov, double target_fraction)
             continue;
         }
         uint64_t need = c->ops.usage ? c->ops.usage(c->ctx) : 0;
-        if ((double)(atomic_load(&gov->used) + need) > limit) {
+        if ((double)(atomic_load_explicit(&gov->used, memory_order_relaxed) + need) > limit) {
             mgov__consumer_leave(c, &f);
             break; /* stop before passing the target: lower priorities wait */
         }

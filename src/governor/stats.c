@@ -16,6 +16,8 @@
 #include "memgov/sysinfo.h"
 
 #define SNAPSHOT_TRIES 16
+/* Counters, peaks and gauges are values on their own: read relaxed. */
+#define R memory_order_relaxed
 
 int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
 {
@@ -26,19 +28,23 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
 
     uint64_t rss = mgov_rss_now();
     if (rss) {
-        atomic_store(&gov->rss, rss);
-        uint64_t peak = atomic_load(&gov->rss_peak);
-        while (rss > peak && !atomic_compare_exchange_weak(&gov->rss_peak, &peak, rss))
+        atomic_store_explicit(&gov->rss, rss, R);
+        uint64_t peak = atomic_load_explicit(&gov->rss_peak, R);
+        while (rss > peak &&
+               !atomic_compare_exchange_weak_explicit(&gov->rss_peak, &peak, rss, R, R))
             ;
     }
     out->rss = rss;
-    out->rss_peak = atomic_load(&gov->rss_peak);
-    out->spill_bytes = atomic_load(&gov->spill_disk);
-    out->spill_bytes_peak = atomic_load(&gov->spill_disk_peak);
-    out->spill_quota = atomic_load(&gov->spill_quota_now);
+    out->rss_peak = atomic_load_explicit(&gov->rss_peak, R);
+    out->spill_bytes = atomic_load_explicit(&gov->spill_disk, R);
+    out->spill_bytes_peak = atomic_load_explicit(&gov->spill_disk_peak, R);
+    out->spill_quota = atomic_load_explicit(&gov->spill_quota_now, R);
 
     out->n_regions = gov->n_regions;
     for (int tries = 0; tries < SNAPSHOT_TRIES; tries++) {
+        /* seq_cst, as mgov__region_used's: these reads stay in this order
+         * among the grants' seq_cst steps, so equal `used` before and after
+         * brackets the regions' reads (like a seqlock's check) */
         uint64_t before = atomic_load(&gov->used), sum = 0;
         for (unsigned i = 0; i < gov->n_regions; i++) {
             out->regions[i].used = mgov__region_used(gov, (int)i);
@@ -53,35 +59,35 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
         const mgov_region_t *r = &gov->regions[i];
         mgov_region_stats_t *s = &out->regions[i];
         memcpy(s->name, r->name, sizeof s->name);
-        s->peak = atomic_load(&r->peak);
+        s->peak = atomic_load_explicit(&r->peak, R);
         s->reserved = r->reserved;
         s->limit = r->limit;
-        s->refusals = atomic_load(&r->refusals);
-        s->waits = atomic_load(&r->waits);
-        s->wait_ns = atomic_load(&r->wait_ns);
-        s->timeouts = atomic_load(&r->timeouts);
+        s->refusals = atomic_load_explicit(&r->refusals, R);
+        s->waits = atomic_load_explicit(&r->waits, R);
+        s->wait_ns = atomic_load_explicit(&r->wait_ns, R);
+        s->timeouts = atomic_load_explicit(&r->timeouts, R);
     }
-    out->budget = atomic_load(&gov->budget);
-    out->peak = atomic_load(&gov->peak);
-    out->moderate = gov->fr[1];
-    out->high = gov->fr[2];
-    out->critical = gov->fr[3];
-    out->hysteresis = gov->fr_hyst;
-    out->pressure = (mgov_pressure_t)atomic_load(&gov->level);
-    out->pressure_transitions = atomic_load(&gov->transitions);
-    out->reclaim_passes = atomic_load(&gov->reclaim_passes);
-    out->reclaim_asked = atomic_load(&gov->reclaim_asked);
-    out->reclaim_freed = atomic_load(&gov->reclaim_freed);
-    out->malloc_trims = atomic_load(&gov->malloc_trims);
-    out->evictions = atomic_load(&gov->evictions);
-    out->spills = atomic_load(&gov->spills);
-    out->spill_failures = atomic_load(&gov->spill_failures);
-    out->reloads = atomic_load(&gov->reloads);
-    out->reload_failures = atomic_load(&gov->reload_failures);
-    out->waiters = atomic_load(&gov->n_waiters);
-    pthread_mutex_lock(&gov->lock);
+    out->budget = atomic_load_explicit(&gov->budget, R);
+    out->peak = atomic_load_explicit(&gov->peak, R);
+    out->moderate = gov->level_frac[1];
+    out->high = gov->level_frac[2];
+    out->critical = gov->level_frac[3];
+    out->hysteresis = gov->hyst_frac;
+    out->pressure = (mgov_pressure_t)atomic_load_explicit(&gov->level, R);
+    out->pressure_transitions = atomic_load_explicit(&gov->transitions, R);
+    out->reclaim_passes = atomic_load_explicit(&gov->reclaim_passes, R);
+    out->reclaim_asked = atomic_load_explicit(&gov->reclaim_asked, R);
+    out->reclaim_freed = atomic_load_explicit(&gov->reclaim_freed, R);
+    out->malloc_trims = atomic_load_explicit(&gov->malloc_trims, R);
+    out->evictions = atomic_load_explicit(&gov->evictions, R);
+    out->spills = atomic_load_explicit(&gov->spills, R);
+    out->spill_failures = atomic_load_explicit(&gov->spill_failures, R);
+    out->reloads = atomic_load_explicit(&gov->reloads, R);
+    out->reload_failures = atomic_load_explicit(&gov->reload_failures, R);
+    out->waiters = atomic_load_explicit(&gov->n_waiters, R);
+    pthread_mutex_lock(&gov->consumers_lock);
     out->consumers = gov->n_consumers;
-    pthread_mutex_unlock(&gov->lock);
+    pthread_mutex_unlock(&gov->consumers_lock);
     return MGOV_OK;
 }
 
@@ -237,20 +243,24 @@ void mgov__spill_disk_add(mgov_t *gov, int64_t delta)
 {
     if (!gov || !delta)
         return;
+    /* a gauge: relaxed (the spill directory orders its updates, spill_dir.c) */
     if (delta < 0) {
-        uint64_t d = (uint64_t)-delta, cur = atomic_load(&gov->spill_disk);
-        while (!atomic_compare_exchange_weak(&gov->spill_disk, &cur, cur > d ? cur - d : 0))
+        uint64_t d = (uint64_t)-delta, cur = atomic_load_explicit(&gov->spill_disk, R);
+        while (!atomic_compare_exchange_weak_explicit(&gov->spill_disk, &cur, cur > d ? cur - d : 0,
+                                                      R, R))
             ;
         return;
     }
-    uint64_t now = atomic_fetch_add(&gov->spill_disk, (uint64_t)delta) + (uint64_t)delta;
-    uint64_t peak = atomic_load(&gov->spill_disk_peak);
-    while (now > peak && !atomic_compare_exchange_weak(&gov->spill_disk_peak, &peak, now))
+    uint64_t now = atomic_fetch_add_explicit(&gov->spill_disk, (uint64_t)delta, R);
+    now += (uint64_t)delta;
+    uint64_t peak = atomic_load_explicit(&gov->spill_disk_peak, R);
+    while (now > peak &&
+           !atomic_compare_exchange_weak_explicit(&gov->spill_disk_peak, &peak, now, R, R))
         ;
 }
 
 void mgov__spill_quota_set(mgov_t *gov, uint64_t bytes)
 {
     if (gov)
-        atomic_store(&gov->spill_quota_now, bytes);
+        atomic_store_explicit(&gov->spill_quota_now, bytes, R);
 }

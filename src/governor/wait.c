@@ -18,10 +18,16 @@
  * waiter is blocked on the budget, or any waiter of the same region is
  * queued, a new ordinary request does not bypass it.
  *
- * No lost wake-ups: a waiter increments n_waiters (seq_cst) before its first
- * admission attempt under wait_lock; a releaser decrements `used` (seq_cst)
- * and then reads n_waiters.  Either the releaser sees the waiter and scans
- * under wait_lock, or the waiter's attempt sees the released bytes.
+ * No lost wake-ups: a waiter increments n_waiters (seq_cst), reads the
+ * counters and ceilings a release writes (seq_cst), and then makes its
+ * first admission attempt under wait_lock; a releaser returns its bytes
+ * (seq_cst steps: the region's word, committed, `used`; grant.c) and then
+ * reads n_waiters (seq_cst).  Either the releaser sees the waiter and scans
+ * under wait_lock, or the waiter's reads see the released bytes.  Those
+ * reads are what make the attempt's relaxed loads (the first read of each
+ * CAS loop) count: without them they could be satisfied before the
+ * increment is visible.  A budget increase is a release of the same kind
+ * (mgov_set_budget: the new ceiling, then n_waiters).
  *
  * While it waits, a waiter runs reclaim passes (shared with any pass already
  * running) at growing intervals, so a consumer that frees memory later than
@@ -35,6 +41,7 @@
 #include <string.h>
 
 #include "governor/internal.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 #define RECLAIM_RETRY_MIN_NS (5 * 1000 * 1000ull)    /* 5 ms */
@@ -57,8 +64,13 @@ struct mgov_waiter {
  * last refusal was the budget.  Under wait_lock. */
 static void set_why_locked(mgov_t *gov, mgov_waiter_t *w, int why)
 {
+    mgov__assert_held(&gov->wait_lock);
     if (w->urgent || w->why == why)
         return;
+    /* seq_cst: pairs with the loads in held_back (grant.c): a new request
+     * ordered after the increment is held back.  The waiter counts are
+     * changed only by seq_cst steps, so those loads read them in one order
+     * with everything else of the protocol. */
     if (w->why == MGOV__WHY_BUDGET)
         atomic_fetch_sub(&gov->budget_waiters, 1);
     if (why == MGOV__WHY_BUDGET)
@@ -68,6 +80,7 @@ static void set_why_locked(mgov_t *gov, mgov_waiter_t *w, int why)
 
 static void enqueue_locked(mgov_t *gov, mgov_waiter_t *w)
 {
+    mgov__assert_held(&gov->wait_lock);
     w->next = NULL;
     w->prev = gov->wq_tail;
     if (gov->wq_tail)
@@ -75,12 +88,26 @@ static void enqueue_locked(mgov_t *gov, mgov_waiter_t *w)
     else
         gov->wq_head = w;
     gov->wq_tail = w;
+    /* seq_cst: pairs with the loads in held_back (grant.c), as above */
     atomic_fetch_add(&gov->regions[w->region].waiters, 1);
+    /* seq_cst: pairs with the load of n_waiters after a release (uncharge
+     * in grant.c, mgov_set_budget); see the file comment */
     atomic_fetch_add(&gov->n_waiters, 1);
+    /* Then seq_cst loads of everything a release writes and an admission
+     * reads: they come after the increment in the single order, so they see
+     * a release that missed this waiter, and the attempt's relaxed loads,
+     * later in this thread, see nothing older (read-read coherence).  Loads,
+     * not a fence: gcc's TSan does not support atomic_thread_fence. */
+    (void)atomic_load(&gov->region_word[w->region]);
+    (void)atomic_load(&gov->committed);
+    (void)atomic_load(&gov->used);
+    (void)atomic_load(&gov->level_bytes[3]);
+    (void)atomic_load(&gov->budget);
 }
 
 static void dequeue_locked(mgov_t *gov, mgov_waiter_t *w, int status)
 {
+    mgov__assert_held(&gov->wait_lock);
     set_why_locked(gov, w, MGOV__WHY_NONE);
     if (w->prev)
         w->prev->next = w->next;
@@ -90,6 +117,7 @@ static void dequeue_locked(mgov_t *gov, mgov_waiter_t *w, int status)
         w->next->prev = w->prev;
     else
         gov->wq_tail = w->prev;
+    /* seq_cst as the increments (enqueue_locked) */
     atomic_fetch_sub(&gov->regions[w->region].waiters, 1);
     atomic_fetch_sub(&gov->n_waiters, 1);
     w->status = status;
@@ -99,6 +127,7 @@ static void dequeue_locked(mgov_t *gov, mgov_waiter_t *w, int status)
 /* Hands memory to waiters in FIFO order, as the file comment describes. */
 static void scan_locked(mgov_t *gov)
 {
+    mgov__assert_held(&gov->wait_lock);
     bool budget_blocked = false, urgent_blocked = false;
     uint32_t region_blocked = 0;
     mgov_waiter_t *w = gov->wq_head;
@@ -146,7 +175,7 @@ static uint64_t shortfall_of(mgov_t *gov, const mgov_waiter_t *w)
         uint64_t u = mgov__region_used(gov, w->region);
         return u + w->bytes > r->limit ? u + w->bytes - r->limit : w->bytes;
     }
-    uint64_t used = atomic_load(&gov->used);
+    uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed); /* an estimate */
     uint64_t ceiling = mgov__ceiling(gov, w->region, w->flags);
     return used + w->bytes > ceiling ? used + w->bytes - ceiling : w->bytes;
 }
@@ -171,14 +200,8 @@ int mgov__reserve_wait(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
     mgov_waiter_t w = { .region = region, .bytes = bytes, .flags = flags,
                         .urgent = mgov__is_urgent(gov, region, flags),
                         .why = MGOV__WHY_NONE, .status = W_WAITING };
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    if (pthread_cond_init(&w.cond, &attr) != 0) {
-        pthread_condattr_destroy(&attr);
+    if (mgov__cond_init_monotonic(&w.cond) != MGOV_OK)
         return MGOV_ENOMEM;
-    }
-    pthread_condattr_destroy(&attr);
 
     pthread_mutex_lock(&gov->wait_lock);
     enqueue_locked(gov, &w);

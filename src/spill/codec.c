@@ -45,7 +45,11 @@ struct mgov__dctx {
     void *state;
 };
 
-static const char *const names[] = { "none", "lz4", "zstd" };
+static const char *const names[] = { /* from MGOV_CODEC_MAP (memgov/spill.h) */
+#define XX(name, value, str) [MGOV_CODEC_##name] = str,
+    MGOV_CODEC_MAP(XX)
+#undef XX
+};
 
 bool mgov_codec_available(mgov_codec_t codec)
 {
@@ -67,7 +71,8 @@ bool mgov_codec_available(mgov_codec_t codec)
 
 const char *mgov_codec_name(mgov_codec_t codec)
 {
-    return (unsigned)codec < sizeof names / sizeof names[0] ? names[codec] : "unknown";
+    return (unsigned)codec < sizeof names / sizeof names[0] && names[codec] ? names[codec]
+                                                                           : "unknown";
 }
 
 int mgov_codec_parse(const char *name, mgov_codec_t *out)
@@ -75,7 +80,7 @@ int mgov_codec_parse(const char *name, mgov_codec_t *out)
     if (!name || !out)
         return MGOV_EINVAL;
     for (unsigned i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcasecmp(name, names[i]) == 0) {
+        if (names[i] && strcasecmp(name, names[i]) == 0) {
             *out = (mgov_codec_t)i;
             return mgov_codec_available(*out) ? MGOV_OK : MGOV_ENOTSUP;
         }
@@ -84,7 +89,7 @@ int mgov_codec_parse(const char *name, mgov_codec_t *out)
 
 int mgov__codec_check(mgov_codec_t codec)
 {
-    if ((unsigned)codec >= sizeof names / sizeof names[0])
+    if ((unsigned)codec >= sizeof names / sizeof names[0] || !names[codec])
         return MGOV_EINVAL;
     return mgov_codec_available(codec) ? MGOV_OK : MGOV_ENOTSUP;
 }

@@ -19,7 +19,8 @@
  * process or another, is MGOV_EBUSY.  Close unlinks the lock file while
  * still holding the lock; an opener that locked the old, unlinked file
  * meanwhile sees that it is no longer the one in the directory and tries
- * again.
+ * again.  A lock file with other links (a hard link to a file outside) is
+ * never written: its name is unlinked and a new lock made.
  *
  * Everything in the directory is reached through dirfd (openat, unlinkat):
  * renaming or replacing the path after open cannot redirect us.
@@ -99,6 +100,14 @@ static int lock_take(mgov_spill_dir_t *dir)
             close(fd);
             continue;
         }
+        /* a hard link to some file elsewhere: the pid below would be written
+         * into it.  Unlink our name instead (holding the lock, as a closing
+         * owner does) and make a lock of our own on the next try. */
+        if (now.st_nlink > 1) {
+            mgov__unlinkat(dir->dirfd, MGOV__SPILL_LOCK_NAME, 0);
+            close(fd);
+            continue;
+        }
         char pid[24];
         int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
         int rc = ftruncate(fd, 0) == 0 ? mgov__pwrite_all(fd, pid, (size_t)n, 0) : -errno;
@@ -148,7 +157,8 @@ static uint32_t random_u32(void)
     static _Atomic uint32_t counter;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint32_t)ts.tv_nsec * 2654435761u ^ atomic_fetch_add(&counter, 0x9e3779b9u);
+    return (uint32_t)ts.tv_nsec * 2654435761u ^
+           atomic_fetch_add_explicit(&counter, 0x9e3779b9u, memory_order_relaxed);
 }
 
 static int open_private(mgov_spill_dir_t *dir)
@@ -349,6 +359,47 @@ void mgov__spill_dir_unreserve(mgov_spill_dir_t *dir, uint64_t bytes)
 {
     if (bytes) /* release: pairs with the acquire in reserve */
         atomic_fetch_sub_explicit(&dir->used, bytes, memory_order_release);
+}
+
+/* ---------------------------------------------------------------- check */
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            goto corrupt;                                                                          \
+    } while (0)
+
+int mgov__spill_dir_check(mgov_spill_dir_t *dir)
+{
+    if (!dir)
+        return MGOV_EINVAL;
+    size_t plen = strlen(dir->path);
+    uint64_t disk = 0;
+    unsigned n = 0;
+    pthread_mutex_lock(&dir->mu);
+    CHECK(dir->dirfd >= 0 && dir->lockfd >= 0);
+    CHECK(!dir->is_private || (dir->parentfd >= 0 && dir->name && dir->name > dir->path));
+    const mgov_spill_file_t *prev = NULL;
+    for (const mgov_spill_file_t *f = dir->files; f; prev = f, f = f->next) {
+        CHECK(f->dir == dir && f->prev == prev && f->fd >= 0);
+        CHECK(f->name_off == plen + 1 && strncmp(f->path, dir->path, plen) == 0 &&
+              f->path[plen] == '/' && mgov__spill_tmp_name(f->path + f->name_off));
+        CHECK(disk + f->disk >= disk); /* no wrap */
+        disk += f->disk;
+        n++;
+    }
+    CHECK(n == atomic_load_explicit(&dir->n_files, memory_order_relaxed));
+    uint64_t used = atomic_load_explicit(&dir->used, memory_order_relaxed);
+    uint64_t found = atomic_load_explicit(&dir->found, memory_order_relaxed);
+    /* kept files and writes in flight count on top of the live files */
+    CHECK(used >= disk);
+    /* found files may go over the quota, and only they */
+    CHECK(used <= dir->quota || used - dir->quota <= found);
+    pthread_mutex_unlock(&dir->mu);
+    return MGOV_OK;
+corrupt:
+    pthread_mutex_unlock(&dir->mu);
+    return MGOV_ECORRUPT;
 }
 
 /* ---------------------------------------------------------------- files */

@@ -11,8 +11,11 @@
  *
  * Accounting
  *   dir->used is the sum over live files of f->disk plus the bytes of
- *   writes in flight; it never exceeds dir->quota (reserved by CAS before
- *   each write, given back when a write fails or a file is removed).  The
+ *   writes in flight and of the files kept by a layer above (spill_kept.h);
+ *   it never exceeds dir->quota (reserved by CAS before each write, given
+ *   back when a write fails or a file is removed), except by the bytes of
+ *   kept files found on disk at open (dir->found), which are counted even
+ *   over it.  mgov__spill_dir_check checks all this at rest.  The
  *   governor's spill gauge gets f->disk as it grows (after the write its
  *   reservation covers) and loses it when the file is removed (before the
  *   reservation is given back), so the gauge never exceeds the quota.
@@ -56,6 +59,7 @@ struct mgov_spill_dir {
     _Alignas(64) _Atomic uint64_t used;
     _Atomic uint64_t seq; /* the next file number */
     _Atomic unsigned n_files;
+    _Atomic uint64_t found; /* bytes charged by mgov__spill_dir_charge_found */
 
     pthread_mutex_t mu; /* guards files */
     mgov_spill_file_t *files;
@@ -79,6 +83,13 @@ struct mgov_spill_file {
 /* Reserves `bytes` of the quota (MGOV_ENOSPC when they do not fit). */
 int mgov__spill_dir_reserve(mgov_spill_dir_t *dir, uint64_t bytes);
 void mgov__spill_dir_unreserve(mgov_spill_dir_t *dir, uint64_t bytes);
+
+/* Checks the directory's invariants (the file comment): its descriptors,
+ * the file list against n_files, each file's links and name, used against
+ * the live files' bytes and the quota.  At rest: a writer must not be
+ * writing meanwhile (a file's byte count is its writer's).  MGOV_OK,
+ * MGOV_ECORRUPT, MGOV_EINVAL (NULL).  For tests and debugging. */
+int mgov__spill_dir_check(mgov_spill_dir_t *dir);
 
 /* Creates a new empty file spill-<n>.tmp in dir and links it in.
  * MGOV_ENOMEM, MGOV_ENOSPC (ENOSPC/EDQUOT), MGOV_EIO (errno kept). */

@@ -29,7 +29,10 @@ int mgov__spill_dir_charge(mgov_spill_dir_t *dir, uint64_t bytes)
 
 void mgov__spill_dir_charge_found(mgov_spill_dir_t *dir, uint64_t bytes)
 {
-    atomic_fetch_add(&dir->used, bytes);
+    /* relaxed: counting found bytes frees nothing, so there is no gauge
+     * update to order (see mgov__spill_dir_reserve) */
+    atomic_fetch_add_explicit(&dir->found, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&dir->used, bytes, memory_order_relaxed);
     mgov__spill_disk_add(dir->gov, (int64_t)bytes);
 }
 

@@ -1,9 +1,11 @@
 /* sys/clock.c - monotonic time in nanoseconds.
  *
  * Every deadline in memgov is an absolute CLOCK_MONOTONIC time in ns; waits
- * use condition variables set to the same clock, so changing the wall clock
- * never stretches or cuts a timeout.  No state, no locks.
+ * use condition variables set to the same clock (mgov__cond_init_monotonic,
+ * the one place that sets it), so changing the wall clock never stretches
+ * or cuts a timeout.  No state, no locks.
  */
+#include "memgov/common.h"
 #include "sys/sys.h"
 
 static uint64_t clock_ns(clockid_t id)
@@ -30,4 +32,15 @@ struct timespec mgov__ns_to_timespec(uint64_t ns)
         .tv_nsec = (long)(ns % 1000000000u),
     };
     return ts;
+}
+
+int mgov__cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0)
+        return MGOV_ENOMEM;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC); /* cannot fail for this clock */
+    int rc = pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc == 0 ? MGOV_OK : MGOV_ENOMEM;
 }

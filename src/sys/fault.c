@@ -27,66 +27,81 @@ typedef struct {
 
 static fault_t faults[MGOV_FAULT_KINDS];
 
-void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int err)
+/* Memory order: arming writes a kind's fields relaxed, then sets `armed`
+ * with release; a call that finds it armed reads it again with acquire
+ * before it reads them, so it sees the fields of that arming (the disarmed
+ * path stays one relaxed load).  The counters are counts: relaxed. */
+#define R memory_order_relaxed
+
+static void arm(mgov_fault_kind_t kind, long after, long count, int err, bool crash,
+                void (*hook)(void *), void *hook_arg)
 {
     fault_t *f = &faults[kind];
-    atomic_store(&f->armed, false);
-    atomic_store(&f->pass, after < 0 ? 0 : after);
-    atomic_store(&f->fail, count);
-    atomic_store(&f->hits, 0);
-    atomic_store(&f->err, err > 0 ? err : 0);
-    atomic_store(&f->crash, false);
-    atomic_store(&f->hook, NULL);
-    atomic_store(&f->armed, count != 0);
+    atomic_store_explicit(&f->armed, false, R);
+    atomic_store_explicit(&f->pass, after < 0 ? 0 : after, R);
+    atomic_store_explicit(&f->fail, count, R);
+    atomic_store_explicit(&f->hits, 0, R);
+    atomic_store_explicit(&f->err, err > 0 ? err : 0, R);
+    atomic_store_explicit(&f->crash, crash, R);
+    atomic_store_explicit(&f->hook_arg, hook_arg, R);
+    atomic_store_explicit(&f->hook, hook, R);
+    /* release: pairs with the acquire load in mgov__fault_now */
+    atomic_store_explicit(&f->armed, count != 0, memory_order_release);
+}
+
+void mgov__fault_arm_errno(mgov_fault_kind_t kind, long after, long count, int err)
+{
+    arm(kind, after, count, err, false, NULL, NULL);
 }
 
 void mgov__fault_arm_hook(mgov_fault_kind_t kind, long after, void (*fn)(void *), void *arg)
 {
-    mgov__fault_arm_errno(kind, after, 1, 0);
-    atomic_store(&faults[kind].hook_arg, arg);
-    atomic_store(&faults[kind].hook, fn);
+    arm(kind, after, 1, 0, false, fn, arg);
 }
 
 void mgov__fault_arm_crash(mgov_fault_kind_t kind, long after)
 {
-    mgov__fault_arm_errno(kind, after, 1, 0);
-    atomic_store(&faults[kind].crash, true);
+    arm(kind, after, 1, 0, true, NULL, NULL);
 }
 
 void mgov__fault_arm(mgov_fault_kind_t kind, long after, long count)
 {
-    mgov__fault_arm_errno(kind, after, count, 0);
+    arm(kind, after, count, 0, false, NULL, NULL);
 }
 
 void mgov__fault_disarm_all(void)
 {
     for (int k = 0; k < MGOV_FAULT_KINDS; k++)
-        atomic_store(&faults[k].armed, false);
+        atomic_store_explicit(&faults[k].armed, false, R); /* publishes nothing */
 }
 
 long mgov__fault_hits(mgov_fault_kind_t kind)
 {
-    return atomic_load(&faults[kind].hits);
+    return atomic_load_explicit(&faults[kind].hits, R);
 }
 
 bool mgov__fault_now(mgov_fault_kind_t kind)
 {
     fault_t *f = &faults[kind];
-    if (!atomic_load_explicit(&f->armed, memory_order_relaxed))
+    if (!atomic_load_explicit(&f->armed, R))
         return false;
-    if (atomic_fetch_sub(&f->pass, 1) > 0)
+    /* acquire: pairs with the release in arm() (a load, not a fence: gcc's
+     * TSan does not support atomic_thread_fence) */
+    if (!atomic_load_explicit(&f->armed, memory_order_acquire))
         return false;
-    long left = atomic_load(&f->fail);
+    if (atomic_fetch_sub_explicit(&f->pass, 1, R) > 0)
+        return false;
+    long left = atomic_load_explicit(&f->fail, R);
     if (left == 0)
         return false;
-    if (left > 0 && atomic_fetch_sub(&f->fail, 1) <= 0)
+    if (left > 0 && atomic_fetch_sub_explicit(&f->fail, 1, R) <= 0)
         return false;
-    atomic_fetch_add(&f->hits, 1);
-    if (atomic_load(&f->crash))
+    atomic_fetch_add_explicit(&f->hits, 1, R);
+    if (atomic_load_explicit(&f->crash, R))
         raise(SIGKILL); /* a crash test's power cut: before the call happens */
-    void (*hook)(void *) = atomic_load(&f->hook);
+    void (*hook)(void *) = atomic_load_explicit(&f->hook, R);
     if (hook) {
-        hook(atomic_load(&f->hook_arg)); /* a test's pause point */
+        hook(atomic_load_explicit(&f->hook_arg, R)); /* a test's pause point */
         return false;
     }
     return true;
@@ -94,7 +109,7 @@ bool mgov__fault_now(mgov_fault_kind_t kind)
 
 int mgov__fault_errno(mgov_fault_kind_t kind)
 {
-    int err = atomic_load(&faults[kind].err);
+    int err = atomic_load_explicit(&faults[kind].err, R);
     if (err)
         return err;
     return kind == MGOV_FAULT_ALLOC ? ENOMEM : EIO;

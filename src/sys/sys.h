@@ -8,6 +8,7 @@
 #ifndef MGOV_SYS_SYS_H
 #define MGOV_SYS_SYS_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -23,6 +24,10 @@ uint64_t mgov__now_ns(void);
 uint64_t mgov__coarse_now_ns(void);
 /* An absolute CLOCK_MONOTONIC time for pthread_cond_timedwait. */
 struct timespec mgov__ns_to_timespec(uint64_t ns);
+/* Initializes a condition variable whose timed waits use CLOCK_MONOTONIC,
+ * the clock of every deadline above.  MGOV_OK, or MGOV_ENOMEM (the system
+ * could not make it; nothing to destroy). */
+int mgov__cond_init_monotonic(pthread_cond_t *cond);
 
 /* The system page size, read once (sysconf) and cached; thread-safe. */
 size_t mgov__page_size(void);

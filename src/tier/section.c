@@ -46,8 +46,9 @@ static struct timespec deadline(int64_t wait_ns)
     return mgov__ns_to_timespec(mgov__now_ns() + (uint64_t)(wait_ns > 0 ? wait_ns : 0));
 }
 
-int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
+int mgov__section_busy_begin_locked(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 {
+    mgov__assert_held(&s->mu);
     if (s->busy && (!wait_busy || pthread_equal(s->busy_owner, pthread_self())))
         return MGOV_EBUSY;
     struct timespec until = deadline(wait_ns);
@@ -69,8 +70,9 @@ int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
     return MGOV_OK;
 }
 
-int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns)
+int mgov__section_wait_unpinned_locked(mgov_section_t *s, int64_t wait_ns)
 {
+    mgov__assert_held(&s->mu);
     struct timespec until = deadline(wait_ns);
     while (s->pins) {
         int rc = pins_wait_step(s, wait_ns, &until);
@@ -80,25 +82,27 @@ int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns)
     return MGOV_OK;
 }
 
-void mgov__section_release(mgov_section_t *s)
+void mgov__section_busy_end_locked(mgov_section_t *s)
 {
+    mgov__assert_held(&s->mu);
+    mgov__section_assert_busy(s);
     s->busy = false;
     s->readable = false;
     pthread_cond_broadcast(&s->cond);
 }
 
-int mgov__section_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
+int mgov__section_busy_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy)
 {
     pthread_mutex_lock(&s->mu);
-    int rc = mgov__section_acquire(s, wait_ns, wait_busy);
+    int rc = mgov__section_busy_begin_locked(s, wait_ns, wait_busy);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
-void mgov__section_end(mgov_section_t *s)
+void mgov__section_busy_end(mgov_section_t *s)
 {
     pthread_mutex_lock(&s->mu);
-    mgov__section_release(s);
+    mgov__section_busy_end_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -113,9 +117,9 @@ bool mgov__section_disk_bound(const mgov_section_t *s, uint64_t length)
 static uint64_t op_usage(void *ctx)
 {
     mgov_section_t *s = ctx;
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
-        return atomic_load(&s->ram_bytes);
-    uint64_t len = atomic_load(&s->length);
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK)
+        return mgov__sec_ram_bytes(s);
+    uint64_t len = mgov__sec_length(s);
     return mgov__section_disk_bound(s, len) ? 0 : len;
 }
 
@@ -123,31 +127,31 @@ static int op_spill(void *ctx, uint64_t target, uint64_t *freed)
 {
     (void)target; /* a section moves whole */
     mgov_section_t *s = ctx;
-    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
+    int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_spill_locked(s, s->cfg.pin_wait_ns, freed);
-    mgov__section_end(s);
+    rc = mgov__section_spill_busy(s, s->cfg.pin_wait_ns, freed);
+    mgov__section_busy_end(s);
     return rc;
 }
 
 static int op_reload(void *ctx)
 {
     mgov_section_t *s = ctx;
-    if (mgov__section_disk_bound(s, atomic_load(&s->length)))
+    if (mgov__section_disk_bound(s, mgov__sec_length(s)))
         return MGOV_ENOTSUP; /* stays on disk by policy */
-    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, false);
+    int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, false);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0, UINT64_MAX);
-    mgov__section_end(s);
+    rc = mgov__section_reload_busy(s, s->cfg.timeout_ns, 0, UINT64_MAX);
+    mgov__section_busy_end(s);
     return rc;
 }
 
 static mgov_tier_t op_tier(void *ctx)
 {
     mgov_section_t *s = ctx;
-    return (mgov_tier_t)atomic_load(&s->tier);
+    return mgov__sec_tier(s);
 }
 
 static const mgov_consumer_ops_t section_ops = {
@@ -176,8 +180,8 @@ static int claim_entry(mgov__tier_store_t *st, const char *name, mgov_section_t 
     if (rc == MGOV_OK) {
         e->open = s;
         s->entry = e;
-        atomic_store(&s->length, e->gen ? e->length : 0);
-        atomic_store(&s->tier, e->gen ? MGOV_TIER_ON_DISK : MGOV_TIER_UNINITIALIZED);
+        mgov__sec_set_length(s, e->gen ? e->length : 0);
+        mgov__sec_set_tier(s, e->gen ? MGOV_TIER_ON_DISK : MGOV_TIER_UNINITIALIZED);
     }
     pthread_mutex_unlock(&st->mu);
     return rc;
@@ -205,13 +209,13 @@ static void section_free(mgov_section_t *s)
 /* Applies a ForceRam override at open: the copy on disk comes into RAM. */
 static int force_ram_load(mgov_section_t *s)
 {
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
-    int rc = mgov__section_begin(s, -1, true);
+    int rc = mgov__section_busy_begin(s, -1, true);
     if (rc != MGOV_OK)
         return rc;
-    rc = mgov__section_reload_locked(s, s->cfg.timeout_ns, 0, UINT64_MAX);
-    mgov__section_end(s);
+    rc = mgov__section_reload_busy(s, s->cfg.timeout_ns, 0, UINT64_MAX);
+    mgov__section_busy_end(s);
     return rc;
 }
 
@@ -243,11 +247,7 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
     s->cfg = c;
     s->region = region;
     pthread_mutex_init(&s->mu, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    mgov__cond_init_monotonic(&s->cond); /* glibc's cannot fail */
     rc = claim_entry(st, name, s);
     if (rc != MGOV_OK) {
         section_free(s);
@@ -272,7 +272,7 @@ int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t
         return rc;
     }
     if (c.override != MGOV_SECTION_AUTO)
-        mgov__consumer_report(s->consumer, MGOV_EV_OVERRIDE, atomic_load(&s->length), 0,
+        mgov__consumer_report(s->consumer, MGOV_EV_OVERRIDE, mgov__sec_length(s), 0,
                               (uint64_t)c.override, MGOV_OK);
     *out = s;
     return MGOV_OK;
@@ -289,7 +289,7 @@ int mgov_section_close(mgov_section_t *s)
         return MGOV_EBUSY;
     /* first: no governor callback runs on it after this */
     mgov_consumer_unregister(s->consumer);
-    mgov__section_begin(s, -1, true); /* another thread's write may still run */
+    mgov__section_busy_begin(s, -1, true); /* another thread's write may still run */
     release_entry(s);
     section_free(s);
     return MGOV_OK;
@@ -311,22 +311,22 @@ int mgov_section_pin(mgov_section_t *s, mgov_section_view_t *out)
     while (s->busy && !s->readable)
         pthread_cond_wait(&s->cond, &s->mu);
     int rc = MGOV_OK;
-    uint64_t len = atomic_load(&s->length);
-    if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && len && !s->map) {
+    uint64_t len = mgov__sec_length(s);
+    if (mgov__sec_tier(s) == MGOV_TIER_ON_DISK && len && !s->map) {
         /* map it: the first reader after a spill or a restart */
         s->busy = true;
         s->busy_owner = pthread_self();
         pthread_mutex_unlock(&s->mu);
-        rc = mgov__section_map_locked(s);
+        rc = mgov__section_map_busy(s);
         pthread_mutex_lock(&s->mu);
-        mgov__section_release(s);
-    } else if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK) {
+        mgov__section_busy_end_locked(s);
+    } else if (mgov__sec_tier(s) == MGOV_TIER_ON_DISK) {
         rc = mgov__section_entry(s).status;
     }
     if (rc == MGOV_OK) {
         s->pins++;
         if (len) {
-            out->data = atomic_load(&s->tier) == MGOV_TIER_ON_DISK
+            out->data = mgov__sec_tier(s) == MGOV_TIER_ON_DISK
                             ? (const uint8_t *)s->map + MGOV__SECTION_HEADER
                             : s->ram;
             out->len = (size_t)len;
@@ -359,10 +359,10 @@ const char *mgov_section_name(const mgov_section_t *s)
 
 mgov_tier_t mgov_section_tier(const mgov_section_t *s)
 {
-    return s ? (mgov_tier_t)atomic_load(&((mgov_section_t *)s)->tier) : MGOV_TIER_UNINITIALIZED;
+    return s ? mgov__sec_tier(s) : MGOV_TIER_UNINITIALIZED;
 }
 
 uint64_t mgov_section_length(const mgov_section_t *s)
 {
-    return s ? atomic_load(&((mgov_section_t *)s)->length) : 0;
+    return s ? mgov__sec_length(s) : 0;
 }

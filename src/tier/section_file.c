@@ -146,35 +146,44 @@ int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
     }
     close(fd);
     if (rc != MGOV_OK)
-        mgov__secfile_remove(st, name, gen, length);
+        mgov__secfile_remove(st, name, gen, length, true);
     return rc;
 }
 
-void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length)
+void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
+                          bool charged)
 {
     char fname[MGOV__SECFILE_NAME_MAX];
     mgov__secfile_name(fname, name, gen);
     mgov__unlinkat(st->dirfd, fname, 0);
-    mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
+    if (charged)
+        mgov__spill_dir_uncharge(st->dir, MGOV__SECTION_HEADER + length);
 }
 
-/* Opens (name, gen) and checks its header and size; *crc = data crc. */
+/* Opens (name, gen) and checks its header and size; *crc = data crc.
+ * O_NONBLOCK: a FIFO in the file's place would block the open until a
+ * writer came; it is refused as damage, like anything not a regular file. */
 static int open_checked(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
                         uint32_t *crc, int *fd_out)
 {
+    if (length > SIZE_MAX - MGOV__SECTION_HEADER)
+        return MGOV_ECORRUPT; /* no write makes one (a crafted manifest); the sums below wrap */
     char fname[MGOV__SECFILE_NAME_MAX];
     mgov__secfile_name(fname, name, gen);
-    int fd = mgov__openat(st->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    int fd = mgov__openat(st->dirfd, fname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0)
         return fd == -ENOENT || fd == -ELOOP ? MGOV_ECORRUPT : mgov__status_from_errno(fd);
     uint8_t h[MGOV__SECTION_HEADER];
     size_t got;
     struct stat sb;
-    int rc = mgov__pread_full(fd, h, sizeof h, 0, &got);
-    if (rc)
+    int rc = MGOV_OK;
+    if (fstat(fd, &sb) != 0)
+        rc = mgov__status_from_errno(errno);
+    else if (!S_ISREG(sb.st_mode) || (uint64_t)sb.st_size != MGOV__SECTION_HEADER + length)
+        rc = MGOV_ECORRUPT;
+    else if ((rc = mgov__pread_full(fd, h, sizeof h, 0, &got)) != 0)
         rc = mgov__status_from_errno(rc);
-    else if (got != sizeof h || fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) ||
-             (uint64_t)sb.st_size != MGOV__SECTION_HEADER + length)
+    else if (got != sizeof h)
         rc = MGOV_ECORRUPT;
     else
         rc = header_decode(h, name, gen, length, crc);

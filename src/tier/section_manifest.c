@@ -113,7 +113,7 @@ static int read_all(int fd, uint8_t **out, size_t *len)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0)
-        return MGOV_EIO;
+        return mgov__status_from_errno(errno);
     if (!S_ISREG(sb.st_mode) || sb.st_size < (off_t)(FIXED + 4) || (size_t)sb.st_size > MAX_BYTES)
         return MGOV_ECORRUPT;
     size_t n = (size_t)sb.st_size, got;
@@ -166,9 +166,12 @@ static int decode(mgov__tier_store_t *st, const uint8_t *b, size_t len)
     }
     if (at != end)
         return MGOV_ECORRUPT;
-    st->next_gen = mgov__get_u64(b + 16);
-    if (st->next_gen <= max_gen)
-        st->next_gen = max_gen + 1;
+    /* every generation handed out must be new: a next one not above all
+     * the entries' (or 0) would reuse a live file's name */
+    uint64_t next = mgov__get_u64(b + 16);
+    if (next <= max_gen)
+        return MGOV_ECORRUPT;
+    st->next_gen = next;
     return MGOV_OK;
 }
 
@@ -201,7 +204,10 @@ static void sweep_orphans(mgov__tier_store_t *st)
 
 int mgov__manifest_load(mgov__tier_store_t *st)
 {
-    int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0);
+    /* O_NONBLOCK: a FIFO there must not block the open (read_all refuses
+     * anything but a regular file) */
+    int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST,
+                          O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
     if (fd < 0 && fd != -ENOENT)
         return fd == -ELOOP ? MGOV_ECORRUPT : mgov__status_from_errno(fd);
     if (fd >= 0) {
@@ -218,9 +224,10 @@ int mgov__manifest_load(mgov__tier_store_t *st)
     sweep_orphans(st);
     for (unsigned i = 0; i < st->n; i++) {
         mgov__tier_entry_t *e = st->entries[i];
+        /* damaged: MGOV_ECORRUPT; unreadable (EACCES, an I/O error):
+         * MGOV_EIO, unavailable too but not said to be damaged, so nobody
+         * is led to remove what may be intact; the next store checks again */
         e->status = mgov__secfile_check(st, e->name, e->gen, e->length);
-        if (e->status == MGOV_EIO)
-            e->status = MGOV_ECORRUPT; /* unreadable: unavailable all the same */
         if (e->status == MGOV_OK)
             mgov__spill_dir_charge_found(st->dir, MGOV__SECTION_HEADER + e->length);
     }

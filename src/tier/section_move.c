@@ -10,7 +10,7 @@
  * Reload: reserve the budget, read the file into fresh memory checking its
  * crc32c, drop the mapping; the file stays as the spilled copy.
  *
- * Every function named *_locked runs with the section busy (tier_internal.h)
+ * Every function named *_busy runs with the section busy (tier_internal.h)
  * and s->mu not held; the caller's busy mark keeps views and writes away.
  */
 #include <stdlib.h>
@@ -26,7 +26,7 @@ void mgov__section_ram_free(mgov_section_t *s)
     s->ram = NULL;
     s->ram_cap = 0;
     mgov_grant_release(&s->grant);
-    atomic_store(&s->ram_bytes, 0);
+    mgov__sec_set_ram_bytes(s, 0);
 }
 
 void mgov__section_unmap(mgov_section_t *s)
@@ -57,8 +57,9 @@ void mgov__section_entry_checked(mgov_section_t *s, int rc)
     pthread_mutex_unlock(&s->store->mu);
 }
 
-int mgov__section_map_locked(mgov_section_t *s)
+int mgov__section_map_busy(mgov_section_t *s)
 {
+    mgov__section_assert_busy(s);
     mgov__tier_entry_t e = mgov__section_entry(s);
     if (e.status != MGOV_OK)
         return e.status;
@@ -102,7 +103,7 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
     }
     pthread_mutex_unlock(&st->manifest_mu);
     if (rc != MGOV_OK) {
-        mgov__secfile_remove(st, e->name, gen, length);
+        mgov__secfile_remove(st, e->name, gen, length, true);
         return rc;
     }
     if (old.gen) /* named by nothing now: off the caller's path */
@@ -114,24 +115,27 @@ int mgov__section_commit_file(mgov_section_t *s, uint64_t gen, uint64_t length, 
 static bool clean_copy(mgov_section_t *s)
 {
     mgov__tier_entry_t e = mgov__section_entry(s);
-    return !s->dirty && e.gen && e.status == MGOV_OK && e.length == atomic_load(&s->length);
+    return !s->dirty && e.gen && e.status == MGOV_OK && e.length == mgov__sec_length(s);
 }
 
-int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
+int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed)
 {
+    mgov__section_assert_busy(s);
     *freed = 0;
-    if (atomic_load(&s->tier) != MGOV_TIER_IN_MEMORY)
+    if (mgov__sec_tier(s) != MGOV_TIER_IN_MEMORY)
         return MGOV_OK; /* nothing in RAM */
     if (!clean_copy(s)) {
         /* the RAM only is read from here on: readers may pin meanwhile */
         pthread_mutex_lock(&s->mu);
         s->readable = true;
         pthread_mutex_unlock(&s->mu);
-        uint64_t len = atomic_load(&s->length);
-        uint64_t gen = mgov__tier_next_gen(s->store);
+        uint64_t len = mgov__sec_length(s);
+        uint64_t gen;
         mgov__secpart_t part = { s->ram, len };
         uint32_t crc;
-        int rc = mgov__secfile_write(s->store, s->entry->name, gen, &part, 1, &crc);
+        int rc = mgov__tier_next_gen(s->store, &gen);
+        if (rc == MGOV_OK)
+            rc = mgov__secfile_write(s->store, s->entry->name, gen, &part, 1, &crc);
         if (rc == MGOV_OK)
             rc = mgov__section_commit_file(s, gen, len, crc);
         pthread_mutex_lock(&s->mu);
@@ -145,15 +149,15 @@ int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t 
     pthread_mutex_lock(&s->mu);
     /* views pinned while the file was written: the RAM goes when they do,
      * or stays (a clean copy, so the next spill only drops it) */
-    int rc = mgov__section_wait_unpinned(s, pin_wait_ns);
+    int rc = mgov__section_wait_unpinned_locked(s, pin_wait_ns);
     pthread_mutex_unlock(&s->mu);
     if (rc != MGOV_OK)
         return rc;
     /* no view can be pinned now (busy, not readable); the governor's calls
      * in the release run with no lock of ours held */
-    *freed = atomic_load(&s->ram_bytes);
+    *freed = mgov__sec_ram_bytes(s);
     mgov__section_ram_free(s);
-    atomic_store(&s->tier, MGOV_TIER_ON_DISK);
+    mgov__sec_set_tier(s, MGOV_TIER_ON_DISK);
     return MGOV_OK;
 }
 
@@ -166,12 +170,13 @@ int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns,
     return mgov_reserve(gov, s->region, bytes, flags, timeout_ns, out); /* 0: fail fast */
 }
 
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
-                                uint64_t keep)
+int mgov__section_reload_busy(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
+                              uint64_t keep)
 {
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK)
+    mgov__section_assert_busy(s);
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK)
         return MGOV_OK;
-    uint64_t len = atomic_load(&s->length);
+    uint64_t len = mgov__sec_length(s);
     if (keep < len)
         len = keep;
     if (mgov__section_disk_bound(s, len))
@@ -181,7 +186,7 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
         return e.status;
     if (len < e.length && !e.verified) {
         /* a prefix cannot be checked on its own: check the whole once */
-        int rc = s->map ? MGOV_OK : mgov__section_map_locked(s);
+        int rc = s->map ? MGOV_OK : mgov__section_map_busy(s);
         if (rc != MGOV_OK)
             return rc;
         e = mgov__section_entry(s);
@@ -211,10 +216,10 @@ int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned 
     s->ram = ram;
     s->ram_cap = cap;
     s->grant = g;
-    atomic_store(&s->ram_bytes, g.bytes);
+    mgov__sec_set_ram_bytes(s, g.bytes);
     s->dirty = len != e.length;
-    atomic_store(&s->length, len);
-    atomic_store(&s->tier, MGOV_TIER_IN_MEMORY);
+    mgov__sec_set_length(s, len);
+    mgov__sec_set_tier(s, MGOV_TIER_IN_MEMORY);
     pthread_mutex_unlock(&s->mu);
     return MGOV_OK;
 }
@@ -227,18 +232,18 @@ int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns)
         return MGOV_EINVAL;
     if (s->cfg.override == MGOV_SECTION_FORCE_RAM)
         return MGOV_EBUSY;
-    int rc = mgov__section_begin(s, timeout_ns, true);
+    int rc = mgov__section_busy_begin(s, timeout_ns, true);
     uint64_t freed = 0;
     bool moved = false;
     if (rc == MGOV_OK) {
-        moved = atomic_load(&s->tier) == MGOV_TIER_IN_MEMORY;
-        rc = mgov__section_spill_locked(s, timeout_ns, &freed);
-        mgov__section_end(s);
+        moved = mgov__sec_tier(s) == MGOV_TIER_IN_MEMORY;
+        rc = mgov__section_spill_busy(s, timeout_ns, &freed);
+        mgov__section_busy_end(s);
     }
     if (rc != MGOV_OK)
-        mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, atomic_load(&s->length), 0, 0, rc);
+        mgov__consumer_report(s->consumer, MGOV_EV_SPILL_FAILED, mgov__sec_length(s), 0, 0, rc);
     else if (moved)
-        mgov__consumer_report(s->consumer, MGOV_EV_SPILLED, atomic_load(&s->length), freed, 0, rc);
+        mgov__consumer_report(s->consumer, MGOV_EV_SPILLED, mgov__sec_length(s), freed, 0, rc);
     return rc;
 }
 
@@ -246,17 +251,17 @@ int mgov_section_reload(mgov_section_t *s, int64_t timeout_ns)
 {
     if (!s)
         return MGOV_EINVAL;
-    int rc = mgov__section_begin(s, timeout_ns, true);
+    int rc = mgov__section_busy_begin(s, timeout_ns, true);
     bool moved = false;
     if (rc == MGOV_OK) {
-        moved = atomic_load(&s->tier) == MGOV_TIER_ON_DISK;
-        rc = mgov__section_reload_locked(s, timeout_ns, 0, UINT64_MAX);
-        mgov__section_end(s);
+        moved = mgov__sec_tier(s) == MGOV_TIER_ON_DISK;
+        rc = mgov__section_reload_busy(s, timeout_ns, 0, UINT64_MAX);
+        mgov__section_busy_end(s);
     }
     if (rc != MGOV_OK && rc != MGOV_ENOTSUP)
-        mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, atomic_load(&s->length), 0, 0,
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOAD_FAILED, mgov__sec_length(s), 0, 0,
                               rc);
     else if (rc == MGOV_OK && moved)
-        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, atomic_load(&s->length), 0, 0, rc);
+        mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, mgov__sec_length(s), 0, 0, rc);
     return rc;
 }

@@ -20,7 +20,6 @@
 #include <string.h>
 
 #include "sys/fault.h"
-#include "sys/fileio.h"
 #include "tier/tier_internal.h"
 
 struct mgov__reap_item {
@@ -29,18 +28,6 @@ struct mgov__reap_item {
     uint64_t gen, length;
     bool charged;
 };
-
-void mgov__secfile_drop(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
-                        bool charged)
-{
-    if (charged) {
-        mgov__secfile_remove(st, name, gen, length);
-        return;
-    }
-    char f[MGOV__SECFILE_NAME_MAX];
-    mgov__secfile_name(f, name, gen);
-    mgov__unlinkat(st->dirfd, f, 0);
-}
 
 static void *reaper_main(void *arg)
 {
@@ -57,7 +44,7 @@ static void *reaper_main(void *arg)
         st->reap_head = it->next;
         st->reap_busy = true;
         pthread_mutex_unlock(&st->reap_mu);
-        mgov__secfile_drop(st, it->name, it->gen, it->length, it->charged);
+        mgov__secfile_remove(st, it->name, it->gen, it->length, it->charged);
         free(it);
         pthread_mutex_lock(&st->reap_mu);
         st->reap_busy = false;
@@ -94,7 +81,7 @@ void mgov__tier_reap(mgov__tier_store_t *st, const char *name, uint64_t gen, uin
         if (!it)
             return;
     }
-    mgov__secfile_drop(st, name, gen, length, charged); /* no reaper: do it here */
+    mgov__secfile_remove(st, name, gen, length, charged); /* no reaper: do it here */
 }
 
 void mgov__tier_reap_drain(mgov__tier_store_t *st)

@@ -85,12 +85,16 @@ void mgov__tier_erase(mgov__tier_store_t *st, mgov__tier_entry_t *e)
     free(e);
 }
 
-uint64_t mgov__tier_next_gen(mgov__tier_store_t *st)
+int mgov__tier_next_gen(mgov__tier_store_t *st, uint64_t *gen)
 {
     pthread_mutex_lock(&st->mu);
-    uint64_t g = st->next_gen++;
+    int rc = MGOV_OK;
+    if (st->next_gen == MGOV__GEN_END) /* never wraps: 0 means "no file" */
+        rc = MGOV_EOVERFLOW;
+    else
+        *gen = st->next_gen++;
     pthread_mutex_unlock(&st->mu);
-    return g;
+    return rc;
 }
 
 /* ---------------------------------------------------------------- lifetime */
@@ -103,7 +107,7 @@ static void store_free(void *state)
     for (unsigned i = 0; i < st->n; i++) {
         mgov__tier_entry_t *e = st->entries[i];
         if (drop && e->gen)
-            mgov__secfile_drop(st, e->name, e->gen, e->length, e->status == MGOV_OK);
+            mgov__secfile_remove(st, e->name, e->gen, e->length, e->status == MGOV_OK);
         free(e);
     }
     if (drop)
@@ -194,7 +198,7 @@ int mgov_section_remove(mgov_t *gov, const char *name)
             e->gen = gen; /* the old manifest stays: so does the copy */
         pthread_mutex_unlock(&st->mu);
         if (rc == MGOV_OK)
-            mgov__secfile_drop(st, name, gen, length, status == MGOV_OK);
+            mgov__secfile_remove(st, name, gen, length, status == MGOV_OK);
     }
     pthread_mutex_unlock(&st->manifest_mu);
     return rc;
@@ -210,6 +214,13 @@ const char *mgov_section_override_name(mgov_section_override_t o)
     case MGOV_SECTION_FORCE_RAM: return "force_ram";
     }
     return "unknown";
+}
+
+/* A file's size, header included; saturating: a crafted length in the
+ * manifest must not wrap to a small number. */
+static uint64_t disk_bytes(uint64_t length)
+{
+    return length > UINT64_MAX - MGOV__SECTION_HEADER ? UINT64_MAX : MGOV__SECTION_HEADER + length;
 }
 
 int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_info_t *info),
@@ -240,7 +251,7 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
         x->name = names[i];
         x->status = e->status;
         x->generation = e->gen;
-        x->disk_bytes = e->gen ? MGOV__SECTION_HEADER + e->length : 0;
+        x->disk_bytes = e->gen ? disk_bytes(e->length) : 0;
         x->override = (mgov_section_override_t)e->override;
         x->tier = MGOV_TIER_ON_DISK;
         x->length = e->length;
@@ -248,9 +259,9 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
         if (s) {
             x->open = 1;
             x->override = s->cfg.override;
-            x->tier = (mgov_tier_t)atomic_load(&s->tier);
-            x->length = atomic_load(&s->length);
-            x->ram_bytes = atomic_load(&s->ram_bytes);
+            x->tier = mgov__sec_tier(s);
+            x->length = mgov__sec_length(s);
+            x->ram_bytes = mgov__sec_ram_bytes(s);
         }
     }
     pthread_mutex_unlock(&st->mu);

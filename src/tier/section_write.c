@@ -91,7 +91,7 @@ static int ram_grow(mgov_section_t *s, uint64_t need)
         s->grant = extra;
     s->ram = p;
     s->ram_cap = dbl;
-    atomic_store(&s->ram_bytes, s->grant.bytes);
+    mgov__sec_set_ram_bytes(s, s->grant.bytes);
     return MGOV_OK;
 }
 
@@ -111,7 +111,7 @@ static void ram_shrink(mgov_section_t *s, uint64_t len)
     s->ram = p;
     s->ram_cap = keep;
     mgov_grant_resize(&s->grant, keep);
-    atomic_store(&s->ram_bytes, s->grant.bytes);
+    mgov__sec_set_ram_bytes(s, s->grant.bytes);
 }
 
 static int ram_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
@@ -130,8 +130,8 @@ static int ram_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
     if (ch->new_len < old_len)
         ram_shrink(s, ch->new_len);
     pthread_mutex_lock(&s->mu);
-    atomic_store(&s->length, ch->new_len);
-    atomic_store(&s->tier, MGOV_TIER_IN_MEMORY);
+    mgov__sec_set_length(s, ch->new_len);
+    mgov__sec_set_tier(s, MGOV_TIER_IN_MEMORY);
     s->dirty = true;
     pthread_mutex_unlock(&s->mu);
     return MGOV_OK;
@@ -143,10 +143,10 @@ static int ram_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
 static int current_bytes(mgov_section_t *s, const uint8_t **out)
 {
     *out = s->ram;
-    if (atomic_load(&s->tier) != MGOV_TIER_ON_DISK || !atomic_load(&s->length))
+    if (mgov__sec_tier(s) != MGOV_TIER_ON_DISK || !mgov__sec_length(s))
         return MGOV_OK;
     if (!s->map) {
-        int rc = mgov__section_map_locked(s);
+        int rc = mgov__section_map_busy(s);
         if (rc != MGOV_OK)
             return rc;
     }
@@ -174,9 +174,11 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
         if (ch->new_len > keep)
             parts[n++] = (mgov__secpart_t){ NULL, ch->new_len - keep };
     }
-    uint64_t gen = mgov__tier_next_gen(s->store);
+    uint64_t gen;
     uint32_t crc;
-    rc = mgov__secfile_write(s->store, s->entry->name, gen, parts, n, &crc);
+    rc = mgov__tier_next_gen(s->store, &gen);
+    if (rc == MGOV_OK)
+        rc = mgov__secfile_write(s->store, s->entry->name, gen, parts, n, &crc);
     if (rc == MGOV_OK)
         rc = mgov__section_commit_file(s, gen, ch->new_len, crc);
     if (rc != MGOV_OK)
@@ -185,8 +187,8 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
     mgov__section_ram_free(s);
     mgov__section_unmap(s); /* the old generation's: mapped again when read */
     s->dirty = false;
-    atomic_store(&s->length, ch->new_len);
-    atomic_store(&s->tier, MGOV_TIER_ON_DISK);
+    mgov__sec_set_length(s, ch->new_len);
+    mgov__sec_set_tier(s, MGOV_TIER_ON_DISK);
     return MGOV_OK;
 }
 
@@ -203,7 +205,7 @@ static int reload_for_write(mgov_section_t *s, const change_t *ch, uint64_t *old
                             uint64_t *reloaded)
 {
     uint64_t keep = ch->new_len < *old_len ? ch->new_len : *old_len;
-    int rc = mgov__section_reload_locked(s, 0, MGOV_NO_RECLAIM, keep);
+    int rc = mgov__section_reload_busy(s, 0, MGOV_NO_RECLAIM, keep);
     if (rc == MGOV_OK) {
         *reloaded = keep;
         *old_len = keep;
@@ -220,12 +222,12 @@ static int apply_change(mgov_section_t *s, const change_t *ch, uint64_t old_len,
     if (s->cfg.override == MGOV_SECTION_FORCE_RAM && s->cfg.max_ram && ch->new_len > s->cfg.max_ram)
         return MGOV_ELIMIT;
     bool disk_bound = mgov__section_disk_bound(s, ch->new_len);
-    if (atomic_load(&s->tier) == MGOV_TIER_ON_DISK && !disk_bound) {
+    if (mgov__sec_tier(s) == MGOV_TIER_ON_DISK && !disk_bound) {
         int rc = reload_for_write(s, ch, &old_len, reloaded);
         if (rc != MGOV_OK)
             return rc;
     }
-    if (disk_bound || atomic_load(&s->tier) == MGOV_TIER_ON_DISK)
+    if (disk_bound || mgov__sec_tier(s) == MGOV_TIER_ON_DISK)
         return disk_apply(s, ch, old_len);
     return ram_apply(s, ch, old_len);
 }
@@ -234,17 +236,17 @@ static int apply(mgov_section_t *s, change_t *ch)
 {
     if (!s || (ch->len && !ch->data))
         return MGOV_EINVAL;
-    int rc = mgov__section_begin(s, s->cfg.pin_wait_ns, true);
+    int rc = mgov__section_busy_begin(s, s->cfg.pin_wait_ns, true);
     if (rc != MGOV_OK)
         return rc;
     uint64_t reloaded = UINT64_MAX; /* bytes brought back to RAM, if any */
-    uint64_t old_len = atomic_load(&s->length);
+    uint64_t old_len = mgov__sec_length(s);
     rc = change_resolve(ch, old_len);
-    if (rc == MGOV_OK && atomic_load(&s->tier) == MGOV_TIER_ON_DISK)
+    if (rc == MGOV_OK && mgov__sec_tier(s) == MGOV_TIER_ON_DISK)
         rc = mgov__section_entry(s).status;
     if (rc == MGOV_OK && (ch->new_len != old_len || ch->len))
         rc = apply_change(s, ch, old_len, &reloaded);
-    mgov__section_end(s);
+    mgov__section_busy_end(s);
     if (reloaded != UINT64_MAX) /* a move, even when the write then failed */
         mgov__consumer_report(s->consumer, MGOV_EV_RELOADED, reloaded, 0, 0, MGOV_OK);
     if (rc == MGOV_OK)

@@ -34,6 +34,7 @@
 #include "memgov/section.h"
 #include "memgov/spill.h"
 #include "spill/spill_kept.h"
+#include "sys/debug.h"
 #include "sys/sys.h"
 
 /* The governor's layer-state slot of the section store (governor/hooks.h):
@@ -73,7 +74,7 @@ typedef struct mgov__tier_store {
     pthread_mutex_t mu;
     mgov__tier_entry_t **entries; /* sorted by name */
     unsigned n, cap;
-    uint64_t next_gen;            /* the next file's generation */
+    uint64_t next_gen;            /* the next file's generation (> every entry's) */
 
     /* the reaper (section_reaper.c), under reap_mu */
     pthread_mutex_t reap_mu;
@@ -111,6 +112,36 @@ struct mgov_section {
     size_t map_len;
 };
 
+/* tier, length and ram_bytes are published for readers without s->mu (the
+ * governor's usage and tier ops, listings, mgov_section_tier and _length).
+ * Each is a value on its own that guards no other field (ram and map are
+ * read under s->mu or the busy mark), so they are read and written
+ * relaxed; their writers hold the busy mark (or are opening the section). */
+static inline mgov_tier_t mgov__sec_tier(const mgov_section_t *s)
+{
+    return (mgov_tier_t)atomic_load_explicit(&((mgov_section_t *)s)->tier, memory_order_relaxed);
+}
+static inline uint64_t mgov__sec_length(const mgov_section_t *s)
+{
+    return atomic_load_explicit(&((mgov_section_t *)s)->length, memory_order_relaxed);
+}
+static inline uint64_t mgov__sec_ram_bytes(const mgov_section_t *s)
+{
+    return atomic_load_explicit(&((mgov_section_t *)s)->ram_bytes, memory_order_relaxed);
+}
+static inline void mgov__sec_set_tier(mgov_section_t *s, mgov_tier_t tier)
+{
+    atomic_store_explicit(&s->tier, (int)tier, memory_order_relaxed);
+}
+static inline void mgov__sec_set_length(mgov_section_t *s, uint64_t length)
+{
+    atomic_store_explicit(&s->length, length, memory_order_relaxed);
+}
+static inline void mgov__sec_set_ram_bytes(mgov_section_t *s, uint64_t bytes)
+{
+    atomic_store_explicit(&s->ram_bytes, bytes, memory_order_relaxed);
+}
+
 /* ---------------------------------------------------------------- store */
 
 /* The governor's store, made (spill directory opened, manifest read) on
@@ -124,8 +155,12 @@ int mgov__tier_insert(mgov__tier_store_t *st, const char *name, mgov__tier_entry
 void mgov__tier_erase(mgov__tier_store_t *st, mgov__tier_entry_t *e);
 /* MGOV_OK for a valid section name, else MGOV_EINVAL. */
 int mgov__section_name_check(const char *name);
-/* A new file generation. */
-uint64_t mgov__tier_next_gen(mgov__tier_store_t *st);
+/* Generations are 1 .. MGOV__GEN_END - 1; next_gen stays above every one
+ * handed out, and MGOV__GEN_END there means they are used up (reached only
+ * through a crafted manifest: one a second would take 580 billion years). */
+#define MGOV__GEN_END UINT64_MAX
+/* A new file generation in *gen; MGOV_EOVERFLOW once they are used up. */
+int mgov__tier_next_gen(mgov__tier_store_t *st, uint64_t *gen);
 
 /* -------------------------------------------------------------- manifest */
 
@@ -154,13 +189,11 @@ typedef struct mgov__secpart {
  * left (no file, no charge).  MGOV_ENOSPC, MGOV_EIO. */
 int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
                         const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc);
-/* Unlinks the file (name, gen); with `charged` (it was counted in the
- * quota: written by us, or found healthy at open) gives its quota back. */
-void mgov__secfile_drop(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length,
-                        bool charged);
-/* Unlinks the file (name, gen) of `length` data bytes and gives its quota back. */
+/* Unlinks the file (name, gen) of `length` data bytes; with `charged` (it
+ * was counted in the quota: written by us, or found healthy at open) gives
+ * its quota back. */
 void mgov__secfile_remove(mgov__tier_store_t *st, const char *name, uint64_t gen,
-                          uint64_t length);
+                          uint64_t length, bool charged);
 /* Checks the header of (name, gen): magic, version, its crc, name, gen,
  * length and the file's size.  MGOV_ECORRUPT (also for a missing file), MGOV_EIO. */
 int mgov__secfile_check(mgov__tier_store_t *st, const char *name, uint64_t gen, uint64_t length);
@@ -193,29 +226,39 @@ void mgov__tier_reap_stop(mgov__tier_store_t *st);
 
 /* --------------------------------------------------------------- section */
 
-/* Waits, with s->mu held, until the section is neither busy nor pinned,
- * then marks it busy for the calling thread.  Another thread's busy mark is
+/* The busy mark.  Names say what the caller holds: *_locked, s->mu (as
+ * everywhere in memgov); *_busy, the section's busy mark and NOT s->mu
+ * (they drop nothing: they take s->mu themselves for a moment when they
+ * publish a change).  Debug builds check both (sys/debug.h). */
+
+/* Waits (s->mu held) until the section is neither busy nor pinned, then
+ * marks it busy for the calling thread.  Another thread's busy mark is
  * waited for until it ends (it is bounded: I/O, or that operation's own
  * budget timeout), or, without wait_busy (the governor's calls), is
  * MGOV_EBUSY at once.  Pinned views are waited for up to wait_ns (0: not
  * at all, MGOV_EBUSY; < 0: forever; else MGOV_ETIMEDOUT).  Busy in this
  * very thread: MGOV_EBUSY. */
-int mgov__section_acquire(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
+int mgov__section_busy_begin_locked(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
 /* Ends the busy mark (s->mu held) and wakes waiters. */
-void mgov__section_release(mgov_section_t *s);
-/* mgov__section_acquire and mgov__section_release, taking s->mu themselves
- * (for callers that do not hold it). */
-int mgov__section_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
-void mgov__section_end(mgov_section_t *s);
+void mgov__section_busy_end_locked(mgov_section_t *s);
+/* The same two for a caller that does not hold s->mu: they take it. */
+int mgov__section_busy_begin(mgov_section_t *s, int64_t wait_ns, bool wait_busy);
+void mgov__section_busy_end(mgov_section_t *s);
 
-/* Waits, with s->mu held, until no view is pinned: wait_ns as in
- * mgov__section_acquire.  MGOV_OK, MGOV_EBUSY, MGOV_ETIMEDOUT. */
-int mgov__section_wait_unpinned(mgov_section_t *s, int64_t wait_ns);
+/* Debug builds: the calling thread holds s's busy mark.  Read without
+ * s->mu: while this thread holds the mark no other thread writes busy or
+ * busy_owner, so only a broken precondition can race here. */
+#define mgov__section_assert_busy(s)                                                               \
+    MGOV__ASSERT((s)->busy && pthread_equal((s)->busy_owner, pthread_self()))
 
-/* Moves: called with the section busy and s->mu NOT held.  A spill lets
- * views be pinned while it writes, then waits up to pin_wait_ns for them
- * before it releases the RAM. */
-int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
+/* Waits (s->mu held) until no view is pinned: wait_ns as in
+ * mgov__section_busy_begin_locked.  MGOV_OK, MGOV_EBUSY, MGOV_ETIMEDOUT. */
+int mgov__section_wait_unpinned_locked(mgov_section_t *s, int64_t wait_ns);
+
+/* Moves (busy, s->mu not held).  A spill lets views be pinned while it
+ * writes, then waits up to pin_wait_ns for them before it releases the
+ * RAM. */
+int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *freed);
 /* A reload reserves with these grant flags (MGOV_NO_RECLAIM: without
  * asking anyone for memory) and timeout_ns as mgov__section_reserve.  It
  * brings back the first `keep` bytes (UINT64_MAX: all of them); keeping
@@ -224,8 +267,8 @@ int mgov__section_spill_locked(mgov_section_t *s, int64_t pin_wait_ns, uint64_t 
  * not yet verified is verified whole first (mapped), so no unchecked byte
  * comes back.  MGOV_ENOTSUP when the bytes kept are over max_ram or the
  * section is ForceDisk. */
-int mgov__section_reload_locked(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
-                                uint64_t keep);
+int mgov__section_reload_busy(mgov_section_t *s, int64_t timeout_ns, unsigned flags,
+                              uint64_t keep);
 /* Reserves `bytes` in the section's region (revocable when AUTO, plus
  * `flags`): fail fast when timeout_ns is 0, else waiting up to it. */
 int mgov__section_reserve(mgov_section_t *s, uint64_t bytes, int64_t timeout_ns, unsigned flags,
@@ -236,10 +279,10 @@ mgov__tier_entry_t mgov__section_entry(mgov_section_t *s);
  * verified, MGOV_ECORRUPT makes the section unavailable; other errors
  * (I/O, memory) change nothing. */
 void mgov__section_entry_checked(mgov_section_t *s, int rc);
-/* Maps the entry's file (ON_DISK, busy, s->mu not held), checking the
+/* Maps the entry's file (ON_DISK; busy, s->mu not held), checking the
  * data's crc32c the first time: sets map and map_len.  An unavailable
  * section is its status; MGOV_ECORRUPT, MGOV_EIO, MGOV_ENOMEM. */
-int mgov__section_map_locked(mgov_section_t *s);
+int mgov__section_map_busy(mgov_section_t *s);
 /* Releases RAM and its grant. */
 void mgov__section_ram_free(mgov_section_t *s);
 /* Unmaps the file mapping, if any. */

@@ -3,7 +3,8 @@
  * spill everything.  The sorts ask each other to spill (each is a consumer
  * the others' growth may reclaim from), so runs are cut from other threads
  * at any moment.  Every output must be complete and in order (stable), and
- * the governor and the spill directory empty at the end.
+ * the governor and the spill directory empty at the end.  run() joins every
+ * thread before it reports anything (a failure longjmps out of its frame).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,6 +108,16 @@ static void *pester(void *arg)
     return NULL;
 }
 
+/* Removes what a failed run leaves (the governor, with its private spill
+ * directory, and the scratch directory), then fails the test. */
+static void fail_run(mgov_t *gov, const char *dir, const char *why)
+{
+    mgov_destroy(gov);
+    rmdir(dir);
+    unsetenv("TMPDIR");
+    fail_msg("%s", why);
+}
+
 static void run(bool variable)
 {
     char dir[128];
@@ -118,21 +129,37 @@ static void run(bool variable)
     job_t jobs[SORTERS];
     pthread_t th[SORTERS], pt;
     pest_t pest = { .gov = gov };
-    assert_int_equal(pthread_create(&pt, NULL, pester, &pest), 0);
-    for (unsigned i = 0; i < SORTERS; i++) {
+    bool pester_up = pthread_create(&pt, NULL, pester, &pest) == 0;
+    unsigned started = 0;
+    while (pester_up && started < SORTERS) {
+        unsigned i = started;
         jobs[i] = (job_t){ .gov = gov, .id = i, .n = 400000 + 100000 * i, .variable = variable };
-        assert_int_equal(pthread_create(&th[i], NULL, sorter, &jobs[i]), 0);
+        if (pthread_create(&th[i], NULL, sorter, &jobs[i]) != 0)
+            break;
+        started++;
     }
-    uint64_t runs = 0, asked = 0;
-    for (unsigned i = 0; i < SORTERS; i++) {
+    /* Every thread ends before anything is reported: a failed check
+     * longjmps out of this frame, and the threads hold pointers into it
+     * (the pester its pest_t, the sorters their jobs). */
+    for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-        if (jobs[i].rc != MGOV_OK)
-            fail_msg("sorter %u: %s", i, mgov_strerror(jobs[i].rc));
+    atomic_store(&pest.stop, true);
+    if (pester_up)
+        pthread_join(pt, NULL);
+
+    char why[256] = "";
+    if (!pester_up || started < SORTERS)
+        snprintf(why, sizeof why, "started %u of %u sorters (pester %s)", started, SORTERS,
+                 pester_up ? "up" : "not started");
+    uint64_t runs = 0, asked = 0;
+    for (unsigned i = 0; i < started; i++) {
+        if (!why[0] && jobs[i].rc != MGOV_OK)
+            snprintf(why, sizeof why, "sorter %u: %s", i, mgov_strerror(jobs[i].rc));
         runs += jobs[i].runs;
         asked += jobs[i].asked;
     }
-    atomic_store(&pest.stop, true);
-    pthread_join(pt, NULL);
+    if (why[0])
+        fail_run(gov, dir, why);
     assert_true(runs > SORTERS);
     assert_true(asked > 0);
     assert_int_equal(mgov_used(gov), 0);

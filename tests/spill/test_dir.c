@@ -6,7 +6,9 @@
  * and nothing else); bad paths; the sweep of dead processes' private
  * directories (a SIGKILLed child's is removed; a live child's, look-alikes,
  * symlinks and unknown files are not); the governor's directory
- * (mgov_spill_dir_get) and the stats it feeds.
+ * (mgov_spill_dir_get) and the stats it feeds; the invariant check
+ * (mgov__spill_dir_check), run after the operations here and catching
+ * damage made by hand.
  *
  * Every test runs with TMPDIR pointing at a scratch directory, which must
  * be empty again at its end.
@@ -32,6 +34,7 @@
 
 #include "gov_helpers.h"
 #include "memgov.h"
+#include "spill/spill_internal.h"
 #include "spill_helpers.h"
 
 #define KiB ((size_t)1 << 10)
@@ -112,6 +115,7 @@ static mgov_spill_dir_t *open_at(const char *path, uint64_t quota, mgov_t *gov)
     mgov_spill_dir_t *d = NULL;
     assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_OK);
     assert_non_null(d);
+    sh_check_dir(d);
     return d;
 }
 
@@ -191,6 +195,7 @@ static void test_private_dir(void **state)
 
     mgov_spill_file_destroy(f);
     assert_false(exists(join(path, "spill-0.tmp")));
+    sh_check_dir(d);
     mgov_spill_dir_close(d);
     assert_int_equal(sh_count_entries(scratch.ft.root), 0);
 }
@@ -279,6 +284,7 @@ static void test_configured_dir(void **state)
     small_file(d, 3000);
     small_file(d, 9000);
     assert_int_equal(mgov_spill_dir_files(d), 2);
+    sh_check_dir(d);
     mgov_spill_dir_close(d);
     assert_int_equal(sh_count_entries(path), 0);
     assert_int_equal(open_in_child(path), MGOV_OK);
@@ -358,6 +364,7 @@ static void test_configured_crash_leftovers(void **state)
     mgov_spill_file_t *f = small_file(d, 100);
     assert_string_equal(mgov_spill_file_path(f), join(path, "spill-0.tmp"));
     mgov_spill_file_destroy(f);
+    sh_check_dir(d);
     mgov_spill_dir_close(d);
     assert_int_equal(faketree_remove(&scratch.ft, "cfg"), 0);
     assert_int_equal(faketree_remove(&scratch.ft, "target"), 0);
@@ -404,6 +411,10 @@ static void test_configured_errors(void **state)
     assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
     assert_int_equal(faketree_symlink(&scratch.ft, "real/memgov.lock", "../file"), 0);
     assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EIO); /* ELOOP: never followed */
+    assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
+    /* a FIFO: opened without waiting for a writer, refused as not a file */
+    assert_int_equal(mkfifo(join(path, "memgov.lock"), 0600), 0);
+    assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EINVAL);
     assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
     assert_int_equal(mode_of(in_scratch("file")) & 0777, 0644);
 
@@ -598,8 +609,10 @@ static void test_dir_get_private(void **state)
     assert_int_equal(mgov_spill_dir_used(d), sa + sb);
     mgov_spill_file_destroy(a);
     assert_int_equal(stat_of(gov, 0), sb);
+    sh_check_dir(d);
     mgov_spill_file_destroy(b);
     assert_int_equal(stat_of(gov, 0), 0);
+    sh_check_dir(d);
     assert_int_equal(stat_of(gov, 1), sa + sb); /* the peak stays */
     assert_int_equal(mgov_used(gov), 0);       /* writers' buffers went back */
 
@@ -641,6 +654,7 @@ static void test_dir_get_configured(void **state)
     mgov_spill_file_t *f = small_file(d, 30000);
     assert_int_equal(stat_of(gov, 0), mgov_spill_file_stored_bytes(f));
     mgov_spill_file_destroy(f);
+    sh_check_dir(d);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
     assert_int_equal(sh_count_entries(path), 0); /* lock file gone, directory kept */
     assert_int_equal(faketree_remove(&scratch.ft, "govdir"), 0);
@@ -653,6 +667,84 @@ static void test_dir_get_configured(void **state)
     assert_int_equal(mgov_spill_dir_get(gov, &d), MGOV_EINVAL);
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
     assert_int_equal(faketree_remove(&scratch.ft, "afile"), 0);
+}
+
+/* A memgov.lock hard-linked to a file elsewhere: taking the lock writes
+ * our pid into it, so that file must never be the one written.  The name
+ * is replaced by a lock of our own; the other file keeps its bytes. */
+static void test_lock_hard_link(void **state)
+{
+    (void)state;
+    assert_int_equal(faketree_write(&scratch.ft, "victim.txt", "victim content\n"), 0);
+    assert_int_equal(faketree_mkdir(&scratch.ft, "hl"), 0);
+    char victim[PATH_MAX], path[PATH_MAX];
+    pf(victim, sizeof victim, "%s", in_scratch("victim.txt"));
+    pf(path, sizeof path, "%s", in_scratch("hl"));
+    assert_int_equal(link(victim, join(path, "memgov.lock")), 0);
+
+    mgov_spill_dir_t *d = open_at(path, 0, NULL);
+    char text[64] = { 0 };
+    int fd = open(victim, O_RDONLY);
+    assert_true(fd >= 0);
+    assert_true(read(fd, text, sizeof text - 1) >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    close(fd);
+    assert_string_equal(text, "victim content\n");
+    assert_int_equal(st.st_nlink, 1); /* our name no longer points at it */
+    assert_lock_file(path, getpid());
+    mgov_spill_dir_close(d);
+    assert_int_equal(sh_count_entries(path), 0);
+    assert_int_equal(faketree_remove(&scratch.ft, "hl"), 0);
+    assert_int_equal(faketree_remove(&scratch.ft, "victim.txt"), 0);
+}
+
+/* ------------------------------------------------------------------ check */
+
+/* mgov__spill_dir_check passes a healthy directory and catches each kind of
+ * damage (made by hand here, and undone before it is closed). */
+static void test_dir_check(void **state)
+{
+    (void)state;
+    assert_int_equal(mgov__spill_dir_check(NULL), MGOV_EINVAL);
+    mgov_spill_dir_t *d = open_at(in_scratch("chk"), 200000, NULL);
+    mgov_spill_file_t *a = small_file(d, 10000), *b = small_file(d, 20000);
+    uint64_t used = mgov_spill_dir_used(d);
+    assert_int_equal(used, mgov_spill_file_stored_bytes(a) + mgov_spill_file_stored_bytes(b));
+    sh_check_dir(d);
+
+    /* the file count disagrees with the list */
+    atomic_fetch_add(&d->n_files, 1);
+    assert_int_equal(mgov__spill_dir_check(d), MGOV_ECORRUPT);
+    atomic_fetch_sub(&d->n_files, 1);
+    /* fewer bytes counted than the files hold */
+    atomic_store(&d->used, used - 1);
+    assert_int_equal(mgov__spill_dir_check(d), MGOV_ECORRUPT);
+    /* more than the quota, with nothing found at open to excuse it... */
+    atomic_store(&d->used, d->quota + 1);
+    assert_int_equal(mgov__spill_dir_check(d), MGOV_ECORRUPT);
+    /* ...and with it (what kept files found at open may do) */
+    atomic_store(&d->found, 1);
+    assert_int_equal(mgov__spill_dir_check(d), MGOV_OK);
+    atomic_store(&d->used, used);
+    atomic_store(&d->found, 0);
+    /* a broken link */
+    mgov_spill_file_t *second = d->files->next;
+    second->prev = NULL;
+    assert_int_equal(mgov__spill_dir_check(d), MGOV_ECORRUPT);
+    second->prev = d->files;
+    /* bytes in flight count on top of the files (a writer between its
+     * reservation and its write) */
+    assert_int_equal(mgov__spill_dir_reserve(d, 5), MGOV_OK);
+    sh_check_dir(d);
+    mgov__spill_dir_unreserve(d, 5);
+
+    sh_check_dir(d);
+    mgov_spill_file_destroy(a);
+    mgov_spill_file_destroy(b);
+    sh_check_dir(d);
+    mgov_spill_dir_close(d);
+    assert_int_equal(faketree_remove(&scratch.ft, "chk"), 0);
 }
 
 static void test_standalone_with_gov(void **state)
@@ -683,10 +775,12 @@ int main(void)
         T(test_configured_dir),
         T(test_configured_crash_leftovers),
         T(test_configured_errors),
+        T(test_lock_hard_link),
         T(test_stale_private_dirs),
         T(test_dir_get_private),
         T(test_dir_get_configured),
         T(test_standalone_with_gov),
+        T(test_dir_check),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

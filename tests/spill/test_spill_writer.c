@@ -170,6 +170,7 @@ static void test_abort(void **state)
     assert_int_equal(mgov_spill_write(w, buf, sizeof buf), MGOV_OK); /* two blocks out */
     assert_true(mgov_spill_dir_used(sh_dir) > 8 * KiB);
     assert_int_equal(mgov_spill_dir_files(sh_dir), 1);
+    sh_check_dir(sh_dir); /* a live writer's file counts, between writes */
     mgov_spill_writer_abort(w);
     sh_assert_clean(sh_dir);
 }
@@ -195,6 +196,7 @@ static void test_quota_mid_write(void **state)
         assert_int_equal(mgov_spill_write(w, buf, bs), MGOV_OK);
         assert_int_equal(mgov_spill_write(w, buf, bs), MGOV_ENOSPC); /* third block */
         assert_true(mgov_spill_dir_used(d) <= mgov_spill_dir_quota(d));
+        sh_check_dir(d); /* the refused write gave its reservation back */
         assert_int_equal(mgov_spill_write(w, buf, 1), MGOV_ENOSPC); /* dead */
         mgov_spill_file_t *f = (mgov_spill_file_t *)&f;
         assert_int_equal(mgov_spill_writer_finish(w, &f), MGOV_ENOSPC);

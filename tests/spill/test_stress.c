@@ -163,6 +163,7 @@ static void test_concurrent_writers_tight_quota(void **state)
     print_message("%u files finished, %u refused for space\n", finished, nospace);
     assert_true(finished > 0);
     assert_true(nospace > 0); /* the quota was tight enough to matter */
+    sh_check_dir(dir);
 
     assert_int_equal(mgov_spill_dir_files(dir), 0);
     assert_int_equal(mgov_spill_dir_used(dir), 0);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <cmocka.h>
 
 #include "gov_helpers.h"
+#include "sys/crc32c.h"
 #include "sys/fault.h"
 
 /* ------------------------------------------------------------ checking */
@@ -326,6 +328,20 @@ void ph_expect_exit0(int status)
                       WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+void ph_run_child_within(void (*fn)(void *arg), void *arg, unsigned seconds)
+{
+    pid_t pid = ph_fork_child();
+    if (pid == 0) {
+        alarm(seconds); /* SIGALRM ends a child that blocks */
+        fn(arg);
+        _exit(0);
+    }
+    int status = ph_wait_child(pid);
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+        ph_check_fail(__FILE__, __LINE__, "the child blocked for %u s", seconds);
+    ph_expect_exit0(status);
+}
+
 /* ------------------------------------------------------------- file edits */
 
 void ph_flip_byte(const char *path, off_t at)
@@ -361,4 +377,17 @@ bool ph_exists(const char *path)
 {
     struct stat sb;
     return lstat(path, &sb) == 0;
+}
+
+void ph_manifest_set_u64(const char *path, size_t at, uint64_t v)
+{
+    uint8_t m[4096];
+    size_t n = ph_read_file(path, m, sizeof m);
+    PH_CHECK(n >= at + 8 + 4);
+    for (int i = 0; i < 8; i++)
+        m[at + (size_t)i] = (uint8_t)(v >> (8 * i));
+    uint32_t crc = mgov__crc32c(0, m, n - 4);
+    for (int i = 0; i < 4; i++)
+        m[n - 4 + (size_t)i] = (uint8_t)(crc >> (8 * i));
+    ph_write_file(path, m, n);
 }

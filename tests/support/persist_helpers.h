@@ -153,6 +153,9 @@ pid_t ph_fork_child(void);
 int ph_wait_child(pid_t pid);
 /* The child exited with 0, or the check fails. */
 void ph_expect_exit0(int status);
+/* Runs fn(arg) in a child that must exit 0 within `seconds`: a call that
+ * blocks (an open of a FIFO, say) fails the test instead of hanging it. */
+void ph_run_child_within(void (*fn)(void *arg), void *arg, unsigned seconds);
 
 /* ----------------------------------------------------------- file edits */
 
@@ -164,5 +167,8 @@ size_t ph_read_file(const char *path, uint8_t *buf, size_t cap);
 void ph_write_file(const char *path, const void *data, size_t n);
 /* Something is at path (lstat). */
 bool ph_exists(const char *path);
+/* Writes v (little-endian) at `at` in the manifest at path and makes its
+ * crc32c right again: a manifest that checks, with a crafted number. */
+void ph_manifest_set_u64(const char *path, size_t at, uint64_t v);
 
 #endif /* MGOV_TEST_PERSIST_HELPERS_H */

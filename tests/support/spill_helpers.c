@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "spill/spill_internal.h"
 #include "sys/fault.h"
 
 void sh_scratch_init(sh_scratch_t *s)
@@ -136,6 +137,7 @@ mgov_spill_file_t *sh_write_file(mgov_spill_dir_t *dir, const mgov_spill_options
     assert_int_equal(mgov_spill_writer_finish(w, &f), MGOV_OK);
     assert_non_null(f);
     assert_int_equal(mgov_spill_file_raw_bytes(f), n);
+    sh_check_dir(dir);
     return f;
 }
 
@@ -213,6 +215,7 @@ int sh_file_teardown(void **state)
 {
     (void)state;
     mgov__fault_disarm_all(); /* first: a failed case may have left one armed */
+    sh_check_dir(sh_dir);
     assert_int_equal(mgov_spill_dir_files(sh_dir), 0);
     assert_int_equal(mgov_spill_dir_used(sh_dir), 0);
     mgov_spill_dir_close(sh_dir);
@@ -232,6 +235,7 @@ mgov_spill_dir_t *sh_dir_with(mgov_t *gov, uint64_t quota)
     sh_dir = NULL;
     mgov_spill_dir_t *d = NULL;
     assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_OK);
+    sh_check_dir(d);
     return d;
 }
 
@@ -241,8 +245,14 @@ void sh_dir_reopen(mgov_spill_dir_t *d)
     dir_open_default();
 }
 
+void sh_check_dir(mgov_spill_dir_t *d)
+{
+    assert_int_equal(mgov__spill_dir_check(d), MGOV_OK);
+}
+
 void sh_assert_clean(mgov_spill_dir_t *d)
 {
+    sh_check_dir(d);
     char list[1024];
     assert_string_equal(sh_list(mgov_spill_dir_path(d), list, sizeof list), "memgov.lock");
     assert_int_equal(mgov_spill_dir_files(d), 0);

@@ -10,8 +10,9 @@
  *   it) -> tests -> sh_scratch_fini (restores TMPDIR, removes the tree).
  *   The file fixture: sh_file_setup (a scratch tree and the spill directory
  *   sh_dir at <scratch>/d, no governor, no quota) -> test -> sh_file_teardown
- *   (disarms every fault first, asserts sh_dir holds no file and no quota,
- *   closes and removes it, then the scratch tree).  A test that needs the
+ *   (disarms every fault first, checks sh_dir's invariants and that it
+ *   holds no file and no quota, closes and removes it, then the scratch
+ *   tree).  A test that needs the
  *   directory with a governor or a quota takes it with sh_dir_with and
  *   gives it back with sh_dir_reopen before it ends.
  *
@@ -84,6 +85,10 @@ mgov_spill_dir_t *sh_dir_with(mgov_t *gov, uint64_t quota);
 /* Closes d and opens sh_dir again as the fixture made it; asserts. */
 void sh_dir_reopen(mgov_spill_dir_t *d);
 
+/* mgov__spill_dir_check(d) is MGOV_OK: the directory's invariants hold (no
+ * writer may be writing meanwhile).  sh_write_file, sh_assert_clean and the
+ * fixture call it too. */
+void sh_check_dir(mgov_spill_dir_t *d);
 /* Nothing but the lock file in d, and nothing counted. */
 void sh_assert_clean(mgov_spill_dir_t *d);
 /* The governor uses `used_before` bytes again and counts no spill bytes. */

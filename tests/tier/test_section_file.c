@@ -3,23 +3,29 @@
  * damaged header, a truncated file and a missing one.  Each is
  * MGOV_ECORRUPT where it belongs (listed, opened, pinned, reloaded,
  * written), the healthy sections beside them do not notice, removing a bad
- * one frees its name, and the next governor finds only the good ones.
+ * one frees its name, and the next governor finds only the good ones.  A
+ * FIFO in a file's place is damage too, found without waiting on it; a
+ * file that cannot be read (EACCES) is not (MGOV_EIO); a crafted length
+ * does not wrap the listed disk bytes.
  *
  * Every test runs in a fresh scratch directory ($TMPDIR points at it); the
  * persistent spill directory is <scratch>/store (persist_helpers.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "memgov.h"
 #include "persist_helpers.h"
+#include "sys/fault.h"
 
 /* ============================================================== corruption */
 
@@ -177,11 +183,135 @@ static void test_corrupt_sections(void **state)
         ph_blob_free(&data[i]);
 }
 
+/* ============================================================ unreadable */
+
+/* A section file that cannot be opened (EACCES: made here by fault
+ * injection, since root reads anything) is not damaged: it is MGOV_EIO,
+ * never MGOV_ECORRUPT, so nobody is led to remove intact data; the next
+ * governor that can read it finds it whole (D10). */
+static void test_unreadable_section_file(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(4000, 260), b = ph_blob_new(7000, 261);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "a", &a);
+    ph_sec_put(gov, "b", &b);
+    ph_gov_close(gov);
+
+    gov = ph_gov_open();
+    mgov_spill_dir_t *d;
+    PH_CHECK_RC(mgov_spill_dir_get(gov, &d), MGOV_OK); /* its opens done */
+    /* the store's first open is the manifest; every one after it fails */
+    mgov__fault_arm_errno(MGOV_FAULT_OPEN, 1, -1, EACCES);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    mgov__fault_disarm_all();
+    PH_CHECK_U64(l.n, 2);
+    for (unsigned i = 0; i < 2; i++)
+        if (l.info[i].status != MGOV_EIO)
+            ph_check_fail(__FILE__, __LINE__, "'%s' listed with status %s, expected EIO",
+                          l.info[i].name, mgov_status_name(l.info[i].status));
+    mgov_section_t *s = (mgov_section_t *)&s;
+    PH_CHECK_RC(mgov_section_open(gov, "a", NULL, &s), MGOV_EIO);
+    PH_CHECK(s == NULL);
+    ph_gov_close(gov);
+
+    gov = ph_gov_open();
+    s = ph_sec_open(gov, "a", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    s = ph_sec_open(gov, "b", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &b);
+    ph_sec_close(s);
+    ph_sec_list(gov, &l);
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
+    ph_blob_free(&b);
+}
+
+/* A crafted length of 2^64 - 1 in the manifest: the section is damaged,
+ * and its listed disk bytes (header + length) do not wrap to 4095. */
+static void test_crafted_length(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(4000, 270);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "a", &a);
+    ph_gov_close(gov);
+    char mpath[PATH_MAX];
+    ph_store_path(mpath, sizeof mpath, PH_MANIFEST);
+    ph_manifest_set_u64(mpath, 24 + 8, UINT64_MAX); /* the first entry's length */
+
+    gov = ph_gov_open();
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    PH_CHECK_RC(l.info[0].status, MGOV_ECORRUPT);
+    PH_CHECK_U64(l.info[0].length, UINT64_MAX);
+    PH_CHECK(l.info[0].disk_bytes >= l.info[0].length); /* saturated, not wrapped */
+    expect_unavailable(gov, "a");
+    PH_CHECK_RC(mgov_section_remove(gov, "a"), MGOV_OK);
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 0);
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
+}
+
+/* ================================================================= a FIFO */
+
+/* A FIFO named like a section's file: checking it at open must not wait
+ * for a writer; the section is unavailable (MGOV_ECORRUPT), its neighbour
+ * is not, and removing it drops the name. */
+static void fifo_file_child(void *arg)
+{
+    const ph_blob_t *good = arg;
+    mgov_t *gov = ph_gov_open();
+    PH_CHECK_RC(listed_status(gov, "fifo"), MGOV_ECORRUPT);
+    PH_CHECK_RC(listed_status(gov, "good"), MGOV_OK);
+    expect_unavailable(gov, "fifo");
+    mgov_section_t *s = ph_sec_open(gov, "good", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, good);
+    ph_sec_close(s);
+    PH_CHECK_RC(mgov_section_remove(gov, "fifo"), MGOV_OK);
+    ph_gov_close(gov);
+}
+
+static void test_fifo_section_file(void **state)
+{
+    (void)state;
+    ph_blob_t good = ph_blob_new(3000, 250), other = ph_blob_new(2000, 251);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "good", &good);
+    ph_sec_put(gov, "fifo", &other);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    char f[256], path[PATH_MAX];
+    ph_secfile_name(f, sizeof f, "fifo", ph_listing_find(&l, "fifo")->generation);
+    ph_store_path(path, sizeof path, f);
+    ph_gov_close(gov);
+    PH_CHECK(unlink(path) == 0 && mkfifo(path, 0600) == 0);
+
+    ph_run_child_within(fifo_file_child, &good, 10);
+    PH_CHECK(!ph_exists(path));
+    gov = ph_gov_open();
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    ph_dir_check(&l, true, NULL);
+    ph_gov_close(gov);
+    ph_blob_free(&good);
+    ph_blob_free(&other);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
     const struct CMUnitTest tests[] = {
         T(test_corrupt_sections),
+        T(test_fifo_section_file),
+        T(test_unreadable_section_file),
+        T(test_crafted_length),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

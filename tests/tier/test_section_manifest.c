@@ -1,7 +1,8 @@
 /* test_section_manifest.c - the manifest of a persistent spill directory
  * (src/tier/section_manifest.c): damaged (flipped bytes, truncated, empty)
  * it makes every section call MGOV_ECORRUPT and leaves the directory as it
- * was; repaired, it opens and the leftovers go.  Orphans: the file of a
+ * was; repaired, it opens and the leftovers go.  A FIFO in its place is
+ * damage too: no call waits on it.  Orphans: the file of a
  * section the manifest lacks, other generations of one it has and a half
  * made next manifest are removed on open, files that are not ours are
  * kept, and with no manifest at all every section file is an orphan.
@@ -15,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -94,6 +97,129 @@ static void test_corrupt_manifest(void **state)
     ph_gov_close(gov);
     ph_blob_free(&a);
     ph_blob_free(&b);
+}
+
+/* A FIFO named like the manifest: opening it must not wait for a writer
+ * (every section call would hang); it is a damaged manifest. */
+static void fifo_manifest_child(void *arg)
+{
+    (void)arg;
+    mgov_t *gov = ph_gov_open();
+    mgov_section_t *s = NULL;
+    PH_CHECK_RC(mgov_section_open(gov, "alpha", NULL, &s), MGOV_ECORRUPT);
+    ph_listing_t l;
+    PH_CHECK_RC(mgov_section_foreach(gov, ph_listing_cb, &l), MGOV_ECORRUPT);
+    PH_CHECK_RC(mgov_section_remove(gov, "alpha"), MGOV_ECORRUPT);
+    ph_gov_close(gov);
+}
+
+static void test_fifo_manifest(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(5000, 310);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "alpha", &a);
+    ph_gov_close(gov);
+    char mpath[PATH_MAX];
+    ph_store_path(mpath, sizeof mpath, PH_MANIFEST);
+    uint8_t orig[4096];
+    size_t mlen = ph_read_file(mpath, orig, sizeof orig);
+    PH_CHECK(unlink(mpath) == 0 && mkfifo(mpath, 0600) == 0);
+    char before[4096], after[4096];
+    sh_list(ph_store, before, sizeof before);
+
+    ph_run_child_within(fifo_manifest_child, NULL, 10);
+    sh_list(ph_store, after, sizeof after);
+    PH_CHECK(strcmp(before, after) == 0); /* nothing touched */
+    struct stat st;
+    PH_CHECK(lstat(mpath, &st) == 0 && S_ISFIFO(st.st_mode));
+
+    /* the manifest back: all is there */
+    PH_CHECK(unlink(mpath) == 0);
+    ph_write_file(mpath, orig, mlen);
+    gov = ph_gov_open();
+    mgov_section_t *s = ph_sec_open(gov, "alpha", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
+}
+
+/* ============================================================ generations */
+
+/* Sets the manifest's next generation (offset 16) and, with entry_gen not
+ * 0, its first entry's generation (offset 24; docs/section.md). */
+static void craft_manifest(const char *mpath, uint64_t next_gen, uint64_t entry_gen)
+{
+    ph_manifest_set_u64(mpath, 16, next_gen);
+    if (entry_gen)
+        ph_manifest_set_u64(mpath, 24, entry_gen);
+}
+
+/* The next generation must be above every entry's (else the next file
+ * could take a live one's name), and handing out generations must never
+ * wrap: a put that cannot have a new generation fails, it does not
+ * "succeed" into a file the manifest then loses (D7). */
+static void test_generations(void **state)
+{
+    (void)state;
+    ph_blob_t a = ph_blob_new(5000, 320), e = ph_blob_new(3000, 321);
+    mgov_t *gov = ph_gov_open();
+    ph_sec_put(gov, "a", &a);
+    ph_listing_t l;
+    ph_sec_list(gov, &l);
+    uint64_t gen = l.info[0].generation;
+    ph_gov_close(gov);
+    char mpath[PATH_MAX], before[4096], after[4096];
+    ph_store_path(mpath, sizeof mpath, PH_MANIFEST);
+    uint8_t orig[4096];
+    size_t mlen = ph_read_file(mpath, orig, sizeof orig);
+
+    /* not above an entry's: the manifest is damaged, nothing is touched */
+    const uint64_t bad_next[][2] = { { gen, 0 }, { gen - 1, 0 }, { 0, 0 },
+                                     { UINT64_MAX, UINT64_MAX } };
+    for (size_t i = 0; i < sizeof bad_next / sizeof bad_next[0]; i++) {
+        ph_write_file(mpath, orig, mlen);
+        craft_manifest(mpath, bad_next[i][0], bad_next[i][1]);
+        sh_list(ph_store, before, sizeof before);
+        gov = ph_gov_open();
+        mgov_section_t *s = NULL;
+        PH_CHECK_RC(mgov_section_open(gov, "a", NULL, &s), MGOV_ECORRUPT);
+        PH_CHECK_RC(mgov_section_open(gov, "e", NULL, &s), MGOV_ECORRUPT);
+        ph_gov_close(gov);
+        sh_list(ph_store, after, sizeof after);
+        PH_CHECK(strcmp(before, after) == 0);
+    }
+
+    /* the last generation: what is there stays readable, and a new file
+     * is refused (MGOV_EOVERFLOW), in RAM and straight to disk alike */
+    ph_write_file(mpath, orig, mlen);
+    craft_manifest(mpath, UINT64_MAX, 0);
+    gov = ph_gov_open();
+    mgov_section_t *s = ph_sec_open(gov, "a", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    s = ph_sec_open(gov, "e", MGOV_TIER_UNINITIALIZED);
+    PH_CHECK_RC(mgov_section_append(s, e.p, e.n), MGOV_OK);
+    PH_CHECK_RC(mgov_section_spill(s, 0), MGOV_EOVERFLOW);
+    PH_CHECK(mgov_section_tier(s) == MGOV_TIER_IN_MEMORY);
+    ph_sec_expect(s, &e); /* still whole in RAM */
+    ph_sec_close(s);
+    s = ph_sec_open_disk(gov, "e", MGOV_TIER_UNINITIALIZED);
+    PH_CHECK_RC(mgov_section_append(s, e.p, e.n), MGOV_EOVERFLOW);
+    PH_CHECK_U64(mgov_section_length(s), 0);
+    ph_sec_close(s);
+    ph_sec_list(gov, &l);
+    PH_CHECK_U64(l.n, 1);
+    ph_dir_check(&l, true, NULL); /* no file of a wrapped generation */
+    ph_gov_close(gov);
+    gov = ph_gov_open();
+    s = ph_sec_open(gov, "a", MGOV_TIER_ON_DISK);
+    ph_sec_expect(s, &a);
+    ph_sec_close(s);
+    ph_gov_close(gov);
+    ph_blob_free(&a);
+    ph_blob_free(&e);
 }
 
 /* ================================================================ orphans */
@@ -178,6 +304,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
     const struct CMUnitTest tests[] = {
         T(test_corrupt_manifest),
+        T(test_fifo_manifest),
+        T(test_generations),
         T(test_orphans),
     };
 #undef T
