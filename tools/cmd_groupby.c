@@ -795,7 +795,7 @@ static int gb_cleanup(gb_job_t *j, int rc)
         j->overflows == 0 && !cli_signal_pending())
         print_stats(j); /* how far it got */
     cli_input_free(&j->in);
-    cli_output_free(&j->out);
+    (void)cli_output_free(&j->out); /* stdout: never closed here */
     mgov_sort_destroy(j->sort);
     mgov_hashagg_destroy(j->agg);
     j->sort = NULL;

@@ -470,8 +470,8 @@ static int sort_cleanup(sort_job_t *j, int rc)
     if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL && !cli_signal_pending())
         print_stats(j); /* how far it got */
     cli_input_free(&j->in);
-    cli_output_free(&j->out);
-    if (j->out_fd > STDOUT_FILENO)
+    bool abandoned = cli_output_free(&j->out);
+    if (j->out_fd > STDOUT_FILENO && !abandoned) /* else the process's end closes it */
         close(j->out_fd);
     if (rc != CLI_EXIT_OK && j->out_created)
         unlink(j->o->out_path);

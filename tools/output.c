@@ -100,10 +100,10 @@ int cli_output_init(cli_output_t *o, int fd, size_t cap)
     return 0;
 }
 
-void cli_output_free(cli_output_t *o)
+bool cli_output_free(cli_output_t *o)
 {
     if (o->buf == NULL)
-        return;
+        return false;
     if (o->threaded) {
         pthread_mutex_lock(&o->mu);
         o->stop = true;
@@ -111,7 +111,7 @@ void cli_output_free(cli_output_t *o)
         bool busy = o->full != NULL;
         pthread_mutex_unlock(&o->mu);
         if (busy && cli_signal_pending())
-            return; /* maybe blocked in write(2) for good: left to the signal */
+            return true; /* maybe blocked in write(2) for good: left to the signal */
         pthread_join(o->thread, NULL);
         o->threaded = false;
     }
@@ -121,6 +121,7 @@ void cli_output_free(cli_output_t *o)
     free(o->spare);
     o->buf = o->spare = NULL;
     o->len = 0;
+    return false;
 }
 
 /* Waits until the thread has written what it was given; picks up its

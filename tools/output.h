@@ -48,8 +48,9 @@ int cli_output_init(cli_output_t *o, int fd, size_t cap);
 /* Stops the thread (after what it is writing) and frees the buffers,
  * without flushing; fd stays open.  Safe on a zeroed or freed output.
  * With a signal pending (signals.h) a thread still writing is left to it,
- * and so are the buffers. */
-void cli_output_free(cli_output_t *o);
+ * and so are the buffers: then it returns true, and fd must not be closed
+ * either (the thread may still be in write(2) on it). */
+bool cli_output_free(cli_output_t *o);
 
 /* Writes everything buffered and waits until it is written.  Returns 0, or
  * -1 with o->err set. */

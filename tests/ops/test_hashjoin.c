@@ -346,14 +346,14 @@ static const mgov_join_type_t all_types[] = { MGOV_JOIN_INNER, MGOV_JOIN_PROBE_O
 static void test_types_keys_budgets(void **state)
 {
     (void)state;
+    if (UNDER_TSAN)
+        skip(); /* single-threaded: the plain and ASan runs cover it */
     static const uint64_t budgets[] = { GH_MiB, 16 * GH_MiB, GH_GiB };
     static const size_t widths[] = { 8, 0, 3 };
     unsigned spilled = 0;
     for (size_t t = 0; t < 6; t++)
         for (size_t w = 0; w < 3; w++)
             for (size_t bi = 0; bi < 3; bi++) {
-                if (UNDER_TSAN && (w == 2 || bi == 1))
-                    continue;
                 spec_t sp = { .type = all_types[t], .key_size = widths[w],
                               .build = { 30000, 20000, 0 }, .probe = { 25000, 20000, 5000 },
                               .budget = budgets[bi], .seed = t * 9 + w * 3 + bi };
@@ -371,6 +371,8 @@ static void test_types_keys_budgets(void **state)
 static void test_shapes(void **state)
 {
     (void)state;
+    if (UNDER_TSAN)
+        skip(); /* single-threaded: the plain and ASan runs cover it */
     for (size_t t = 0; t < 6; t++) {
         mgov_join_type_t ty = all_types[t];
         /* empty build, empty probe, no matches, 1:1 */
@@ -400,9 +402,11 @@ static void test_shapes(void **state)
 static void test_cross_product(void **state)
 {
     (void)state;
+    if (UNDER_TSAN)
+        skip(); /* single-threaded: the plain and ASan runs cover it */
     /* 40,000 rows of one key do not fit in 1 MiB; 60 probe rows make 2.4M
      * matches a type */
-    uint64_t np = UNDER_TSAN ? 10 : 60;
+    uint64_t np = 60;
     for (size_t t = 0; t < 6; t++) {
         spec_t sp = { .type = all_types[t], .key_size = 8, .build = { 40000, 0, 1 },
                       .probe = { np, 0, 1 }, .budget = GH_MiB };
@@ -415,6 +419,8 @@ static void test_cross_product(void **state)
 static void test_constant_hash(void **state)
 {
     (void)state;
+    if (UNDER_TSAN)
+        skip(); /* single-threaded: the plain and ASan runs cover it */
     for (size_t t = 0; t < 6; t++) {
         spec_t sp = { .type = all_types[t], .key_size = 0, .build = { 60000, 5000, 0 },
                       .probe = { 3000, 5000, 2000 }, .budget = GH_MiB, .const_hash = true,
@@ -521,6 +527,8 @@ static int spill_run(mgov_t *gov, mgov_join_type_t type, uint64_t n)
 static void test_quota_hit(void **state)
 {
     (void)state;
+    if (UNDER_TSAN)
+        skip(); /* single-threaded: the plain and ASan runs cover it */
     of_env_t e;
     of_open(&e, "hashjoin", GH_MiB, 256 * GH_KiB);
     assert_int_equal(spill_run(e.gov, MGOV_JOIN_FULL, 100000), MGOV_ENOSPC);
@@ -530,6 +538,8 @@ static void test_quota_hit(void **state)
 static void test_damaged_spill_file(void **state)
 {
     (void)state;
+    if (UNDER_TSAN)
+        skip(); /* single-threaded: the plain and ASan runs cover it */
     for (of_damage_t how = OF_FLIP; how <= OF_TRUNCATE; how++) {
         of_env_t e;
         of_open(&e, "hashjoin", GH_MiB, 0);
