@@ -21,8 +21,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fault_helpers.h"
 #include "gov_helpers.h"
+#include "op_fixture.h"
 #include "memgov/sort.h"
+#include "ops/sort_internal.h"
 #include "memgov/spill.h"
 #include "sys/fault.h"
 
@@ -77,45 +80,6 @@ static int len_cmp(void *ctx, const void *a, size_t al, const void *b, size_t bl
 }
 
 /* ------------------------------------------------------------- fixtures */
-
-typedef struct env {
-    char dir[256];       /* TMPDIR of the case: private spill dirs go here */
-    mgov_t *gov;
-} env_t;
-
-static void env_open(env_t *e, uint64_t budget)
-{
-    snprintf(e->dir, sizeof e->dir, "/tmp/mgov-test-sort-%d-XXXXXX", (int)getpid());
-    assert_non_null(mkdtemp(e->dir));
-    setenv("TMPDIR", e->dir, 1);
-    e->gov = gh_gov_new(budget, NULL);
-}
-
-/* Files in the governor's spill directory other than its lock. */
-static unsigned spill_files(mgov_t *gov)
-{
-    mgov_spill_dir_t *d;
-    assert_int_equal(mgov_spill_dir_get(gov, &d), MGOV_OK);
-    DIR *dir = opendir(mgov_spill_dir_path(d));
-    assert_non_null(dir);
-    unsigned n = 0;
-    struct dirent *de;
-    while ((de = readdir(dir)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-            strcmp(de->d_name, "memgov.lock"))
-            n++;
-    closedir(dir);
-    return n;
-}
-
-static void env_close(env_t *e)
-{
-    assert_int_equal(mgov_used(e->gov), 0);
-    assert_int_equal(spill_files(e->gov), 0);
-    assert_int_equal(mgov_destroy(e->gov), MGOV_OK);
-    assert_int_equal(rmdir(e->dir), 0); /* the private spill dir went with the governor */
-    unsetenv("TMPDIR");
-}
 
 /* ------------------------------------------------------------- the check */
 
@@ -182,9 +146,14 @@ static mgov_sort_stats_t check_sort(mgov_t *gov, const spec_t *sp)
     }
     mgov_sort_t *s;
     assert_int_equal(mgov_sort_create(&cfg, &s), MGOV_OK);
-    for (size_t i = 0; i < sp->n; i++)
+    for (size_t i = 0; i < sp->n; i++) {
         assert_int_equal(mgov_sort_push(s, in[i].data, in[i].len), MGOV_OK);
+        if ((i & 0xfff) == 0) /* its invariants, every so often */
+            assert_int_equal(mgov__sort_check(s), MGOV_OK);
+    }
+    assert_int_equal(mgov__sort_check(s), MGOV_OK);
     assert_int_equal(mgov_sort_finish(s), MGOV_OK);
+    assert_int_equal(mgov__sort_check(s), MGOV_OK);
 
     ref_desc = sp->flags & MGOV_SORT_DESCENDING;
     ref_by_len = sp->by_len;
@@ -212,6 +181,7 @@ static mgov_sort_stats_t check_sort(mgov_t *gov, const spec_t *sp)
     }
     assert_int_equal(mgov_sort_next(s, &rec, &len), 0);
     assert_int_equal(mgov_sort_next(s, &rec, &len), 0);
+    assert_int_equal(mgov__sort_check(s), MGOV_OK);
 
     mgov_sort_stats_t st;
     assert_int_equal(mgov_sort_stats(s, &st), MGOV_OK);
@@ -228,8 +198,8 @@ static mgov_sort_stats_t check_sort(mgov_t *gov, const spec_t *sp)
 static void test_fixed_many_shapes(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 64 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 64 * GH_MiB, 0);
     static const size_t sizes[] = { 0, 1, 2, 7, 100, 1000, 20000 };
     static const size_t keys[][3] = { /* rec, off, key */
         { 16, 0, 8 }, { 16, 0, 1 }, { 24, 0, 3 }, { 32, 0, 16 }, { 37, 0, 9 }, { 8, 0, 0 },
@@ -245,14 +215,14 @@ static void test_fixed_many_shapes(void **state)
                               .alphabet = (seed % 3) ? 0 : 4 };
                 check_sort(e.gov, &sp);
             }
-    env_close(&e);
+    of_close(&e);
 }
 
 static void test_variable_many_shapes(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 64 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 64 * GH_MiB, 0);
     static const size_t sizes[] = { 0, 1, 2, 50, 5000, 30000 };
     uint64_t seed = 100;
     for (size_t a = 0; a < sizeof sizes / sizeof *sizes; a++)
@@ -266,30 +236,30 @@ static void test_variable_many_shapes(void **state)
             sp.seed = ++seed;
             check_sort(e.gov, &sp);
         }
-    env_close(&e);
+    of_close(&e);
 }
 
 /* The callback order, and stability under it: equal lengths keep input order. */
 static void test_variable_comparator_stable(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", GH_MiB, 0);
     for (unsigned f = 0; f < 4; f++) {
         spec_t sp = { .n = 40000, .min_len = 0, .max_len = 30, .by_len = true, .flags = f,
                       .seed = 7 + f };
         mgov_sort_stats_t st = check_sort(e.gov, &sp);
         assert_true(st.runs > 1); /* also merged under the callback */
     }
-    env_close(&e);
+    of_close(&e);
 }
 
 /* 1 MiB of budget for ~32 MiB of records: many runs, several passes. */
 static void test_tiny_budget_many_passes(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", GH_MiB, 0);
     spec_t sp = { .n = 2000000, .rec_size = 16, .key_size = 8, .seed = 42 };
     mgov_sort_stats_t st = check_sort(e.gov, &sp);
     assert_true(st.runs > 64);
@@ -300,28 +270,28 @@ static void test_tiny_budget_many_passes(void **state)
     spec_t v = { .n = 1000000, .min_len = 1, .max_len = 20, .alphabet = 26, .seed = 43 };
     st = check_sort(e.gov, &v);
     assert_true(st.merge_passes >= 2);
-    env_close(&e);
+    of_close(&e);
 }
 
 /* A budget as large as the data: no spill at all. */
 static void test_large_budget_no_spill(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 256 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 256 * GH_MiB, 0);
     spec_t sp = { .n = 500000, .rec_size = 16, .key_size = 8, .seed = 5 };
     mgov_sort_stats_t st = check_sort(e.gov, &sp);
     assert_int_equal(st.runs, 0);
     assert_int_equal(st.spilled_raw, 0);
     assert_int_equal(st.merge_passes, 0);
-    env_close(&e);
+    of_close(&e);
 }
 
 static void test_every_codec(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 2 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 2 * GH_MiB, 0);
     for (mgov_codec_t c = MGOV_CODEC_NONE; c <= MGOV_CODEC_ZSTD; c++) {
         spec_t sp = { .n = 200000, .rec_size = 24, .key_size = 8, .alphabet = 16,
                       .codec = c, .seed = 9 + c };
@@ -342,27 +312,27 @@ static void test_every_codec(void **state)
                      .seed = 19 + c };
         check_sort(e.gov, &v);
     }
-    env_close(&e);
+    of_close(&e);
 }
 
 /* Records larger than an I/O block (16 KiB) cross blocks in runs. */
 static void test_record_larger_than_block(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 16 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 16 * GH_MiB, 0);
     spec_t sp = { .n = 120, .min_len = 0, .max_len = 400000, .alphabet = 2,
                   .block_size = 16 << 10, .seed = 77 };
     mgov_sort_stats_t st = check_sort(e.gov, &sp);
     assert_true(st.runs > 1);
-    env_close(&e);
+    of_close(&e);
 }
 
 static void test_empty_and_one(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 4 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 4 * GH_MiB, 0);
     for (size_t rs = 0; rs <= 16; rs += 16) {
         mgov_sort_config_t cfg = MGOV_SORT_CONFIG_INIT;
         cfg.gov = e.gov;
@@ -384,14 +354,14 @@ static void test_empty_and_one(void **state)
         assert_int_equal(mgov_sort_next(s, &rec, &len), 0);
         mgov_sort_destroy(s);
     }
-    env_close(&e);
+    of_close(&e);
 }
 
 static void test_bad_arguments(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 4 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 4 * GH_MiB, 0);
     mgov_sort_config_t cfg = MGOV_SORT_CONFIG_INIT;
     mgov_sort_t *s = (mgov_sort_t *)&cfg;
     assert_int_equal(mgov_sort_create(NULL, &s), MGOV_EINVAL);
@@ -445,15 +415,15 @@ static void test_bad_arguments(void **state)
     assert_int_equal(mgov_sort_create(&cfg, &s), MGOV_OK);
     assert_int_equal(mgov_sort_push(s, "01234567890", 11), MGOV_EINVAL); /* over max_record */
     mgov_sort_destroy(s);
-    env_close(&e);
+    of_close(&e);
 }
 
 /* A quota hit mid-run: MGOV_ENOSPC, sticky, and nothing left behind. */
 static void test_quota_hit(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", GH_MiB, 0);
     mgov_spill_dir_config_t dc = MGOV_SPILL_DIR_CONFIG_INIT;
     char path[300];
     snprintf(path, sizeof path, "%s/own", e.dir);
@@ -484,22 +454,7 @@ static void test_quota_hit(void **state)
     assert_int_equal(mgov_spill_dir_files(dir), 0);
     mgov_spill_dir_close(dir);
     assert_int_equal(rmdir(path), 0); /* only the lock was in it, and it is gone */
-    env_close(&e);
-}
-
-/* Finds the sort's run files in the governor's directory. */
-static unsigned run_paths(mgov_t *gov, char paths[][512], unsigned max)
-{
-    mgov_spill_dir_t *d;
-    assert_int_equal(mgov_spill_dir_get(gov, &d), MGOV_OK);
-    DIR *dir = opendir(mgov_spill_dir_path(d));
-    unsigned n = 0;
-    struct dirent *de;
-    while ((de = readdir(dir)) && n < max)
-        if (strncmp(de->d_name, "spill-", 6) == 0)
-            snprintf(paths[n++], 512, "%s/%s", mgov_spill_dir_path(d), de->d_name);
-    closedir(dir);
-    return n;
+    of_close(&e);
 }
 
 typedef enum { FLIP, TRUNCATE, HUGE_LENGTH } damage_t;
@@ -537,8 +492,8 @@ static void plant_huge_length(const char *scratch, const char *path)
 /* A damaged run: MGOV_ECORRUPT from finish or next, never wrong output. */
 static void corrupt_case(damage_t how, size_t rec_size)
 {
-    env_t e;
-    env_open(&e, GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", GH_MiB, 0);
     mgov_sort_config_t cfg = MGOV_SORT_CONFIG_INIT;
     cfg.gov = e.gov;
     cfg.record_size = rec_size;
@@ -550,7 +505,7 @@ static void corrupt_case(damage_t how, size_t rec_size)
         assert_int_equal(mgov_sort_push(s, r, rec_size ? rec_size : 1 + i % 16), MGOV_OK);
     }
     char paths[64][512];
-    unsigned n = run_paths(e.gov, paths, 64);
+    unsigned n = of_spill_paths(e.gov, paths, 64);
     assert_true(n >= 2);
     int fd = open(paths[n / 2], O_RDWR);
     assert_true(fd >= 0);
@@ -580,7 +535,7 @@ static void corrupt_case(damage_t how, size_t rec_size)
     assert_int_equal(rc, MGOV_ECORRUPT);
     assert_int_equal(mgov_sort_next(s, &rec, &len), MGOV_ECORRUPT);
     mgov_sort_destroy(s);
-    env_close(&e);
+    of_close(&e);
 }
 
 static void test_corrupt_run(void **state)
@@ -614,8 +569,8 @@ static void *ask_spills(void *arg)
 static void test_spill_asked_by_governor(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, 256 * GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", 256 * GH_MiB, 0);
     mgov_sort_config_t cfg = MGOV_SORT_CONFIG_INIT;
     cfg.gov = e.gov;
     cfg.record_size = 16;
@@ -656,15 +611,15 @@ static void test_spill_asked_by_governor(void **state)
     }
     assert_int_equal(count, n);
     mgov_sort_destroy(s);
-    env_close(&e);
+    of_close(&e);
 }
 
 /* Every allocation point fails once in turn: a clean error, nothing left. */
 static void test_alloc_failures(void **state)
 {
     (void)state;
-    env_t e;
-    env_open(&e, GH_MiB);
+    of_env_t e;
+    of_open(&e, "sort", GH_MiB, 0);
     for (int vary = 0; vary < 2; vary++) {
         bool done = false;
         for (long k = 0; !done && k < 10000; k++) {
@@ -698,29 +653,29 @@ static void test_alloc_failures(void **state)
                 assert_int_equal(rc, MGOV_ENOMEM);
             mgov_sort_destroy(s);
             assert_int_equal(mgov_used(e.gov), 0);
-            assert_int_equal(spill_files(e.gov), 0);
+            assert_int_equal(of_spill_files(e.gov), 0);
         }
         assert_true(done);
     }
-    env_close(&e);
+    of_close(&e);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fixed_many_shapes),
-        cmocka_unit_test(test_variable_many_shapes),
-        cmocka_unit_test(test_variable_comparator_stable),
-        cmocka_unit_test(test_tiny_budget_many_passes),
-        cmocka_unit_test(test_large_budget_no_spill),
-        cmocka_unit_test(test_every_codec),
-        cmocka_unit_test(test_record_larger_than_block),
-        cmocka_unit_test(test_empty_and_one),
-        cmocka_unit_test(test_bad_arguments),
-        cmocka_unit_test(test_quota_hit),
-        cmocka_unit_test(test_corrupt_run),
-        cmocka_unit_test(test_spill_asked_by_governor),
-        cmocka_unit_test(test_alloc_failures),
+        FH_TEST(test_fixed_many_shapes),
+        FH_TEST(test_variable_many_shapes),
+        FH_TEST(test_variable_comparator_stable),
+        FH_TEST(test_tiny_budget_many_passes),
+        FH_TEST(test_large_budget_no_spill),
+        FH_TEST(test_every_codec),
+        FH_TEST(test_record_larger_than_block),
+        FH_TEST(test_empty_and_one),
+        FH_TEST(test_bad_arguments),
+        FH_TEST(test_quota_hit),
+        FH_TEST(test_corrupt_run),
+        FH_TEST(test_spill_asked_by_governor),
+        FH_TEST(test_alloc_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
