@@ -173,6 +173,7 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
     mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
     scfg.gov = gov;
     scfg.name = "bench-sort";
+    scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* memory others give back is waited for */
     scfg.record_size = REC_SIZE;
     scfg.key_size = KEY_SIZE;
     scfg.spill.codec = r->codec;

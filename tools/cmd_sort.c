@@ -419,6 +419,7 @@ static int sort_run(sort_job_t *j)
     mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
     scfg.gov = j->gov;
     scfg.name = "sort";
+    scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* memory others give back is waited for */
     scfg.record_size = o->rec_len;
     scfg.key_size = o->rec_len ? o->key_len : 0;
     scfg.max_record = o->rec_len ? 0 : SORT_MAX_LINE;

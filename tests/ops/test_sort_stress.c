@@ -45,6 +45,7 @@ static void *sorter(void *arg)
     job_t *j = arg;
     mgov_sort_config_t cfg = MGOV_SORT_CONFIG_INIT;
     cfg.gov = j->gov;
+    cfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* they share the budget: wait for it */
     cfg.record_size = j->variable ? 0 : 16;
     cfg.key_size = j->variable ? 0 : 8;
     mgov_sort_t *s;
