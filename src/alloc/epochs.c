@@ -45,17 +45,8 @@ static int new_arena(const mgov_epochs_t *s, mgov_arena_t **out)
 /* Appends a slot; caller holds the lock.  MGOV_ENOMEM when it cannot grow. */
 static int slot_add(mgov_epochs_t *s, uint64_t epoch, mgov_arena_t *a)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 8;
-        epoch_slot_t *grown = mgov__malloc(cap * sizeof *grown);
-        if (!grown)
-            return MGOV_ENOMEM;
-        if (s->n)
-            memcpy(grown, s->slots, s->n * sizeof *grown);
-        free(s->slots);
-        s->slots = grown;
-        s->cap = cap;
-    }
+    if (mgov__array_room(&s->slots, s->n, &s->cap, sizeof *s->slots, 8) != MGOV_OK)
+        return MGOV_ENOMEM;
     s->slots[s->n++] = (epoch_slot_t){ .epoch = epoch, .arena = a, .refs = 0, .retired = false };
     return MGOV_OK;
 }

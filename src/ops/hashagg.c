@@ -40,7 +40,7 @@ void mgov__hashagg_test_constant_hash(mgov_hashagg_t *h)
 
 static int check_config(const mgov_hashagg_config_t *cfg)
 {
-    if (!cfg->gov || cfg->n_inputs > MGOV_HASHAGG_MAX_INPUTS)
+    if (!cfg || !cfg->gov || cfg->n_inputs > MGOV_HASHAGG_MAX_INPUTS)
         return MGOV_EINVAL;
     if (cfg->key_size > UINT32_MAX || cfg->max_key > UINT32_MAX / 2)
         return MGOV_EINVAL;
@@ -49,18 +49,15 @@ static int check_config(const mgov_hashagg_config_t *cfg)
 
 int mgov_hashagg_create(const mgov_hashagg_config_t *cfg, mgov_hashagg_t **out)
 {
-    if (!out)
-        return MGOV_EINVAL;
-    *out = NULL;
-    if (!cfg)
-        return MGOV_EINVAL;
-    int rc = check_config(cfg);
-    if (rc != MGOV_OK)
-        return rc;
-    mgov_hashagg_t *h = mgov__calloc(1, sizeof *h);
-    if (!h)
-        return MGOV_ENOMEM;
-    if ((rc = mgov__agg_layout(&h->lay, cfg->aggs, cfg->n_aggs, cfg->n_inputs)) != MGOV_OK) {
+    int rc = out ? check_config(cfg) : MGOV_EINVAL;
+    if (out)
+        *out = NULL;
+    mgov_hashagg_t *h = rc == MGOV_OK ? mgov__calloc(1, sizeof *h) : NULL;
+    if (rc == MGOV_OK && !h)
+        rc = MGOV_ENOMEM;
+    if (rc == MGOV_OK)
+        rc = mgov__agg_layout(&h->lay, cfg->aggs, cfg->n_aggs, cfg->n_inputs);
+    if (rc != MGOV_OK) {
         free(h);
         return rc;
     }
@@ -90,6 +87,8 @@ int mgov_hashagg_create(const mgov_hashagg_config_t *cfg, mgov_hashagg_t **out)
     h->progress_ctx = cfg->progress_ctx;
     h->pass.bits = mgov__part_plan(&h->op, cfg->spill.block_size != 0);
     h->pass.n = 1u << h->pass.bits;
+    h->pass.sides = 1;
+    h->pass.rec_size = h->rec_fixed;
     h->st.partitions = h->pass.n;
     /* one open writer per partition and a reader stay possible beside the
      * groups: the spill of a pass can always start */
@@ -136,7 +135,7 @@ static int start(mgov_hashagg_t *h)
     h->tmp = p + bk + bv + res;
     h->carry = h->tmp + tmp;
     h->stage = h->key_size ? h->carry + carry : NULL;
-    return mgov__ha_pass_begin(h, 0, UINT64_MAX);
+    return mgov__op_pass_begin(&h->op, &h->pass, 0, UINT64_MAX);
 }
 
 /* Aggregates the batch (a spill request is honoured once per batch). */
@@ -245,10 +244,10 @@ int mgov_hashagg_finish(mgov_hashagg_t *h)
  * all returned (and freed). */
 static int next_in_ram(mgov_hashagg_t *h, mgov_hashagg_group_t *g)
 {
-    mgov__ha_pass_t *ps = &h->pass;
+    mgov__op_pass_t *ps = &h->pass;
     while (h->out_part < ps->n) {
-        mgov__ha_part_t *pt = &ps->parts[h->out_part];
-        if (h->out_row < pt->groups) {
+        mgov__ptab_t *pt = &ps->parts[h->out_part];
+        if (h->out_row < pt->nrows) {
             unsigned char *row = pt->rows.base + h->out_off;
             size_t klen;
             const unsigned char *key = mgov__ha_row_key(h, row, &klen);
@@ -262,12 +261,12 @@ static int next_in_ram(mgov_hashagg_t *h, mgov_hashagg_group_t *g)
         }
         /* the partition is out: its memory goes back (a group returned from
          * it stays valid until this call, and this call is the next) */
-        mgov__ha_part_free(pt);
+        mgov__ptab_free(pt);
         h->out_part++;
         h->out_row = 0;
         h->out_off = 0;
     }
-    mgov__ha_pass_free(h);
+    mgov__op_pass_free(&h->pass);
     return 0;
 }
 
@@ -323,9 +322,8 @@ int mgov_hashagg_stats(const mgov_hashagg_t *h, mgov_hashagg_stats_t *out)
     if (!h || !out)
         return MGOV_EINVAL;
     *out = h->st;
-    out->spill_requests = h->op.spill_requests;
-    out->memory = atomic_load_explicit(&h->op.charged, memory_order_relaxed);
-    out->memory_peak = h->op.charged_peak > out->memory ? h->op.charged_peak : out->memory;
+    mgov__op_stats(&h->op, &out->spill_requests, &out->memory, &out->memory_peak);
+    out->levels = h->pass.deepest;
     return MGOV_OK;
 }
 
@@ -335,7 +333,7 @@ void mgov_hashagg_destroy(mgov_hashagg_t *h)
         return;
     mgov__op_fini(&h->op); /* first, so no op runs while the state goes away */
     mgov_sort_destroy(h->sort);
-    mgov__ha_pass_free(h);
+    mgov__op_pass_free(&h->pass);
     mgov__part_stack_free(&h->todo);
     mgov__gbuf_free(&h->work);
     mgov__gbuf_free(&h->cur);

@@ -75,22 +75,6 @@ uint32_t mgov__agg_finalize(const mgov__agg_layout_t *lay, const unsigned char *
 
 /* ------------------------------------------------------------ partitions */
 
-typedef struct mgov__ha_part {
-    mgov__slots_t slots; /* ops/op_table.h: references to the rows */
-    mgov__gbuf_t rows;
-    uint64_t groups;
-    size_t used;         /* row bytes in use */
-} mgov__ha_part_t;
-
-typedef struct mgov__ha_pass {
-    unsigned level;
-    unsigned bits, n;
-    mgov__ha_part_t *parts;
-    mgov__part_out_t out;   /* the files of its spilled partitions */
-    uint64_t in_bytes;      /* its source file's raw bytes; UINT64_MAX: the input */
-    bool active;
-} mgov__ha_pass_t;
-
 enum { HA_OUT_NONE, HA_OUT_MEM, HA_OUT_SORT, HA_OUT_DONE };
 
 struct mgov_hashagg {
@@ -109,7 +93,7 @@ struct mgov_hashagg {
     void (*progress)(void *ctx, const mgov_hashagg_stats_t *st);
     void *progress_ctx;
 
-    mgov__ha_pass_t pass;
+    mgov__op_pass_t pass;     /* the pass running: partitions, files (ops/op_table.h) */
     mgov__part_stack_t todo;  /* spilled partitions waiting for a pass */
 
     /* work memory: batch, results and scratch states (see hashagg.c) */
@@ -138,7 +122,7 @@ struct mgov_hashagg {
 
 /* ---- hashagg_table.c */
 /* The row of ref. */
-static inline unsigned char *mgov__ha_row(const mgov_hashagg_t *h, const mgov__ha_part_t *pt,
+static inline unsigned char *mgov__ha_row(const mgov_hashagg_t *h, const mgov__ptab_t *pt,
                                           uint64_t ref)
 {
     return pt->rows.base + (ref - 1) * (h->key_size ? h->row_size : 8);
@@ -153,7 +137,7 @@ size_t mgov__ha_row_bytes(const mgov_hashagg_t *h, size_t klen);
  * are to be initialised).  Growth of the table or the rows may be refused:
  * the budget's errors, MGOV_ELIMIT past the operator's limit, with nothing
  * changed. */
-int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, const void *key,
+int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ptab_t *pt, uint64_t hv, const void *key,
                          size_t klen, unsigned char **row, bool *fresh);
 /* Aggregates n records of fixed keys at once (at most MGOV__HA_BATCH),
  * record i's key at keys + i * kstride and its payload at pay + i *
@@ -162,17 +146,7 @@ int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, co
  * mgov__ha_absorb. */
 int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t kstride,
                           const unsigned char *pay, size_t pstride, bool states, unsigned n);
-/* Gives back a partition's table and rows. */
-void mgov__ha_part_free(mgov__ha_part_t *pt);
-/* Bytes a partition holds. */
-static inline uint64_t mgov__ha_part_bytes(const mgov__ha_part_t *pt)
-{
-    return pt->slots.buf.cap + pt->rows.cap;
-}
-
 /* ---- hashagg_pass.c */
-/* Starts a pass at `level` over a source of in_bytes. */
-int mgov__ha_pass_begin(mgov_hashagg_t *h, unsigned level, uint64_t in_bytes);
 /* Aggregates one record: a raw row (values) or partial states (states,
  * 8-aligned), spilling as memory requires. */
 int mgov__ha_absorb(mgov_hashagg_t *h, const void *key, size_t klen, uint64_t hv,
@@ -181,8 +155,6 @@ int mgov__ha_absorb(mgov_hashagg_t *h, const void *key, size_t klen, uint64_t hv
 int mgov__ha_take_request(mgov_hashagg_t *h);
 /* Ends the pass's input: its spilled partitions' files go on the stack. */
 int mgov__ha_pass_end(mgov_hashagg_t *h);
-/* Frees the pass (partitions, open writers). */
-void mgov__ha_pass_free(mgov_hashagg_t *h);
 /* Runs the next file on the stack: a pass (then output from RAM), or the
  * sort fallback.  0 when the stack is empty. */
 int mgov__ha_next_file(mgov_hashagg_t *h);

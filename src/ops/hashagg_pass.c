@@ -47,79 +47,28 @@ static bool budget_error(int rc)
 
 /* -------------------------------------------------------------- the pass */
 
-int mgov__ha_pass_begin(mgov_hashagg_t *h, unsigned level, uint64_t in_bytes)
-{
-    mgov__ha_pass_t *ps = &h->pass;
-    ps->level = level;
-    ps->in_bytes = in_bytes;
-    ps->parts = mgov__calloc(ps->n, sizeof *ps->parts);
-    if (!ps->parts)
-        return MGOV_ENOMEM;
-    for (unsigned p = 0; p < ps->n; p++) {
-        int rc = mgov__slots_init(&h->op, &ps->parts[p].slots);
-        if (rc == MGOV_OK)
-            rc = mgov__op_buf_init(&h->op, &ps->parts[p].rows, 0);
-        if (rc != MGOV_OK)
-            return rc; /* movable buffers map nothing: cannot fail today */
-    }
-    int rc = mgov__part_out_init(&ps->out, &h->op, ps->n, h->rec_fixed);
-    if (rc != MGOV_OK)
-        return rc;
-    ps->active = true;
-    if (level > h->st.levels)
-        h->st.levels = level;
-    return MGOV_OK;
-}
-
-void mgov__ha_pass_free(mgov_hashagg_t *h)
-{
-    mgov__ha_pass_t *ps = &h->pass;
-    if (ps->parts)
-        for (unsigned p = 0; p < ps->n; p++)
-            mgov__ha_part_free(&ps->parts[p]);
-    free(ps->parts);
-    ps->parts = NULL;
-    mgov__part_out_free(&ps->out);
-    ps->active = false;
-}
-
 /* Writes partition q's groups to its file and frees its memory; its later
  * records go to the file too. */
 static int spill_part(mgov_hashagg_t *h, unsigned q)
 {
-    mgov__ha_pass_t *ps = &h->pass;
-    mgov__ha_part_t *pt = &ps->parts[q];
-    int rc = mgov__part_out_begin(&ps->out, q);
+    mgov__op_pass_t *ps = &h->pass;
+    mgov__ptab_t *pt = &ps->parts[q];
+    int rc = mgov__part_out_begin(&h->pass.out[0], q);
     size_t off = 0;
-    for (uint64_t g = 0; g < pt->groups && rc == MGOV_OK; g++) {
+    for (uint64_t g = 0; g < pt->nrows && rc == MGOV_OK; g++) {
         unsigned char *row = pt->rows.base + off;
         size_t klen;
         const unsigned char *key = mgov__ha_row_key(h, row, &klen);
-        rc = mgov__part_put2(&ps->out, q, key, klen, mgov__ha_row_states(h, row), h->lay.size);
+        rc = mgov__part_put2(&h->pass.out[0], q, key, klen, mgov__ha_row_states(h, row), h->lay.size);
         off += mgov__ha_row_bytes(h, klen);
     }
     if (rc != MGOV_OK)
         return rc;
-    mgov__ha_part_free(pt);
+    mgov__ptab_free(pt);
     h->st.partitions_spilled++;
     mgov__op_spilled(&h->op);
     mgov__ha_progress(h);
     return MGOV_OK;
-}
-
-/* The partition in RAM holding the most, or -1. */
-static int largest(const mgov_hashagg_t *h)
-{
-    int best = -1;
-    uint64_t most = 0;
-    for (unsigned p = 0; p < h->pass.n; p++) {
-        uint64_t b = mgov__ha_part_bytes(&h->pass.parts[p]);
-        if (h->pass.parts[p].groups && b > most) {
-            most = b;
-            best = (int)p;
-        }
-    }
-    return best;
 }
 
 /* A growth for partition p failed: spill the largest partition in RAM, or
@@ -127,7 +76,7 @@ static int largest(const mgov_hashagg_t *h)
  * which a spill may always use). */
 static int make_room(mgov_hashagg_t *h, unsigned p)
 {
-    int q = largest(h);
+    int q = mgov__op_pass_largest(&h->pass);
     return spill_part(h, q >= 0 ? (unsigned)q : p);
 }
 
@@ -135,7 +84,7 @@ int mgov__ha_take_request(mgov_hashagg_t *h)
 {
     if (!mgov__op_take_request(&h->op))
         return MGOV_OK;
-    int q = largest(h);
+    int q = mgov__op_pass_largest(&h->pass);
     return q >= 0 ? spill_part(h, (unsigned)q) : MGOV_OK;
 }
 
@@ -147,16 +96,16 @@ static int write_record(mgov_hashagg_t *h, unsigned p, const void *key, size_t k
         mgov__agg_init(&h->lay, h->tmp, values);
         states = h->tmp;
     }
-    return mgov__part_put2(&h->pass.out, p, key, klen, states, h->lay.size);
+    return mgov__part_put2(&h->pass.out[0], p, key, klen, states, h->lay.size);
 }
 
 int mgov__ha_absorb(mgov_hashagg_t *h, const void *key, size_t klen, uint64_t hv,
                     const mgov_value_t *values, const unsigned char *states)
 {
-    mgov__ha_pass_t *ps = &h->pass;
+    mgov__op_pass_t *ps = &h->pass;
     unsigned p = mgov__part_of(hv, ps->bits);
     for (;;) {
-        if (mgov__part_out_open(&ps->out, p))
+        if (mgov__part_out_open(&h->pass.out[0], p))
             return write_record(h, p, key, klen, values, states);
         unsigned char *row;
         bool fresh;
@@ -184,11 +133,11 @@ int mgov__ha_absorb(mgov_hashagg_t *h, const void *key, size_t klen, uint64_t hv
 
 int mgov__ha_pass_end(mgov_hashagg_t *h)
 {
-    mgov__ha_pass_t *ps = &h->pass;
+    mgov__op_pass_t *ps = &h->pass;
     int rc = MGOV_OK;
     for (unsigned p = 0; p < ps->n && rc == MGOV_OK; p++) {
         mgov__part_file_t f;
-        if ((rc = mgov__part_finish(&ps->out, p, &f)) != MGOV_OK || !f.file)
+        if ((rc = mgov__part_finish(&h->pass.out[0], p, &f)) != MGOV_OK || !f.file)
             continue;
         f.level = ps->level + 1;
         f.parent_bytes = ps->in_bytes;
@@ -202,7 +151,7 @@ int mgov__ha_pass_end(mgov_hashagg_t *h)
         if ((rc = mgov__part_stack_push(&h->todo, &f)) != MGOV_OK)
             mgov_spill_file_destroy(f.file);
     }
-    mgov__part_out_free(&ps->out); /* the rest (after an error) is removed */
+    mgov__part_out_free(&h->pass.out[0]); /* the rest (after an error) is removed */
     return rc;
 }
 
@@ -334,7 +283,7 @@ int mgov__ha_next_file(mgov_hashagg_t *h)
         h->out = HA_OUT_SORT;
         return 1;
     }
-    rc = mgov__ha_pass_begin(h, f.level, f.bytes);
+    rc = mgov__op_pass_begin(&h->op, &h->pass, f.level, f.bytes);
     if (rc == MGOV_OK)
         rc = read_file(h, &f);
     mgov_spill_file_destroy(f.file);

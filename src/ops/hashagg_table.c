@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "ops/hashagg_internal.h"
-#include "sys/sys.h"
 
 
 static size_t round8(size_t n)
@@ -65,49 +64,17 @@ static inline __attribute__((always_inline)) bool key_eq(const mgov_hashagg_t *h
     return len == klen && (klen == 0 || memcmp(row + sizeof len, key, klen) == 0);
 }
 
-/* MGOV_ELIMIT when `more` bytes would take the operator past its limit. */
-static int within_limit(const mgov_hashagg_t *h, uint64_t more)
+/* A row as the shared walks see it: every row has its group's slot. */
+static bool row_of(const void *ctx, const unsigned char *row, const unsigned char **key,
+                   size_t *klen, size_t *bytes)
 {
-    uint64_t now = atomic_load_explicit(&h->op.charged, memory_order_relaxed);
-    return now + more > h->limit ? MGOV_ELIMIT : MGOV_OK;
-}
-
-/* The rows of a partition, in order, for the slot array's growth. */
-typedef struct walk {
-    const mgov_hashagg_t *h;
-    const mgov__ha_part_t *pt;
-    size_t off;
-} walk_t;
-
-static bool each_row(void *ctx, uint64_t i, uint64_t *hv, uint64_t *ref)
-{
-    walk_t *w = ctx;
-    if (i >= w->pt->groups)
-        return false;
-    const unsigned char *row = w->pt->rows.base + w->off;
-    size_t klen;
-    const unsigned char *key = mgov__ha_row_key(w->h, row, &klen);
-    *hv = mgov__part_hash(key, klen, w->h->pass.level, w->h->const_hash);
-    *ref = w->h->key_size ? i + 1 : w->off / 8 + 1;
-    w->off += mgov__ha_row_bytes(w->h, klen);
+    const mgov_hashagg_t *h = ctx;
+    *key = mgov__ha_row_key(h, row, klen);
+    *bytes = mgov__ha_row_bytes(h, *klen);
     return true;
 }
 
-static int rows_grow(mgov_hashagg_t *h, mgov__ha_part_t *pt, size_t need)
-{
-    int rc = within_limit(h, mgov__page_round(need) - pt->rows.cap);
-    if (rc != MGOV_OK)
-        return rc;
-    /* grow by doubling up to a step: small partitions stay small */
-    size_t want = need + (pt->rows.cap < h->step ? pt->rows.cap + 4096 : h->step);
-    uint64_t now = atomic_load_explicit(&h->op.charged, memory_order_relaxed);
-    uint64_t room = h->limit > now ? h->limit - now : 0;
-    if (mgov__page_round(want) - pt->rows.cap > room)
-        want = need; /* the step would pass the limit: only what is needed */
-    return mgov__op_grow(&h->op, &pt->rows, need, want, 0, MGOV__GBUF_POPULATE);
-}
-
-int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, const void *key,
+int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ptab_t *pt, uint64_t hv, const void *key,
                          size_t klen, unsigned char **row, bool *fresh)
 {
     if (pt->slots.mask) {
@@ -122,18 +89,18 @@ int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, co
         }
     }
     /* a new group: the slot first, then its row */
-    walk_t w = { h, pt, 0 };
-    int rc = mgov__slots_reserve(&h->op, &pt->slots, h->limit, each_row, &w);
+    mgov__row_layout_t lay = { row_of, h, h->key_size != 0, h->pass.level, h->const_hash };
+    int rc = mgov__ptab_slot_reserve(&h->op, pt, h->limit, &lay);
     if (rc != MGOV_OK)
         return rc;
     size_t rb = mgov__ha_row_bytes(h, klen);
-    if (pt->used + rb > pt->rows.cap && (rc = rows_grow(h, pt, pt->used + rb)) != MGOV_OK)
+    if ((rc = mgov__ptab_rows_reserve(&h->op, pt, pt->used + rb, h->limit)) != MGOV_OK)
         return rc;
     unsigned char *r = pt->rows.base + pt->used;
     uint64_t ref;
     if (h->key_size) {
         memcpy(r, key, h->key_size);
-        ref = pt->groups + 1;
+        ref = pt->nrows + 1;
     } else {
         uint32_t len = (uint32_t)klen;
         memcpy(r, &len, sizeof len);
@@ -143,14 +110,14 @@ int mgov__ha_find_or_add(mgov_hashagg_t *h, mgov__ha_part_t *pt, uint64_t hv, co
     }
     mgov__slots_put(&pt->slots, hv, ref);
     pt->used += rb;
-    pt->groups++;
+    pt->nrows++;
     *row = r;
     *fresh = true;
     return MGOV_OK;
 }
 
 /* The row of an existing group of a fixed key, or NULL. */
-static inline unsigned char *find_fixed(const mgov_hashagg_t *h, const mgov__ha_part_t *pt,
+static inline unsigned char *find_fixed(const mgov_hashagg_t *h, const mgov__ptab_t *pt,
                                         uint64_t hv, const unsigned char *key)
 {
     uint64_t i = mgov__slots_first(&pt->slots, hv), ref;
@@ -166,20 +133,20 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t k
                           const unsigned char *pay, size_t pstride, bool states, unsigned n)
 {
     uint64_t hv[MGOV__HA_BATCH];
-    mgov__ha_part_t *pts[MGOV__HA_BATCH];
-    mgov__ha_pass_t *ps = &h->pass;
+    mgov__ptab_t *pts[MGOV__HA_BATCH];
+    mgov__op_pass_t *ps = &h->pass;
     size_t ks = h->key_size;
     /* three sweeps, so the cache misses of a sweep overlap: slots, rows,
      * then the work */
     for (unsigned i = 0; i < n; i++) {
         hv[i] = mgov__part_hash(keys + i * kstride, ks, ps->level, h->const_hash);
         unsigned p = mgov__part_of(hv[i], ps->bits);
-        pts[i] = mgov__part_out_open(&ps->out, p) ? NULL : &ps->parts[p];
+        pts[i] = mgov__part_out_open(&h->pass.out[0], p) ? NULL : &ps->parts[p];
         if (pts[i] && pts[i]->slots.mask)
             __builtin_prefetch(mgov__slots_home(&pts[i]->slots, hv[i]));
     }
     for (unsigned i = 0; i < n; i++) {
-        const mgov__ha_part_t *pt = pts[i];
+        const mgov__ptab_t *pt = pts[i];
         if (!pt || !pt->slots.mask)
             continue;
         uint64_t s = *mgov__slots_home(&pt->slots, hv[i]);
@@ -192,7 +159,7 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t k
     for (unsigned i = 0; i < n; i++) {
         const unsigned char *key = keys + i * kstride, *p = pay + i * pstride;
         const mgov_value_t *v = states ? NULL : (const mgov_value_t *)(const void *)p;
-        mgov__ha_part_t *pt = pts[i];
+        mgov__ptab_t *pt = pts[i];
         unsigned char *row;
         if (pt && pt->slots.mask && (row = find_fixed(h, pt, hv[i], key)) != NULL) {
             if (states)
@@ -205,18 +172,11 @@ int mgov__ha_absorb_batch(mgov_hashagg_t *h, const unsigned char *keys, size_t k
         int rc = mgov__ha_absorb(h, key, ks, hv[i], v, states ? p : NULL);
         if (rc != MGOV_OK)
             return rc;
-        if (mgov__part_out_open(&ps->out, mgov__part_of(hv[i], ps->bits)))
+        if (mgov__part_out_open(&h->pass.out[0], mgov__part_of(hv[i], ps->bits)))
             for (unsigned j = i + 1; j < n; j++) /* spilled meanwhile: revisit */
-                if (pts[j] && mgov__part_out_open(&ps->out, mgov__part_of(hv[j], ps->bits)))
+                if (pts[j] && mgov__part_out_open(&h->pass.out[0], mgov__part_of(hv[j], ps->bits)))
                     pts[j] = NULL;
     }
     return MGOV_OK;
 }
 
-void mgov__ha_part_free(mgov__ha_part_t *pt)
-{
-    mgov__slots_free(&pt->slots);
-    mgov__gbuf_free(&pt->rows);
-    pt->groups = 0;
-    pt->used = 0;
-}

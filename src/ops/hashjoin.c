@@ -65,6 +65,8 @@ int mgov_hashjoin_create(const mgov_hashjoin_config_t *cfg, mgov_hashjoin_t **ou
     j->progress_ctx = cfg->progress_ctx;
     j->pass.bits = mgov__part_plan(&j->op, cfg->spill.block_size != 0);
     j->pass.n = 1u << j->pass.bits;
+    j->pass.sides = 2; /* HJ_SIDE_BUILD, HJ_SIDE_PROBE */
+    j->pass.rec_size = 0;
     j->st.partitions = j->pass.n;
     /* a writer per partition and side, and two readers, stay possible
      * beside the build rows: a spill can always open its files */
@@ -96,7 +98,7 @@ static int check_lengths(const mgov_hashjoin_t *j, const void *key, size_t klen,
 
 static int start(mgov_hashjoin_t *j)
 {
-    return j->pass.active ? MGOV_OK : mgov__hj_pass_begin(j, 0, UINT64_MAX);
+    return j->pass.active ? MGOV_OK : mgov__op_pass_begin(&j->op, &j->pass, 0, UINT64_MAX);
 }
 
 int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, const void *payload,
@@ -112,7 +114,7 @@ int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, con
     if (rc == MGOV_OK)
         rc = mgov__hj_take_request(j);
     if (rc == MGOV_OK)
-        rc = mgov__hj_build_row(j, key, key_len, payload, payload_len, 0);
+        rc = mgov__hj_build_row_hv(j, mgov__hj_hash(j, key, key_len), key, key_len, payload, payload_len, 0);
     if (rc != MGOV_OK)
         return mgov__op_fail(&j->op, rc);
     j->st.build_rows++;
@@ -121,17 +123,26 @@ int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, con
 
 #define BATCH 256
 
-int mgov_hashjoin_build_batch(mgov_hashjoin_t *j, const void *keys, const void *payloads,
-                              size_t payload_size, size_t n)
+/* The checks of a batch call: MGOV_OK, the sticky failure, or MGOV_EINVAL
+ * (bad arguments, variable keys, or the phase is not `probing`). */
+static int batch_check(const mgov_hashjoin_t *j, const void *keys, const void *payloads,
+                       size_t payload_size, size_t n, bool probing)
 {
     if (!j || !j->key_size || (!keys && n) || (!payloads && payload_size && n) ||
         payload_size > j->max_payload)
         return MGOV_EINVAL;
     if (j->op.failed)
         return j->op.failed;
-    if (j->build_done)
-        return MGOV_EINVAL;
-    int rc = start(j);
+    return j->build_done != probing || j->probe_done ? MGOV_EINVAL : MGOV_OK;
+}
+
+int mgov_hashjoin_build_batch(mgov_hashjoin_t *j, const void *keys, const void *payloads,
+                              size_t payload_size, size_t n)
+{
+    int rc = batch_check(j, keys, payloads, payload_size, n, false);
+    if (rc != MGOV_OK)
+        return rc;
+    rc = start(j);
     uint64_t hv[BATCH];
     const unsigned char *k = keys, *p = payloads;
     for (size_t i = 0; i < n && rc == MGOV_OK; i += BATCH) {
@@ -188,7 +199,7 @@ int mgov_hashjoin_probe(mgov_hashjoin_t *j, const void *key, size_t key_len, con
         memcpy(k, key, key_len);
     if (payload_len)
         memcpy(k + key_len, payload, payload_len);
-    rc = mgov__hj_probe_row(j, k, key_len, k + key_len, payload_len, 0);
+    rc = mgov__hj_probe_row_hv(j, mgov__hj_hash(j, k, key_len), k, key_len, k + key_len, payload_len, 0);
     if (rc < 0)
         return mgov__op_fail(&j->op, rc);
     if (rc == 1)
@@ -219,16 +230,12 @@ static int batch_advance(mgov_hashjoin_t *j)
 int mgov_hashjoin_probe_batch(mgov_hashjoin_t *j, const void *keys, const void *payloads,
                               size_t payload_size, size_t n)
 {
-    if (!j || !j->key_size || (!keys && n) || (!payloads && payload_size && n) ||
-        payload_size > j->max_payload)
-        return MGOV_EINVAL;
-    if (j->op.failed)
-        return j->op.failed;
-    if (!j->build_done || j->probe_done)
-        return MGOV_EINVAL;
+    int rc = batch_check(j, keys, payloads, payload_size, n, true);
+    if (rc != MGOV_OK)
+        return rc;
     if (j->state != HJ_IDLE)
         return MGOV_EBUSY;
-    int rc = mgov__hj_take_request(j);
+    rc = mgov__hj_take_request(j);
     /* the copy: keys, payloads, then the hashes (8-aligned) */
     size_t rows = n * (j->key_size + payload_size), at = (rows + 7) & ~(size_t)7;
     size_t need = at + n * sizeof(uint64_t);
@@ -295,36 +302,21 @@ int mgov_hashjoin_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
             if (rc == 0)
                 j->state = HJ_IDLE;
             break;
-        case HJ_UNMATCHED:
-            rc = mgov__hj_unmatched_next(j, out);
-            if (rc == 0) {
-                j->state = HJ_PAIRS;
+        case HJ_UNMATCHED: rc = mgov__hj_unmatched_next(j, out); break;
+        case HJ_FILE: rc = mgov__hj_file_next(j, out); break;
+        case HJ_CHUNK: rc = mgov__hj_chunk_next(j, out); break;
+        case HJ_PAIRS: /* sets the state of the pair it starts */
+            if ((rc = mgov__hj_pair_start(j)) > 0)
                 continue;
-            }
-            break;
-        case HJ_PAIRS:
-            rc = mgov__hj_pair_start(j);
-            if (rc == 0)
-                j->state = HJ_DONE;
-            if (rc >= 0)
-                continue;
-            break;
-        case HJ_FILE:
-            rc = mgov__hj_file_next(j, out);
-            if (rc == 0) {
-                j->state = HJ_UNMATCHED;
-                continue;
-            }
-            break;
-        case HJ_CHUNK:
-            rc = mgov__hj_chunk_next(j, out);
-            if (rc == 0) {
-                j->state = HJ_PAIRS;
-                continue;
-            }
             break;
         default: /* HJ_IDLE, HJ_DONE */
             return 0;
+        }
+        if (rc == 0 && j->state != HJ_PROBE && j->state != HJ_IDLE) {
+            /* that state is over: the one after it */
+            j->state = j->state == HJ_FILE ? HJ_UNMATCHED
+                       : j->state == HJ_PAIRS ? HJ_DONE : HJ_PAIRS;
+            continue;
         }
         if (rc < 0)
             return mgov__op_fail(&j->op, rc);
@@ -339,9 +331,8 @@ int mgov_hashjoin_stats(const mgov_hashjoin_t *j, mgov_hashjoin_stats_t *out)
     if (!j || !out)
         return MGOV_EINVAL;
     *out = j->st;
-    out->spill_requests = j->op.spill_requests;
-    out->memory = atomic_load_explicit(&j->op.charged, memory_order_relaxed);
-    out->memory_peak = j->op.charged_peak > out->memory ? j->op.charged_peak : out->memory;
+    mgov__op_stats(&j->op, &out->spill_requests, &out->memory, &out->memory_peak);
+    out->levels = j->pass.deepest;
     return MGOV_OK;
 }
 
@@ -353,7 +344,7 @@ void mgov_hashjoin_destroy(mgov_hashjoin_t *j)
     mgov__hj_chunk_free(j);
     mgov_spill_reader_close(j->pr);
     mgov_spill_file_destroy(j->pfile.file);
-    mgov__hj_pass_free(j);
+    mgov__op_pass_free(&j->pass);
     mgov__part_stack_free(&j->todo);
     mgov__gbuf_free(&j->curbuf);
     mgov__gbuf_free(&j->pend);

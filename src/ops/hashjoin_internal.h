@@ -48,22 +48,6 @@
 
 enum { HJ_SIDE_BUILD = 0, HJ_SIDE_PROBE = 1, HJ_SIDE_CHUNKED = 2 };
 
-typedef struct mgov__hj_part {
-    mgov__slots_t slots;
-    mgov__gbuf_t rows;
-    size_t used;     /* row bytes in use */
-    uint64_t nrows;
-} mgov__hj_part_t;
-
-typedef struct mgov__hj_pass {
-    unsigned level;
-    unsigned bits, n;
-    mgov__hj_part_t *parts;
-    mgov__part_out_t bout, pout; /* the files of spilled partitions, per side */
-    uint64_t in_bytes;           /* its build file's bytes; UINT64_MAX: the pushed input */
-    bool active;
-} mgov__hj_pass_t;
-
 /* The probe row being joined. */
 typedef struct mgov__hj_cur {
     bool active;
@@ -73,7 +57,7 @@ typedef struct mgov__hj_cur {
     const unsigned char *key, *payload;
     size_t klen, plen;
     uint64_t hv;
-    mgov__hj_part_t *pt;
+    mgov__ptab_t *pt;
     uint64_t next;     /* the next build row to look at (reference); 0: lookup first */
     bool looked;       /* the slot lookup was made */
     bool done;         /* its matches are all out */
@@ -131,7 +115,7 @@ struct mgov_hashjoin {
     void (*progress)(void *ctx, const mgov_hashjoin_stats_t *st);
     void *progress_ctx;
 
-    mgov__hj_pass_t pass;
+    mgov__op_pass_t pass;        /* the pass running: partitions, their files per side */
     mgov__part_stack_t todo;     /* spilled pairs: the build file on top of its probe file */
     int state;                   /* HJ_* */
     mgov__hj_cur_t cur;
@@ -155,7 +139,7 @@ struct mgov_hashjoin {
 
 /* ---- hashjoin_table.c */
 /* A row's parts. */
-static inline unsigned char *mgov__hj_row(const mgov__hj_part_t *pt, uint64_t ref)
+static inline unsigned char *mgov__hj_row(const mgov__ptab_t *pt, uint64_t ref)
 {
     return pt->rows.base + (ref - 1) * 8;
 }
@@ -166,24 +150,20 @@ void mgov__hj_row_parts(const unsigned char *row, const unsigned char **key, siz
 size_t mgov__hj_row_bytes(size_t klen, size_t plen);
 /* Adds a build row to pt (chained after the first row of its key).
  * Refusals (budget, MGOV_ELIMIT past the limit) change nothing. */
-int mgov__hj_add(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const void *key,
+int mgov__hj_add(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
                  size_t klen, const void *payload, size_t plen, bool matched);
 /* The first row of key in pt (reference), or 0. */
-uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__hj_part_t *pt, uint64_t hv,
+uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__ptab_t *pt, uint64_t hv,
                        const void *key, size_t klen);
-void mgov__hj_part_free(mgov__hj_part_t *pt);
-static inline uint64_t mgov__hj_part_bytes(const mgov__hj_part_t *pt)
-{
-    return pt->slots.buf.cap + pt->rows.cap;
-}
 
 /* ---- hashjoin_pass.c */
-int mgov__hj_pass_begin(mgov_hashjoin_t *j, unsigned level, uint64_t in_bytes);
-void mgov__hj_pass_free(mgov_hashjoin_t *j);
-/* A build row into the pass (RAM, or its partition's file); _hv when its
- * hash at the pass's level is known. */
-int mgov__hj_build_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
-                       size_t plen, unsigned flags);
+/* A key's hash at the pass's level. */
+static inline uint64_t mgov__hj_hash(const mgov_hashjoin_t *j, const void *key, size_t klen)
+{
+    return mgov__part_hash(key, klen, j->pass.level, j->const_hash);
+}
+/* A build row into the pass (RAM, or its partition's file); hv is its
+ * hash (mgov__hj_hash). */
 int mgov__hj_build_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
                           const void *payload, size_t plen, unsigned flags);
 /* The first two stages of a batch: the hashes of n fixed keys (stride
@@ -197,8 +177,6 @@ void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n);
 int mgov__hj_take_request(mgov_hashjoin_t *j);
 /* Routes a probe row: to its spilled partition's file (returns 0), or makes
  * it the current row (returns 1). */
-int mgov__hj_probe_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
-                       size_t plen, unsigned flags);
 int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
                           const void *payload, size_t plen, unsigned flags);
 /* The next output row of the current probe row: 1, or 0 when it has no

@@ -65,37 +65,34 @@ static bool probe_side_output(const mgov_hashjoin_t *j)
 
 /* ----------------------------------------------------------------- records */
 
+/* A record's pieces: its header (flags, and a variable key's length) into
+ * hdr, then the key and the payload. */
+static void record_pieces(const mgov_hashjoin_t *j, unsigned char hdr[11], unsigned flags,
+                          const void *key, size_t klen, const void *payload, size_t plen,
+                          mgov__piece_t pc[3])
+{
+    hdr[0] = (unsigned char)flags;
+    size_t h = 1 + (j->key_size ? 0 : mgov__leb_put(hdr + 1, klen));
+    pc[0] = (mgov__piece_t){ hdr, h };
+    pc[1] = (mgov__piece_t){ key, klen };
+    pc[2] = (mgov__piece_t){ payload, plen };
+}
+
 static int put_record(mgov_hashjoin_t *j, mgov__part_out_t *po, unsigned p, unsigned flags,
                       const void *key, size_t klen, const void *payload, size_t plen)
 {
-    unsigned char hdr[6];
-    size_t h = 0;
-    hdr[h++] = (unsigned char)flags;
-    if (!j->key_size) {
-        uint32_t v = (uint32_t)klen;
-        do {
-            hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-            v >>= 7;
-        } while (v);
-    }
-    mgov__piece_t pc[3] = { { hdr, h }, { key, klen }, { payload, plen } };
+    unsigned char hdr[11];
+    mgov__piece_t pc[3];
+    record_pieces(j, hdr, flags, key, klen, payload, plen, pc);
     return mgov__part_putv(po, p, pc, 3);
 }
 
 static int write_record(mgov_hashjoin_t *j, mgov_spill_writer_t *w, unsigned flags,
                         const void *key, size_t klen, const void *payload, size_t plen)
 {
-    unsigned char hdr[6];
-    size_t h = 0;
-    hdr[h++] = (unsigned char)flags;
-    if (!j->key_size) {
-        uint32_t v = (uint32_t)klen;
-        do {
-            hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-            v >>= 7;
-        } while (v);
-    }
-    mgov__piece_t pc[3] = { { hdr, h }, { key, klen }, { payload, plen } };
+    unsigned char hdr[11];
+    mgov__piece_t pc[3];
+    record_pieces(j, hdr, flags, key, klen, payload, plen, pc);
     return mgov__rec_putv(w, 0, pc, 3);
 }
 
@@ -133,95 +130,42 @@ static int parse_record(const mgov_hashjoin_t *j, const unsigned char *rec, size
 
 /* ---------------------------------------------------------------- the pass */
 
-int mgov__hj_pass_begin(mgov_hashjoin_t *j, unsigned level, uint64_t in_bytes)
-{
-    mgov__hj_pass_t *ps = &j->pass;
-    ps->level = level;
-    ps->in_bytes = in_bytes;
-    ps->parts = mgov__calloc(ps->n, sizeof *ps->parts);
-    if (!ps->parts)
-        return MGOV_ENOMEM;
-    for (unsigned p = 0; p < ps->n; p++) {
-        int rc = mgov__slots_init(&j->op, &ps->parts[p].slots);
-        if (rc == MGOV_OK)
-            rc = mgov__op_buf_init(&j->op, &ps->parts[p].rows, 0);
-        if (rc != MGOV_OK)
-            return rc;
-    }
-    int rc = mgov__part_out_init(&ps->bout, &j->op, ps->n, 0);
-    if (rc == MGOV_OK)
-        rc = mgov__part_out_init(&ps->pout, &j->op, ps->n, 0);
-    if (rc != MGOV_OK)
-        return rc;
-    ps->active = true;
-    if (level > j->st.levels)
-        j->st.levels = level;
-    return MGOV_OK;
-}
-
-void mgov__hj_pass_free(mgov_hashjoin_t *j)
-{
-    mgov__hj_pass_t *ps = &j->pass;
-    if (ps->parts)
-        for (unsigned p = 0; p < ps->n; p++)
-            mgov__hj_part_free(&ps->parts[p]);
-    free(ps->parts);
-    ps->parts = NULL;
-    mgov__part_out_free(&ps->bout);
-    mgov__part_out_free(&ps->pout);
-    ps->active = false;
-}
-
 /* Writes partition q's build rows (with their matched bits) to its build
  * file and frees them; its later rows of both sides go to its files. */
 static int spill_part(mgov_hashjoin_t *j, unsigned q)
 {
-    mgov__hj_pass_t *ps = &j->pass;
-    mgov__hj_part_t *pt = &ps->parts[q];
-    int rc = mgov__part_out_begin(&ps->bout, q);
+    mgov__op_pass_t *ps = &j->pass;
+    mgov__ptab_t *pt = &ps->parts[q];
+    int rc = mgov__part_out_begin(&j->pass.out[HJ_SIDE_BUILD], q);
     for (size_t off = 0; off < pt->used && rc == MGOV_OK;) {
         const unsigned char *row = pt->rows.base + off, *key, *payload;
         size_t klen, plen;
         mgov__hj_row_parts(row, &key, &klen, &payload, &plen);
         unsigned flags = mgov__hj_row_word(row) & MGOV__HJ_MATCHED ? MGOV__HJ_F_MATCHED : 0;
-        rc = put_record(j, &ps->bout, q, flags, key, klen, payload, plen);
+        rc = put_record(j, &j->pass.out[HJ_SIDE_BUILD], q, flags, key, klen, payload, plen);
         off += mgov__hj_row_bytes(klen, plen);
     }
     if (rc != MGOV_OK)
         return rc;
-    mgov__hj_part_free(pt);
+    mgov__ptab_free(pt);
     j->st.partitions_spilled++;
     mgov__op_spilled(&j->op);
     mgov__hj_progress(j);
     return MGOV_OK;
 }
 
-static int largest(const mgov_hashjoin_t *j)
-{
-    int best = -1;
-    uint64_t most = 0;
-    for (unsigned p = 0; p < j->pass.n; p++) {
-        uint64_t b = mgov__hj_part_bytes(&j->pass.parts[p]);
-        if (j->pass.parts[p].nrows && b > most) {
-            most = b;
-            best = (int)p;
-        }
-    }
-    return best;
-}
-
 int mgov__hj_take_request(mgov_hashjoin_t *j)
 {
     if (!mgov__op_take_request(&j->op) || !j->pass.active || !j->pass.parts)
         return MGOV_OK;
-    int q = largest(j);
+    int q = mgov__op_pass_largest(&j->pass);
     return q >= 0 ? spill_part(j, (unsigned)q) : MGOV_OK;
 }
 
 void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size_t kstride,
                              size_t n, uint64_t *hv)
 {
-    mgov__hj_pass_t *ps = &j->pass;
+    mgov__op_pass_t *ps = &j->pass;
     for (size_t i = 0; i < n; i++)
         hv[i] = mgov__part_hash(keys + i * kstride, j->key_size, ps->level, j->const_hash);
     mgov__hj_prefetch_hv(j, hv, n);
@@ -229,14 +173,14 @@ void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size
 
 void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n)
 {
-    mgov__hj_pass_t *ps = &j->pass;
+    mgov__op_pass_t *ps = &j->pass;
     for (size_t i = 0; i < n; i++) {
-        const mgov__hj_part_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
+        const mgov__ptab_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
         if (pt->slots.mask)
             __builtin_prefetch(mgov__slots_home(&pt->slots, hv[i]));
     }
     for (size_t i = 0; i < n; i++) {
-        const mgov__hj_part_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
+        const mgov__ptab_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
         if (!pt->slots.mask)
             continue;
         uint64_t s = *mgov__slots_home(&pt->slots, hv[i]);
@@ -245,35 +189,28 @@ void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n)
     }
 }
 
-int mgov__hj_build_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
-                       size_t plen, unsigned flags)
-{
-    uint64_t hv = mgov__part_hash(key, klen, j->pass.level, j->const_hash);
-    return mgov__hj_build_row_hv(j, hv, key, klen, payload, plen, flags);
-}
-
 int mgov__hj_build_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
                           const void *payload, size_t plen, unsigned flags)
 {
-    mgov__hj_pass_t *ps = &j->pass;
+    mgov__op_pass_t *ps = &j->pass;
     unsigned p = mgov__part_of(hv, ps->bits);
     for (;;) {
-        if (mgov__part_out_open(&ps->bout, p))
-            return put_record(j, &ps->bout, p, flags, key, klen, payload, plen);
+        if (mgov__part_out_open(&j->pass.out[HJ_SIDE_BUILD], p))
+            return put_record(j, &j->pass.out[HJ_SIDE_BUILD], p, flags, key, klen, payload, plen);
         int rc = mgov__hj_add(j, &ps->parts[p], hv, key, klen, payload, plen,
                               flags & MGOV__HJ_F_MATCHED);
         if (rc == MGOV_OK || !budget_error(rc))
             return rc;
         /* no room: the largest partition in RAM goes to disk, or with none,
          * this row's own (its writer comes from spill staging) */
-        int q = largest(j);
+        int q = mgov__op_pass_largest(&j->pass);
         if ((rc = spill_part(j, q >= 0 ? (unsigned)q : p)) != MGOV_OK)
             return rc;
     }
 }
 
 /* Makes (key, payload) the current probe row, joined against pt. */
-static void cur_set(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const void *key,
+static void cur_set(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
                     size_t klen, const void *payload, size_t plen, unsigned flags, bool final)
 {
     mgov__hj_cur_t *c = &j->cur;
@@ -282,24 +219,17 @@ static void cur_set(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const 
                            .pt = pt };
 }
 
-int mgov__hj_probe_row(mgov_hashjoin_t *j, const void *key, size_t klen, const void *payload,
-                       size_t plen, unsigned flags)
-{
-    uint64_t hv = mgov__part_hash(key, klen, j->pass.level, j->const_hash);
-    return mgov__hj_probe_row_hv(j, hv, key, klen, payload, plen, flags);
-}
-
 int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
                           const void *payload, size_t plen, unsigned flags)
 {
-    mgov__hj_pass_t *ps = &j->pass;
+    mgov__op_pass_t *ps = &j->pass;
     unsigned p = mgov__part_of(hv, ps->bits);
-    if (mgov__part_out_open(&ps->bout, p)) {
+    if (mgov__part_out_open(&j->pass.out[HJ_SIDE_BUILD], p)) {
         /* its partition is on disk: joined when the pair is read back,
          * unless nothing could come of it */
-        if (!probe_side_output(j) && ps->bout.records[p] == 0)
+        if (!probe_side_output(j) && j->pass.out[HJ_SIDE_BUILD].records[p] == 0)
             return 0;
-        int rc = put_record(j, &ps->pout, p, flags, key, klen, payload, plen);
+        int rc = put_record(j, &j->pass.out[HJ_SIDE_PROBE], p, flags, key, klen, payload, plen);
         return rc < 0 ? rc : 0;
     }
     if (!probe_side_output(j) && ps->parts[p].nrows == 0)
@@ -379,15 +309,15 @@ int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
 
 int mgov__hj_pass_end(mgov_hashjoin_t *j)
 {
-    mgov__hj_pass_t *ps = &j->pass;
+    mgov__op_pass_t *ps = &j->pass;
     int rc = MGOV_OK;
     for (unsigned p = 0; p < ps->n && rc == MGOV_OK; p++) {
-        if (!mgov__part_out_open(&ps->bout, p))
+        if (!mgov__part_out_open(&j->pass.out[HJ_SIDE_BUILD], p))
             continue;
         mgov__part_file_t fb, fp;
-        if ((rc = mgov__part_finish(&ps->bout, p, &fb)) != MGOV_OK)
+        if ((rc = mgov__part_finish(&j->pass.out[HJ_SIDE_BUILD], p, &fb)) != MGOV_OK)
             break;
-        if ((rc = mgov__part_finish(&ps->pout, p, &fp)) != MGOV_OK) {
+        if ((rc = mgov__part_finish(&j->pass.out[HJ_SIDE_PROBE], p, &fp)) != MGOV_OK) {
             mgov_spill_file_destroy(fb.file);
             break;
         }
@@ -413,8 +343,8 @@ int mgov__hj_pass_end(mgov_hashjoin_t *j)
             mgov_spill_file_destroy(fb.file); /* its probe file is on the stack: freed there */
         }
     }
-    mgov__part_out_free(&ps->bout);
-    mgov__part_out_free(&ps->pout);
+    mgov__part_out_free(&j->pass.out[HJ_SIDE_BUILD]);
+    mgov__part_out_free(&j->pass.out[HJ_SIDE_PROBE]);
     j->out_part = 0;
     j->out_off = 0;
     return rc;
@@ -422,9 +352,9 @@ int mgov__hj_pass_end(mgov_hashjoin_t *j)
 
 int mgov__hj_unmatched_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
 {
-    mgov__hj_pass_t *ps = &j->pass;
+    mgov__op_pass_t *ps = &j->pass;
     while (ps->parts && j->out_part < ps->n) {
-        mgov__hj_part_t *pt = &ps->parts[j->out_part];
+        mgov__ptab_t *pt = &ps->parts[j->out_part];
         while (needs_build_flags(j) && j->out_off < pt->used) {
             const unsigned char *row = pt->rows.base + j->out_off, *key, *payload;
             size_t klen, plen;
@@ -439,11 +369,11 @@ int mgov__hj_unmatched_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         }
         /* walked: its memory goes back (the row returned last is released
          * by this very call) */
-        mgov__hj_part_free(pt);
+        mgov__ptab_free(pt);
         j->out_part++;
         j->out_off = 0;
     }
-    mgov__hj_pass_free(j);
+    mgov__op_pass_free(&j->pass);
     return 0;
 }
 
@@ -532,7 +462,7 @@ int mgov__hj_pair_start(mgov_hashjoin_t *j)
         j->state = HJ_CHUNK;
         return 1;
     }
-    rc = mgov__hj_pass_begin(j, fb.level, fb.bytes);
+    rc = mgov__op_pass_begin(&j->op, &j->pass, fb.level, fb.bytes);
     if (rc == MGOV_OK)
         rc = read_build_file(j, &fb);
     mgov_spill_file_destroy(fb.file);
@@ -634,12 +564,12 @@ static int keep_pending(mgov_hashjoin_t *j, const unsigned char *rec, size_t len
 static int chunk_load(mgov_hashjoin_t *j)
 {
     mgov__hj_chunk_t *ch = &j->chunk;
-    int rc = mgov__hj_pass_begin(j, ch->b.level, ch->b.bytes);
+    int rc = mgov__op_pass_begin(&j->op, &j->pass, ch->b.level, ch->b.bytes);
     if (rc != MGOV_OK)
         return rc;
     j->out_part = 0; /* where its unmatched rows are walked from, after the stream */
     j->out_off = 0;
-    mgov__hj_part_t *pt = &j->pass.parts[0];
+    mgov__ptab_t *pt = &j->pass.parts[0];
     if (ch->have_pend) {
         rc = chunk_add(j, j->pend.base, j->pend_len);
         if (budget_error(rc)) {

@@ -59,7 +59,7 @@ static bool row_key_is(const unsigned char *row, const void *key, size_t klen)
     return k == klen && (klen == 0 || memcmp(row + MGOV__HJ_ROW_HDR, key, klen) == 0);
 }
 
-uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__hj_part_t *pt, uint64_t hv,
+uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__ptab_t *pt, uint64_t hv,
                        const void *key, size_t klen)
 {
     (void)j;
@@ -72,58 +72,31 @@ uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__hj_part_t *pt, uint
     return 0;
 }
 
-/* The heads of a partition, in order, for the slot array's growth. */
-typedef struct walk {
-    const mgov_hashjoin_t *j;
-    const mgov__hj_part_t *pt;
-    size_t off;
-} walk_t;
-
-static bool each_head(void *ctx, uint64_t i, uint64_t *hv, uint64_t *ref)
+/* A row as the shared walks see it: only the first row of a key has a
+ * slot. */
+static bool row_of(const void *ctx, const unsigned char *row, const unsigned char **key,
+                   size_t *klen, size_t *bytes)
 {
-    (void)i;
-    walk_t *w = ctx;
-    while (w->off < w->pt->used) {
-        const unsigned char *row = w->pt->rows.base + w->off;
-        const unsigned char *key, *payload;
-        size_t klen, plen;
-        mgov__hj_row_parts(row, &key, &klen, &payload, &plen);
-        size_t off = w->off;
-        w->off += mgov__hj_row_bytes(klen, plen);
-        if (mgov__hj_row_word(row) & HEAD) {
-            *hv = mgov__part_hash(key, klen, w->j->pass.level, w->j->const_hash);
-            *ref = off / 8 + 1;
-            return true;
-        }
-    }
-    return false;
+    (void)ctx;
+    const unsigned char *payload;
+    size_t plen;
+    mgov__hj_row_parts(row, key, klen, &payload, &plen);
+    *bytes = mgov__hj_row_bytes(*klen, plen);
+    return (mgov__hj_row_word(row) & HEAD) != 0;
 }
 
-static int rows_grow(mgov_hashjoin_t *j, mgov__hj_part_t *pt, size_t need)
-{
-    uint64_t now = atomic_load_explicit(&j->op.charged, memory_order_relaxed);
-    uint64_t more = mgov__page_round(need) - pt->rows.cap;
-    if (now + more > j->limit)
-        return MGOV_ELIMIT;
-    /* doubling, but no further than the limit allows */
-    size_t want = need + (pt->rows.cap < ((size_t)16 << 20) ? pt->rows.cap + 4096 : (16u << 20));
-    if (now + (mgov__page_round(want) - pt->rows.cap) > j->limit)
-        want = need;
-    return mgov__op_grow(&j->op, &pt->rows, need, want, 0, MGOV__GBUF_POPULATE);
-}
-
-int mgov__hj_add(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const void *key,
+int mgov__hj_add(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
                  size_t klen, const void *payload, size_t plen, bool matched)
 {
     uint64_t head = mgov__hj_find(j, pt, hv, key, klen);
     int rc;
     if (!head) {
-        walk_t w = { j, pt, 0 };
-        if ((rc = mgov__slots_reserve(&j->op, &pt->slots, j->limit, each_head, &w)) != MGOV_OK)
+        mgov__row_layout_t lay = { row_of, j, false, j->pass.level, j->const_hash };
+        if ((rc = mgov__ptab_slot_reserve(&j->op, pt, j->limit, &lay)) != MGOV_OK)
             return rc;
     }
     size_t rb = mgov__hj_row_bytes(klen, plen);
-    if (pt->used + rb > pt->rows.cap && (rc = rows_grow(j, pt, pt->used + rb)) != MGOV_OK)
+    if ((rc = mgov__ptab_rows_reserve(&j->op, pt, pt->used + rb, j->limit)) != MGOV_OK)
         return rc;
     unsigned char *row = pt->rows.base + pt->used;
     uint64_t ref = pt->used / 8 + 1;
@@ -147,12 +120,4 @@ int mgov__hj_add(mgov_hashjoin_t *j, mgov__hj_part_t *pt, uint64_t hv, const voi
     pt->used += rb;
     pt->nrows++;
     return MGOV_OK;
-}
-
-void mgov__hj_part_free(mgov__hj_part_t *pt)
-{
-    mgov__slots_free(&pt->slots);
-    mgov__gbuf_free(&pt->rows);
-    pt->used = 0;
-    pt->nrows = 0;
 }

@@ -174,6 +174,14 @@ uint64_t mgov__op_charged(mgov__op_t *op)
     return atomic_load_explicit(&op->charged, memory_order_relaxed);
 }
 
+void mgov__op_stats(const mgov__op_t *op, uint64_t *spill_requests, uint64_t *memory,
+                    uint64_t *memory_peak)
+{
+    *spill_requests = op->spill_requests;
+    *memory = atomic_load_explicit(&op->charged, memory_order_relaxed);
+    *memory_peak = op->charged_peak > *memory ? op->charged_peak : *memory;
+}
+
 /* --------------------------------------------------------------- requests */
 
 int mgov__op_take_request(mgov__op_t *op)

@@ -135,4 +135,9 @@ void mgov__op_spilled(mgov__op_t *op);
 /* Bytes charged now, and the peak (updated by the operator's thread). */
 uint64_t mgov__op_charged(mgov__op_t *op);
 
+/* The counters every operator's stats share: spill requests taken, memory
+ * now and at most. */
+void mgov__op_stats(const mgov__op_t *op, uint64_t *spill_requests, uint64_t *memory,
+                    uint64_t *memory_peak);
+
 #endif /* MGOV_OPS_OP_H */

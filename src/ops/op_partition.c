@@ -64,31 +64,6 @@ int mgov__part_out_begin(mgov__part_out_t *po, unsigned p)
     return mgov_spill_writer_create(po->op->dir, &po->op->spill, &po->w[p]);
 }
 
-int mgov__part_put(mgov__part_out_t *po, unsigned p, const void *rec, size_t len)
-{
-    int rc = mgov__part_out_begin(po, p);
-    if (rc != MGOV_OK)
-        return rc;
-    if ((rc = mgov__rec_put(po->w[p], po->rec_size, rec, len)) != MGOV_OK)
-        return rc;
-    po->records[p]++;
-    po->bytes[p] += len + mgov__rec_frame(po->rec_size, len);
-    return MGOV_OK;
-}
-
-int mgov__part_put2(mgov__part_out_t *po, unsigned p, const void *a, size_t alen, const void *b,
-                    size_t blen)
-{
-    int rc = mgov__part_out_begin(po, p);
-    if (rc != MGOV_OK)
-        return rc;
-    if ((rc = mgov__rec_put2(po->w[p], po->rec_size, a, alen, b, blen)) != MGOV_OK)
-        return rc;
-    po->records[p]++;
-    po->bytes[p] += alen + blen + mgov__rec_frame(po->rec_size, alen + blen);
-    return MGOV_OK;
-}
-
 int mgov__part_putv(mgov__part_out_t *po, unsigned p, const mgov__piece_t *pieces, unsigned n)
 {
     int rc = mgov__part_out_begin(po, p);
@@ -133,17 +108,8 @@ void mgov__part_out_free(mgov__part_out_t *po)
 
 int mgov__part_stack_push(mgov__part_stack_t *st, const mgov__part_file_t *f)
 {
-    if (st->n == st->cap) {
-        unsigned cap = st->cap ? st->cap * 2 : 16;
-        mgov__part_file_t *v = mgov__malloc(cap * sizeof *v);
-        if (!v)
-            return MGOV_ENOMEM;
-        if (st->n)
-            memcpy(v, st->v, st->n * sizeof *v);
-        free(st->v);
-        st->v = v;
-        st->cap = cap;
-    }
+    if (mgov__array_room(&st->v, st->n, &st->cap, sizeof *st->v, 16) != MGOV_OK)
+        return MGOV_ENOMEM;
     st->v[st->n++] = *f;
     return MGOV_OK;
 }
@@ -158,7 +124,7 @@ bool mgov__part_stack_pop(mgov__part_stack_t *st, mgov__part_file_t *out)
 
 void mgov__part_stack_free(mgov__part_stack_t *st)
 {
-    for (unsigned i = 0; i < st->n; i++)
+    for (size_t i = 0; i < st->n; i++)
         mgov_spill_file_destroy(st->v[i].file);
     free(st->v);
     memset(st, 0, sizeof *st);

@@ -103,13 +103,16 @@ static inline bool mgov__part_out_open(const mgov__part_out_t *po, unsigned p)
 /* Opens p's writer now (its buffers charged to spill staging, waiting as
  * the operator's spill options say).  The spill layer's errors. */
 int mgov__part_out_begin(mgov__part_out_t *po, unsigned p);
-/* Appends one record to p's file, opening it first if needed. */
-int mgov__part_put(mgov__part_out_t *po, unsigned p, const void *rec, size_t len);
-/* As mgov__part_put, for a record in two pieces (a key, then its states). */
-int mgov__part_put2(mgov__part_out_t *po, unsigned p, const void *a, size_t alen, const void *b,
-                    size_t blen);
-/* As mgov__part_put, for a record in n pieces. */
+/* Appends one record made of n pieces to p's file, opening it first if
+ * needed. */
 int mgov__part_putv(mgov__part_out_t *po, unsigned p, const mgov__piece_t *pieces, unsigned n);
+/* The same for a record in two pieces (a key, then its states). */
+static inline int mgov__part_put2(mgov__part_out_t *po, unsigned p, const void *a, size_t alen,
+                                  const void *b, size_t blen)
+{
+    mgov__piece_t pc[2] = { { a, alen }, { b, blen } };
+    return mgov__part_putv(po, p, pc, 2);
+}
 /* Finishes p's file into *out (records, bytes; level and parent left to
  * the caller).  With no writer open, *out is empty (file NULL). */
 int mgov__part_finish(mgov__part_out_t *po, unsigned p, mgov__part_file_t *out);
@@ -120,7 +123,7 @@ void mgov__part_out_free(mgov__part_out_t *po);
  * disk stay few). */
 typedef struct mgov__part_stack {
     mgov__part_file_t *v;
-    unsigned n, cap;
+    size_t n, cap;
 } mgov__part_stack_t;
 
 /* Pushes f; MGOV_ENOMEM leaves f the caller's. */

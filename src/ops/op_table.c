@@ -6,6 +6,9 @@
  */
 #include "ops/op_table.h"
 
+#include <stdlib.h>
+
+#include "sys/fault.h"
 #include "sys/sys.h"
 
 #define INIT_SLOTS 512u
@@ -63,4 +66,111 @@ void mgov__slots_free(mgov__slots_t *s)
     mgov__gbuf_free(&s->buf);
     s->mask = 0;
     s->used = 0;
+}
+
+typedef struct walk {
+    const mgov__ptab_t *pt;
+    const mgov__row_layout_t *lay;
+    size_t off;
+    uint64_t idx;
+} walk_t;
+
+static bool each_row(void *ctx, uint64_t i, uint64_t *hv, uint64_t *ref)
+{
+    (void)i;
+    walk_t *w = ctx;
+    while (w->off < w->pt->used) {
+        const unsigned char *key;
+        size_t klen, bytes, off = w->off;
+        uint64_t idx = w->idx++;
+        bool own = w->lay->row(w->lay->ctx, w->pt->rows.base + off, &key, &klen, &bytes);
+        w->off += bytes;
+        if (own) {
+            *hv = mgov__part_hash(key, klen, w->lay->level, w->lay->const_hash);
+            *ref = w->lay->ref_by_index ? idx + 1 : off / 8 + 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+int mgov__ptab_slot_reserve(mgov__op_t *op, mgov__ptab_t *pt, uint64_t limit,
+                            const mgov__row_layout_t *lay)
+{
+    walk_t w = { pt, lay, 0, 0 };
+    return mgov__slots_reserve(op, &pt->slots, limit, each_row, &w);
+}
+
+int mgov__ptab_rows_reserve(mgov__op_t *op, mgov__ptab_t *pt, size_t need, uint64_t limit)
+{
+    if (need <= pt->rows.cap)
+        return MGOV_OK;
+    uint64_t now = atomic_load_explicit(&op->charged, memory_order_relaxed);
+    if (now + (mgov__page_round(need) - pt->rows.cap) > limit)
+        return MGOV_ELIMIT;
+    /* doubling while small, by steps later; never past the limit */
+    size_t step = (size_t)16 << 20;
+    size_t want = need + (pt->rows.cap < step ? pt->rows.cap + 4096 : step);
+    if (now + (mgov__page_round(want) - pt->rows.cap) > limit)
+        want = need;
+    return mgov__op_grow(op, &pt->rows, need, want, 0, MGOV__GBUF_POPULATE);
+}
+
+void mgov__ptab_free(mgov__ptab_t *pt)
+{
+    mgov__slots_free(&pt->slots);
+    mgov__gbuf_free(&pt->rows);
+    pt->used = 0;
+    pt->nrows = 0;
+}
+
+int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uint64_t in_bytes)
+{
+    ps->level = level;
+    ps->in_bytes = in_bytes;
+    if (level > ps->deepest)
+        ps->deepest = level;
+    ps->parts = mgov__calloc(ps->n, sizeof *ps->parts);
+    if (!ps->parts)
+        return MGOV_ENOMEM;
+    for (unsigned i = 0; i < ps->sides; i++) {
+        int rc = mgov__part_out_init(&ps->out[i], op, ps->n, ps->rec_size);
+        if (rc != MGOV_OK)
+            return rc;
+    }
+    for (unsigned p = 0; p < ps->n; p++) {
+        int rc = mgov__slots_init(op, &ps->parts[p].slots);
+        if (rc == MGOV_OK)
+            rc = mgov__op_buf_init(op, &ps->parts[p].rows, 0);
+        if (rc != MGOV_OK)
+            return rc; /* movable buffers map nothing: cannot fail today */
+    }
+    ps->active = true;
+    return MGOV_OK;
+}
+
+void mgov__op_pass_free(mgov__op_pass_t *ps)
+{
+    if (ps->parts)
+        for (unsigned p = 0; p < ps->n; p++)
+            mgov__ptab_free(&ps->parts[p]);
+    free(ps->parts);
+    ps->parts = NULL;
+    for (unsigned i = 0; i < ps->sides; i++)
+        mgov__part_out_free(&ps->out[i]);
+    ps->active = false;
+}
+
+int mgov__op_pass_largest(const mgov__op_pass_t *ps)
+{
+    int best = -1;
+    uint64_t most = 0;
+    for (unsigned p = 0; ps->parts && p < ps->n; p++) {
+        uint64_t b = mgov__ptab_bytes(&ps->parts[p]);
+        if (ps->parts[p].nrows && b > most) {
+            most = b;
+            best = (int)p;
+        }
+    }
+    return best;
 }

@@ -78,4 +78,71 @@ static inline const uint64_t *mgov__slots_home(const mgov__slots_t *s, uint64_t 
     return (const uint64_t *)s->buf.base + (hv & s->mask);
 }
 
+/* ------------------------------------------------------------ partitions */
+
+/* A partition in RAM: the slot array over a row store the operator lays
+ * out (rows are appended and never move in its offsets). */
+typedef struct mgov__ptab {
+    mgov__slots_t slots;
+    mgov__gbuf_t rows;
+    size_t used;     /* row bytes in use */
+    uint64_t nrows;
+} mgov__ptab_t;
+
+/* How an operator lays out its rows, for the walks the shared code makes
+ * over them (re-inserting them when the slot array grows). */
+typedef struct mgov__row_layout {
+    /* The row at `row`: its key and the bytes it takes; false when it has
+     * no slot of its own (a later row of a chain). */
+    bool (*row)(const void *ctx, const unsigned char *row, const unsigned char **key,
+                size_t *klen, size_t *bytes);
+    const void *ctx;
+    bool ref_by_index; /* references are row index + 1 (rows of one size), else offset / 8 + 1 */
+    unsigned level;    /* the hash the slots were made with */
+    bool const_hash;
+} mgov__row_layout_t;
+
+/* mgov__slots_reserve for pt's slot array, its rows walked by `lay`. */
+int mgov__ptab_slot_reserve(mgov__op_t *op, mgov__ptab_t *pt, uint64_t limit,
+                            const mgov__row_layout_t *lay);
+
+/* Grows pt's rows to hold `need` bytes: doubling up to a 16 MiB step,
+ * faulted in at once, within `limit` of the operator's charge (MGOV_ELIMIT
+ * past it: the operator spills); the governor's refusals. */
+int mgov__ptab_rows_reserve(mgov__op_t *op, mgov__ptab_t *pt, size_t need, uint64_t limit);
+void mgov__ptab_free(mgov__ptab_t *pt);
+static inline uint64_t mgov__ptab_bytes(const mgov__ptab_t *pt)
+{
+    return pt->slots.buf.cap + pt->rows.cap;
+}
+
+/* The partitions of a pass: a source split 2^bits ways at `level`, each in
+ * RAM or spilled to its files, one set of files per side of the data (the
+ * aggregation has one, the join two: build and probe). */
+typedef struct mgov__op_pass {
+    unsigned level;
+    unsigned bits, n;         /* set once, at the operator's create */
+    unsigned sides;           /* likewise: sets of partition files, 1 or 2 */
+    size_t rec_size;          /* likewise: the files' framing */
+    mgov__ptab_t *parts;
+    mgov__part_out_t out[2];  /* the spilled partitions' files, per side */
+    uint64_t in_bytes;        /* its source file's raw bytes; UINT64_MAX: the pushed input */
+    unsigned deepest;         /* the deepest level a pass has begun at */
+    bool active;
+} mgov__op_pass_t;
+
+/* Starts a pass: n empty partitions and no file yet.  MGOV_ENOMEM. */
+int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uint64_t in_bytes);
+/* Frees its partitions (their memory back) and aborts the files still
+ * being written. */
+void mgov__op_pass_free(mgov__op_pass_t *ps);
+/* True when partition p is spilled in this pass (its first side's file is
+ * open). */
+static inline bool mgov__op_pass_spilled(const mgov__op_pass_t *ps, unsigned p)
+{
+    return mgov__part_out_open(&ps->out[0], p);
+}
+/* The partition in RAM holding the most, or -1 when none holds a row. */
+int mgov__op_pass_largest(const mgov__op_pass_t *ps);
+
 #endif /* MGOV_OPS_OP_TABLE_H */

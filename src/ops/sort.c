@@ -243,9 +243,7 @@ int mgov_sort_stats(const mgov_sort_t *s, mgov_sort_stats_t *out)
     if (!s || !out)
         return MGOV_EINVAL;
     *out = s->st;
-    out->spill_requests = s->op.spill_requests;
-    out->memory = atomic_load_explicit(&s->op.charged, memory_order_relaxed);
-    out->memory_peak = s->op.charged_peak > out->memory ? s->op.charged_peak : out->memory;
+    mgov__op_stats(&s->op, &out->spill_requests, &out->memory, &out->memory_peak);
     return MGOV_OK;
 }
 

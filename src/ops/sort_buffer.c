@@ -176,22 +176,6 @@ static bool budget_error(int rc)
     return rc == MGOV_EBUDGET || rc == MGOV_ETIMEDOUT;
 }
 
-static int runs_reserve(mgov_sort_t *s)
-{
-    if (s->n_runs < s->runs_cap)
-        return MGOV_OK;
-    unsigned cap = s->runs_cap ? s->runs_cap * 2 : 16;
-    mgov_sort_run_t *r = mgov__malloc(cap * sizeof *r);
-    if (!r)
-        return MGOV_ENOMEM;
-    if (s->n_runs)
-        memcpy(r, s->runs, s->n_runs * sizeof *r);
-    free(s->runs);
-    s->runs = r;
-    s->runs_cap = cap;
-    return MGOV_OK;
-}
-
 int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
 {
     if (s->n == 0) {
@@ -199,7 +183,7 @@ int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
             mgov__sort_buffer_release(s);
         return MGOV_OK;
     }
-    int rc = runs_reserve(s);
+    int rc = mgov__array_room(&s->runs, s->n_runs, &s->runs_cap, sizeof *s->runs, 16);
     if (rc != MGOV_OK)
         return rc;
     const unsigned char *fixed;

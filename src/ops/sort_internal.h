@@ -88,7 +88,8 @@ struct mgov_sort {
     uint64_t out_pos;
 
     mgov_sort_run_t *runs;
-    unsigned n_runs, runs_cap;
+    unsigned n_runs;
+    size_t runs_cap;
     mgov_sort_merge_t merge;  /* the output pass, when runs exist */
 
     /* MGOV_SORT_UNIQUE: a copy of the last record returned */

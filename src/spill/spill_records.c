@@ -5,33 +5,14 @@
 
 #include <string.h>
 
-int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_t alen,
-                   const void *b, size_t blen)
+size_t mgov__leb_put(unsigned char *out, uint64_t v)
 {
-    int rc = MGOV_OK;
-    if (rec_size && alen + blen <= 256) { /* a small fixed record: one write */
-        unsigned char rec[256];
-        if (alen)
-            memcpy(rec, a, alen);
-        if (blen)
-            memcpy(rec + alen, b, blen);
-        return mgov_spill_write(w, rec, alen + blen);
-    }
-    if (!rec_size) {
-        unsigned char hdr[5];
-        size_t h = 0;
-        uint32_t v = (uint32_t)(alen + blen);
-        do {
-            hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-            v >>= 7;
-        } while (v);
-        rc = mgov_spill_write(w, hdr, h);
-    }
-    if (rc == MGOV_OK && alen)
-        rc = mgov_spill_write(w, a, alen);
-    if (rc == MGOV_OK && blen)
-        rc = mgov_spill_write(w, b, blen);
-    return rc;
+    size_t h = 0;
+    do {
+        out[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+    return h;
 }
 
 int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t *pieces,
@@ -40,16 +21,9 @@ int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t 
     size_t total = 0;
     for (unsigned i = 0; i < n; i++)
         total += pieces[i].len;
-    if (total <= 240) { /* a small record: framed and assembled, one write */
-        unsigned char rec[256];
-        size_t h = 0;
-        if (!rec_size) {
-            uint64_t v = total;
-            do {
-                rec[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-                v >>= 7;
-            } while (v);
-        }
+    unsigned char rec[256];
+    size_t h = rec_size ? 0 : mgov__leb_put(rec, total);
+    if (h + total <= sizeof rec) { /* a small record: assembled, one write */
         for (unsigned i = 0; i < n; i++)
             if (pieces[i].len) {
                 memcpy(rec + h, pieces[i].p, pieces[i].len);
@@ -57,28 +31,11 @@ int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t 
             }
         return mgov_spill_write(w, rec, h);
     }
-    int rc = MGOV_OK;
-    if (!rec_size) {
-        unsigned char hdr[10];
-        size_t h = 0;
-        uint64_t v = total;
-        do {
-            hdr[h++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
-            v >>= 7;
-        } while (v);
-        rc = mgov_spill_write(w, hdr, h);
-    }
+    int rc = h ? mgov_spill_write(w, rec, h) : MGOV_OK;
     for (unsigned i = 0; i < n && rc == MGOV_OK; i++)
         if (pieces[i].len)
             rc = mgov_spill_write(w, pieces[i].p, pieces[i].len);
     return rc;
-}
-
-int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec, size_t len)
-{
-    if (rec_size)
-        return mgov_spill_write(w, rec, len);
-    return mgov__rec_put2(w, 0, rec, len, NULL, 0);
 }
 
 void mgov__recin_init(mgov__recin_t *in, mgov_spill_reader_t *reader, size_t rec_size,

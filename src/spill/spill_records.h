@@ -40,22 +40,30 @@ static inline size_t mgov__rec_frame(size_t rec_size, size_t len)
     return n;
 }
 
-/* Appends one record.  Fixed width: len must be rec_size (the caller's
- * check).  Variable: len <= UINT32_MAX.  The writer's errors. */
-int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec, size_t len);
+/* Writes v in LEB128 (7 bits a byte, low first) at out (10 bytes at most);
+ * returns the bytes written. */
+size_t mgov__leb_put(unsigned char *out, uint64_t v);
 
-/* Appends one record made of two pieces (a key and the states after it,
- * say), framed as one record of alen + blen bytes. */
-int mgov__rec_put2(mgov_spill_writer_t *w, size_t rec_size, const void *a, size_t alen,
-                   const void *b, size_t blen);
-
-/* Appends one record made of n pieces, framed as one. */
+/* A piece of a record. */
 typedef struct mgov__piece {
     const void *p;
     size_t len;
 } mgov__piece_t;
+
+/* Appends one record made of n pieces (a key, then its states, say),
+ * framed as one record of their total length.  Fixed width: the total
+ * must be rec_size (the caller's check); variable: at most UINT32_MAX.
+ * The writer's errors. */
 int mgov__rec_putv(mgov_spill_writer_t *w, size_t rec_size, const mgov__piece_t *pieces,
                    unsigned n);
+
+/* One record of len bytes. */
+static inline int mgov__rec_put(mgov_spill_writer_t *w, size_t rec_size, const void *rec,
+                                size_t len)
+{
+    mgov__piece_t pc = { rec, len };
+    return mgov__rec_putv(w, rec_size, &pc, 1);
+}
 
 typedef struct mgov__recin {
     mgov_spill_reader_t *reader; /* borrowed */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memgov/common.h"
 #include "sys/fault.h"
 
 typedef struct {
@@ -118,6 +119,23 @@ int mgov__fault_errno(mgov_fault_kind_t kind)
 void *mgov__malloc(size_t n)
 {
     return mgov__fault_now(MGOV_FAULT_ALLOC) ? NULL : malloc(n);
+}
+
+int mgov__array_room(void *arrp, size_t n, size_t *cap, size_t elem, size_t first)
+{
+    if (n < *cap)
+        return MGOV_OK;
+    size_t c = *cap ? *cap * 2 : first;
+    void *grown = mgov__malloc(c * elem);
+    if (!grown)
+        return MGOV_ENOMEM;
+    void **arr = arrp;
+    if (n)
+        memcpy(grown, *arr, n * elem);
+    free(*arr);
+    *arr = grown;
+    *cap = c;
+    return MGOV_OK;
 }
 
 void *mgov__calloc(size_t n, size_t size)

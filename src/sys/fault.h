@@ -49,6 +49,11 @@ bool mgov__fault_now(mgov_fault_kind_t kind);
 int mgov__fault_errno(mgov_fault_kind_t kind);
 
 void *mgov__malloc(size_t n);
+/* Makes room for one more element in the array *arrp (a T **; n elements
+ * in use, *cap allocated, elem bytes each), doubling from `first`:
+ * MGOV_OK, or MGOV_ENOMEM with the array as it was.  Allocates through
+ * mgov__malloc, so MGOV_FAULT_ALLOC fails it. */
+int mgov__array_room(void *arrp, size_t n, size_t *cap, size_t elem, size_t first);
 void *mgov__calloc(size_t n, size_t size);
 void *mgov__aligned_alloc(size_t align, size_t n);
 char *mgov__strdup(const char *s);

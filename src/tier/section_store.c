@@ -54,17 +54,8 @@ mgov__tier_entry_t *mgov__tier_find(mgov__tier_store_t *st, const char *name)
 
 int mgov__tier_insert(mgov__tier_store_t *st, const char *name, mgov__tier_entry_t **out)
 {
-    if (st->n == st->cap) {
-        unsigned cap = st->cap ? st->cap * 2 : 16;
-        mgov__tier_entry_t **v = mgov__malloc(cap * sizeof *v);
-        if (!v)
-            return MGOV_ENOMEM;
-        if (st->n)
-            memcpy(v, st->entries, st->n * sizeof *v);
-        free(st->entries);
-        st->entries = v;
-        st->cap = cap;
-    }
+    if (mgov__array_room(&st->entries, st->n, &st->cap, sizeof *st->entries, 16) != MGOV_OK)
+        return MGOV_ENOMEM;
     mgov__tier_entry_t *e = mgov__calloc(1, sizeof *e);
     if (!e)
         return MGOV_ENOMEM;

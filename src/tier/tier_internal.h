@@ -73,7 +73,7 @@ typedef struct mgov__tier_store {
     pthread_mutex_t manifest_mu;
     pthread_mutex_t mu;
     mgov__tier_entry_t **entries; /* sorted by name */
-    unsigned n, cap;
+    size_t n, cap;
     uint64_t next_gen;            /* the next file's generation (> every entry's) */
 
     /* the reaper (section_reaper.c), under reap_mu */
