@@ -59,7 +59,8 @@ static int spill_part(mgov_hashagg_t *h, unsigned q)
         unsigned char *row = pt->rows.base + off;
         size_t klen;
         const unsigned char *key = mgov__ha_row_key(h, row, &klen);
-        rc = mgov__part_put2(&h->pass.out[0], q, key, klen, mgov__ha_row_states(h, row), h->lay.size);
+        rc = mgov__part_put2(&h->pass.out[0], q, key, klen,
+                             mgov__ha_row_states(h, row), h->lay.size);
         off += mgov__ha_row_bytes(h, klen);
     }
     if (rc != MGOV_OK)

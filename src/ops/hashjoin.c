@@ -114,7 +114,8 @@ int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, con
     if (rc == MGOV_OK)
         rc = mgov__hj_take_request(j);
     if (rc == MGOV_OK)
-        rc = mgov__hj_build_row_hv(j, mgov__hj_hash(j, key, key_len), key, key_len, payload, payload_len, 0);
+        rc = mgov__hj_build_row_hv(j, mgov__hj_hash(j, key, key_len), key, key_len,
+                                   payload, payload_len, 0);
     if (rc != MGOV_OK)
         return mgov__op_fail(&j->op, rc);
     j->st.build_rows++;
@@ -199,7 +200,8 @@ int mgov_hashjoin_probe(mgov_hashjoin_t *j, const void *key, size_t key_len, con
         memcpy(k, key, key_len);
     if (payload_len)
         memcpy(k + key_len, payload, payload_len);
-    rc = mgov__hj_probe_row_hv(j, mgov__hj_hash(j, k, key_len), k, key_len, k + key_len, payload_len, 0);
+    rc = mgov__hj_probe_row_hv(j, mgov__hj_hash(j, k, key_len), k, key_len,
+                               k + key_len, payload_len, 0);
     if (rc < 0)
         return mgov__op_fail(&j->op, rc);
     if (rc == 1)

@@ -125,7 +125,12 @@ int mgov_sort_create(const mgov_sort_config_t *cfg, mgov_sort_t **out)
     s->progress_ctx = cfg->progress_ctx;
     /* grow by ~1/32 of what may be used: few governor calls, little slack */
     uint64_t mem = s->op.mem;
-    s->step = mem / 32 < (64u << 10) ? (64u << 10) : mem / 32 > (16u << 20) ? (16u << 20) : mem / 32;
+    uint64_t step = mem / 32;
+    if (step < (64u << 10))
+        step = 64u << 10;
+    if (step > (16u << 20))
+        step = 16u << 20;
+    s->step = step;
 
     if ((rc = mgov__sort_buffer_init(s)) == MGOV_OK &&
         (rc = mgov__op_register(&s->op, &oc)) == MGOV_OK) {

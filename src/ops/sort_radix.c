@@ -530,7 +530,8 @@ static void walk_first_pass(const walk_part_t *all)
     if (!atomic_load_explicit(&cpus, memory_order_relaxed))
         atomic_store_explicit(&cpus, sysconf(_SC_NPROCESSORS_ONLN), memory_order_relaxed);
     size_t mid;
-    if (all->n < PARALLEL_MIN || atomic_load_explicit(&cpus, memory_order_relaxed) < 2 || (mid = middle_boundary(all)) >= all->n) {
+    if (all->n < PARALLEL_MIN || atomic_load_explicit(&cpus, memory_order_relaxed) < 2 ||
+        (mid = middle_boundary(all)) >= all->n) {
         walk_part((void *)all);
         return;
     }
