@@ -68,6 +68,7 @@ static int charge_more(mgov__gbuf_t *g, uint64_t bytes, int64_t timeout_ns, unsi
 static int map_to(mgov__gbuf_t *g, size_t new_cap, bool populate)
 {
     if (g->max) { /* fixed: the reservation is there; pages fault in */
+        mgov__pages_huge_runs(g->base, g->cap, new_cap);
         if (populate)
             mgov__pages_populate(g->base + g->cap, new_cap - g->cap);
         return MGOV_OK;
@@ -152,6 +153,7 @@ void mgov__gbuf_shrink(mgov__gbuf_t *g, size_t keep)
     size_t old = g->cap;
     if (g->max) {
         mgov__pages_discard(g->base + k, g->cap - k);
+        mgov__pages_no_huge_from(g->base, k, g->cap);
     } else if (k == 0) {
         mgov__munmap(g->base, g->cap);
         g->base = NULL;

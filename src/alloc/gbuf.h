@@ -6,10 +6,12 @@
  * Two kinds:
  *
  *   fixed    the address space of `max` bytes is reserved at init
- *            (MAP_NORESERVE: no memory yet); growing charges the grant and
- *            lets pages fault in as they are written, so the bytes never
- *            move and pointers into them stay valid (an operator's rows,
- *            a hash table, a sort's records).
+ *            (MAP_NORESERVE: no memory yet; 2 MiB-aligned from 2 MiB on);
+ *            growing charges the grant and lets pages fault in as they
+ *            are written, so the bytes never move and pointers into them
+ *            stay valid (an operator's rows, a hash table, a sort's
+ *            records).  The 2 MiB runs wholly below cap are advised huge
+ *            pages, so none reaches past cap.
  *   movable  mapped only as needed (mgov__mmap_anon: 2 MiB-aligned with
  *            huge pages from 4 MiB on) and grown by mremap, so a grow may
  *            move it (a section's RAM, a hash table's rows); advised huge

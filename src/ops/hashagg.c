@@ -85,7 +85,8 @@ int mgov_hashagg_create(const mgov_hashagg_config_t *cfg, mgov_hashagg_t **out)
     h->rec_fixed = cfg->key_size ? cfg->key_size + h->lay.size : 0;
     h->progress = cfg->progress;
     h->progress_ctx = cfg->progress_ctx;
-    h->pass.bits = mgov__part_plan(&h->op, cfg->spill.block_size != 0);
+    h->pass.bits_max = mgov__part_plan(&h->op, cfg->spill.block_size != 0);
+    h->pass.bits = h->pass.bits_max;
     h->pass.n = 1u << h->pass.bits;
     h->pass.sides = 1;
     h->pass.rec_size = h->rec_fixed;
@@ -135,7 +136,7 @@ static int start(mgov_hashagg_t *h)
     h->tmp = p + bk + bv + res;
     h->carry = h->tmp + tmp;
     h->stage = h->key_size ? h->carry + carry : NULL;
-    return mgov__op_pass_begin(&h->op, &h->pass, 0, UINT64_MAX);
+    return mgov__op_pass_begin(&h->op, &h->pass, 0, UINT64_MAX, h->pass.bits_max);
 }
 
 /* Aggregates the batch (a spill request is honoured once per batch). */

@@ -144,7 +144,7 @@ int mgov__ha_pass_end(mgov_hashagg_t *h)
         f.parent_bytes = ps->in_bytes;
         /* splitting did not shrink it (every key alike), or it went too
          * deep: the sort finishes it */
-        bool stuck = ps->in_bytes != UINT64_MAX && f.bytes >= ps->in_bytes / 10 * 9;
+        bool stuck = mgov__op_pass_stuck(ps, f.bytes);
         f.side = stuck || f.level >= MGOV__PART_MAX_LEVELS ? SIDE_SORT : SIDE_HASH;
         h->st.files++;
         h->st.spilled_raw += mgov_spill_file_raw_bytes(f.file);
@@ -284,7 +284,10 @@ int mgov__ha_next_file(mgov_hashagg_t *h)
         h->out = HA_OUT_SORT;
         return 1;
     }
-    rc = mgov__op_pass_begin(&h->op, &h->pass, f.level, f.bytes);
+    /* its groups' rows, slots (up to 8/3 of 8 bytes a group), padding */
+    uint64_t est = f.bytes + f.records * 30;
+    rc = mgov__op_pass_begin(&h->op, &h->pass, f.level, f.bytes,
+                             mgov__op_pass_width(&h->pass, &f, est, h->limit / 4 * 3));
     if (rc == MGOV_OK)
         rc = read_file(h, &f);
     mgov_spill_file_destroy(f.file);

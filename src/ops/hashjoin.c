@@ -63,7 +63,8 @@ int mgov_hashjoin_create(const mgov_hashjoin_config_t *cfg, mgov_hashjoin_t **ou
     j->max_payload = cfg->max_payload ? cfg->max_payload : MGOV__HJ_MAX_PAYLOAD_DEFAULT;
     j->progress = cfg->progress;
     j->progress_ctx = cfg->progress_ctx;
-    j->pass.bits = mgov__part_plan(&j->op, cfg->spill.block_size != 0);
+    j->pass.bits_max = mgov__part_plan(&j->op, cfg->spill.block_size != 0);
+    j->pass.bits = j->pass.bits_max;
     j->pass.n = 1u << j->pass.bits;
     j->pass.sides = 2; /* HJ_SIDE_BUILD, HJ_SIDE_PROBE */
     j->pass.rec_size = 0;
@@ -98,7 +99,7 @@ static int check_lengths(const mgov_hashjoin_t *j, const void *key, size_t klen,
 
 static int start(mgov_hashjoin_t *j)
 {
-    return j->pass.active ? MGOV_OK : mgov__op_pass_begin(&j->op, &j->pass, 0, UINT64_MAX);
+    return j->pass.active ? MGOV_OK : mgov__hj_pass_begin(j, 0, UINT64_MAX, j->pass.bits_max);
 }
 
 int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, const void *payload,
@@ -173,6 +174,7 @@ int mgov_hashjoin_build_finish(mgov_hashjoin_t *j)
     if (rc != MGOV_OK)
         return mgov__op_fail(&j->op, rc);
     j->build_done = true;
+    mgov__hj_seal_pass(j);
     mgov__hj_progress(j);
     return MGOV_OK;
 }
@@ -218,8 +220,13 @@ static int batch_advance(mgov_hashjoin_t *j)
     const unsigned char *keys = j->curbuf.base, *pays = keys + j->pb_n * ks;
     while (j->pb_i < j->pb_n) {
         size_t i = j->pb_i++;
-        if (i % BATCH == 0) /* the next window's slots and rows, ahead of use */
-            mgov__hj_prefetch_hv(j, j->pb_hv + i, j->pb_n - i < BATCH ? j->pb_n - i : BATCH);
+        if (i % BATCH == 0) { /* the window after this one, while this one is joined */
+            if (i == 0)
+                mgov__hj_prefetch_hv(j, j->pb_hv, j->pb_n < BATCH ? j->pb_n : BATCH);
+            size_t a = i + BATCH;
+            if (a < j->pb_n)
+                mgov__hj_prefetch_hv(j, j->pb_hv + a, j->pb_n - a < BATCH ? j->pb_n - a : BATCH);
+        }
         int rc = mgov__hj_probe_row_hv(j, j->pb_hv[i], keys + i * ks, ks,
                                        ps ? pays + i * ps : NULL, ps, 0);
         if (rc != 0)

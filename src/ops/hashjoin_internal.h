@@ -7,16 +7,18 @@
  * A pass joins one build source and one probe source (the pushed rows at
  * level 0, or a spilled partition's pair of files at level L), split into
  * 2^bits partitions by the top bits of the level's hash
- * (ops/op_partition.h).  A build partition in RAM is the shared slot array
- * (ops/op_table.h: one slot per distinct key, referencing its first row)
- * over a row store:
+ * (ops/op_partition.h).  A build partition in RAM is a row store and an
+ * array of buckets (the op_table slots, sized by mgov__slots_size), each the
+ * head of a chain of rows:
  *
- *   row  [ u64 next | u32 key_len | u32 payload_len | key | payload | pad to 8 ]
- *        next: bit 63 "matched" (build-outer joins), bits 0..47 the reference
- *        (offset / 8 + 1) of the next row with the same key, 0 at the end
+ *   row  [ u64 word | u32 key_len | u32 payload_len | key | payload | pad to 8 ]
+ *        word: bit 63 "matched" (build-outer joins), bits 48..61 a salt of
+ *        the key's hash, bits 0..47 the reference (offset / 8 + 1) of the
+ *        next row in the bucket's chain, 0 at the end
  *
- * so rows with one key form a chain and a key repeated a million times is
- * one slot.  A spilled partition has two files, one per side, of records
+ * Rows are appended while the build side comes in and chained only when it
+ * is all in (the seal, hashjoin_table.c), so a build costs no lookup.  A
+ * spilled partition has two files, one per side, of records
  *
  *   [ u8 flags | key | payload ]   variable framing (spill_records.h); a
  *   variable key is preceded by its length in LEB128; flags bit 0: matched
@@ -58,8 +60,8 @@ typedef struct mgov__hj_cur {
     size_t klen, plen;
     uint64_t hv;
     mgov__ptab_t *pt;
-    uint64_t next;     /* the next build row to look at (reference); 0: lookup first */
-    bool looked;       /* the slot lookup was made */
+    uint64_t next;     /* the next matching build row (reference), once looked */
+    bool looked;       /* the bucket lookup was made */
     bool done;         /* its matches are all out */
 } mgov__hj_cur_t;
 
@@ -112,6 +114,7 @@ struct mgov_hashjoin {
     uint64_t limit;
     bool const_hash;             /* test hook */
     bool build_done, probe_done;
+    bool sealed;                 /* the pass's partitions in RAM are chained: no more rows */
     void (*progress)(void *ctx, const mgov_hashjoin_stats_t *st);
     void *progress_ctx;
 
@@ -148,13 +151,25 @@ void mgov__hj_row_set_word(unsigned char *row, uint64_t w);
 void mgov__hj_row_parts(const unsigned char *row, const unsigned char **key, size_t *klen,
                         const unsigned char **payload, size_t *plen);
 size_t mgov__hj_row_bytes(size_t klen, size_t plen);
-/* Adds a build row to pt (chained after the first row of its key).
- * Refusals (budget, MGOV_ELIMIT past the limit) change nothing. */
+/* Appends a build row to pt (before the seal), keeping pt's buckets
+ * enough for its rows.  Refusals (budget, MGOV_ELIMIT past the limit) add
+ * no row (the store or the buckets may have grown). */
 int mgov__hj_add(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
                  size_t klen, const void *payload, size_t plen, bool matched);
-/* The first row of key in pt (reference), or 0. */
-uint64_t mgov__hj_find(const mgov_hashjoin_t *j, const mgov__ptab_t *pt, uint64_t hv,
-                       const void *key, size_t klen);
+/* Chains pt's rows off its buckets (needs no memory: cannot fail). */
+void mgov__hj_seal(mgov_hashjoin_t *j, mgov__ptab_t *pt);
+/* Seals every partition of the pass in RAM; no row is added after. */
+void mgov__hj_seal_pass(mgov_hashjoin_t *j);
+/* The first row of hv's bucket in a sealed pt (reference), or 0 (none, or
+ * none whose hash could be hv's). */
+uint64_t mgov__hj_head(const mgov__ptab_t *pt, uint64_t hv);
+/* The first row of key in a sealed pt (reference), or 0. */
+uint64_t mgov__hj_find(const mgov__ptab_t *pt, uint64_t hv, const void *key, size_t klen);
+/* The first row of key from reference ref on along its chain, or 0. */
+uint64_t mgov__hj_match(const mgov__ptab_t *pt, uint64_t ref, uint64_t hv, const void *key,
+                        size_t klen);
+/* The reference after row in its chain (0 at the end). */
+uint64_t mgov__hj_next_ref(const unsigned char *row);
 
 /* ---- hashjoin_pass.c */
 /* A key's hash at the pass's level. */
@@ -167,8 +182,8 @@ static inline uint64_t mgov__hj_hash(const mgov_hashjoin_t *j, const void *key, 
 int mgov__hj_build_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,
                           const void *payload, size_t plen, unsigned flags);
 /* The first two stages of a batch: the hashes of n fixed keys (stride
- * kstride) at the pass's level into hv, their slots prefetched, then the
- * rows those slots name. */
+ * kstride) at the pass's level into hv, their buckets prefetched, then the
+ * rows those buckets name (sealed partitions only). */
 void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size_t kstride,
                              size_t n, uint64_t *hv);
 /* The two prefetch stages alone, for hashes already known. */
@@ -183,6 +198,9 @@ int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size
  * more (in a chunk that is not the last, its flags then go to the next
  * chunk's probe file). */
 int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
+/* Begins a pass at level over a source of in_bytes (UINT64_MAX: pushed),
+ * 2^bits partitions wide. */
+int mgov__hj_pass_begin(mgov_hashjoin_t *j, unsigned level, uint64_t in_bytes, unsigned bits);
 /* Ends the pass's input: spilled partitions' pairs go on the stack. */
 int mgov__hj_pass_end(mgov_hashjoin_t *j);
 /* The next unmatched build row of the pass's RAM partitions (build-outer

@@ -35,7 +35,6 @@
 #include "sys/fault.h"
 
 #define REQUEST_EVERY 4096 /* records between looks at the spill request */
-#define NEXT_MASK (((uint64_t)1 << 48) - 1)
 
 void mgov__hj_progress(mgov_hashjoin_t *j)
 {
@@ -174,6 +173,8 @@ void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size
 void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n)
 {
     mgov__op_pass_t *ps = &j->pass;
+    if (!j->sealed)
+        return; /* building: rows are appended, nothing is looked up */
     for (size_t i = 0; i < n; i++) {
         const mgov__ptab_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
         if (pt->slots.mask)
@@ -183,9 +184,16 @@ void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n)
         const mgov__ptab_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
         if (!pt->slots.mask)
             continue;
-        uint64_t s = *mgov__slots_home(&pt->slots, hv[i]);
-        if (s && s >> 48 == mgov__part_tag(hv[i]))
-            __builtin_prefetch(mgov__hj_row(pt, s & MGOV__SLOT_REF_MASK));
+        uint64_t s = mgov__hj_head(pt, hv[i]);
+        if (s)
+            __builtin_prefetch(mgov__hj_row(pt, s));
+    }
+    /* the chain's second row (a key's second match, or the row before it) */
+    for (size_t i = 0; i < n; i++) {
+        const mgov__ptab_t *pt = &ps->parts[mgov__part_of(hv[i], ps->bits)];
+        uint64_t s = mgov__hj_head(pt, hv[i]);
+        if (s && (s = mgov__hj_next_ref(mgov__hj_row(pt, s))) != 0)
+            __builtin_prefetch(mgov__hj_row(pt, s));
     }
 }
 
@@ -261,7 +269,7 @@ int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         return 0;
     while (!c->done) {
         if (!c->looked) {
-            c->next = mgov__hj_find(j, c->pt, c->hv, c->key, c->klen);
+            c->next = mgov__hj_find(c->pt, c->hv, c->key, c->klen);
             c->looked = true;
         }
         if (!c->next) {
@@ -270,7 +278,7 @@ int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         }
         unsigned char *row = mgov__hj_row(c->pt, c->next);
         uint64_t w = mgov__hj_row_word(row);
-        c->next = w & NEXT_MASK;
+        c->next = mgov__hj_match(c->pt, mgov__hj_next_ref(row), c->hv, c->key, c->klen);
         c->matched = true;
         if (j->type == MGOV_JOIN_SEMI) {
             c->done = true;
@@ -307,6 +315,12 @@ int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
     return 0;
 }
 
+int mgov__hj_pass_begin(mgov_hashjoin_t *j, unsigned level, uint64_t in_bytes, unsigned bits)
+{
+    j->sealed = false;
+    return mgov__op_pass_begin(&j->op, &j->pass, level, in_bytes, bits);
+}
+
 int mgov__hj_pass_end(mgov_hashjoin_t *j)
 {
     mgov__op_pass_t *ps = &j->pass;
@@ -330,7 +344,7 @@ int mgov__hj_pass_end(mgov_hashjoin_t *j)
             mgov_spill_file_destroy(fb.file);
             continue;
         }
-        bool stuck = ps->in_bytes != UINT64_MAX && fb.bytes >= ps->in_bytes / 10 * 9;
+        bool stuck = mgov__op_pass_stuck(ps, fb.bytes);
         fb.level = fp.level = ps->level + 1;
         fb.parent_bytes = fp.parent_bytes = ps->in_bytes;
         fb.side = HJ_SIDE_BUILD |
@@ -462,9 +476,12 @@ int mgov__hj_pair_start(mgov_hashjoin_t *j)
         j->state = HJ_CHUNK;
         return 1;
     }
-    rc = mgov__op_pass_begin(&j->op, &j->pass, fb.level, fb.bytes);
-    if (rc == MGOV_OK)
-        rc = read_build_file(j, &fb);
+    /* its rows (a header and padding each) and buckets (up to 16 bytes a row) */
+    uint64_t est = fb.bytes + fb.records * (MGOV__HJ_ROW_HDR + 7 + 16);
+    rc = mgov__hj_pass_begin(j, fb.level, fb.bytes,
+                             mgov__op_pass_width(&j->pass, &fb, est, j->limit / 4 * 3));
+    if (rc == MGOV_OK && (rc = read_build_file(j, &fb)) == MGOV_OK)
+        mgov__hj_seal_pass(j);
     mgov_spill_file_destroy(fb.file);
     j->pfile = fp;
     j->pr = NULL;
@@ -564,7 +581,7 @@ static int keep_pending(mgov_hashjoin_t *j, const unsigned char *rec, size_t len
 static int chunk_load(mgov_hashjoin_t *j)
 {
     mgov__hj_chunk_t *ch = &j->chunk;
-    int rc = mgov__op_pass_begin(&j->op, &j->pass, ch->b.level, ch->b.bytes);
+    int rc = mgov__hj_pass_begin(j, ch->b.level, ch->b.bytes, 0); /* one table: every key */
     if (rc != MGOV_OK)
         return rc;
     j->out_part = 0; /* where its unmatched rows are walked from, after the stream */
@@ -601,6 +618,7 @@ static int chunk_load(mgov_hashjoin_t *j)
         if (rc != MGOV_OK)
             return rc;
     }
+    mgov__hj_seal_pass(j);
     ch->last = ch->b_done && !ch->have_pend;
     j->st.chunks++;
     /* the probe side streams past it; its rows' bits go on unless last */

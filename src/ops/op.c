@@ -13,6 +13,7 @@
 
 #include "governor/hooks.h"
 #include "spill/spill_costs.h"
+#include "sys/sys.h"
 
 #define BLOCK_MIN ((size_t)16 << 10)
 #define BLOCK_MAX ((size_t)1 << 20)
@@ -126,6 +127,14 @@ int mgov__op_fail(mgov__op_t *op, int rc)
 int mgov__op_buf_init(mgov__op_t *op, mgov__gbuf_t *b, size_t max)
 {
     return mgov__gbuf_init(b, op->gov, op->region, MGOV_REVOCABLE, max, &op->charged);
+}
+
+int mgov__op_buf_init_large(mgov__op_t *op, mgov__gbuf_t *b)
+{
+    if (op->mem && op->mem <= SIZE_MAX / 2 &&
+        mgov__op_buf_init(op, b, mgov__page_round((size_t)op->mem)) == MGOV_OK)
+        return MGOV_OK;
+    return mgov__op_buf_init(op, b, 0); /* maps nothing: cannot fail */
 }
 
 static void note_peak(mgov__op_t *op)

@@ -106,6 +106,11 @@ int mgov__op_fail(mgov__op_t *op, int rc);
  * always give it back by spilling), publishing into op->charged.  max > 0:
  * fixed (address space reserved now); 0: movable. */
 int mgov__op_buf_init(mgov__op_t *op, mgov__gbuf_t *b, size_t max);
+/* The same for a buffer that may grow to the operator's whole memory (a
+ * partition's rows, a slot array): fixed over op->mem of address space, so
+ * it grows in place (no copy, no remap) and its whole 2 MiB runs are huge
+ * pages; movable where the system will not reserve that much. */
+int mgov__op_buf_init_large(mgov__op_t *op, mgov__gbuf_t *b);
 
 /* mgov__gbuf_grow for the operator's buffer, marked as the operator's own
  * growth: a spill request its reclaim makes of this operator is

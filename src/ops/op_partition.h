@@ -54,7 +54,7 @@ static inline uint64_t mgov__part_hash(const void *key, size_t len, unsigned lev
 /* The partition of a hash among 2^bits. */
 static inline unsigned mgov__part_of(uint64_t h, unsigned bits)
 {
-    return (unsigned)(h >> (64 - bits));
+    return bits ? (unsigned)(h >> (64 - bits)) : 0;
 }
 
 /* The 16-bit tag of a hash (never overlaps the partition bits in use). */

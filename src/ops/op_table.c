@@ -17,7 +17,7 @@ int mgov__slots_init(mgov__op_t *op, mgov__slots_t *s)
 {
     s->mask = 0;
     s->used = 0;
-    return mgov__op_buf_init(op, &s->buf, 0);
+    return mgov__op_buf_init_large(op, &s->buf);
 }
 
 static void put(uint64_t *a, uint64_t mask, uint64_t hv, uint64_t ref)
@@ -38,7 +38,7 @@ int mgov__slots_reserve(mgov__op_t *op, mgov__slots_t *s, uint64_t limit,
     if (atomic_load_explicit(&op->charged, memory_order_relaxed) + bytes > limit)
         return MGOV_ELIMIT;
     mgov__gbuf_t nb;
-    int rc = mgov__op_buf_init(op, &nb, 0);
+    int rc = mgov__op_buf_init_large(op, &nb);
     if (rc != MGOV_OK)
         return rc;
     if ((rc = mgov__op_grow(op, &nb, bytes, bytes, 0, MGOV__GBUF_POPULATE)) != MGOV_OK) {
@@ -53,6 +53,24 @@ int mgov__slots_reserve(mgov__op_t *op, mgov__slots_t *s, uint64_t limit,
     mgov__gbuf_move(&s->buf, &nb);
     s->mask = n - 1;
     return MGOV_OK;
+}
+
+int mgov__slots_size(mgov__op_t *op, mgov__slots_t *s, uint64_t n, uint64_t limit)
+{
+    uint64_t have = s->mask ? s->mask + 1 : 0;
+    if (n <= have)
+        return MGOV_OK;
+    uint64_t want = have ? have : INIT_SLOTS;
+    while (want < n)
+        want *= 2;
+    size_t bytes = (size_t)want * sizeof(uint64_t);
+    if (atomic_load_explicit(&op->charged, memory_order_relaxed) + (bytes - s->buf.cap) > limit)
+        return MGOV_ELIMIT;
+    /* growing keeps what was written; pages never written read 0 */
+    int rc = mgov__op_grow(op, &s->buf, bytes, bytes, 0, 0);
+    if (rc == MGOV_OK)
+        s->mask = want - 1;
+    return rc;
 }
 
 void mgov__slots_put(mgov__slots_t *s, uint64_t hv, uint64_t ref)
@@ -124,8 +142,11 @@ void mgov__ptab_free(mgov__ptab_t *pt)
     pt->nrows = 0;
 }
 
-int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uint64_t in_bytes)
+int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uint64_t in_bytes,
+                        unsigned bits)
 {
+    ps->bits = bits;
+    ps->n = 1u << bits;
     ps->level = level;
     ps->in_bytes = in_bytes;
     if (level > ps->deepest)
@@ -141,12 +162,19 @@ int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uin
     for (unsigned p = 0; p < ps->n; p++) {
         int rc = mgov__slots_init(op, &ps->parts[p].slots);
         if (rc == MGOV_OK)
-            rc = mgov__op_buf_init(op, &ps->parts[p].rows, 0);
+            rc = mgov__op_buf_init_large(op, &ps->parts[p].rows);
         if (rc != MGOV_OK)
             return rc; /* movable buffers map nothing: cannot fail today */
     }
     ps->active = true;
     return MGOV_OK;
+}
+
+unsigned mgov__op_pass_width(const mgov__op_pass_t *ps, const mgov__part_file_t *f, uint64_t est,
+                             uint64_t fit)
+{
+    bool shrank = f->parent_bytes == UINT64_MAX || f->bytes < f->parent_bytes / 10 * 9;
+    return est <= fit && shrank ? 0 : ps->bits_max;
 }
 
 void mgov__op_pass_free(mgov__op_pass_t *ps)

@@ -46,6 +46,11 @@ int mgov__slots_init(mgov__op_t *op, mgov__slots_t *s);
  * error. */
 int mgov__slots_reserve(mgov__op_t *op, mgov__slots_t *s, uint64_t limit,
                         mgov__slots_each_fn each, void *ctx);
+/* For an operator that chains its rows off the array instead of probing
+ * it (the join's buckets): makes it at least n slots (a power of two),
+ * charged but untouched, so every slot reads 0 until the operator writes
+ * it; what was there is kept.  `limit` and errors as mgov__slots_reserve. */
+int mgov__slots_size(mgov__op_t *op, mgov__slots_t *s, uint64_t n, uint64_t limit);
 /* Inserts ref for hv (room reserved). */
 void mgov__slots_put(mgov__slots_t *s, uint64_t hv, uint64_t ref);
 /* Gives the array back. */
@@ -121,7 +126,8 @@ static inline uint64_t mgov__ptab_bytes(const mgov__ptab_t *pt)
  * aggregation has one, the join two: build and probe). */
 typedef struct mgov__op_pass {
     unsigned level;
-    unsigned bits, n;         /* set once, at the operator's create */
+    unsigned bits, n;         /* this pass's width: 2^bits partitions */
+    unsigned bits_max;        /* set once, at the operator's create: the width it plans for */
     unsigned sides;           /* likewise: sets of partition files, 1 or 2 */
     size_t rec_size;          /* likewise: the files' framing */
     mgov__ptab_t *parts;
@@ -131,8 +137,23 @@ typedef struct mgov__op_pass {
     bool active;
 } mgov__op_pass_t;
 
-/* Starts a pass: n empty partitions and no file yet.  MGOV_ENOMEM. */
-int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uint64_t in_bytes);
+/* Starts a pass: 2^bits empty partitions and no file yet.  MGOV_ENOMEM. */
+int mgov__op_pass_begin(mgov__op_t *op, mgov__op_pass_t *ps, unsigned level, uint64_t in_bytes,
+                        unsigned bits);
+/* The width of a pass over spilled file f whose tables would take about
+ * `est` bytes: one partition when that fits in `fit` and f came out of a
+ * split that shrank it, else bits_max.  One table where one will do: its
+ * rows grow in place to many 2 MiB runs (huge pages), where sixteen small
+ * tables would each grow 4 KiB page by page; and a file that a one-way
+ * pass had to spill is split the next time. */
+unsigned mgov__op_pass_width(const mgov__op_pass_t *ps, const mgov__part_file_t *f, uint64_t est,
+                             uint64_t fit);
+/* Whether a file that pass ps wrote for partition of `bytes` failed to
+ * shrink (a split that did not spread the keys: the same keys again). */
+static inline bool mgov__op_pass_stuck(const mgov__op_pass_t *ps, uint64_t bytes)
+{
+    return ps->bits && ps->in_bytes != UINT64_MAX && bytes >= ps->in_bytes / 10 * 9;
+}
 /* Frees its partitions (their memory back) and aborts the files still
  * being written. */
 void mgov__op_pass_free(mgov__op_pass_t *ps);

@@ -278,12 +278,49 @@ int mgov__mmap_reserve(size_t len, void **out)
     int rc = injected(MGOV_FAULT_MMAP);
     if (rc)
         return rc;
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+    if (len < HUGE_PAGE) {
+        void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, -1, 0);
+        if (p == MAP_FAILED)
+            return fail(errno);
+        *out = p;
+        return 0;
+    }
+    if (len > SIZE_MAX - HUGE_PAGE)
+        return fail(ENOMEM);
+    /* over-map by 2 MiB, keep the aligned part: its 2 MiB runs can be
+     * huge pages (mgov__mmap_huge_runs) */
+    size_t span = len + HUGE_PAGE;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
     if (p == MAP_FAILED)
         return fail(errno);
-    *out = p;
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (p + span > a + len)
+        munmap(a + len, (size_t)(p + span - (a + len)));
+    *out = a;
     return 0;
+}
+
+void mgov__pages_huge_runs(void *base, size_t from, size_t to)
+{
+    size_t a = from & ~(HUGE_PAGE - 1), b = to & ~(HUGE_PAGE - 1); /* runs newly whole */
+    if (((uintptr_t)base & (HUGE_PAGE - 1)) == 0 && b > a)
+        mgov__pages_advise_huge((uint8_t *)base + a, b - a);
+}
+
+void mgov__pages_no_huge_from(void *base, size_t from, size_t to)
+{
+#ifdef MADV_NOHUGEPAGE
+    size_t a = from & ~(HUGE_PAGE - 1);
+    if (((uintptr_t)base & (HUGE_PAGE - 1)) == 0 && to > a)
+        (void)madvise((uint8_t *)base + a, to - a, MADV_NOHUGEPAGE);
+#else
+    (void)base;
+    (void)from;
+    (void)to;
+#endif
 }
 
 void mgov__pages_advise_huge(void *p, size_t len)

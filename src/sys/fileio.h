@@ -73,9 +73,19 @@ int mgov__mremap(void **p, size_t old_len, size_t new_len);
 /* Address space only: len bytes (a multiple of the page size) mapped
  * read-write with MAP_NORESERVE, so pages become resident (and count) only
  * as they are first written; for memory that grows in place up to a bound
- * known at the start (an operator's records, a hash table).  Injected as
- * MGOV_FAULT_MMAP.  0 with *out set, or -errno. */
+ * known at the start (an operator's records, a hash table).  From 2 MiB on
+ * it is 2 MiB-aligned.  Injected as MGOV_FAULT_MMAP.  0 with *out set, or
+ * -errno. */
 int mgov__mmap_reserve(size_t len, void **out);
+/* On a reservation (base 2 MiB-aligned; nothing otherwise): advises huge
+ * pages for the 2 MiB runs of it that lie wholly below `to` but not below
+ * `from` (a use grown from `from` to `to` bytes), so a run that is
+ * all in use faults in as one page (on this kind of machine a 4 KiB page's
+ * first touch costs microseconds, a huge page's barely more); and takes
+ * the advice back from the run holding `from` up to `to`, for a range no
+ * longer in use (so no huge page can reach past what is charged). */
+void mgov__pages_huge_runs(void *base, size_t from, size_t to);
+void mgov__pages_no_huge_from(void *base, size_t from, size_t to);
 /* Advice on an anonymous mapping of ours, never an error: huge pages for
  * [p, p+len) (MADV_HUGEPAGE; p and len 2 MiB multiples give whole huge
  * pages, and none can reach past the mapping's end), and faulting
