@@ -430,15 +430,20 @@ static int row_out(jn_job_t *j, const mgov_hashjoin_row_t *r)
     return CLI_EXIT_OK;
 }
 
-/* Pulls the join's rows until next returns 0. */
+/* Pulls the join's rows until next returns 0.  Pairs that are dropped
+ * are not lines: the signal is looked at here too. */
 static int rows_drain(jn_job_t *j)
 {
     mgov_hashjoin_row_t r;
+    uint64_t n = 0;
     int st, rc;
 
-    while ((st = mgov_hashjoin_next(j->join, &r)) == 1)
+    while ((st = mgov_hashjoin_next(j->join, &r)) == 1) {
         if ((rc = row_out(j, &r)) != CLI_EXIT_OK)
             return rc;
+        if ((++n & JN_LOOK_EVERY) == 0 && cli_signal_pending())
+            return CLI_EXIT_TROUBLE;
+    }
     return st < 0 ? op_trouble(j, st) : CLI_EXIT_OK;
 }
 
@@ -514,8 +519,8 @@ static void plan_build(jn_job_t *j)
 
 /* Looks at both inputs before any is read: each must exist, and a regular
  * file must open for reading, so a misspelt or unreadable FILE2 fails
- * before FILE1 is built.  Records their sizes (UINT64_MAX when unknown:
- * standard input, a pipe). */
+ * before FILE1 is built.  Records their sizes, UINT64_MAX for standard
+ * input (even a redirected file) and pipes: they count as large. */
 static int inputs_look(jn_job_t *j)
 {
     char label[512];
@@ -531,11 +536,9 @@ static int inputs_look(jn_job_t *j)
         if (S_ISDIR(sb.st_mode))
             return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
                            strerror(EISDIR));
-        if (!S_ISREG(sb.st_mode))
+        if (!S_ISREG(sb.st_mode) || in)
             continue;
         j->size[s] = (uint64_t)sb.st_size;
-        if (in)
-            continue;
         int fd = open(name, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
@@ -818,7 +821,9 @@ static int parse_filenum(const char *opt, const char *text, int *out)
     return CLI_EXIT_OK;
 }
 
-static int parse_options(int argc, char **argv, jn_opts_t *o)
+/* Returns CLI_EXIT_OK to run the join, else the exit status; *done is set
+ * when the options ended the command (--help, bad usage). */
+static int parse_options(int argc, char **argv, jn_opts_t *o, bool *done)
 {
     enum { OPT_MEMORY = 256, OPT_COMPRESS, OPT_SPILL_DIR, OPT_SPILL_QUOTA, OPT_STATS,
            OPT_SORTED, OPT_BUILD };
@@ -841,10 +846,11 @@ static int parse_options(int argc, char **argv, jn_opts_t *o)
     o->sep = CLI_SEP_BLANKS;
     o->osep = ' ';
     o->codec = MGOV_CODEC_NONE;
+    *done = true;
     while ((c = cli_getopt(&cmd, argc, argv, ":1:2:j:t:a:v:h", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
         case CLI_OPT_EXIT:
-            return rc;
+            return rc; /* --help (CLI_EXIT_OK) or a bad option */
         case '1':
         case '2':
             if ((rc = parse_field(c == '1' ? "-1" : "-2", optarg, &o->field[c - '1'])) !=
@@ -918,6 +924,7 @@ static int parse_options(int argc, char **argv, jn_opts_t *o)
     o->files[1] = argv[optind + 1];
     if (strcmp(o->files[0], "-") == 0 && strcmp(o->files[1], "-") == 0)
         return cli_usage_error("join", "FILE1 and FILE2 cannot both be standard input");
+    *done = false;
     return CLI_EXIT_OK;
 }
 
@@ -925,12 +932,14 @@ int cmd_join(int argc, char **argv)
 {
     jn_opts_t o;
     jn_job_t job;
+    bool done;
     int rc;
 
     memset(&o, 0, sizeof o);
     memset(&job, 0, sizeof job);
     job.o = &o;
-    if ((rc = parse_options(argc, argv, &o)) != CLI_EXIT_OK)
+    rc = parse_options(argc, argv, &o, &done);
+    if (done)
         return rc;
 
     job.in.fd = -1;

@@ -222,6 +222,8 @@ head -c 1000 "$work/a.csv" >"$work/small.csv"
 expect 0 join -t , --stats "$work/small.csv" "$work/b.csv" && contains "$err" "build FILE1 '$work/small.csv'" "the smaller FILE1 builds"
 expect 0 join -t , --stats "$work/b.csv" "$work/small.csv" && contains "$err" "build FILE2 '$work/small.csv'" "the smaller FILE2 builds"
 expect 0 join -t , --stats --build 1 "$work/b.csv" "$work/small.csv" && contains "$err" "build FILE1" "--build 1"
+expect 0 join -t , --stats - "$work/b.csv" <"$work/small.csv" &&
+    contains "$err" "build FILE2" "standard input, even a small file, counts as the larger"
 # each mapping onto the join types, as --stats names it
 check_type() { # BUILD OPTIONS TYPE
     # shellcheck disable=SC2086
