@@ -12,7 +12,7 @@
  *     for bad usage, followed by a hint to run --help.  One exception:
  *     `memgov sort` exits as sort(1) does, CLI_EXIT_TROUBLE (2) for any
  *     failure, so scripts can swap one for the other, and `memgov
- *     groupby` as memgov sort;
+ *     groupby` and `memgov join` as memgov sort;
  *   - options are read with cli_getopt (getopt_long, opterr off, -h
  *     for help, bad options reported) and their values with
  *     one strict parser per kind (cli_args.c), so every command words them
@@ -33,7 +33,7 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_FAILURE = 1,
     CLI_EXIT_USAGE = 2,
-    CLI_EXIT_TROUBLE = 2, /* memgov sort (as sort(1)) and groupby: any failure */
+    CLI_EXIT_TROUBLE = 2, /* memgov sort (as sort(1)), groupby and join: any failure */
 };
 
 #if defined(__GNUC__)
@@ -47,12 +47,14 @@ int cmd_info(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sort(int argc, char **argv);
 int cmd_groupby(int argc, char **argv);
+int cmd_join(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_sections(int argc, char **argv);
 void cmd_info_help(FILE *out);
 void cmd_demo_help(FILE *out);
 void cmd_sort_help(FILE *out);
 void cmd_groupby_help(FILE *out);
+void cmd_join_help(FILE *out);
 void cmd_bench_help(FILE *out);
 void cmd_sections_help(FILE *out);
 
@@ -61,6 +63,8 @@ int bench_sort(int argc, char **argv);
 void bench_sort_help(FILE *out);
 int bench_agg(int argc, char **argv);
 void bench_agg_help(FILE *out);
+int bench_join(int argc, char **argv);
+void bench_join_help(FILE *out);
 
 /* ------------------------------------------------------ messages (cli.c)
  * One line each on stderr, after what stdout holds so far; control

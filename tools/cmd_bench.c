@@ -23,6 +23,8 @@ static const benchmark_t benchmarks[] = {
       bench_sort, bench_sort_help },
     { "agg", "N rows summed into G groups by hash under a budget: time, spilled, RSS",
       bench_agg, bench_agg_help },
+    { "join", "N build rows joined with N probe rows by hash under a budget: time, RSS",
+      bench_join, bench_join_help },
 };
 #define N_BENCHMARKS (sizeof benchmarks / sizeof benchmarks[0])
 
@@ -62,7 +64,7 @@ int cmd_bench(int argc, char **argv)
         if (c == CLI_OPT_EXIT)
             return status;
     if (optind >= argc)
-        return cli_usage_error("bench", "missing benchmark (one of: sort, agg)");
+        return cli_usage_error("bench", "missing benchmark (one of: sort, agg, join)");
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

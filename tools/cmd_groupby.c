@@ -984,7 +984,9 @@ static int plan_build(gb_opts_t *o, gb_plan_t *pl)
     return CLI_EXIT_OK;
 }
 
-static int parse_options(int argc, char **argv, gb_opts_t *o)
+/* Returns CLI_EXIT_OK to run the command, else the exit status; *help is
+ * set when --help was shown (CLI_EXIT_OK, and nothing more to do). */
+static int parse_options(int argc, char **argv, gb_opts_t *o, bool *help)
 {
     enum { OPT_COUNT = 256, OPT_SUM, OPT_MIN, OPT_MAX, OPT_MEAN, OPT_MEMORY, OPT_COMPRESS,
            OPT_SPILL_DIR, OPT_SPILL_QUOTA, OPT_STATS, OPT_SKIP_BAD, OPT_SORTED };
@@ -1019,6 +1021,7 @@ static int parse_options(int argc, char **argv, gb_opts_t *o)
         gb_op_t *op = &o->ops[o->n_ops];
         switch (c) {
         case CLI_OPT_EXIT:
+            *help = rc == CLI_EXIT_OK;
             return rc;
         case 'k':
             if (keys != NULL)
@@ -1093,15 +1096,16 @@ int cmd_groupby(int argc, char **argv)
 {
     gb_opts_t o;
     gb_job_t job;
+    bool help = false;
     int rc;
 
     memset(&o, 0, sizeof o);
     memset(&job, 0, sizeof job);
     job.o = &o;
-    rc = parse_options(argc, argv, &o);
-    if (rc == CLI_EXIT_OK)
+    rc = parse_options(argc, argv, &o, &help);
+    if (rc == CLI_EXIT_OK && !help)
         rc = plan_build(&o, &job.plan);
-    if (rc != CLI_EXIT_OK) {
+    if (rc != CLI_EXIT_OK || help) {
         free(o.keys);
         free(o.ops);
         return rc;

@@ -1,6 +1,11 @@
 /* fields.c - fields, strict numbers and datamash's number format (see
  * fields.h).
  *
+ * The walk keeps one position: where the next field starts, or past the
+ * end when none is left, so a line that ends with a separator (or, for
+ * blanks, with a run of them) yields its last, empty, field before it
+ * stops.
+ *
  * Integers, the common case, are read here digit by digit with an overflow
  * check, without strtod.  Anything with a point or an exponent is checked
  * against the grammar first, then copied (a field is not NUL-terminated:
@@ -36,6 +41,53 @@ size_t cli_fields_split(const unsigned char *line, size_t len, unsigned char sep
         line += flen + 1;
         len -= flen + 1;
     }
+}
+
+static bool is_blank(unsigned char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+void cli_fields_walk_init(cli_fields_walk_t *w, const unsigned char *line, size_t len, int sep)
+{
+    size_t at = 0;
+
+    if (sep == CLI_SEP_BLANKS)
+        while (at < len && is_blank(line[at]))
+            at++;
+    w->line = line;
+    w->len = len;
+    w->sep = sep;
+    w->at = at < len ? at : len + 1; /* empty, or blanks only: no field */
+}
+
+bool cli_fields_walk_next(cli_fields_walk_t *w, cli_field_t *f)
+{
+    size_t at = w->at, end;
+
+    if (at > w->len)
+        return false;
+    if (w->sep == CLI_SEP_BLANKS) {
+        end = at;
+        while (end < w->len && !is_blank(w->line[end]))
+            end++;
+    } else {
+        const unsigned char *s = memchr(w->line + at, w->sep, w->len - at);
+        end = s != NULL ? (size_t)(s - w->line) : w->len;
+    }
+    f->p = w->line + at;
+    f->len = end - at;
+    if (end == w->len) {
+        w->at = w->len + 1;
+    } else if (w->sep == CLI_SEP_BLANKS) {
+        /* the run of blanks; at its end, if the line ends, one empty field */
+        while (end < w->len && is_blank(w->line[end]))
+            end++;
+        w->at = end;
+    } else {
+        w->at = end + 1;
+    }
+    return true;
 }
 
 static bool is_digit(unsigned char c)

@@ -1,6 +1,7 @@
-/* fields.h - delimited text as `memgov groupby` reads and writes it: a
- * line split into fields at a one-byte separator, a field read strictly as
- * a number, and numbers written as GNU datamash 1.7 writes them.
+/* fields.h - delimited text as `memgov groupby` and `memgov join` read
+ * and write it: a line split into fields at a one-byte separator or, as
+ * join(1) splits it without -t, at runs of blanks; a field read strictly
+ * as a number, and numbers written as GNU datamash 1.7 writes them.
  *
  * A field is a pointer into the line and a length: nothing is copied.  A
  * number is, with nothing around or inside it (no space, no base prefix,
@@ -22,6 +23,7 @@
 #ifndef MEMGOV_TOOLS_FIELDS_H
 #define MEMGOV_TOOLS_FIELDS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +38,30 @@ typedef struct cli_field {
  * for datamash and awk; any other line has one more than its seps. */
 size_t cli_fields_split(const unsigned char *line, size_t len, unsigned char sep, cli_field_t *f,
                         size_t max);
+
+/* A walk over a line's fields, one at a time, with no array: for lines of
+ * any number of fields.  With a separator byte (0..255) the fields are
+ * those of cli_fields_split.  With CLI_SEP_BLANKS they are join(1)'s
+ * without -t (coreutils' xfields): blanks (space and tab) before the first
+ * field are skipped, a run of blanks separates two fields, and a line that
+ * ends with blanks has one more, empty, field after them; a line of blanks
+ * only, or an empty one, has no field.
+ *
+ *   cli_fields_walk_init(&w, line, len, sep);
+ *   while (cli_fields_walk_next(&w, &f)) ... f.p, f.len ...
+ */
+#define CLI_SEP_BLANKS 256
+
+typedef struct cli_fields_walk {
+    const unsigned char *line;
+    size_t len;
+    size_t at;   /* where the next field starts; > len: no field left */
+    int sep;     /* a byte, or CLI_SEP_BLANKS */
+} cli_fields_walk_t;
+
+void cli_fields_walk_init(cli_fields_walk_t *w, const unsigned char *line, size_t len, int sep);
+/* The next field into *f: true, or false when there is none left. */
+bool cli_fields_walk_next(cli_fields_walk_t *w, cli_field_t *f);
 
 typedef enum cli_num_kind {
     CLI_NUM_INT,    /* *i and *ld */

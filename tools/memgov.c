@@ -7,8 +7,8 @@
  * was lost is an error whichever command wrote it (cli_stdout_close).
  *
  * Exit statuses (see cli.h): 0 success, 1 run-time failure, 2 bad usage;
- * `memgov sort` exits 2 on any failure, as sort(1) does, and so does
- * `memgov groupby`.
+ * `memgov sort` exits 2 on any failure, as sort(1) does, and so do
+ * `memgov groupby` and `memgov join`.
  */
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +34,9 @@ static const command_t commands[] = {
       cmd_sort, cmd_sort_help, CLI_EXIT_TROUBLE },
     { "groupby", "group delimited lines by key fields: count, sum, min, max, mean",
       cmd_groupby, cmd_groupby_help, CLI_EXIT_TROUBLE },
-    { "bench", "run a benchmark: memgov bench sort, memgov bench agg",
+    { "join", "join two delimited files on a field, as join(1), within a memory budget",
+      cmd_join, cmd_join_help, CLI_EXIT_TROUBLE },
+    { "bench", "run a benchmark: memgov bench sort, agg, join",
       cmd_bench, cmd_bench_help, CLI_EXIT_FAILURE },
     { "sections", "list the tiered sections kept in a persistent spill directory",
       cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
@@ -71,8 +73,8 @@ static void tool_help(FILE *out)
             "  MEMGOV_BUDGET  the default budget, a size or a percentage of the\n"
             "                 memory the process may use (e.g. 2G, 40%%)\n"
             "\n"
-            "Exit status: 0 success, 1 run-time failure, 2 bad usage; memgov sort\n"
-            "and memgov groupby exit 2 on any failure, as sort(1) does.\n");
+            "Exit status: 0 success, 1 run-time failure, 2 bad usage; memgov sort,\n"
+            "groupby and join exit 2 on any failure, as sort(1) does.\n");
 }
 
 static void tool_version(void)
@@ -123,8 +125,8 @@ static int dispatch(int argc, char **argv, const command_t **cmd)
         }
     }
     if (optind >= argc)
-        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, groupby, bench, "
-                                     "sections, help)");
+        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, groupby, "
+                                     "join, bench, sections, help)");
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;

@@ -316,6 +316,8 @@ grep -q $'\r' "$err" || fail "MEMGOV_PROGRESS=1: the line is not redrawn with CR
 [ -s "$err" ] && fail "stderr is not a terminal, yet something was written to it"
 
 expect 0 groupby --help && contains "$out" "Usage: memgov groupby" "groupby --help"
+printf 'a\t1\n' | expect 0 groupby -k 1 --count --help &&
+    { [ "$(head -c 21 "$out")" = "Usage: memgov groupby" ] || fail "--help with options: ran the command"; }
 expect 0 help groupby && contains "$out" "Exit status, as memgov sort" "help groupby"
 expect 0 --help && contains "$out" "groupby" "--help lists groupby"
 

@@ -4,7 +4,10 @@
 # byte for byte against `LC_ALL=C sort` and the library's external sort
 # under a 1 MiB budget; groupby.sh checks `memgov groupby` against GNU
 # datamash, in RAM and spilling at 1 MiB, its errors and signals, and
-# `memgov bench agg`'s checks; sections.sh lists, writes, reads back and
+# `memgov bench agg`'s checks; join.sh checks `memgov join` against
+# `LC_ALL=C join` on sorted inputs (every -a/-v combination from either
+# build side, separators, empty and missing fields, spilling at 1 MiB), its
+# errors and signals, and `memgov bench join`'s checks; sections.sh lists, writes, reads back and
 # removes sections of a persistent spill directory, busy and damaged ones
 # included;
 # signals.sh stops sort and bench sort by SIGPIPE, SIGTERM, SIGINT and
@@ -23,6 +26,9 @@ if(TARGET memgov)
   add_test(NAME tools.groupby
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/groupby.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.groupby PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.join
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/join.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.join PROPERTIES TIMEOUT 300)
   add_test(NAME tools.signals
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/signals.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.signals PROPERTIES TIMEOUT 300)
