@@ -221,6 +221,25 @@ int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out)
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14; older kernels say EINVAL */
 #endif
 
+/* len bytes of anonymous read-write memory at a 2 MiB-aligned address:
+ * mapped 2 MiB larger, the ends cut off.  0, or -errno. */
+static int map_aligned(size_t len, int flags, uint8_t **out)
+{
+    if (len > SIZE_MAX - HUGE_PAGE)
+        return fail(ENOMEM);
+    size_t span = len + HUGE_PAGE;
+    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
+    if (p == MAP_FAILED)
+        return fail(errno);
+    uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (a > p)
+        munmap(p, (size_t)(a - p));
+    if (p + span > a + len)
+        munmap(a + len, (size_t)(p + span - (a + len)));
+    *out = a;
+    return 0;
+}
+
 int mgov__mmap_anon(size_t len, int populate, void **out)
 {
     *out = NULL;
@@ -236,18 +255,9 @@ int mgov__mmap_anon(size_t len, int populate, void **out)
         *out = p;
         return 0;
     }
-    if (len > SIZE_MAX - HUGE_PAGE)
-        return fail(ENOMEM);
-    /* over-map by 2 MiB, keep the aligned part */
-    size_t span = len + HUGE_PAGE;
-    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (p == MAP_FAILED)
-        return fail(errno);
-    uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-    if (a > p)
-        munmap(p, (size_t)(a - p));
-    if (p + span > a + len)
-        munmap(a + len, (size_t)(p + span - (a + len)));
+    uint8_t *a;
+    if ((rc = map_aligned(len, flags, &a)) != 0)
+        return rc;
     mgov__pages_advise_huge(a, len);
     if (populate)
         mgov__pages_populate(a, len);
@@ -286,21 +296,10 @@ int mgov__mmap_reserve(size_t len, void **out)
         *out = p;
         return 0;
     }
-    if (len > SIZE_MAX - HUGE_PAGE)
-        return fail(ENOMEM);
-    /* over-map by 2 MiB, keep the aligned part: its 2 MiB runs can be
-     * huge pages (mgov__mmap_huge_runs) */
-    size_t span = len + HUGE_PAGE;
-    uint8_t *p = mmap(NULL, span, PROT_READ | PROT_WRITE, flags, -1, 0);
-    if (p == MAP_FAILED)
-        return fail(errno);
-    uint8_t *a = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
-    if (a > p)
-        munmap(p, (size_t)(a - p));
-    if (p + span > a + len)
-        munmap(a + len, (size_t)(p + span - (a + len)));
-    *out = a;
-    return 0;
+    uint8_t *a; /* its 2 MiB runs can be huge pages (mgov__pages_huge_runs) */
+    if ((rc = map_aligned(len, flags, &a)) == 0)
+        *out = a;
+    return rc;
 }
 
 void mgov__pages_huge_runs(void *base, size_t from, size_t to)
