@@ -10,8 +10,10 @@
 #
 # Required: what the library, the tool, the tests and the packaging test need
 #   (gcc's ASan/UBSan/TSan runtimes come with gcc itself; libxxhash-dev is
-#   the hash of the hash operators, used inline from its header; datamash
-#   is the reference `memgov groupby` is tested against).
+#   the hash of the hash operators, used inline from its header;
+#   libjemalloc-dev gives libjemalloc_pic.a, linked into memgov's heaps under
+#   private names (cmake/jemalloc.cmake); datamash is the reference
+#   `memgov groupby` is tested against).
 # Optional: clang and its runtime (libclang-rt-dev: clang's sanitizers and
 #   libFuzzer).  Without them the ASan build falls back to gcc and the fuzz
 #   run is skipped; `make test` says so.
@@ -25,7 +27,7 @@ if [[ "${MGOV_SKIP_DEPS:-0}" == 1 ]]; then
 fi
 
 required=(cmake make gcc libc6-dev binutils pkg-config libcmocka-dev liblz4-dev libzstd-dev
-          libxxhash-dev datamash)
+          libxxhash-dev libjemalloc-dev datamash)
 optional=(clang)
 
 say() { printf 'deps: %s\n' "$*" >&2; }
