@@ -9,18 +9,22 @@
  * (MGOV_HEAP_DEFAULT_SLACK, configurable) and refills or returns it in
  * batches.  So, for a heap used by T threads with slack S:
  *
- *     allocated  <=  governor's count  <=  allocated + T x S
+ *     allocated + metadata  <=  governor's count  <=  allocated + metadata + T x S
  *
- * where `allocated` is the usable bytes of the blocks alive, and the count
- * is what mgov_stats shows in the heap's region.  Blocks larger than S/2
- * are charged one by one, exactly.  The count is never below what is
- * allocated: a block is charged before it exists.
+ * where `allocated` is the usable bytes of the blocks alive, `metadata`
+ * the allocator's own records for the heap's arena (they grow with the
+ * most the heap ever held and are never returned; counted as of the last
+ * reclaim or trim), and the count is what mgov_stats shows in the heap's
+ * region.  Blocks larger than S/2 are charged one by one, exactly.  The
+ * count is never below what is allocated: a block is charged before it
+ * exists.
  *
  * When the governor reclaims (pressure MODERATE or above, or a kernel
  * pressure signal), the heap's consumer asks every thread to give its
  * slack back (each does at its next heap call; the reclaiming thread at
- * once) and returns the heap's free pages to the operating system, so RSS
- * follows the count.  mgov_heap_trim does the same on demand.
+ * once), returns the heap's free pages to the operating system and counts
+ * the allocator's metadata, so RSS follows the count.  mgov_heap_trim does
+ * the same on demand.
  *
  * Lifecycle
  *   mgov_heap_create -> malloc/free ... from any threads -> mgov_heap_destroy.
@@ -115,6 +119,10 @@ MGOV_API void *mgov_heap_realloc(mgov_heap_t *h, void *p, size_t size);
 MGOV_API void *mgov_heap_aligned_alloc(mgov_heap_t *h, size_t align, size_t size);
 /* Frees p (NULL is ignored), from any thread. */
 MGOV_API void mgov_heap_free(mgov_heap_t *h, void *p);
+/* The same, told the size: faster (no lookup of the block's size).  size
+ * is the size p was allocated with (or anything up to its usable size);
+ * not for blocks from mgov_heap_aligned_alloc (debug builds check). */
+MGOV_API void mgov_heap_free_sized(mgov_heap_t *h, void *p, size_t size);
 /* The bytes usable at p (at least what was asked; what is charged). */
 MGOV_API size_t mgov_heap_usable_size(mgov_heap_t *h, const void *p);
 
@@ -133,7 +141,8 @@ MGOV_API int mgov_heap_trim(mgov_heap_t *h);
 
 typedef struct mgov_heap_stats {
     uint64_t allocated; /* usable bytes of the blocks alive */
-    uint64_t charged;   /* bytes the governor counts for the heap: allocated + slack */
+    uint64_t charged;   /* bytes the governor counts for the heap: allocated + slack
+                           + metadata */
     uint64_t resident;  /* bytes the allocator holds from the system (jemalloc's
                            resident: pages in use, free pages not yet returned,
                            and its metadata) */
@@ -143,18 +152,22 @@ typedef struct mgov_heap_stats {
     uint64_t frees;     /* frees (and reallocs that moved) */
     uint64_t threads;   /* threads holding slack now */
     uint64_t slack;     /* the configured slack per thread */
+    uint64_t metadata;  /* of charged: the allocator's metadata for the heap (extent
+                           records ...: it grows with the most the heap ever held),
+                           as of the last reclaim or trim */
 } mgov_heap_stats_t;
 
-/* A snapshot.  With no call in flight on the heap, charged - allocated is
- * the slack the threads hold, at most threads x slack.  Errors:
- * MGOV_EINVAL. */
+/* A snapshot.  With no call in flight on the heap, charged - allocated -
+ * metadata is the slack the threads hold, at most threads x slack.
+ * Errors: MGOV_EINVAL. */
 MGOV_API int mgov_heap_stats(mgov_heap_t *h, mgov_heap_stats_t *out);
 
 /* The heap's consumer name (valid until destroy); NULL for NULL. */
 MGOV_API const char *mgov_heap_name(const mgov_heap_t *h);
 
 /* Checks the accounting at a quiet moment (no call in flight): the
- * governor's count equals allocated + every thread's slack, each slack is
+ * governor's count equals allocated + every thread's slack + metadata,
+ * each slack is
  * within [0, slack], allocations minus frees match the bytes, and
  * jemalloc's view of the arena agrees.  MGOV_OK, MGOV_EINVAL, or
  * MGOV_ECORRUPT. */

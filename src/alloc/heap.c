@@ -17,9 +17,9 @@
  *   usage  the bytes charged;
  *   evict  asks every thread to give its slack back (heap->ask; each does
  *          at its next call), gives back the calling thread's own at once
- *          when it is not inside a heap call, and purges the arena: what
- *          the heap freed goes back to the system.  Returns the bytes
- *          given back now.
+ *          when it is not inside a heap call, purges the arena (what the
+ *          heap freed goes back to the system), and brings the metadata it
+ *          counts up to date.  Returns the bytes given back now.
  *
  * Destroy: no thread may use the heap; the slots' tcaches are destroyed,
  * slots of other threads are marked dead (their threads free them), what
@@ -69,10 +69,12 @@ static void stats_epoch(void)
 
 /* -------------------------------------------------------- the grant */
 
-int mgov__heap_charge(mgov_heap_t *h, uint64_t bytes)
+int mgov__heap_charge(mgov_heap_t *h, uint64_t bytes, bool guess)
 {
     mgov_grant_t g = MGOV_GRANT_INIT;
-    int rc = h->timeout_ns == 0
+    int rc = guess ? mgov_try_reserve(h->gov, h->region, bytes,
+                                      h->grant_flags | MGOV_NO_RECLAIM, &g)
+             : h->timeout_ns == 0
                  ? mgov_try_reserve(h->gov, h->region, bytes, h->grant_flags, &g)
                  : mgov_reserve(h->gov, h->region, bytes, h->grant_flags, h->timeout_ns, &g);
     if (rc != MGOV_OK)
@@ -112,6 +114,31 @@ static void purge(mgov_heap_t *h)
     mgov__heap_arena_ctl(h, "purge", NULL, NULL, NULL, 0);
 }
 
+void mgov__heap_meta_sync(mgov_heap_t *h)
+{
+    size_t base;
+    stats_epoch();
+    if (arena_stat(h, "base", &base) != 0)
+        return;
+    pthread_mutex_lock(&h->lock);
+    uint64_t meta = h->meta;
+    pthread_mutex_unlock(&h->lock);
+    if (base > meta) {
+        /* it exists whatever the governor says: counted when it fits (no
+         * reclaim from here: this runs inside one), else at the next sync */
+        if (mgov__heap_charge(h, base - meta, true) == MGOV_OK) {
+            pthread_mutex_lock(&h->lock);
+            h->meta += base - meta;
+            pthread_mutex_unlock(&h->lock);
+        }
+    } else if (base < meta) {
+        pthread_mutex_lock(&h->lock);
+        h->meta -= meta - base;
+        pthread_mutex_unlock(&h->lock);
+        mgov__heap_uncharge(h, meta - base);
+    }
+}
+
 static uint64_t heap_evict(void *ctx, uint64_t target)
 {
     (void)target;
@@ -125,6 +152,7 @@ static uint64_t heap_evict(void *ctx, uint64_t target)
         mgov__heap_slot_drain(h, s);
     }
     purge(h);
+    mgov__heap_meta_sync(h);
     return freed;
 }
 
@@ -150,6 +178,7 @@ int mgov_heap_trim(mgov_heap_t *h)
     if (s && !mgov__heap_busy())
         mgov__heap_slot_drain(h, s);
     purge(h);
+    mgov__heap_meta_sync(h);
     return MGOV_OK;
 }
 
@@ -181,6 +210,7 @@ static void fill_stats(mgov_heap_t *h, mgov_heap_stats_t *out)
     pthread_mutex_lock(&h->lock);
     sum_locked(h, &t);
     out->charged = h->grant.bytes;
+    out->metadata = h->meta;
     pthread_mutex_unlock(&h->lock);
     out->allocated = t.in > t.out ? t.in - t.out : 0;
     out->mallocs = t.mallocs;
@@ -227,7 +257,7 @@ int mgov_heap_check(mgov_heap_t *h)
     bool ok = true;
     pthread_mutex_lock(&h->lock);
     sum_locked(h, &t);
-    uint64_t charged = h->grant.bytes;
+    uint64_t charged = h->grant.bytes, meta = h->meta;
     for (mgov__heap_slot_t *s = h->slots; s; s = s->next) {
         int64_t a = atomic_load_explicit(&s->avail, R);
         ok = ok && a >= 0 && a <= h->slack;
@@ -235,7 +265,7 @@ int mgov_heap_check(mgov_heap_t *h)
     ok = ok && h->grant.gov == h->gov && charged == atomic_load_explicit(&h->charged, R);
     pthread_mutex_unlock(&h->lock);
     ok = ok && t.in >= t.out && t.mallocs >= t.frees && t.slack >= 0 &&
-         charged == t.in - t.out + (uint64_t)t.slack;
+         charged == t.in - t.out + (uint64_t)t.slack + meta;
     /* jemalloc counts blocks cached in tcaches as allocated: at least ours */
     size_t small = 0, large = 0;
     stats_epoch();

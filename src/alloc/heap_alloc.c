@@ -305,10 +305,10 @@ static int refill(mgov_heap_t *h, mgov__heap_slot_t *s, int64_t need)
     int64_t want = need - avail + h->slack / 2;
     int64_t must = need - avail;
     tls.busy++;
-    int rc = mgov__heap_charge(h, (uint64_t)want);
+    int rc = mgov__heap_charge(h, (uint64_t)want, true);
     if (rc == MGOV_OK) {
         avail += want;
-    } else if ((rc = mgov__heap_charge(h, (uint64_t)must)) == MGOV_OK) {
+    } else if ((rc = mgov__heap_charge(h, (uint64_t)must, false)) == MGOV_OK) {
         avail += must;
     }
     tls.busy--;
@@ -337,7 +337,7 @@ static int take(mgov_heap_t *h, mgov__heap_slot_t *s, uint64_t bound, bool *dire
     *direct = bound > (uint64_t)h->big;
     if (*direct) {
         tls.busy++;
-        int rc = mgov__heap_charge(h, bound);
+        int rc = mgov__heap_charge(h, bound, false);
         tls.busy--;
         return rc;
     }
@@ -508,6 +508,24 @@ void mgov_heap_free(mgov_heap_t *h, void *p)
     }
     uint64_t d0 = *tls.deallocp;
     mgov__je_dallocx(p, s->flags);
+    credit(h, s, *tls.deallocp - d0);
+}
+
+void mgov_heap_free_sized(mgov_heap_t *h, void *p, size_t size)
+{
+    if (unlikely(!p || !h))
+        return;
+    check_owner(h, p);
+    /* the size must name p's class: jemalloc's sdallocx trusts it */
+    MGOV__ASSERT(mgov__je_nallocx(size ? size : 1, 0) == mgov__je_sallocx(p, 0));
+    mgov__heap_slot_t *s = slot_of(h);
+    if (unlikely(!s)) {
+        mgov_heap_free(h, p);
+        return;
+    }
+    TSAN_RELEASE(p);
+    uint64_t d0 = *tls.deallocp;
+    mgov__je_sdallocx(p, size ? size : 1, s->flags);
     credit(h, s, *tls.deallocp - d0);
 }
 

@@ -12,8 +12,11 @@
  *        the thread's explicit jemalloc tcache for this heap, counters.
  *
  * Accounting.  The heap's grant (`charged`) always equals
- *     allocated + sum over slots of avail
- * where allocated is the usable bytes of the blocks alive.  A slot's avail
+ *     allocated + sum over slots of avail + meta
+ * where allocated is the usable bytes of the blocks alive and meta the
+ * arena's metadata (jemalloc's "base": extent records and the like, which
+ * grow with the most the heap ever held and are not returned), brought up
+ * to date at each reclaim and trim.  A slot's avail
  * stays within [0, slack]: an allocation takes from it (refilling to
  * slack/2 first when it is short), a free adds to it (returning down to
  * slack/2 when it passes slack).  Blocks above slack/2 are charged and
@@ -78,8 +81,9 @@ struct mgov_heap {
     /* bumped by reclaim: threads give their slack back at their next call */
     _Atomic uint64_t ask;
 
-    pthread_mutex_t lock; /* grant, slots, folded counters */
+    pthread_mutex_t lock; /* grant, meta, slots, folded counters */
     mgov_grant_t grant;
+    uint64_t meta;        /* of the grant: jemalloc's metadata for the arena */
     _Atomic uint64_t charged; /* grant.bytes, for readers without the lock */
     mgov__heap_slot_t *slots;
     unsigned n_slots;
@@ -108,8 +112,13 @@ void mgov__heap_forget(mgov_heap_t *h);
 
 /* heap.c */
 /* Adds bytes to the heap's grant (a refill, or a big block): a reserve
- * outside the lock, merged under it.  MGOV_OK or the governor's refusal. */
-int mgov__heap_charge(mgov_heap_t *h, uint64_t bytes);
+ * outside the lock, merged under it.  With `guess`, a try that costs no
+ * one anything (no reclaim, no wait); else as the heap is configured.
+ * MGOV_OK or the governor's refusal. */
+int mgov__heap_charge(mgov_heap_t *h, uint64_t bytes, bool guess);
+/* Brings the metadata the governor counts for the heap up to jemalloc's
+ * figure for its arena (at reclaim and trim). */
+void mgov__heap_meta_sync(mgov_heap_t *h);
 /* Returns bytes from the heap's grant (never fails). */
 void mgov__heap_uncharge(mgov_heap_t *h, uint64_t bytes);
 /* jemalloc mallctl on "arena.<i>.<what>" (purge, decay, ...). */

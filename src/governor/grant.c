@@ -85,7 +85,12 @@ uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags)
 
 INLINE int fits_ever(const mgov_t *gov, int region, uint64_t bytes, unsigned flags)
 {
-    uint64_t limit = mgov__limit_now(gov, region);
+    /* the hint spares regions without a limit two loads; a stale 0 only
+     * lets a request through to the charge, which checks the limit */
+    uint64_t limit =
+        atomic_load_explicit(&gov->regions[region].limit_hint, memory_order_relaxed)
+            ? mgov__limit_now(gov, region)
+            : 0;
     if ((limit && bytes > limit) || bytes > ceiling_of(gov, region, flags))
         return MGOV_ELIMIT;
     return MGOV_OK;
