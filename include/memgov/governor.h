@@ -84,6 +84,10 @@ enum {
      * requests wait or are refused for their limit, and take it back when
      * the lender needs it (docs/governor.md "Rebalancing"). */
     MGOV_REBALANCE = 4u,
+    /* With either of the two above (or MEMGOV_STATS in the environment) the
+     * governor runs one thread of its own, from mgov_create to
+     * mgov_destroy; reclaim passes it starts call consumers' ops in that
+     * thread. */
     /* Track reservations even when no region has one at create, so
      * mgov_region_set may add some later at no extra cost then. */
     MGOV_RESERVATIONS = 8u,

@@ -1,5 +1,5 @@
 /* test_heap.c - heaps: every call (malloc, calloc, realloc growing and
- * shrinking, aligned allocation, free, usable size), the accounting
+ * shrinking, aligned allocation, free and sized free, usable size), the accounting
  * against the governor (slack bounds, big blocks charged exactly), free
  * from another thread, destroy with live blocks (the leak report), the
  * failure paths (a refused budget or limit: NULL, a clear reason, nothing
@@ -160,6 +160,24 @@ static void test_malloc_free(void **state)
     mgov_heap_free(f->heap, z1);
     mgov_heap_free(f->heap, z2);
     assert_int_equal(mgov_heap_last_error(f->heap), MGOV_OK);
+}
+
+static void test_free_sized(void **state)
+{
+    fx_t *f = *state;
+    size_t sizes[] = { 1, 16, 100, 1000, 5000, 40000, 2 * MiB };
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        void *p = mgov_heap_malloc(f->heap, sizes[k]);
+        assert_non_null(p);
+        memset(p, 3, sizes[k]);
+        assert_true(hstats(f).allocated >= sizes[k]);
+        mgov_heap_free_sized(f->heap, p, sizes[k]);
+        assert_int_equal(hstats(f).allocated, 0);
+        assert_accounting(f);
+    }
+    mgov_heap_free_sized(f->heap, NULL, 10); /* ignored */
+    mgov_heap_stats_t st = hstats(f);
+    assert_int_equal(st.mallocs, st.frees);
 }
 
 static void test_heap_calloc(void **state)
@@ -593,6 +611,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_malloc_free, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_free_sized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap_calloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heap_realloc, setup, teardown),
         cmocka_unit_test_setup_teardown(test_aligned, setup, teardown),
