@@ -11,7 +11,12 @@
  *     admitted over the limit in force at its admission;
  * At quiescence the committed counter equals the sum over regions of
  * max(used, reserved) (it telescoped through every change), and every
- * counter is back to zero after the releases.  Threads count violations;
+ * counter is back to zero after the releases.
+ *
+ * A second case runs the rebalancer every millisecond while four threads
+ * make two limited regions busy in turn: no region ever holds more than
+ * both limits together, no lender's limit goes below its reservation, and
+ * at the end the two limits add up to their own ones again.  Threads count violations;
  * the main thread asserts.  MGOV_STRESS_OPS sets operations per thread.
  */
 #include <pthread.h>
@@ -204,10 +209,118 @@ static void test_settings_change_under_load(void **state)
     assert_int_equal(mgov_destroy(gov), MGOV_OK);
 }
 
+/* ------------------------------------------- the rebalancer under load */
+
+static _Atomic uint64_t lender_below_guarantee, rb_checks;
+
+static void *rb_watcher(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&done)) {
+        uint64_t la, lb;
+        mgov_region_get(gov, R_HOT, NULL, &la);
+        mgov_region_get(gov, R_COLD, NULL, &lb);
+        uint64_t ua = mgov__region_used(gov, R_HOT), ub = mgov__region_used(gov, R_COLD);
+        atomic_fetch_add(&rb_checks, 1);
+        if (atomic_load(&gov->used) > BUDGET)
+            atomic_fetch_add(&over_budget, 1);
+        /* a region never holds more than both own limits together */
+        if (ua > 32 * MiB || ub > 32 * MiB)
+            atomic_fetch_add(&over_high, 1);
+        /* a lender's limit never goes below its reservation */
+        if (la < 4 * MiB || lb < 4 * MiB)
+            atomic_fetch_add(&lender_below_guarantee, 1);
+    }
+    return NULL;
+}
+
+static void *rb_work(void *arg)
+{
+    job_t *j = arg;
+    uint64_t seed = (j->id + 7) * 0x9e3779b97f4a7c15ull;
+    mgov_grant_t held[HELD];
+    memset(held, 0, sizeof held);
+    for (unsigned long n = 0; n < j->ops; n++) {
+        uint64_t r = rnd(&seed);
+        unsigned k = (unsigned)(r % HELD);
+        /* the hot region is busy for a while, then the cold one */
+        int region = ((n / 5000) + j->id) % 2 ? R_HOT : R_COLD;
+        if (held[k].gov) {
+            mgov_grant_release(&held[k]);
+            continue;
+        }
+        uint64_t bytes = ((r >> 16) % 256 + 1) * 16 * KiB; /* 16 KiB .. 4 MiB */
+        int rc = mgov_reserve(gov, region, bytes, MGOV_NO_RECLAIM, 300000, &held[k]);
+        if (rc == MGOV_OK)
+            atomic_fetch_add(&n_ok, 1);
+        else if (rc != MGOV_EBUDGET && rc != MGOV_ELIMIT && rc != MGOV_ETIMEDOUT)
+            atomic_fetch_add(&bad_rc, 1);
+    }
+    for (unsigned k = 0; k < HELD; k++)
+        mgov_grant_release(&held[k]);
+    return NULL;
+}
+
+static void test_rebalancer_under_load(void **state)
+{
+    (void)state;
+    unsigned long ops = 20000;
+#if defined(MGOV_SANITIZED)
+    ops /= 4;
+#endif
+    atomic_store(&done, 0);
+    atomic_store(&over_budget, 0);
+    atomic_store(&over_high, 0);
+    atomic_store(&bad_rc, 0);
+    atomic_store(&n_ok, 0);
+    mgov_region_config_t regions[N_REGIONS] = { { "hot", 4 * MiB, 16 * MiB },
+                                                { "cold", 4 * MiB, 16 * MiB } };
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.budget = BUDGET;
+    cfg.regions = regions;
+    cfg.n_regions = N_REGIONS;
+    cfg.flags = MGOV_REBALANCE;
+    cfg.rebalance_interval_ms = 1;
+    assert_int_equal(mgov_create(&cfg, &gov), MGOV_OK);
+    pthread_t w, t[THREADS];
+    job_t jobs[THREADS];
+    pthread_create(&w, NULL, rb_watcher, NULL);
+    for (unsigned i = 0; i < THREADS; i++) {
+        jobs[i] = (job_t){ i, ops };
+        pthread_create(&t[i], NULL, rb_work, &jobs[i]);
+    }
+    for (unsigned i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    atomic_store(&done, 1);
+    pthread_join(w, NULL);
+    mgov_stats_t s;
+    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
+    printf("rebalancer: %llu moves, %llu grants, %llu checks; over budget %llu, over both "
+           "limits %llu, below a guarantee %llu\n",
+           (unsigned long long)s.rebalance_moves, (unsigned long long)n_ok,
+           (unsigned long long)rb_checks, (unsigned long long)over_budget,
+           (unsigned long long)over_high, (unsigned long long)lender_below_guarantee);
+    assert_int_equal(bad_rc, 0);
+    assert_int_equal(over_budget, 0);
+    assert_int_equal(over_high, 0);
+    assert_int_equal(lender_below_guarantee, 0);
+    assert_true(n_ok > 1000);
+    assert_true(s.rebalance_moves > 0);
+    /* loans move limit, never make any: the two limits add up to the own ones */
+    uint64_t la, lb;
+    mgov_region_get(gov, R_HOT, NULL, &la);
+    mgov_region_get(gov, R_COLD, NULL, &lb);
+    assert_int_equal(la + lb, 32 * MiB);
+    assert_int_equal(atomic_load(&gov->used), 0);
+    assert_int_equal(atomic_load(&gov->committed), 8 * MiB);
+    assert_int_equal(mgov_destroy(gov), MGOV_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_settings_change_under_load),
+        cmocka_unit_test(test_rebalancer_under_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
