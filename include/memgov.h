@@ -3,7 +3,7 @@
  * memgov governs the memory of a data system inside one process: one budget,
  * named regions, grants, pressure levels and consumers that evict or spill.
  * Each module has its own header under memgov/; including this one is
- * enough: the allocators (arena.h, bufpool.h) charge the budget too. */
+ * enough: the allocators (arena.h, bufpool.h, heap.h) charge the budget too. */
 #ifndef MEMGOV_H
 #define MEMGOV_H
 
@@ -11,6 +11,7 @@
 #include "memgov/bufpool.h"
 #include "memgov/common.h"
 #include "memgov/governor.h"
+#include "memgov/heap.h"
 #include "memgov/section.h"
 #include "memgov/size.h"
 #include "memgov/sort.h"

@@ -10,9 +10,11 @@
 #
 # Required: what the library, the tool, the tests and the packaging test need
 #   (gcc's ASan/UBSan/TSan runtimes come with gcc itself; libxxhash-dev is
-#   the hash of the hash operators, used inline from its header; datamash
-#   is the reference `memgov groupby` is tested against; time gives
-#   /usr/bin/time, the peak RSS the tests and bench scripts measure).
+#   the hash of the hash operators, used inline from its header;
+#   libjemalloc-dev gives libjemalloc_pic.a, linked into memgov's heaps under
+#   private names (cmake/jemalloc.cmake); datamash is the reference
+#   `memgov groupby` is tested against; time gives /usr/bin/time, the peak
+#   RSS the tests and bench scripts measure).
 # Optional: clang and its runtime (libclang-rt-dev: clang's sanitizers and
 #   libFuzzer).  Without them the ASan build falls back to gcc and the fuzz
 #   run is skipped; `make test` says so.
@@ -26,7 +28,7 @@ if [[ "${MGOV_SKIP_DEPS:-0}" == 1 ]]; then
 fi
 
 required=(cmake make gcc libc6-dev binutils pkg-config libcmocka-dev liblz4-dev libzstd-dev
-          libxxhash-dev datamash time)
+          libxxhash-dev libjemalloc-dev datamash time)
 optional=(clang)
 
 say() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,10 +1,13 @@
 /* cmd_info.c - `memgov info [--json]`: what memory this process may use
- * (RAM, cgroup limit, RSS) and what a governor created with defaults would
- * do with it (budget, thresholds, spill directory), as text for people or
- * as one JSON object.
+ * (RAM, cgroup limit, RSS), what a governor created with defaults would
+ * do with it (budget, thresholds, spill directory), and which of the
+ * kernel's memory pressure signals this machine offers (the files a
+ * governor with MGOV_KERNEL_PRESSURE watches: present, readable, writable
+ * for a PSI trigger), as text for people or as one JSON object.
  *
- * It creates no governor: everything comes from mgov_sysinfo_read and
- * mgov_default_budget, the same functions mgov_create uses.  Sizes are shown
+ * It creates no governor: everything comes from mgov_sysinfo_read,
+ * mgov_default_budget and mgov_pressure_sources, the functions mgov_create
+ * uses.  Sizes are shown
  * for people (mgov_size_format) and in exact bytes; a value the system did
  * not let us read is "unknown" (null in JSON).
  */
@@ -39,6 +42,8 @@ typedef struct info {
     const char *budget_source;
     const char *tmpdir;      /* where the spill directory would go */
     bool tmpdir_from_env;
+    mgov_pressure_source_info_t src[4]; /* the kernel's pressure signals */
+    unsigned n_src;
 } info_t;
 
 void cmd_info_help(FILE *out)
@@ -50,7 +55,11 @@ void cmd_info_help(FILE *out)
             "with the defaults would do with it: physical RAM, the memory cgroup's\n"
             "limit and version, the process limit (the smaller of the two), the\n"
             "default budget (75%% of the process limit, or MEMGOV_BUDGET), the\n"
-            "pressure thresholds in bytes, the spill directory, the current RSS\n"
+            "pressure thresholds in bytes, the spill directory, the current RSS,\n"
+            "the kernel's memory pressure signals this machine offers (what a\n"
+            "governor created with MGOV_KERNEL_PRESSURE would watch: systemd's\n"
+            "$MEMORY_PRESSURE_WATCH, PSI files, the cgroup's memory.events; a PSI\n"
+            "file that is writable takes a trigger, else its averages are read)\n"
             "and the library's version.\n"
             "\n"
             "Options:\n"
@@ -119,6 +128,20 @@ static void info_text(const info_t *in)
     printf("  %-16s private directory under %s (%s), created on first spill\n",
            "spill directory", in->tmpdir,
            in->tmpdir_from_env ? "$TMPDIR" : "$TMPDIR is not set: default /tmp");
+
+    printf("\npressure sources (watched by a governor created with MGOV_KERNEL_PRESSURE)\n");
+    for (unsigned i = 0; i < in->n_src && i < 4; i++) {
+        const mgov_pressure_source_info_t *p = &in->src[i];
+        if (!p->path[0]) {
+            printf("  %-16s none: %s\n", p->kind, p->note);
+            continue;
+        }
+        const char *how = !p->exists     ? "missing"
+                          : !p->readable ? "present, not readable"
+                          : p->writable  ? "readable, writable (a trigger can be set)"
+                                         : "readable, not writable (read every interval)";
+        printf("  %-16s %s: %s (%s)\n", p->kind, p->path, how, p->note);
+    }
 }
 
 /* ------------------------------------------------------------------ json */
@@ -180,8 +203,26 @@ static void info_json(const info_t *in)
 
     printf("  \"spill_dir\": {\"path\": null, \"parent\": ");
     cli_json_string(stdout, in->tmpdir);
-    printf(", \"parent_from_env\": %s, \"created\": \"on first spill\"}\n",
+    printf(", \"parent_from_env\": %s, \"created\": \"on first spill\"},\n",
            in->tmpdir_from_env ? "true" : "false");
+
+    printf("  \"pressure_sources\": [");
+    for (unsigned i = 0; i < in->n_src && i < 4; i++) {
+        const mgov_pressure_source_info_t *p = &in->src[i];
+        printf("%s\n    {\"kind\": ", i ? "," : "");
+        cli_json_string(stdout, p->kind);
+        printf(", \"path\": ");
+        if (p->path[0])
+            cli_json_string(stdout, p->path);
+        else
+            printf("null");
+        printf(", \"exists\": %s, \"readable\": %s, \"writable\": %s, \"note\": ",
+               p->exists ? "true" : "false", p->readable ? "true" : "false",
+               p->writable ? "true" : "false");
+        cli_json_string(stdout, p->note);
+        printf("}");
+    }
+    printf("\n  ]\n");
     printf("}\n");
 }
 
@@ -226,6 +267,9 @@ int cmd_info(int argc, char **argv)
         in.budget_source = "75% of the process limit";
     else
         in.budget_source = "fallback: the process limit is unknown";
+
+    if ((rc = mgov_pressure_sources(in.src, 4, &in.n_src)) != MGOV_OK)
+        return cli_runtime_error("info", rc, "cannot list the pressure sources");
 
     const char *tmp = getenv("TMPDIR");
     in.tmpdir_from_env = tmp != NULL && tmp[0] != '\0';

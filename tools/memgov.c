@@ -16,6 +16,7 @@
 #include <memgov.h>
 
 #include "cli.h"
+#include "cmd_top.h"
 
 typedef struct command {
     const char *name;
@@ -40,6 +41,7 @@ static const command_t commands[] = {
       cmd_bench, cmd_bench_help, CLI_EXIT_FAILURE },
     { "sections", "list the tiered sections kept in a persistent spill directory",
       cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
+    { "top", "show the governors of a running process, live (MEMGOV_STATS)", cmd_top, cmd_top_help, CLI_EXIT_FAILURE },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -72,7 +72,25 @@ typedef struct mgov_region_config {
 } mgov_region_config_t;
 
 enum {
-    MGOV_RSS_PRESSURE = 1u, /* pressure = max(used, RSS) / budget */
+    MGOV_RSS_PRESSURE = 1u,    /* pressure = max(used, RSS) / budget */
+    /* Listen to the kernel's memory pressure signals (systemd's
+     * $MEMORY_PRESSURE_WATCH, PSI triggers on the cgroup's memory.pressure
+     * or /proc/pressure/memory, cgroup v2 memory.events) in a watcher
+     * thread; each signal reclaims and trims (docs/governor.md "Kernel
+     * pressure").  A source that cannot be opened is skipped with an
+     * MGOV_EV_PRESSURE_SOURCE event, never an error. */
+    MGOV_KERNEL_PRESSURE = 2u,
+    /* Run the rebalancer: lend limit from idle regions to regions whose
+     * requests wait or are refused for their limit, and take it back when
+     * the lender needs it (docs/governor.md "Rebalancing"). */
+    MGOV_REBALANCE = 4u,
+    /* With either of the two above (or MEMGOV_STATS in the environment) the
+     * governor runs one thread of its own, from mgov_create to
+     * mgov_destroy; reclaim passes it starts call consumers' ops in that
+     * thread. */
+    /* Track reservations even when no region has one at create, so
+     * mgov_region_set may add some later at no extra cost then. */
+    MGOV_RESERVATIONS = 8u,
 };
 
 typedef struct mgov_config {
@@ -87,6 +105,13 @@ typedef struct mgov_config {
     unsigned flags;                      /* MGOV_RSS_PRESSURE, ... */
     void (*on_event)(void *ctx, const struct mgov_event *ev);
     void *event_ctx;
+    /* Added in 0.2 (appended, so older fields keep their offsets). */
+    /* MGOV_KERNEL_PRESSURE: how often sources that cannot notify (PSI
+     * averages where a trigger was refused, memory.events outside cgroupfs)
+     * are read, in ms; 0 = 1000. */
+    unsigned watch_interval_ms;
+    /* MGOV_REBALANCE: the rebalancer's period in ms; 0 = 100. */
+    unsigned rebalance_interval_ms;
 } mgov_config_t;
 #define MGOV_CONFIG_INIT { 0 }
 
@@ -133,6 +158,30 @@ enum {
     MGOV_REGION_EXECUTION_BUFFERS,
     MGOV_REGION_SPILL_STAGING
 };
+
+/* Changes a region's reservation and limit at run time (limit 0: none).
+ * The new limit applies to every request admitted after the call; usage
+ * above it (a shrink below what the region holds) is not taken away at
+ * once: the call runs a reclaim pass on that region's consumers, and the
+ * region admits nothing until it is back under the limit, which blocks no
+ * other region.  A larger limit or a smaller reservation wakes waiters.
+ * Requests that can no longer ever fit fail with MGOV_ELIMIT, waiters
+ * included.  A reservation guarantees bytes once they are free; what other
+ * regions borrowed revocably comes back by reclaim.  Changing a
+ * reservation needs a governor that tracks them (one created with a
+ * reservation or with MGOV_RESERVATIONS).  Each call is an MGOV_EV_REGION
+ * event.  With MGOV_REBALANCE, the limit set here is the region's own:
+ * what the rebalancer lent or borrowed is settled first.  Errors:
+ * MGOV_EINVAL (NULL, bad region, limit below reserved, reservations over
+ * the budget), MGOV_ENOTSUP (a reservation on a governor that does not
+ * track them). */
+MGOV_API int mgov_region_set(mgov_t *gov, int region, uint64_t reserved, uint64_t limit);
+
+/* A region's reservation and limit in force now (the limit includes what
+ * the rebalancer moved).  Either out may be NULL.  MGOV_EINVAL for bad
+ * arguments. */
+MGOV_API int mgov_region_get(const mgov_t *gov, int region, uint64_t *reserved,
+                             uint64_t *limit);
 
 /* Index of the region named `name`, or MGOV_ENOTFOUND (MGOV_EINVAL for NULL
  * arguments). */
@@ -224,6 +273,16 @@ typedef enum {
 MGOV_API mgov_pressure_t mgov_pressure(const mgov_t *gov);
 /* "normal", "moderate", "high", "critical"; "unknown" otherwise. */
 MGOV_API const char *mgov_pressure_name(mgov_pressure_t level);
+
+/* Tells the governor that the system is short of memory, as a kernel
+ * pressure signal would (MGOV_KERNEL_PRESSURE): it reclaims, evicting then
+ * spilling, an eighth of what it holds (at least 1 MiB) even when under
+ * its budget, returns free heap pages to the system (malloc_trim, heaps),
+ * and reports an MGOV_EV_KERNEL_PRESSURE event named `source` (NULL:
+ * "user").  For programs that hear about pressure themselves (their own
+ * event loop, a container runtime).  Returns the bytes the consumers
+ * freed; 0 for NULL gov. */
+MGOV_API uint64_t mgov_pressure_signal(mgov_t *gov, const char *source);
 
 /* --------------------------------------------------------------- consumers */
 
@@ -383,7 +442,25 @@ MGOV_API int mgov_consumer_foreach(mgov_t *gov,
     XX(BUDGET, 13, "budget")                                                                       \
     /* a tier override applied at open: name, region, count                                        \
      * (the mgov_section_override_t), bytes (length) */                                            \
-    XX(OVERRIDE, 14, "override")
+    XX(OVERRIDE, 14, "override")                                                                   \
+    /* at heap destroy: name (the heap), region, count (blocks), bytes */                          \
+    XX(LEAKED_BLOCKS, 15, "leaked_blocks")                                                         \
+    /* a kernel pressure signal: name (its source), bytes (asked), freed, used */                  \
+    XX(KERNEL_PRESSURE, 16, "kernel_pressure")                                                     \
+    /* a pressure source at create: name (source), status (MGOV_OK:                                \
+     * watched; else why it was skipped), count (1 notifies, 0 is read                             \
+     * every watch_interval_ms) */                                                                 \
+    XX(PRESSURE_SOURCE, 17, "pressure_source")                                                     \
+    /* mgov_region_set: region, count (reserved), bytes (limit), used                              \
+     * (the region's bytes) */                                                                     \
+    XX(REGION, 18, "region")                                                                       \
+    /* the rebalancer moved limit: region (the borrower), name (the                                \
+     * lender region), bytes (moved), count (1 lent, 0 given back), used                           \
+     * (the borrower's bytes) */                                                                   \
+    XX(REBALANCE, 19, "rebalance")                                                                 \
+    /* the stats file (MEMGOV_STATS): name (its path), status (MGOV_OK:                            \
+     * written from now on; else why not) */                                                       \
+    XX(STATS_FILE, 20, "stats_file")
 
 typedef enum mgov_event_type {
 #define MGOV__EVENT_TYPE_ENUM(name, value, str) MGOV_EV_##name = (value),
@@ -424,6 +501,16 @@ typedef struct mgov_region_stats {
     uint64_t timeouts;
 } mgov_region_stats_t;
 
+/* The heaps of one region, added up (memgov/heap.h, mgov_heap_stats_t). */
+typedef struct mgov_region_heap_stats {
+    uint64_t heaps;     /* heaps charging the region */
+    uint64_t allocated; /* usable bytes of their blocks alive */
+    uint64_t charged;   /* bytes they hold of the region: allocated + slack */
+    uint64_t resident;  /* bytes their allocator holds from the system */
+    uint64_t dirty;     /* of those, free pages not yet returned */
+    uint64_t mallocs, frees;
+} mgov_region_heap_stats_t;
+
 typedef struct mgov_stats {
     uint64_t budget, used, peak;
     double moderate, high, critical, hysteresis;
@@ -440,6 +527,20 @@ typedef struct mgov_stats {
     uint64_t spill_quota;     /* quota in force; 0 until the spill directory is made */
     unsigned n_regions;
     mgov_region_stats_t regions[MGOV_MAX_REGIONS];
+
+    /* Added in 0.2, appended: every field above keeps its offset (the
+     * struct grew: programs built against 0.1's header must be rebuilt). */
+    /* The process's memory as the kernel counts it: memory.current of the
+     * cgroup v2 the process owns (is alone in), else RSS. */
+    uint64_t real;
+    uint64_t untracked;       /* real - used (0 when used is larger): outside the governor */
+    uint64_t cgroup_current;  /* memory.current of the owned cgroup v2; 0 otherwise */
+    uint64_t cgroup_anon;     /* its memory.stat "anon"; 0 otherwise */
+    uint64_t kernel_signals;  /* kernel pressure signals (and mgov_pressure_signal calls) */
+    uint64_t rebalance_moves; /* limit moves the rebalancer made */
+    uint64_t heaps;           /* heaps alive */
+    /* Per region (same index as regions[]): its heaps added up. */
+    mgov_region_heap_stats_t heap[MGOV_MAX_REGIONS];
 } mgov_stats_t;
 
 /* A snapshot.  Event counters (refusals, waits, reclaim...) only grow and

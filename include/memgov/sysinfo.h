@@ -46,6 +46,20 @@ MGOV_API uint64_t mgov_rss_now(void);
  * percentage, or parses to 0. */
 MGOV_API int mgov_default_budget(uint64_t *out);
 
+/* A source of the kernel's memory pressure signals on this machine, as a
+ * governor created with MGOV_KERNEL_PRESSURE would look for it (see
+ * docs/governor.md "Kernel pressure"). */
+typedef struct mgov_pressure_source_info {
+    char kind[24];   /* "systemd", "psi:cgroup", "psi:system", "memory.events" */
+    char path[256];  /* the file ("" when there is none to look at) */
+    char note[64];   /* what it is, or why there is no file */
+    bool exists, readable, writable; /* writable: a PSI trigger can be set */
+} mgov_pressure_source_info_t;
+
+/* Describes the pressure sources (at most max into out; *n says how many
+ * there are, 4).  Opens nothing.  MGOV_EINVAL for NULL out or n. */
+MGOV_API int mgov_pressure_sources(mgov_pressure_source_info_t *out, unsigned max, unsigned *n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -109,6 +109,47 @@ size_t mgov_event_format(const mgov_event_t *ev, char *buf, size_t cap)
         n = snprintf(buf, cap, "%s: tier override %s applied at open (%s)", name,
                      ev->count == 1 ? "force_disk" : ev->count == 2 ? "force_ram" : "auto", b);
         break;
+    case MGOV_EV_LEAKED_BLOCKS:
+        n = snprintf(buf, cap, "heap %s (%s) destroyed with %llu block(s) holding %s", name,
+                     region, (unsigned long long)ev->count, b);
+        break;
+    case MGOV_EV_KERNEL_PRESSURE:
+        n = snprintf(buf, cap, "kernel pressure from %s: asked %s, freed %s (used %s)", name, b,
+                     f, u);
+        break;
+    case MGOV_EV_PRESSURE_SOURCE:
+        if (ev->status == MGOV_OK)
+            n = snprintf(buf, cap, "watching %s (%s)", name,
+                         ev->count ? "notifies" : "read every interval");
+        else
+            n = snprintf(buf, cap, "pressure source %s skipped: %s", name,
+                         mgov_strerror(ev->status));
+        break;
+    case MGOV_EV_REGION: {
+        char r2[32];
+        mgov_size_format(ev->count, r2, sizeof r2);
+        if (ev->bytes)
+            n = snprintf(buf, cap, "region %s set: reserved %s, limit %s (used %s)", region, r2,
+                         b, u);
+        else
+            n = snprintf(buf, cap, "region %s set: reserved %s, no limit (used %s)", region, r2,
+                         u);
+        break;
+    }
+    case MGOV_EV_REBALANCE:
+        if (ev->count)
+            n = snprintf(buf, cap, "rebalance: %s lent %s of limit to %s (which uses %s)", name,
+                         b, region, u);
+        else
+            n = snprintf(buf, cap, "rebalance: %s took back %s of limit from %s (which uses %s)",
+                         name, b, region, u);
+        break;
+    case MGOV_EV_STATS_FILE:
+        if (ev->status == MGOV_OK)
+            n = snprintf(buf, cap, "stats file %s", name);
+        else
+            n = snprintf(buf, cap, "no stats file in %s: %s", name, mgov_strerror(ev->status));
+        break;
     default:
         n = snprintf(buf, cap, "event %d", (int)ev->type);
         break;

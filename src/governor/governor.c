@@ -71,13 +71,15 @@ static int copy_regions(mgov_t *gov, const mgov_config_t *cfg, uint64_t budget)
         total += rc[i].reserved;
         mgov_region_t *r = &gov->regions[i];
         strcpy(r->name, rc[i].name);
-        r->reserved = rc[i].reserved;
-        r->limit = rc[i].limit;
+        atomic_init(&r->set[0].reserved, rc[i].reserved);
+        atomic_init(&r->set[0].limit, rc[i].limit);
+        atomic_init(&r->limit_hint, rc[i].limit);
+        r->own_limit = rc[i].limit;
         if (strcmp(r->name, "spill_staging") == 0)
             gov->spill_region = (int)i;
     }
-    gov->total_reserved = total;
-    gov->has_reservations = total > 0;
+    atomic_init(&gov->total_reserved, total);
+    gov->has_reservations = total > 0 || (cfg->flags & MGOV_RESERVATIONS);
     /* committed starts as the sum of max(0, reserved) over empty regions */
     atomic_init(&gov->committed, total);
     return MGOV_OK;
@@ -85,6 +87,8 @@ static int copy_regions(mgov_t *gov, const mgov_config_t *cfg, uint64_t budget)
 
 static void destroy_locks(mgov_t *gov)
 {
+    pthread_mutex_destroy(&gov->regions_lock);
+    pthread_mutex_destroy(&gov->sources_lock);
     pthread_mutex_destroy(&gov->pressure_lock);
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_destroy(&gov->layer_lock[i]);
@@ -116,7 +120,8 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     double crit = or_default(cfg->critical, 0.95), hyst = or_default(cfg->hysteresis, 0.02);
     if (!(mod > 0 && mod < high && high < crit && crit <= 1.0) || !(hyst > 0 && hyst < 0.5))
         return MGOV_EINVAL;
-    if (cfg->flags & ~(unsigned)MGOV_RSS_PRESSURE)
+    if (cfg->flags & ~(unsigned)(MGOV_RSS_PRESSURE | MGOV_KERNEL_PRESSURE | MGOV_REBALANCE |
+                                 MGOV_RESERVATIONS))
         return MGOV_EINVAL;
 
     /* aligned_alloc: the hot counters are cache-line aligned members */
@@ -142,9 +147,13 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     gov->level_frac[2] = high;
     gov->level_frac[3] = crit;
     gov->hyst_frac = hyst;
+    gov->watch_interval_ms = cfg->watch_interval_ms ? cfg->watch_interval_ms : 1000;
+    gov->rebalance_interval_ms = cfg->rebalance_interval_ms ? cfg->rebalance_interval_ms : 100;
     atomic_init(&gov->budget, budget);
 
     /* glibc's mutexes and condition variables cannot fail to initialize */
+    pthread_mutex_init(&gov->regions_lock, NULL);
+    pthread_mutex_init(&gov->sources_lock, NULL);
     pthread_mutex_init(&gov->pressure_lock, NULL);
     for (unsigned i = 0; i < MGOV__LAYER_SLOTS; i++)
         pthread_mutex_init(&gov->layer_lock[i], NULL);
@@ -158,6 +167,19 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
     uint64_t rss = mgov_rss_now();
     atomic_init(&gov->rss, rss);
     atomic_init(&gov->rss_peak, rss);
+    /* where the kernel counts this process's memory (mgov_stats' real):
+     * looked up once; NULL outside a cgroup v2 or when the system's
+     * memory cannot be told (not an error) */
+    gov->cgroup_dir = mgov__cgroup_v2_dir();
+    /* the watcher, the rebalancer and the stats file share one thread,
+     * started only when asked for; a failure to start it is an error */
+    if ((rc = mgov__monitor_start(gov)) != MGOV_OK) {
+        destroy_locks(gov);
+        free(gov->cgroup_dir);
+        free(gov->spill_dir);
+        free(gov);
+        return rc;
+    }
     *out = gov;
     return MGOV_OK;
 }
@@ -166,6 +188,8 @@ int mgov_destroy(mgov_t *gov)
 {
     if (!gov)
         return MGOV_OK;
+    /* the monitor thread first: it reclaims and changes limits */
+    mgov__monitor_stop(gov);
     /* the layers' states go first, top down (sections use the spill
      * directory); removing them needs no grant */
     mgov__layers_destroy(gov);
@@ -186,6 +210,7 @@ int mgov_destroy(mgov_t *gov)
     }
     mgov__consumers_destroy(gov);
     destroy_locks(gov);
+    free(gov->cgroup_dir);
     free(gov->spill_dir);
     free(gov);
     return leaked ? MGOV_ELEAKED : MGOV_OK;
@@ -203,11 +228,19 @@ uint64_t mgov_used(const mgov_t *gov)
 
 int mgov_set_budget(mgov_t *gov, uint64_t bytes)
 {
-    if (!gov || bytes == 0 || bytes > MGOV_BUDGET_MAX || bytes < gov->total_reserved)
+    if (!gov || bytes == 0 || bytes > MGOV_BUDGET_MAX)
         return MGOV_EINVAL;
+    /* regions_lock: the reservations cannot grow past the new budget
+     * meanwhile (mgov_region_set checks under it too) */
+    pthread_mutex_lock(&gov->regions_lock);
+    if (bytes < atomic_load_explicit(&gov->total_reserved, memory_order_relaxed)) {
+        pthread_mutex_unlock(&gov->regions_lock);
+        return MGOV_EINVAL;
+    }
     /* seq_cst: the budget is the ceiling of urgent requests; a larger one
      * is a release, paired as level_bytes[3] is (mgov__thresholds_set) */
     uint64_t old = atomic_exchange(&gov->budget, bytes);
+    pthread_mutex_unlock(&gov->regions_lock);
     mgov__thresholds_set(gov, bytes);
     mgov__pressure_update(gov);
     if (mgov__has_events(gov)) {

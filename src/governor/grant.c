@@ -24,6 +24,21 @@
  * With no limit and no reservations (the default regions), a reserve is one
  * atomic add and one CAS, a release two atomic subtractions.
  *
+ * Settings that change (mgov_region_set, the rebalancer; region.c).  The
+ * region word carries the generation of the region's settings in force
+ * (reservation, limit).  A step reads the settings of the generation its
+ * own atomic step saw: a limit check is a CAS on the whole word, so it
+ * succeeds only if the generation it checked against is still in force;
+ * an add (no limit in force when it started) re-checks the limit of the
+ * generation it saw, and undoes itself if that one refuses it (only
+ * possible once settings have changed: gen != 0); the committed delta of
+ * every transition uses the reservation of the generation its step saw,
+ * and the setter adjusts committed at the CAS that changes generation.
+ * So every admission is checked against the settings in force at its
+ * step, and committed keeps telescoping.  (Generations are reused after
+ * 15 changes: a step stalled between its atomic step and its read of the
+ * settings for 15 changes of the same region would read newer ones.)
+ *
  * Memory order.  Each counter's own check needs only its atomic step.  The
  * order between counters matters for one thing, the waiters (wait.c): a
  * release's steps (region word, committed, used) are seq_cst and precede
@@ -70,8 +85,13 @@ uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags)
 
 INLINE int fits_ever(const mgov_t *gov, int region, uint64_t bytes, unsigned flags)
 {
-    const mgov_region_t *r = &gov->regions[region];
-    if ((r->limit && bytes > r->limit) || bytes > ceiling_of(gov, region, flags))
+    /* the hint spares regions without a limit two loads; a stale 0 only
+     * lets a request through to the charge, which checks the limit */
+    uint64_t limit =
+        atomic_load_explicit(&gov->regions[region].limit_hint, memory_order_relaxed)
+            ? mgov__limit_now(gov, region)
+            : 0;
+    if ((limit && bytes > limit) || bytes > ceiling_of(gov, region, flags))
         return MGOV_ELIMIT;
     return MGOV_OK;
 }
@@ -85,16 +105,16 @@ uint64_t mgov__region_grants(const mgov_t *gov, int region)
 {
     uint64_t wraps = atomic_load_explicit(&gov->regions[region].grant_wraps, memory_order_relaxed);
     uint64_t w = atomic_load_explicit(&gov->region_word[region], memory_order_relaxed);
-    return (wraps << 16) + (w >> 48);
+    return (wraps << 12) + (w >> MGOV__GRANT_SHIFT);
 }
 
-/* Keeps grant_wraps in step when the 16-bit grant field of a region word
- * wraps (65536 live grants): old_word is the value before adding (added) or
+/* Keeps grant_wraps in step when the 12-bit grant field of a region word
+ * wraps (4096 live grants): old_word is the value before adding (added) or
  * removing one grant. */
 INLINE void count_grant_wrap(mgov_t *gov, int region, uint64_t old_word, bool added)
 {
-    uint64_t field = old_word >> 48;
-    if (unlikely(added && field == 0xFFFF))
+    uint64_t field = old_word >> MGOV__GRANT_SHIFT;
+    if (unlikely(added && field == MGOV__GRANT_FIELD))
         atomic_fetch_add_explicit(&gov->regions[region].grant_wraps, 1, memory_order_relaxed);
     else if (unlikely(!added && field == 0))
         atomic_fetch_sub_explicit(&gov->regions[region].grant_wraps, 1, memory_order_relaxed);
@@ -104,6 +124,17 @@ static inline uint64_t committed_delta(uint64_t reserved, uint64_t from, uint64_
 {
     /* May be "negative": callers add it as a wrapped unsigned value. */
     return max_u64(to, reserved) - max_u64(from, reserved);
+}
+
+/* The settings of the generation a step on the region word saw. */
+INLINE const mgov_region_settings_t *settings_of(const mgov_t *gov, int region, uint64_t word)
+{
+    return &gov->regions[region].set[mgov__word_gen(word)];
+}
+
+INLINE uint64_t reserved_of(const mgov_t *gov, int region, uint64_t word)
+{
+    return atomic_load_explicit(&settings_of(gov, region, word)->reserved, memory_order_relaxed);
 }
 
 /* Takes bytes (and grants) back out of a region; returns the committed
@@ -118,7 +149,7 @@ INLINE uint64_t region_sub(mgov_t *gov, int region, uint64_t bytes, unsigned gra
     if (grants)
         count_grant_wrap(gov, region, old, false);
     uint64_t ob = mgov__word_bytes(old);
-    return committed_delta(gov->regions[region].reserved, ob, ob - bytes);
+    return committed_delta(reserved_of(gov, region, old), ob, ob - bytes);
 }
 
 INLINE void peak_raise(_Atomic uint64_t *peak, uint64_t v)
@@ -132,10 +163,11 @@ INLINE void peak_raise(_Atomic uint64_t *peak, uint64_t v)
 
 /* Step 2 (only with reservations).  Returns false when the check failed;
  * the delta is then not applied. */
-static bool committed_charge(mgov_t *gov, int region, uint64_t old_bytes, uint64_t new_bytes,
-                             unsigned flags, uint64_t ceiling, uint64_t *delta)
+static bool committed_charge(mgov_t *gov, uint64_t reserved, uint64_t old_bytes,
+                             uint64_t new_bytes, unsigned flags, uint64_t ceiling,
+                             uint64_t *delta)
 {
-    *delta = committed_delta(gov->regions[region].reserved, old_bytes, new_bytes);
+    *delta = committed_delta(reserved, old_bytes, new_bytes);
     if (*delta == 0)
         return true;
     /* seq_cst: a charge step (see Memory order) */
@@ -157,16 +189,20 @@ static bool committed_charge(mgov_t *gov, int region, uint64_t old_bytes, uint64
 INLINE int charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool new_grant,
                   int *why, uint64_t *used_now)
 {
-    const mgov_region_t *r = &gov->regions[region];
+    mgov_region_t *r = &gov->regions[region];
     _Atomic uint64_t *word = &gov->region_word[region];
     uint64_t add = bytes + (new_grant ? MGOV__GRANT_ONE : 0);
     uint64_t old;
 
     /* 1. the region (seq_cst steps: see Memory order) */
-    if (unlikely(r->limit)) {
+    if (unlikely(atomic_load_explicit(&r->limit_hint, memory_order_relaxed))) {
         old = atomic_load_explicit(word, memory_order_relaxed);
         do {
-            if (mgov__word_bytes(old) + bytes > r->limit) {
+            /* the limit of the generation this CAS expects: it succeeds
+             * only while that generation is in force */
+            uint64_t limit =
+                atomic_load_explicit(&settings_of(gov, region, old)->limit, memory_order_relaxed);
+            if (limit && mgov__word_bytes(old) + bytes > limit) {
                 *why = MGOV__WHY_LIMIT;
                 return MGOV_EBUDGET;
             }
@@ -175,6 +211,27 @@ INLINE int charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool 
                                                         memory_order_relaxed));
     } else {
         old = atomic_fetch_add_explicit(word, add, memory_order_seq_cst);
+        if (unlikely(mgov__word_gen(old) != 0)) {
+            /* settings have changed since create: the generation this add
+             * landed in may have a limit (set after the hint was read) */
+            uint64_t limit =
+                atomic_load_explicit(&settings_of(gov, region, old)->limit, memory_order_relaxed);
+            if (limit && mgov__word_bytes(old) + bytes > limit) {
+                *why = MGOV__WHY_LIMIT;
+                uint64_t undo = region_sub(gov, region, bytes, new_grant ? 1 : 0);
+                if (gov->has_reservations) {
+                    /* the add and its undo are two transitions of the
+                     * region's bytes: both are accounted */
+                    uint64_t net = committed_delta(reserved_of(gov, region, old),
+                                                   mgov__word_bytes(old),
+                                                   mgov__word_bytes(old) + bytes) +
+                                   undo;
+                    if (net) /* seq_cst: an undo is a release step */
+                        atomic_fetch_add_explicit(&gov->committed, net, memory_order_seq_cst);
+                }
+                return MGOV_EBUDGET;
+            }
+        }
     }
     if (new_grant)
         count_grant_wrap(gov, region, old, true);
@@ -185,8 +242,8 @@ INLINE int charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool 
     uint64_t delta = 0;
     bool delta_applied = true;
     if (unlikely(gov->has_reservations))
-        delta_applied = committed_charge(gov, region, mgov__word_bytes(old), r_used, flags,
-                                         ceiling, &delta);
+        delta_applied = committed_charge(gov, reserved_of(gov, region, old),
+                                         mgov__word_bytes(old), r_used, flags, ceiling, &delta);
 
     /* 3. the budget (seq_cst CAS: see Memory order) */
     if (likely(delta_applied)) {
@@ -315,10 +372,10 @@ static void refused(mgov_t *gov, int region, uint64_t bytes, int status)
  * rule refused, at least `bytes` when it cannot be told. */
 static uint64_t shortfall(mgov_t *gov, int region, uint64_t bytes, unsigned flags, int why)
 {
-    const mgov_region_t *r = &gov->regions[region];
-    if (why == MGOV__WHY_LIMIT && r->limit) {
+    uint64_t limit = mgov__limit_now(gov, region);
+    if (why == MGOV__WHY_LIMIT && limit) {
         uint64_t u = mgov__region_used(gov, region);
-        return u + bytes > r->limit ? u + bytes - r->limit : bytes;
+        return u + bytes > limit ? u + bytes - limit : bytes;
     }
     uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed); /* an estimate */
     uint64_t ceiling = ceiling_of(gov, region, flags);

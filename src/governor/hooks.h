@@ -11,6 +11,7 @@
  *   consumers        unique names, and reports of moves a consumer made on
  *                    its own (consumer.c, reclaim.c)
  *   disk gauges      bytes in spill files, shown in mgov_stats (stats.c)
+ *   stats sources    figures a layer adds to mgov_stats (the heaps; stats.c)
  *
  * Thread safety: every function here is thread-safe.
  */
@@ -83,5 +84,22 @@ void mgov__spill_disk_add(mgov_t *gov, int64_t delta);
 /* The quota in force (the configured one, or the default computed when the
  * spill directory was made), shown in mgov_stats' spill_quota. */
 void mgov__spill_quota_set(mgov_t *gov, uint64_t bytes);
+
+/* ---------------------------------------------------------- stats sources */
+
+/* A layer that adds figures of its own to mgov_stats (the heaps: their
+ * per-region bytes).  The node lives in the layer's object; fn is called
+ * by mgov_stats with the governor's sources lock held, after the
+ * governor's own fields are filled, and must only add to out's heap
+ * fields (it may take its own locks, never call into the governor). */
+typedef struct mgov__stats_source {
+    void (*fn)(void *arg, mgov_stats_t *out);
+    void *arg;
+    struct mgov__stats_source *prev, *next;
+} mgov__stats_source_t;
+
+void mgov__stats_source_add(mgov_t *gov, mgov__stats_source_t *src);
+/* Returns after any mgov_stats running src->fn has finished with it. */
+void mgov__stats_source_remove(mgov_t *gov, mgov__stats_source_t *src);
 
 #endif /* MGOV_GOVERNOR_HOOKS_H */

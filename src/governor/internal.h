@@ -6,12 +6,17 @@
  *   gov->used        bytes granted in all regions; CAS-checked against the
  *                    ceiling, so it never exceeds the budget.
  *   gov->region_word[i]
- *                    bytes of region i (low 48 bits) | live grants mod 2^16
- *                    (high 16 bits); one atomic add charges both.
- *                    regions[i].grant_wraps counts the 2^16 wraps of the
+ *                    live grants mod 2^12 (bits 52-63) | settings
+ *                    generation (bits 48-51) | bytes of region i (bits
+ *                    0-47); one atomic add charges grants and bytes.
+ *                    regions[i].grant_wraps counts the 2^12 wraps of the
  *                    grant field.  Bytes fit in 48 bits because the budget
  *                    is at most MGOV_BUDGET_MAX (2^46 - 1): a region's
- *                    bytes plus those of requests in flight fit.
+ *                    bytes plus those of requests in flight fit.  The
+ *                    generation names the region's settings in force
+ *                    (regions[i].set[gen]: reservation and limit), so a
+ *                    step on the word knows which settings it was made
+ *                    under (region.c: mgov_region_set).
  *   gov->committed   sum over regions of max(used, reserved); maintained only
  *                    when some region has a reservation (has_reservations).
  *
@@ -22,6 +27,7 @@
  *   lines, written rarely.
 
  * Locks, in the order they may be nested (outer first):
+ *   regions_lock     changes of region settings, loans (region.c, rebalance.c)
  *   wait_lock        the FIFO queue of blocked requests (wait.c)
  *   consumers_lock   the consumer list, consumer refs/running (consumer.c)
  *   reclaim_lock     the one-pass-at-a-time state (reclaim.c)
@@ -41,20 +47,43 @@
 
 #define MGOV__CACHELINE 64
 #define MGOV__BYTES_MASK (((uint64_t)1 << 48) - 1)
-#define MGOV__GRANT_ONE ((uint64_t)1 << 48)
+#define MGOV__GEN_SHIFT 48
+#define MGOV__GEN_MASK ((uint64_t)0xF << MGOV__GEN_SHIFT)
+#define MGOV__GRANT_SHIFT 52
+#define MGOV__GRANT_ONE ((uint64_t)1 << MGOV__GRANT_SHIFT)
+#define MGOV__GRANT_FIELD 0xFFFu
+/* Generation 0 is the settings given at create; changes cycle through
+ * 1..15 and never come back to 0, so gen 0 means "never changed". */
+#define MGOV__GENS 16
 
 /* Why a charge was refused. */
 enum { MGOV__WHY_NONE, MGOV__WHY_LIMIT, MGOV__WHY_BUDGET };
+
+/* One generation of a region's settings.  Written (relaxed) by the setter
+ * before the seq_cst CAS that puts its generation into the region word,
+ * and not written again while that generation is in force. */
+typedef struct mgov_region_settings {
+    _Atomic uint64_t reserved, limit; /* limit 0: none */
+} mgov_region_settings_t;
 
 typedef struct mgov_region {
     /* read on every grant of the region, written rarely */
     _Alignas(MGOV__CACHELINE) _Atomic uint64_t peak;
     _Atomic unsigned waiters;      /* queued requests of this region */
     _Atomic uint64_t grant_wraps;
-    uint64_t reserved, limit;      /* fixed at create */
+    /* nonzero when the settings in force have a limit: charges then check
+     * it with a CAS; otherwise they add, and re-check when gen != 0 */
+    _Atomic uint64_t limit_hint;
+    mgov_region_settings_t set[MGOV__GENS];
     /* cold */
     char name[MGOV_NAME_MAX + 1];
     _Atomic uint64_t refusals, waits, wait_ns, timeouts;
+    /* under regions_lock: the limit the user set (create, mgov_region_set);
+     * the one in force differs by what the rebalancer moved */
+    uint64_t own_limit;
+    /* rebalance.c, its thread only */
+    uint64_t rb_refusals, rb_waits;
+    unsigned rb_idle_ticks;
 } mgov_region_t;
 
 typedef struct mgov_waiter mgov_waiter_t;
@@ -97,8 +126,8 @@ struct mgov {
     _Atomic uint64_t hyst_bytes;
     double level_frac[4], hyst_frac; /* the same as fractions, fixed at create */
     unsigned flags;
-    bool has_reservations;
-    uint64_t total_reserved;
+    bool has_reservations;          /* `committed` is maintained (fixed at create) */
+    _Atomic uint64_t total_reserved; /* written under regions_lock */
     int spill_region;               /* index, or -1 */
     unsigned n_regions;
     mgov_region_t regions[MGOV_MAX_REGIONS];
@@ -114,6 +143,22 @@ struct mgov {
     void (*on_event)(void *ctx, const mgov_event_t *ev);
     void *event_ctx;
     _Atomic uint64_t event_seq;
+
+    /* region settings and loans (region.c, rebalance.c) */
+    pthread_mutex_t regions_lock;
+    uint64_t lent[MGOV_MAX_REGIONS][MGOV_MAX_REGIONS]; /* [lender][borrower] bytes */
+    _Atomic uint64_t rebalance_moves;
+
+    /* stats sources: the heaps (stats.c, hooks.h) */
+    pthread_mutex_t sources_lock;
+    mgov__stats_source_t *sources;
+    char *cgroup_dir;                /* the process's cgroup v2 directory, or NULL */
+
+    /* the monitor thread: kernel pressure watcher, rebalancer, stats file
+     * (monitor.c); NULL when none runs */
+    struct mgov__monitor *monitor;
+    _Atomic uint64_t kernel_signals;
+    unsigned watch_interval_ms, rebalance_interval_ms;
 
     /* pressure (pressure.c) */
     pthread_mutex_t pressure_lock;
@@ -143,6 +188,25 @@ struct mgov {
 
 /* ---- grant.c: admission */
 static inline uint64_t mgov__word_bytes(uint64_t w) { return w & MGOV__BYTES_MASK; }
+static inline unsigned mgov__word_gen(uint64_t w)
+{
+    return (unsigned)((w & MGOV__GEN_MASK) >> MGOV__GEN_SHIFT);
+}
+/* The settings in force now (relaxed: a value on its own; see region.c). */
+static inline const mgov_region_settings_t *mgov__settings_now(const mgov_t *gov, int region)
+{
+    uint64_t w = atomic_load_explicit(&gov->region_word[region], memory_order_relaxed);
+    return &gov->regions[region].set[mgov__word_gen(w)];
+}
+static inline uint64_t mgov__limit_now(const mgov_t *gov, int region)
+{
+    return atomic_load_explicit(&mgov__settings_now(gov, region)->limit, memory_order_relaxed);
+}
+static inline uint64_t mgov__reserved_now(const mgov_t *gov, int region)
+{
+    return atomic_load_explicit(&mgov__settings_now(gov, region)->reserved,
+                                memory_order_relaxed);
+}
 bool mgov__is_urgent(const mgov_t *gov, int region, unsigned flags);
 uint64_t mgov__ceiling(const mgov_t *gov, int region, unsigned flags);
 /* Charges bytes (and one live grant when new_grant) if the admission rule
@@ -208,6 +272,29 @@ void mgov__consumers_destroy(mgov_t *gov); /* reports and frees leftovers */
 /* One pass (shared with a pass already running).  region -1 = all. */
 uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, int region);
 bool mgov__in_callback(const mgov_t *gov);
+/* Gives the freed heap back to the system now (malloc_trim), counted in
+ * malloc_trims. */
+void mgov__trim(mgov_t *gov);
+
+/* ---- region.c */
+/* Puts new settings in force for a region (under regions_lock): the next
+ * generation, committed adjusted at the CAS that installs it, waiters
+ * woken.  Returns the region's bytes at that moment. */
+uint64_t mgov__region_apply_locked(mgov_t *gov, int region, uint64_t reserved, uint64_t limit);
+/* After settings changed: reclaim from the region when it holds more than
+ * its limit (no lock held). */
+void mgov__region_enforce(mgov_t *gov, int region);
+void mgov__region_event(mgov_t *gov, mgov_event_type_t type, int region, const char *name,
+                        uint64_t bytes, uint64_t count);
+
+/* ---- rebalance.c (the monitor thread) */
+void mgov__rebalance_tick(mgov_t *gov);
+/* Settles every loan of `region` (as lender or borrower), under regions_lock. */
+void mgov__loans_settle_locked(mgov_t *gov, int region, int *touched, unsigned *n_touched);
+
+/* ---- monitor.c */
+int mgov__monitor_start(mgov_t *gov);
+void mgov__monitor_stop(mgov_t *gov);
 
 /* ---- layers.c */
 /* Frees every layer's state, highest slot first (mgov_destroy). */

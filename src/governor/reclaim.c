@@ -128,6 +128,12 @@ static uint64_t run_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, in
     return freed;
 }
 
+void mgov__trim(mgov_t *gov)
+{
+    malloc_trim(0);
+    atomic_fetch_add_explicit(&gov->malloc_trims, 1, memory_order_relaxed);
+}
+
 uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level, int region)
 {
     if (target == 0 || level < MGOV_PRESSURE_MODERATE || tls_reclaiming == gov ||
@@ -157,10 +163,8 @@ uint64_t mgov__reclaim_pass(mgov_t *gov, uint64_t target, mgov_pressure_t level,
     atomic_fetch_add_explicit(&gov->reclaim_passes, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&gov->reclaim_asked, target, memory_order_relaxed);
     atomic_fetch_add_explicit(&gov->reclaim_freed, freed, memory_order_relaxed);
-    if (freed && freed >= atomic_load_explicit(&gov->budget, memory_order_relaxed) / 16) {
-        malloc_trim(0);
-        atomic_fetch_add_explicit(&gov->malloc_trims, 1, memory_order_relaxed);
-    }
+    if (freed && freed >= atomic_load_explicit(&gov->budget, memory_order_relaxed) / 16)
+        mgov__trim(gov);
 
     pthread_mutex_lock(&gov->reclaim_lock);
     gov->reclaim_running = false;

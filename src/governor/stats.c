@@ -14,6 +14,7 @@
 
 #include "governor/internal.h"
 #include "memgov/sysinfo.h"
+#include "sys/sys.h"
 
 #define SNAPSHOT_TRIES 16
 /* Counters, peaks and gauges are values on their own: read relaxed. */
@@ -60,8 +61,8 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
         mgov_region_stats_t *s = &out->regions[i];
         memcpy(s->name, r->name, sizeof s->name);
         s->peak = atomic_load_explicit(&r->peak, R);
-        s->reserved = r->reserved;
-        s->limit = r->limit;
+        s->reserved = mgov__reserved_now(gov, (int)i);
+        s->limit = mgov__limit_now(gov, (int)i);
         s->refusals = atomic_load_explicit(&r->refusals, R);
         s->waits = atomic_load_explicit(&r->waits, R);
         s->wait_ns = atomic_load_explicit(&r->wait_ns, R);
@@ -85,10 +86,55 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
     out->reloads = atomic_load_explicit(&gov->reloads, R);
     out->reload_failures = atomic_load_explicit(&gov->reload_failures, R);
     out->waiters = atomic_load_explicit(&gov->n_waiters, R);
+    out->kernel_signals = atomic_load_explicit(&gov->kernel_signals, R);
+    out->rebalance_moves = atomic_load_explicit(&gov->rebalance_moves, R);
     pthread_mutex_lock(&gov->consumers_lock);
     out->consumers = gov->n_consumers;
     pthread_mutex_unlock(&gov->consumers_lock);
+
+    /* what the kernel counts: the owned cgroup v2, else RSS */
+    mgov__cgroup_mem_t cg;
+    out->real = rss;
+    if (gov->cgroup_dir && mgov__cgroup_mem_read(gov->cgroup_dir, &cg) == 0) {
+        out->cgroup_current = cg.current;
+        out->cgroup_anon = cg.anon;
+        if (cg.current)
+            out->real = cg.current;
+    }
+    out->untracked = out->real > out->used ? out->real - out->used : 0;
+
+    /* the layers' figures (the heaps) */
+    pthread_mutex_lock(&gov->sources_lock);
+    for (mgov__stats_source_t *src = gov->sources; src; src = src->next)
+        src->fn(src->arg, out);
+    pthread_mutex_unlock(&gov->sources_lock);
+    for (unsigned i = 0; i < gov->n_regions; i++)
+        out->heaps += out->heap[i].heaps;
     return MGOV_OK;
+}
+
+void mgov__stats_source_add(mgov_t *gov, mgov__stats_source_t *src)
+{
+    pthread_mutex_lock(&gov->sources_lock);
+    src->prev = NULL;
+    src->next = gov->sources;
+    if (src->next)
+        src->next->prev = src;
+    gov->sources = src;
+    pthread_mutex_unlock(&gov->sources_lock);
+}
+
+void mgov__stats_source_remove(mgov_t *gov, mgov__stats_source_t *src)
+{
+    pthread_mutex_lock(&gov->sources_lock);
+    if (src->prev)
+        src->prev->next = src->next;
+    else
+        gov->sources = src->next;
+    if (src->next)
+        src->next->prev = src->prev;
+    src->prev = src->next = NULL;
+    pthread_mutex_unlock(&gov->sources_lock);
 }
 
 /* ------------------------------------------------------------ text out */
@@ -135,16 +181,27 @@ size_t mgov_stats_json(const mgov_t *gov, char *buf, size_t cap)
         U(s.spills), U(s.spill_failures), U(s.reloads), U(s.reload_failures), U(s.malloc_trims));
     put(&o, "\"spill\":{\"bytes\":%llu,\"peak\":%llu,\"quota\":%llu},", U(s.spill_bytes),
         U(s.spill_bytes_peak), U(s.spill_quota));
-    put(&o, "\"rss\":%llu,\"rss_peak\":%llu,\"consumers\":%llu,\"waiters\":%llu,\"regions\":[",
-        U(s.rss), U(s.rss_peak), U(s.consumers), U(s.waiters));
+    put(&o, "\"rss\":%llu,\"rss_peak\":%llu,\"real\":%llu,\"untracked\":%llu,"
+            "\"cgroup\":{\"current\":%llu,\"anon\":%llu},",
+        U(s.rss), U(s.rss_peak), U(s.real), U(s.untracked), U(s.cgroup_current),
+        U(s.cgroup_anon));
+    put(&o, "\"kernel_signals\":%llu,\"rebalance_moves\":%llu,\"heaps\":%llu,",
+        U(s.kernel_signals), U(s.rebalance_moves), U(s.heaps));
+    put(&o, "\"consumers\":%llu,\"waiters\":%llu,\"regions\":[", U(s.consumers),
+        U(s.waiters));
     for (unsigned i = 0; i < s.n_regions; i++) {
         const mgov_region_stats_t *r = &s.regions[i];
+        const mgov_region_heap_stats_t *h = &s.heap[i];
         /* region names are [A-Za-z0-9_.-]: nothing to escape */
         put(&o, "%s{\"name\":\"%s\",\"used\":%llu,\"peak\":%llu,\"reserved\":%llu,"
                 "\"limit\":%llu,\"live_grants\":%llu,\"refusals\":%llu,\"waits\":%llu,"
-                "\"wait_ns\":%llu,\"timeouts\":%llu}",
+                "\"wait_ns\":%llu,\"timeouts\":%llu,",
             i ? "," : "", r->name, U(r->used), U(r->peak), U(r->reserved), U(r->limit),
             U(r->live_grants), U(r->refusals), U(r->waits), U(r->wait_ns), U(r->timeouts));
+        put(&o, "\"heap\":{\"heaps\":%llu,\"allocated\":%llu,\"charged\":%llu,"
+                "\"resident\":%llu,\"dirty\":%llu,\"mallocs\":%llu,\"frees\":%llu}}",
+            U(h->heaps), U(h->allocated), U(h->charged), U(h->resident), U(h->dirty),
+            U(h->mallocs), U(h->frees));
     }
     put(&o, "]}");
     return o.len;
@@ -188,6 +245,19 @@ size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
           s.malloc_trims },
         { "rss_bytes", "gauge", "Resident set size of the process.", s.rss },
         { "rss_peak_bytes", "gauge", "Largest RSS seen.", s.rss_peak },
+        { "real_bytes", "gauge",
+          "The process's memory as the kernel counts it (owned cgroup v2, else RSS).", s.real },
+        { "untracked_bytes", "gauge", "Real memory the governor does not count.",
+          s.untracked },
+        { "cgroup_current_bytes", "gauge", "memory.current of the owned cgroup v2 (0: none).",
+          s.cgroup_current },
+        { "cgroup_anon_bytes", "gauge", "Anonymous memory of the owned cgroup v2 (0: none).",
+          s.cgroup_anon },
+        { "kernel_signals_total", "counter", "Kernel memory pressure signals acted on.",
+          s.kernel_signals },
+        { "rebalance_moves_total", "counter", "Limit moves made by the rebalancer.",
+          s.rebalance_moves },
+        { "heaps", "gauge", "Heaps alive.", s.heaps },
         { "consumers", "gauge", "Registered consumers.", s.consumers },
         { "waiters", "gauge", "Requests waiting now.", s.waiters },
         { "spill_bytes", "gauge", "Bytes in spill files on disk.", s.spill_bytes },
@@ -234,6 +304,33 @@ size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
             else
                 put(&o, "memgov_%s{region=\"%s\"} %llu\n", per_region[m].name,
                     s.regions[i].name, U(v));
+        }
+    }
+    const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } per_heap[] = {
+        { "region_heap_allocated_bytes", "gauge", "Bytes of live heap blocks in the region.",
+          offsetof(mgov_region_heap_stats_t, allocated) },
+        { "region_heap_charged_bytes", "gauge", "Bytes the region's heaps hold (blocks + slack).",
+          offsetof(mgov_region_heap_stats_t, charged) },
+        { "region_heap_resident_bytes", "gauge",
+          "Bytes the region's heaps hold from the system.",
+          offsetof(mgov_region_heap_stats_t, resident) },
+        { "region_heap_dirty_bytes", "gauge", "Free heap pages not yet returned.",
+          offsetof(mgov_region_heap_stats_t, dirty) },
+        { "region_heap_mallocs_total", "counter", "Heap allocations in the region.",
+          offsetof(mgov_region_heap_stats_t, mallocs) },
+        { "region_heap_frees_total", "counter", "Heap frees in the region.",
+          offsetof(mgov_region_heap_stats_t, frees) },
+    };
+    for (size_t m = 0; m < sizeof per_heap / sizeof per_heap[0]; m++) {
+        metric(&o, per_heap[m].name, per_heap[m].type, per_heap[m].help);
+        for (unsigned i = 0; i < s.n_regions; i++) {
+            uint64_t v;
+            memcpy(&v, (const char *)&s.heap[i] + per_heap[m].off, sizeof v);
+            put(&o, "memgov_%s{region=\"%s\"} %llu\n", per_heap[m].name, s.regions[i].name,
+                U(v));
         }
     }
     return o.len;

@@ -170,10 +170,10 @@ void mgov__wake_waiters(mgov_t *gov)
 
 static uint64_t shortfall_of(mgov_t *gov, const mgov_waiter_t *w)
 {
-    const mgov_region_t *r = &gov->regions[w->region];
-    if (w->why == MGOV__WHY_LIMIT && r->limit) {
+    uint64_t limit = mgov__limit_now(gov, w->region);
+    if (w->why == MGOV__WHY_LIMIT && limit) {
         uint64_t u = mgov__region_used(gov, w->region);
-        return u + w->bytes > r->limit ? u + w->bytes - r->limit : w->bytes;
+        return u + w->bytes > limit ? u + w->bytes - limit : w->bytes;
     }
     uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed); /* an estimate */
     uint64_t ceiling = mgov__ceiling(gov, w->region, w->flags);
@@ -220,7 +220,7 @@ int mgov__reserve_wait(mgov_t *gov, int region, uint64_t bytes, unsigned flags,
         }
         if (may_reclaim) {
             uint64_t need = shortfall_of(gov, &w);
-            int scope = w.why == MGOV__WHY_LIMIT && gov->regions[region].limit ? region : -1;
+            int scope = w.why == MGOV__WHY_LIMIT && mgov__limit_now(gov, region) ? region : -1;
             pthread_mutex_unlock(&gov->wait_lock);
             mgov_pressure_t level = mgov_pressure(gov);
             uint64_t freed = mgov__reclaim_pass(

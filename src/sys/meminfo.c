@@ -527,6 +527,91 @@ static void read_cgroup(uint64_t ram, uint64_t *limit, int *version)
     free(cg);
 }
 
+/* The process's cgroup v2 directory (malloc'd), or NULL. */
+char *mgov__cgroup_v2_dir(void)
+{
+    if (!roots_valid)
+        return NULL;
+    cg_scratch_t *cg = calloc(1, sizeof *cg);
+    if (cg == NULL)
+        return NULL;
+    char *dir = NULL;
+    parse_self_cgroup(cg);
+    if (cg->v2.have_path) {
+        parse_mountinfo(cg);
+        if (cgroup_dir(cg, &cg->v2) == 0)
+            dir = strdup(cg->dir);
+    }
+    free(cg);
+    return dir;
+}
+
+/* "key value" lines of memory.stat: the value of `key`, or -1. */
+static int stat_value(const char *path, const char *key, uint64_t *out)
+{
+    line_reader_t lr;
+    if (line_reader_open(&lr, path) < 0)
+        return -1;
+    size_t n = strlen(key);
+    int rc = -1;
+    char *line;
+    while ((line = line_reader_next(&lr)) != NULL) {
+        if (strncmp(line, key, n) != 0 || line[n] != ' ')
+            continue;
+        const char *p = line + n + 1;
+        if (parse_u64(&p, out) == 0 && *skip_blanks(p) == '\0')
+            rc = 0;
+        break;
+    }
+    line_reader_close(&lr);
+    return rc;
+}
+
+/* Is this process alone in the cgroup (cgroup.procs lists only its pid)? */
+static int cgroup_owned(const char *dir)
+{
+    char path[PATH_MAX];
+    line_reader_t lr;
+    if (path_join(path, sizeof path, dir, "/cgroup.procs") < 0 ||
+        line_reader_open(&lr, path) < 0)
+        return 0;
+    uint64_t me = (uint64_t)getpid();
+    int mine = 0, others = 0;
+    char *line;
+    while ((line = line_reader_next(&lr)) != NULL) {
+        const char *p = line;
+        uint64_t pid;
+        if (parse_u64(&p, &pid) < 0)
+            continue;
+        if (pid == me)
+            mine = 1;
+        else
+            others = 1;
+    }
+    int failed = lr.failed;
+    line_reader_close(&lr);
+    return !failed && mine && !others;
+}
+
+int mgov__cgroup_mem_read(const char *dir, mgov__cgroup_mem_t *out)
+{
+    memset(out, 0, sizeof *out);
+    char path[PATH_MAX];
+    if (!dir || !cgroup_owned(dir))
+        return -1;
+    out->owned = 1;
+    if (path_join(path, sizeof path, dir, "/memory.current") == 0)
+        read_u64_file(path, 0, &out->current);
+    if (path_join(path, sizeof path, dir, "/memory.stat") == 0)
+        stat_value(path, "anon", &out->anon);
+    return 0;
+}
+
+const char *mgov__proc_root(void)
+{
+    return roots_valid ? proc_root : NULL;
+}
+
 /* ----------------------------------------------------------------- public */
 
 static void fill_limits(mgov_sysinfo_t *info)

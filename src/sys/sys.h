@@ -18,6 +18,24 @@
 /* NULL restores the default ("/proc", "/sys").  The strings are copied. */
 void mgov__sys_set_roots(const char *proc_root, const char *sys_root);
 
+/* The directory of this process's cgroup v2 (below the sys root), as a
+ * string to free, or NULL (no v2 hierarchy, unreadable files, no memory). */
+char *mgov__cgroup_v2_dir(void);
+
+/* What the kernel counts in a cgroup v2 directory, when this process owns
+ * it (cgroup.procs lists this process alone): memory.current and the
+ * "anon" line of memory.stat (0 when unreadable).  0 with *out filled when
+ * owned, -1 (and *out zeroed) otherwise. */
+typedef struct mgov__cgroup_mem {
+    int owned;
+    uint64_t current, anon;
+} mgov__cgroup_mem_t;
+int mgov__cgroup_mem_read(const char *dir, mgov__cgroup_mem_t *out);
+
+/* The proc root in use ("/proc" unless a test moved it); NULL when the
+ * roots are unusable. */
+const char *mgov__proc_root(void);
+
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t mgov__now_ns(void);
 /* CLOCK_MONOTONIC_COARSE in nanoseconds: cheap, millisecond-ish resolution. */

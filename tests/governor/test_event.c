@@ -38,8 +38,14 @@ static void test_type_names(void **state)
         { MGOV_EV_LEAKED_CONSUMER, "leaked_consumer" },
         { MGOV_EV_BUDGET, "budget" },
         { MGOV_EV_OVERRIDE, "override" },
+        { MGOV_EV_LEAKED_BLOCKS, "leaked_blocks" },
+        { MGOV_EV_KERNEL_PRESSURE, "kernel_pressure" },
+        { MGOV_EV_PRESSURE_SOURCE, "pressure_source" },
+        { MGOV_EV_REGION, "region" },
+        { MGOV_EV_REBALANCE, "rebalance" },
+        { MGOV_EV_STATS_FILE, "stats_file" },
     };
-    assert_int_equal(sizeof names / sizeof names[0], MGOV_EV_OVERRIDE + 1);
+    assert_int_equal(sizeof names / sizeof names[0], MGOV_EV_STATS_FILE + 1);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_string_equal(mgov_event_type_name(names[i].t), names[i].name);
 }
@@ -47,7 +53,7 @@ static void test_type_names(void **state)
 static void test_type_name_invalid(void **state)
 {
     (void)state;
-    assert_string_equal(mgov_event_type_name((mgov_event_type_t)(MGOV_EV_OVERRIDE + 1)), "unknown");
+    assert_string_equal(mgov_event_type_name((mgov_event_type_t)(MGOV_EV_STATS_FILE + 1)), "unknown");
     assert_string_equal(mgov_event_type_name((mgov_event_type_t)1000), "unknown");
     assert_string_equal(mgov_event_type_name((mgov_event_type_t)-1), "unknown");
 }

@@ -531,7 +531,7 @@ static void test_json(void **state)
         "\"consumers\":2,", "\"waiters\":0,", "\"regions\":[{\"name\":\"graph_storage\"",
         "{\"name\":\"execution_buffers\",\"used\":20971520,\"peak\":26214400,\"reserved\":0,"
         "\"limit\":0,\"live_grants\":1,\"refusals\":3,\"waits\":1,\"wait_ns\":",
-        "\"timeouts\":1}", "{\"name\":\"spill_staging\",\"used\":0,\"peak\":0,",
+        "\"timeouts\":1,", "{\"name\":\"spill_staging\",\"used\":0,\"peak\":0,",
         "\"spill_failures\":0", "\"reload_failures\":0", "\"evictions\":0",
         "\"spill\":{\"bytes\":0,\"peak\":0,\"quota\":0},",
     };
@@ -732,8 +732,9 @@ static void test_prometheus(void **state)
     char *text = prom_of(sc.gov);
     unsigned samples, labelled;
     prom_check(text, &samples, &labelled);
-    assert_int_equal(labelled, 9 * 4); /* nine per-region metrics, four regions */
-    assert_int_equal(samples, 21 + 9 * 4); /* twenty-one global metrics */
+    /* nine per-region metrics and six of the regions' heaps, four regions */
+    assert_int_equal(labelled, 15 * 4);
+    assert_int_equal(samples, 28 + 15 * 4); /* twenty-eight global metrics */
 
     const char *lines[] = {
         "# TYPE memgov_used_bytes gauge\n",
@@ -793,7 +794,7 @@ static void test_prometheus_custom_regions(void **state)
     char *text = prom_of(gov);
     unsigned samples, labelled;
     prom_check(text, &samples, &labelled);
-    assert_int_equal(labelled, 9 * 2);
+    assert_int_equal(labelled, 15 * 2);
     assert_non_null(strstr(text, "\nmemgov_region_used_bytes{region=\"Hot.Tier-1\"} 3145728\n"));
     free(text);
     mgov_grant_release(&g);

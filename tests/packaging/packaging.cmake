@@ -16,7 +16,7 @@ if(MGOV_SANITIZE STREQUAL "")
       ${PROJECT_BINARY_DIR} ${_pkg}/consumer ${CMAKE_C_COMPILER}
       $<IF:$<TARGET_EXISTS:memgov>,with-tool,no-tool>)
 
-  set(_codec_libs)
+  set(_codec_libs -lm)  # the heaps' jemalloc needs libm
   if(MGOV_HAVE_LZ4)
     list(APPEND _codec_libs -llz4)
   endif()

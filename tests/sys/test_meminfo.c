@@ -1,8 +1,10 @@
 /* test_meminfo.c - memory detection against fake /proc and /sys trees:
  * cgroup v2 (limit, "max", nested, path missing under the mount), cgroup v1
  * (limit, "unlimited", above RAM), hybrid hosts, no cgroup, unreadable and
- * garbage files, RSS from statm, the default budget and MEMGOV_BUDGET, and
- * a sanity check of the real /proc.
+ * garbage files, RSS from statm, the default budget and MEMGOV_BUDGET, the
+ * cgroup v2 directory and what the kernel counts in it (memory.current,
+ * memory.stat's anon, only when the process is alone in it) as the
+ * governor's real memory, and a sanity check of the real /proc.
  *
  * Each test builds its own tree (setup) and restores the real roots and the
  * environment (teardown).
@@ -19,6 +21,7 @@
 #include <cmocka.h>
 
 #include "faketree.h"
+#include "memgov.h"
 #include "memgov/size.h"
 #include "memgov/sysinfo.h"
 #include "sys/sys.h"
@@ -721,6 +724,88 @@ static void test_real_proc(void **state)
                   i.cgroup_version, (unsigned long long)i.cgroup_limit, l, s);
 }
 
+/* ---------------------------------------------- what the kernel counts */
+
+static void test_cgroup_v2_dir_and_memory(void **state)
+{
+    put_v2(state, "/app/job");
+    put(state, "sys/fs/cgroup/app/job/memory.max", "max\n");
+    char *dir = mgov__cgroup_v2_dir();
+    assert_non_null(dir);
+    assert_non_null(strstr(dir, "/sys/fs/cgroup/app/job"));
+    put(state, "sys/fs/cgroup/app/job/memory.current", "123456789\n");
+    put(state, "sys/fs/cgroup/app/job/memory.stat",
+        "anonymous 1\nanon 1000000\nfile 2000000\nanon_thp 0\n");
+    char procs[64];
+    /* alone in the cgroup: it is ours to read */
+    snprintf(procs, sizeof procs, "%ld\n", (long)getpid());
+    put(state, "sys/fs/cgroup/app/job/cgroup.procs", procs);
+    mgov__cgroup_mem_t m;
+    assert_int_equal(mgov__cgroup_mem_read(dir, &m), 0);
+    assert_true(m.owned);
+    assert_int_equal(m.current, 123456789);
+    assert_int_equal(m.anon, 1000000);
+    /* shared with another process: not ours */
+    snprintf(procs, sizeof procs, "%ld\n1\n", (long)getpid());
+    put(state, "sys/fs/cgroup/app/job/cgroup.procs", procs);
+    assert_int_equal(mgov__cgroup_mem_read(dir, &m), -1);
+    assert_false(m.owned);
+    assert_int_equal(m.current, 0);
+    /* ours, but the files are garbage: zeros */
+    snprintf(procs, sizeof procs, "%ld\n", (long)getpid());
+    put(state, "sys/fs/cgroup/app/job/cgroup.procs", procs);
+    put(state, "sys/fs/cgroup/app/job/memory.current", "lots\n");
+    put(state, "sys/fs/cgroup/app/job/memory.stat", "anon x\n");
+    assert_int_equal(mgov__cgroup_mem_read(dir, &m), 0);
+    assert_int_equal(m.current, 0);
+    assert_int_equal(m.anon, 0);
+    free(dir);
+    assert_int_equal(mgov__cgroup_mem_read(NULL, &m), -1);
+}
+
+static void test_cgroup_v2_dir_none(void **state)
+{
+    put_v1(state, "/job");
+    assert_null(mgov__cgroup_v2_dir());
+    put(state, "proc/self/cgroup", "garbage\n");
+    assert_null(mgov__cgroup_v2_dir());
+}
+
+/* the governor's real memory and untracked part, from the fake tree */
+static void test_stats_real_memory(void **state)
+{
+    put_v2(state, "/app/job");
+    put(state, "sys/fs/cgroup/app/job/memory.max", "max\n");
+    put(state, "sys/fs/cgroup/app/job/memory.current", "50000000\n");
+    put(state, "sys/fs/cgroup/app/job/memory.stat", "anon 40000000\n");
+    char procs[64];
+    snprintf(procs, sizeof procs, "%ld\n", (long)getpid());
+    put(state, "sys/fs/cgroup/app/job/cgroup.procs", procs);
+    put(state, "proc/self/statm", "1000 2000 0 0 0 0 0\n");
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.budget = 100 * MiB;
+    mgov_t *gov = NULL;
+    assert_int_equal(mgov_create(&cfg, &gov), MGOV_OK);
+    mgov_grant_t g = MGOV_GRANT_INIT;
+    assert_int_equal(mgov_try_reserve(gov, 0, 10000000, 0, &g), MGOV_OK);
+    mgov_stats_t s;
+    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
+    assert_int_equal(s.rss, 2000 * (uint64_t)sysconf(_SC_PAGESIZE));
+    assert_int_equal(s.cgroup_current, 50000000);
+    assert_int_equal(s.cgroup_anon, 40000000);
+    assert_int_equal(s.real, 50000000);
+    assert_int_equal(s.untracked, 40000000);
+    /* not alone in the cgroup: RSS is the real memory */
+    snprintf(procs, sizeof procs, "%ld\n99999\n", (long)getpid());
+    put(state, "sys/fs/cgroup/app/job/cgroup.procs", procs);
+    assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
+    assert_int_equal(s.cgroup_current, 0);
+    assert_int_equal(s.real, s.rss);
+    assert_int_equal(s.untracked, s.rss > 10000000 ? s.rss - 10000000 : 0);
+    mgov_grant_release(&g);
+    assert_int_equal(mgov_destroy(gov), MGOV_OK);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -758,6 +843,9 @@ int main(void)
         T(test_budget_env_percent_unknown_limit),
         T(test_null_args),
         T(test_real_proc),
+        T(test_cgroup_v2_dir_and_memory),
+        T(test_cgroup_v2_dir_none),
+        T(test_stats_real_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,7 +11,9 @@
 # removes sections of a persistent spill directory, busy and damaged ones
 # included;
 # signals.sh stops sort and bench sort by SIGPIPE, SIGTERM, SIGINT and
-# SIGHUP in the middle of a spill and checks that nothing is left behind.
+# SIGHUP in the middle of a spill and checks that nothing is left behind;
+# top.sh watches a running sort with `memgov top` through its stats file
+# (MEMGOV_STATS) and checks info's pressure sources.
 if(TARGET memgov)
   find_program(MGOV_BASH bash REQUIRED)
   add_test(NAME tools.cli
@@ -32,4 +34,7 @@ if(TARGET memgov)
   add_test(NAME tools.signals
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/signals.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.signals PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.top
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/top.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.top PROPERTIES TIMEOUT 300)
 endif()
