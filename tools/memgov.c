@@ -41,7 +41,8 @@ static const command_t commands[] = {
       cmd_bench, cmd_bench_help, CLI_EXIT_FAILURE },
     { "sections", "list the tiered sections kept in a persistent spill directory",
       cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
-    { "top", "show the governors of a running process, live (MEMGOV_STATS)", cmd_top, cmd_top_help, CLI_EXIT_FAILURE },
+    { "top", "show the governors of a running process, live (MEMGOV_STATS)",
+      cmd_top, cmd_top_help, CLI_EXIT_FAILURE },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -126,9 +127,14 @@ static int dispatch(int argc, char **argv, const command_t **cmd)
             return CLI_EXIT_OK;
         }
     }
-    if (optind >= argc)
-        return cli_usage_error(NULL, "missing command (one of: info, demo, sort, groupby, "
-                                     "join, bench, sections, help)");
+    if (optind >= argc) {
+        char names[256] = "";
+        for (size_t i = 0; i < N_COMMANDS; i++) { /* the table's names: none forgotten */
+            strncat(names, commands[i].name, sizeof names - strlen(names) - 1);
+            strncat(names, ", ", sizeof names - strlen(names) - 1);
+        }
+        return cli_usage_error(NULL, "missing command (one of: %shelp)", names);
+    }
 
     int sub_argc = argc - optind;
     char **sub_argv = argv + optind;
