@@ -2,7 +2,7 @@
  * exit statuses, and helpers for messages, sizes, the standard streams and
  * the clock (cli.c), options and their values (cli_args.c), and spill
  * directories that cannot be opened (cli_spill.c).  Jobs (sort, groupby,
- * join) share more: cli_job.h.
+ * join) and benchmarks share more: cli_job.h, cli_bench.h.
  *
  * Conventions every command follows:
  *   - output goes to stdout, diagnostics to stderr as one line
