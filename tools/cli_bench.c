@@ -1,6 +1,6 @@
-/* cli_bench.c - what the benchmarks share (see cli_bench.h): their common
- * options, their steps after the options, their governor, and the lines
- * every report has, so the three read and fail alike.
+/* cli_bench.c - what the benchmarks share (see cli_bench.h): the command
+ * around them, their common options, their governor, their timed phases
+ * and the lines every report has, so the three read and fail alike.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,16 +10,10 @@
 #include "cli_bench.h"
 #include "signals.h"
 
-void cli_bench_init(cli_bench_t *b, const cli_cmd_t *cmd)
+/* One of the shared options, c ('m', 'j' or a CLI_BENCH_OPT_). */
+static int shared_option(cli_bench_t *b, int c, const char *arg)
 {
-    b->cmd = cmd;
-    b->budget = CLI_BENCH_BUDGET;
-    b->codec = MGOV_CODEC_NONE;
-}
-
-int cli_bench_option(cli_bench_t *b, int c, const char *arg)
-{
-    const char *name = b->cmd->name;
+    const char *name = b->def->cmd.name;
 
     switch (c) {
     case 'm':
@@ -28,31 +22,44 @@ int cli_bench_option(cli_bench_t *b, int c, const char *arg)
         return cli_parse_codec(name, CLI_EXIT_FAILURE, arg, &b->codec);
     case CLI_BENCH_OPT_SPILL_DIR:
         return cli_parse_dir(name, "--spill-dir", arg, &b->spill_dir);
-    case 'j':
+    default: /* 'j' */
         b->json = true;
-        break;
+        return CLI_EXIT_OK;
     }
-    return CLI_EXIT_OK;
 }
 
-int cli_bench_main(cli_bench_t *b, int argc, char **argv, const cli_bench_steps_t *steps,
-                   void *r)
+int cli_bench_main(const cli_bench_def_t *def, cli_bench_t *b, void *r, int argc, char **argv)
 {
-    int rc;
+    int c, rc;
 
-    if ((rc = cli_no_operands(b->cmd, argc, argv)) != CLI_EXIT_OK)
+    b->def = def;
+    b->budget = CLI_BENCH_BUDGET;
+    b->codec = MGOV_CODEC_NONE;
+    while ((c = cli_getopt(&def->cmd, argc, argv, def->shortopts, def->longopts, &rc)) !=
+           CLI_OPT_END) {
+        if (c == CLI_OPT_EXIT)
+            return rc;
+        if (c == 'm' || c == 'j' || c == CLI_BENCH_OPT_COMPRESS || c == CLI_BENCH_OPT_SPILL_DIR)
+            rc = shared_option(b, c, optarg);
+        else
+            rc = def->option(r, c, optarg);
+        if (rc != CLI_EXIT_OK)
+            return rc;
+    }
+    if ((rc = cli_no_operands(&def->cmd, argc, argv)) != CLI_EXIT_OK)
         return rc;
+
     cli_signals_catch();
-    rc = steps->run(r);
+    rc = def->run(r);
     cli_signal_exit(); /* the operators are gone: end by the signal, when one came */
     if (rc != CLI_EXIT_OK)
         return rc;
     if (b->json)
-        steps->print_json(r);
+        def->print_json(r);
     else
-        steps->print_text(r);
+        def->print_text(r);
     if (!b->ok)
-        return cli_error(b->cmd->name, "check failed: %s", b->failure);
+        return cli_error(def->cmd.name, "check failed: %s", b->failure);
     return CLI_EXIT_OK;
 }
 
@@ -65,15 +72,22 @@ int cli_bench_gov_create(const cli_bench_t *b, mgov_t **gov)
     gcfg.spill_dir = b->spill_dir;
     int rc = mgov_create(&gcfg, gov);
     if (rc != MGOV_OK)
-        return cli_runtime_error(b->cmd->name, rc, "cannot create the governor");
+        return cli_runtime_error(b->def->cmd.name, rc, "cannot create the governor");
     return CLI_EXIT_OK;
 }
 
 int cli_bench_create_failed(const cli_bench_t *b, int rc, int err, const char *what)
 {
     if (rc == MGOV_EINVAL || rc == MGOV_EBUSY || rc == MGOV_EIO) /* the spill directory */
-        return cli_spill_dir_error(b->cmd->name, CLI_EXIT_FAILURE, b->spill_dir, rc, err);
-    return cli_runtime_error(b->cmd->name, rc, "cannot create the %s", what);
+        return cli_spill_dir_error(b->def->cmd.name, CLI_EXIT_FAILURE, b->spill_dir, rc, err);
+    return cli_runtime_error(b->def->cmd.name, rc, "cannot create the %s", what);
+}
+
+void cli_bench_time(cli_bench_t *b, const uint64_t t[CLI_BENCH_PHASES + 1])
+{
+    b->secs = cli_secs(t[0], t[CLI_BENCH_PHASES]);
+    for (int i = 0; i < CLI_BENCH_PHASES; i++)
+        b->phase_secs[i] = cli_secs(t[i], t[i + 1]);
 }
 
 int cli_bench_gov_destroy(const cli_bench_t *b, mgov_t *gov, int rc)
@@ -81,7 +95,7 @@ int cli_bench_gov_destroy(const cli_bench_t *b, mgov_t *gov, int rc)
     int st = mgov_destroy(gov);
 
     if (st != MGOV_OK && rc == CLI_EXIT_OK)
-        return cli_runtime_error(b->cmd->name, st, "memory still granted at the end");
+        return cli_runtime_error(b->def->cmd.name, st, "memory still granted at the end");
     return rc;
 }
 
@@ -90,6 +104,22 @@ int cli_bench_gov_destroy(const cli_bench_t *b, mgov_t *gov, int rc)
 double cli_bench_pct(uint64_t part, uint64_t whole)
 {
     return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+void cli_bench_print_time(const cli_bench_t *b, uint64_t n, const char *unit)
+{
+    printf("  time         %.2f s  (", b->secs);
+    for (int i = 0; i < CLI_BENCH_PHASES; i++)
+        printf("%s%s %.2f s", i ? ", " : "", b->def->phases[i], b->phase_secs[i]);
+    printf("; %.1f M %s/s)\n", b->secs > 0 ? (double)n / b->secs / 1e6 : 0.0, unit);
+}
+
+void cli_bench_json_time(const cli_bench_t *b)
+{
+    printf(" \"seconds\": %.3f", b->secs);
+    for (int i = 0; i < CLI_BENCH_PHASES; i++)
+        printf(", \"seconds_%s\": %.3f", b->def->phases[i], b->phase_secs[i]);
+    printf(",\n");
 }
 
 void cli_bench_print_budget(const cli_bench_t *b)

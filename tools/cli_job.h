@@ -63,6 +63,25 @@ enum {
     { "spill-quota", required_argument, NULL, CLI_OPT_SPILL_QUOTA }, \
     { "stats", no_argument, NULL, CLI_OPT_STATS }
 
+/* Their words in --help, as the commands share them: pieces of a printf
+ * format ("%%"); --stats says what each command prints, and memgov sort
+ * words --compress and --spill-dir for its runs. */
+#define CLI_JOB_HELP_MEMORY                                                          \
+    "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"   \
+    "                          75%% of the memory this process may use): a size\n"  \
+    "                          such as 256M or 1.5G (powers of 1024) or a\n"        \
+    "                          percentage of that memory; at least 1M\n"
+#define CLI_JOB_HELP_QUOTA                                                            \
+    "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n" \
+    "                          space of the spill directory's file system)\n"
+#define CLI_JOB_HELP_SPILL                                                           \
+    "      --compress CODEC    compress spill files: none (default), lz4, zstd\n"    \
+    "      --spill-dir DIR     spill to DIR, created when missing (default: a\n"      \
+    "                          private directory under $TMPDIR, or /tmp)\n"          \
+    CLI_JOB_HELP_QUOTA
+#define CLI_JOB_HELP_ENV \
+    "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+
 /* Reads option c (one of CLI_OPT_MEMORY .. CLI_OPT_STATS) with its value
  * into *o.  Returns CLI_EXIT_OK, or the exit status after the message. */
 int cli_job_option(const char *cmd, int c, const char *arg, cli_job_opts_t *o);

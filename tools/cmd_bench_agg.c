@@ -43,10 +43,11 @@
 #define KEY_SIZE 8
 #define SIGNAL_EVERY 0xffff /* rows or groups between looks for a signal, less one */
 
+static const char *const phases[CLI_BENCH_PHASES] = { "push", "finish", "output" };
+
 typedef struct bench_result {
-    cli_bench_t b;           /* the options, the check's outcome */
+    cli_bench_t b;           /* the options, the times, the check's outcome */
     uint64_t rows, groups;
-    double secs, secs_push, secs_finish, secs_output;
     mgov_hashagg_stats_t st;
     uint64_t peak_rss;
     uint64_t distinct;       /* keys the rows have, from the bitmap */
@@ -160,7 +161,8 @@ static int bench_run(void *arg)
                          r->groups);
     r->distinct = keys_mark(r, seen);
 
-    uint64_t t0 = cli_now_ns();
+    uint64_t t[CLI_BENCH_PHASES + 1];
+    t[0] = cli_now_ns();
     if (cli_bench_gov_create(&r->b, &gov) != CLI_EXIT_OK) {
         free(seen);
         return CLI_EXIT_FAILURE;
@@ -184,23 +186,20 @@ static int bench_run(void *arg)
 
     if (bench_push(r, agg) != CLI_EXIT_OK)
         goto out;
-    uint64_t t1 = cli_now_ns();
+    t[1] = cli_now_ns();
     if ((rc = mgov_hashagg_finish(agg)) != MGOV_OK) {
         cli_runtime_error("bench agg", rc, "finish");
         goto out;
     }
     if (cli_signal_pending())
         goto out;
-    uint64_t t2 = cli_now_ns();
+    t[2] = cli_now_ns();
     if (bench_drain(r, agg, seen) != CLI_EXIT_OK)
         goto out;
-    uint64_t t3 = cli_now_ns();
+    t[3] = cli_now_ns();
 
     mgov_hashagg_stats(agg, &r->st);
-    r->secs = cli_secs(t0, t3);
-    r->secs_push = cli_secs(t0, t1);
-    r->secs_finish = cli_secs(t1, t2);
-    r->secs_output = cli_secs(t2, t3);
+    cli_bench_time(&r->b, t);
     r->peak_rss = cli_peak_rss();
     exit_rc = CLI_EXIT_OK;
 out:
@@ -219,9 +218,7 @@ static void print_text(const void *arg)
            "of i mod %" PRIu64 ", value i; sum per group\n", r->rows, r->groups, KEY_SIZE,
            r->groups);
     cli_bench_print_budget(&r->b);
-    printf("  time         %.2f s  (push %.2f s, finish %.2f s, output %.2f s; %.1f M rows/s)\n",
-           r->secs, r->secs_push, r->secs_finish, r->secs_output,
-           r->secs > 0 ? (double)r->rows / r->secs / 1e6 : 0.0);
+    cli_bench_print_time(&r->b, r->rows, "rows");
     printf("  groups out   %" PRIu64 "\n", r->groups_out);
     printf("  spilled      %s stored, %s raw (%" PRIu64 " / %" PRIu64 " bytes); %" PRIu64
            " partition%s spilled, %" PRIu64 " file%s, %u level%s of %u partitions, %" PRIu64
@@ -249,9 +246,7 @@ static void print_json(const void *arg)
     printf("{\"benchmark\": \"agg\", \"rows\": %" PRIu64 ", \"groups\": %" PRIu64
            ", \"key_size\": %d, \"budget\": %" PRIu64 ", \"codec\": \"%s\",\n", r->rows,
            r->groups, KEY_SIZE, r->b.budget, mgov_codec_name(r->b.codec));
-    printf(" \"seconds\": %.3f, \"seconds_push\": %.3f, \"seconds_finish\": %.3f, "
-           "\"seconds_output\": %.3f,\n", r->secs, r->secs_push, r->secs_finish,
-           r->secs_output);
+    cli_bench_json_time(&r->b);
     printf(" \"groups_out\": %" PRIu64 ", \"distinct_keys\": %" PRIu64 ",\n", r->groups_out,
            r->distinct);
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64
@@ -284,17 +279,23 @@ void bench_agg_help(FILE *out)
             "Options:\n"
             "  -n, --rows N           rows to aggregate (default 50000000)\n"
             "  -g, --groups G         keys are hash(i) mod G (default 5000000)\n"
-            "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
-            "                         of the memory this process may use; at least 1M\n"
+            CLI_BENCH_HELP_MEMORY
             "      --compress CODEC   compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
-            "                         $TMPDIR, or /tmp)\n"
-            "  -j, --json             print one JSON object instead of text\n"
-            "  -h, --help             show this help and exit\n"
+            CLI_BENCH_HELP_REST
             "\n"
             "Exit status: 0 success, 1 the groups failed the check, or the library\n"
             "failed, 2 bad usage.\n");
+}
+
+/* -n N (below 2^32 rows: the sum of all values, N(N-1)/2, must fit in 128
+ * bits, and each group's in 63) and -g G. */
+static int bench_option(void *arg, int c, const char *text)
+{
+    bench_result_t *r = arg;
+
+    if (c == 'n')
+        return cli_parse_count("bench agg", "--rows", text, 1, UINT32_MAX, &r->rows);
+    return cli_parse_count("bench agg", "--groups", text, 1, (uint64_t)1 << 34, &r->groups);
 }
 
 int bench_agg(int argc, char **argv)
@@ -304,34 +305,11 @@ int bench_agg(int argc, char **argv)
         { "groups", required_argument, NULL, 'g' },
         CLI_BENCH_LONGOPTS,
     };
-    static const cli_cmd_t cmd = { "bench agg", bench_agg_help };
-    static const cli_bench_steps_t steps = { bench_run, print_text, print_json };
-    bench_result_t r;
-    int c, rc;
+    static const cli_bench_def_t def = {
+        { "bench agg", bench_agg_help }, ":n:g:" CLI_BENCH_SHORTOPTS, opts, phases,
+        bench_option, bench_run, print_text, print_json,
+    };
+    bench_result_t r = { .rows = BENCH_ROWS, .groups = BENCH_GROUPS };
 
-    memset(&r, 0, sizeof r);
-    cli_bench_init(&r.b, &cmd);
-    r.rows = BENCH_ROWS;
-    r.groups = BENCH_GROUPS;
-    while ((c = cli_getopt(&cmd, argc, argv, ":n:g:" CLI_BENCH_SHORTOPTS, opts, &rc)) !=
-           CLI_OPT_END) {
-        switch (c) {
-        case CLI_OPT_EXIT:
-            return rc;
-        case 'n':
-            /* the sum of all values, N(N-1)/2, must fit in 128 bits, and each
-             * group's in 63: below 2^32 rows */
-            rc = cli_parse_count(cmd.name, "--rows", optarg, 1, UINT32_MAX, &r.rows);
-            break;
-        case 'g':
-            rc = cli_parse_count(cmd.name, "--groups", optarg, 1, (uint64_t)1 << 34, &r.groups);
-            break;
-        default:
-            rc = cli_bench_option(&r.b, c, optarg);
-            break;
-        }
-        if (rc != CLI_EXIT_OK)
-            return rc;
-    }
-    return cli_bench_main(&r.b, argc, argv, &steps, &r);
+    return cli_bench_main(&def, &r.b, &r, argc, argv);
 }

@@ -54,10 +54,12 @@
 #define PROBE_BIT ((uint64_t)1 << 63)
 #define SIGNAL_EVERY 0xffff /* records between looks for a signal, less one */
 
+static const char *const phases[CLI_BENCH_PHASES] = { "build", "probe", "rest" };
+
 typedef struct bench_result {
-    cli_bench_t b;           /* the options, the check's outcome */
+    cli_bench_t b;           /* the options, the times, the check's outcome */
     uint64_t rows;
-    double secs, secs_build, secs_probe, secs_rest, secs_check;
+    double secs_check;
     mgov_hashjoin_stats_t st;
     mgov_sort_stats_t check_st;
     uint64_t peak_rss_join;  /* ru_maxrss when the join ended */
@@ -114,12 +116,28 @@ static int drain(bench_result_t *r, mgov_hashjoin_t *join)
     return CLI_EXIT_OK;
 }
 
-/* The join, timed.  Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after a
- * message, or on a signal. */
-static int bench_join_run(bench_result_t *r, mgov_t *gov, uint64_t t0)
+/* The vector of rows i.. of a side (at most BATCH): keys by key_of,
+ * payloads the rows' numbers.  Returns how many. */
+static size_t batch_fill(const bench_result_t *r, uint64_t i,
+                         uint64_t (*key_of)(uint64_t, uint64_t), uint64_t *keys,
+                         uint64_t *payloads)
+{
+    size_t n = r->rows - i < BATCH ? (size_t)(r->rows - i) : BATCH;
+
+    for (size_t x = 0; x < n; x++) {
+        keys[x] = key_of(i + x, r->rows);
+        payloads[x] = i + x;
+    }
+    return n;
+}
+
+/* The join, timed from start (its governor's creation).  Returns
+ * CLI_EXIT_OK, or CLI_EXIT_FAILURE after a message, or on a signal. */
+static int bench_join_run(bench_result_t *r, mgov_t *gov, uint64_t start)
 {
     static uint64_t keys[BATCH], payloads[BATCH];
     mgov_hashjoin_t *join = NULL;
+    uint64_t t[CLI_BENCH_PHASES + 1] = { start };
     int rc, exit_rc = CLI_EXIT_FAILURE;
 
     mgov_hashjoin_config_t jcfg = MGOV_HASHJOIN_CONFIG_INIT;
@@ -135,11 +153,7 @@ static int bench_join_run(bench_result_t *r, mgov_t *gov, uint64_t t0)
         return cli_bench_create_failed(&r->b, rc, errno, "join");
 
     for (uint64_t i = 0; i < r->rows; i += BATCH) {
-        size_t n = r->rows - i < BATCH ? (size_t)(r->rows - i) : BATCH;
-        for (size_t x = 0; x < n; x++) {
-            keys[x] = build_key(i + x, r->rows);
-            payloads[x] = i + x;
-        }
+        size_t n = batch_fill(r, i, build_key, keys, payloads);
         if ((rc = mgov_hashjoin_build_batch(join, keys, payloads, PAYLOAD_SIZE, n)) != MGOV_OK) {
             cli_runtime_error("bench join", rc, "build of rows from %" PRIu64, i);
             goto out;
@@ -151,14 +165,10 @@ static int bench_join_run(bench_result_t *r, mgov_t *gov, uint64_t t0)
         cli_runtime_error("bench join", rc, "build_finish");
         goto out;
     }
-    uint64_t t1 = cli_now_ns();
+    t[1] = cli_now_ns();
 
     for (uint64_t i = 0; i < r->rows; i += BATCH) {
-        size_t n = r->rows - i < BATCH ? (size_t)(r->rows - i) : BATCH;
-        for (size_t x = 0; x < n; x++) {
-            keys[x] = probe_key(i + x, r->rows);
-            payloads[x] = i + x;
-        }
+        size_t n = batch_fill(r, i, probe_key, keys, payloads);
         if ((rc = mgov_hashjoin_probe_batch(join, keys, payloads, PAYLOAD_SIZE, n)) != MGOV_OK) {
             cli_runtime_error("bench join", rc, "probe of rows from %" PRIu64, i);
             goto out;
@@ -168,20 +178,17 @@ static int bench_join_run(bench_result_t *r, mgov_t *gov, uint64_t t0)
         if (((i / BATCH) & 15) == 0 && cli_signal_pending())
             goto out;
     }
-    uint64_t t2 = cli_now_ns();
+    t[2] = cli_now_ns();
     if ((rc = mgov_hashjoin_probe_finish(join)) != MGOV_OK) {
         cli_runtime_error("bench join", rc, "probe_finish");
         goto out;
     }
     if (drain(r, join) != CLI_EXIT_OK || cli_signal_pending())
         goto out;
-    uint64_t t3 = cli_now_ns();
+    t[3] = cli_now_ns();
 
     mgov_hashjoin_stats(join, &r->st);
-    r->secs = cli_secs(t0, t3);
-    r->secs_build = cli_secs(t0, t1);
-    r->secs_probe = cli_secs(t1, t2);
-    r->secs_rest = cli_secs(t2, t3);
+    cli_bench_time(&r->b, t);
     r->peak_rss_join = cli_peak_rss();
     exit_rc = CLI_EXIT_OK;
 out:
@@ -332,9 +339,7 @@ static void print_text(const void *arg)
            "of i (probe: of i+7) mod %" PRIu64 ", payload i; inner join\n", r->rows, r->rows,
            r->rows);
     cli_bench_print_budget(&r->b);
-    printf("  time         %.2f s  (build %.2f s, probe %.2f s, rest %.2f s; %.1f M rows/s)\n",
-           r->secs, r->secs_build, r->secs_probe, r->secs_rest,
-           r->secs > 0 ? 2.0 * (double)r->rows / r->secs / 1e6 : 0.0);
+    cli_bench_print_time(&r->b, 2 * r->rows, "rows");
     printf("  pairs        %" PRIu64 "\n", r->pairs);
     printf("  spilled      %s stored, %s raw (%" PRIu64 " / %" PRIu64 " bytes); %" PRIu64
            " partition%s spilled, %" PRIu64 " file%s, %u level%s of %u partitions, %" PRIu64
@@ -365,8 +370,7 @@ static void print_json(const void *arg)
     printf("{\"benchmark\": \"join\", \"rows\": %" PRIu64 ", \"key_size\": %d, \"payload_size\": "
            "%d, \"budget\": %" PRIu64 ", \"codec\": \"%s\",\n", r->rows, KEY_SIZE, PAYLOAD_SIZE,
            r->b.budget, mgov_codec_name(r->b.codec));
-    printf(" \"seconds\": %.3f, \"seconds_build\": %.3f, \"seconds_probe\": %.3f, "
-           "\"seconds_rest\": %.3f,\n", r->secs, r->secs_build, r->secs_probe, r->secs_rest);
+    cli_bench_json_time(&r->b);
     printf(" \"pairs\": %" PRIu64 ",\n", r->pairs);
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64
            ", \"partitions_spilled\": %" PRIu64 ", \"files\": %" PRIu64 ", \"levels\": %u, "
@@ -400,17 +404,21 @@ void bench_join_help(FILE *out)
             "\n"
             "Options:\n"
             "  -n, --rows N           rows a side (default 20000000)\n"
-            "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
-            "                         of the memory this process may use; at least 1M\n"
+            CLI_BENCH_HELP_MEMORY
             "      --compress CODEC   compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
-            "                         $TMPDIR, or /tmp)\n"
-            "  -j, --json             print one JSON object instead of text\n"
-            "  -h, --help             show this help and exit\n"
+            CLI_BENCH_HELP_REST
             "\n"
             "Exit status: 0 success, 1 the pairs failed the check, or the library\n"
             "failed, 2 bad usage.\n", BATCH);
+}
+
+/* -n N, below 2^32 rows: the pairs are at most N^2, counted in 64 bits. */
+static int bench_option(void *arg, int c, const char *text)
+{
+    bench_result_t *r = arg;
+
+    (void)c;
+    return cli_parse_count("bench join", "--rows", text, 1, UINT32_MAX, &r->rows);
 }
 
 int bench_join(int argc, char **argv)
@@ -419,24 +427,11 @@ int bench_join(int argc, char **argv)
         { "rows", required_argument, NULL, 'n' },
         CLI_BENCH_LONGOPTS,
     };
-    static const cli_cmd_t cmd = { "bench join", bench_join_help };
-    static const cli_bench_steps_t steps = { bench_run, print_text, print_json };
-    bench_result_t r;
-    int c, rc;
+    static const cli_bench_def_t def = {
+        { "bench join", bench_join_help }, ":n:" CLI_BENCH_SHORTOPTS, opts, phases,
+        bench_option, bench_run, print_text, print_json,
+    };
+    bench_result_t r = { .rows = BENCH_ROWS };
 
-    memset(&r, 0, sizeof r);
-    cli_bench_init(&r.b, &cmd);
-    r.rows = BENCH_ROWS;
-    while ((c = cli_getopt(&cmd, argc, argv, ":n:" CLI_BENCH_SHORTOPTS, opts, &rc)) !=
-           CLI_OPT_END) {
-        if (c == CLI_OPT_EXIT)
-            return rc;
-        if (c == 'n') /* the pairs are at most N^2, counted in 64 bits: below 2^32 rows */
-            rc = cli_parse_count(cmd.name, "--rows", optarg, 1, UINT32_MAX, &r.rows);
-        else
-            rc = cli_bench_option(&r.b, c, optarg);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-    }
-    return cli_bench_main(&r.b, argc, argv, &steps, &r);
+    return cli_bench_main(&def, &r.b, &r, argc, argv);
 }

@@ -39,10 +39,11 @@
 #define KEY_SIZE 8
 #define SIGNAL_EVERY 0xffff /* records between looks for a signal, less one */
 
+static const char *const phases[CLI_BENCH_PHASES] = { "push", "merge", "output" };
+
 typedef struct bench_result {
-    cli_bench_t b;           /* the options, the check's outcome */
+    cli_bench_t b;           /* the options, the times, the check's outcome */
     uint64_t records;
-    double secs, secs_input, secs_merge, secs_output;
     mgov_sort_stats_t st;
     uint64_t peak_rss;
     uint64_t records_out;
@@ -154,7 +155,8 @@ static int bench_run(void *arg)
     sums_t in = { 0, 0 };
     int rc, exit_rc = CLI_EXIT_FAILURE;
 
-    uint64_t t0 = cli_now_ns();
+    uint64_t t[CLI_BENCH_PHASES + 1];
+    t[0] = cli_now_ns();
     if (cli_bench_gov_create(&r->b, &gov) != CLI_EXIT_OK)
         return CLI_EXIT_FAILURE;
 
@@ -173,23 +175,20 @@ static int bench_run(void *arg)
 
     if (bench_push(r, sort, &in) != CLI_EXIT_OK)
         goto out;
-    uint64_t t1 = cli_now_ns();
+    t[1] = cli_now_ns();
     if ((rc = mgov_sort_finish(sort)) != MGOV_OK) {
         cli_runtime_error("bench sort", rc, "finish");
         goto out;
     }
     if (cli_signal_pending())
         goto out;
-    uint64_t t2 = cli_now_ns();
+    t[2] = cli_now_ns();
     if (bench_drain(r, sort, &in) != CLI_EXIT_OK)
         goto out;
-    uint64_t t3 = cli_now_ns();
+    t[3] = cli_now_ns();
 
     mgov_sort_stats(sort, &r->st);
-    r->secs = cli_secs(t0, t3);
-    r->secs_input = cli_secs(t0, t1);
-    r->secs_merge = cli_secs(t1, t2);
-    r->secs_output = cli_secs(t2, t3);
+    cli_bench_time(&r->b, t);
     r->peak_rss = cli_peak_rss();
     exit_rc = CLI_EXIT_OK;
 out:
@@ -206,9 +205,7 @@ static void print_text(const void *arg)
     printf("memgov bench sort: %" PRIu64 " records of %d bytes (%s), key %d bytes = hash of i, "
            "payload i\n", r->records, REC_SIZE, cli_size(bytes).s, KEY_SIZE);
     cli_bench_print_budget(&r->b);
-    printf("  time         %.2f s  (push %.2f s, merge %.2f s, output %.2f s; %.1f M records/s)\n",
-           r->secs, r->secs_input, r->secs_merge, r->secs_output,
-           r->secs > 0 ? (double)r->records / r->secs / 1e6 : 0.0);
+    cli_bench_print_time(&r->b, r->records, "records");
     printf("  spilled      %s stored, %s raw (%" PRIu64 " / %" PRIu64 " bytes); %" PRIu64
            " run%s, %u merge pass%s\n", cli_size(st->spilled_stored).s,
            cli_size(st->spilled_raw).s, st->spilled_stored, st->spilled_raw, st->runs,
@@ -230,8 +227,7 @@ static void print_json(const void *arg)
     printf("{\"benchmark\": \"sort\", \"records\": %" PRIu64 ", \"record_size\": %d, "
            "\"key_size\": %d, \"budget\": %" PRIu64 ", \"codec\": \"%s\",\n",
            r->records, REC_SIZE, KEY_SIZE, r->b.budget, mgov_codec_name(r->b.codec));
-    printf(" \"seconds\": %.3f, \"seconds_push\": %.3f, \"seconds_merge\": %.3f, "
-           "\"seconds_output\": %.3f,\n", r->secs, r->secs_input, r->secs_merge, r->secs_output);
+    cli_bench_json_time(&r->b);
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64 ", \"runs\": %" PRIu64
            ", \"merge_passes\": %u,\n", st->spilled_stored, st->spilled_raw, st->runs,
            st->merge_passes);
@@ -258,17 +254,22 @@ void bench_sort_help(FILE *out)
             "\n"
             "Options:\n"
             "  -n, --records N        records to sort (default 50000000: 800 MB)\n"
-            "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
-            "                         of the memory this process may use; at least 1M\n"
+            CLI_BENCH_HELP_MEMORY
             "      --compress CODEC   compress spilled runs: none (default), lz4, zstd\n"
-            "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
-            "                         $TMPDIR, or /tmp)\n"
-            "  -j, --json             print one JSON object instead of text\n"
-            "  -h, --help             show this help and exit\n"
+            CLI_BENCH_HELP_REST
             "\n"
             "Exit status: 0 success, 1 the output was not sorted or not complete, or\n"
             "the library failed, 2 bad usage.\n");
+}
+
+/* -n N, the records. */
+static int bench_option(void *arg, int c, const char *text)
+{
+    bench_result_t *r = arg;
+
+    (void)c;
+    return cli_parse_count("bench sort", "--records", text, 1, UINT64_MAX / REC_SIZE,
+                           &r->records);
 }
 
 int bench_sort(int argc, char **argv)
@@ -277,25 +278,11 @@ int bench_sort(int argc, char **argv)
         { "records", required_argument, NULL, 'n' },
         CLI_BENCH_LONGOPTS,
     };
-    static const cli_cmd_t cmd = { "bench sort", bench_sort_help };
-    static const cli_bench_steps_t steps = { bench_run, print_text, print_json };
-    bench_result_t r;
-    int c, rc;
+    static const cli_bench_def_t def = {
+        { "bench sort", bench_sort_help }, ":n:" CLI_BENCH_SHORTOPTS, opts, phases,
+        bench_option, bench_run, print_text, print_json,
+    };
+    bench_result_t r = { .records = BENCH_RECORDS };
 
-    memset(&r, 0, sizeof r);
-    cli_bench_init(&r.b, &cmd);
-    r.records = BENCH_RECORDS;
-    while ((c = cli_getopt(&cmd, argc, argv, ":n:" CLI_BENCH_SHORTOPTS, opts, &rc)) !=
-           CLI_OPT_END) {
-        if (c == CLI_OPT_EXIT)
-            return rc;
-        if (c == 'n')
-            rc = cli_parse_count(cmd.name, "--records", optarg, 1, UINT64_MAX / REC_SIZE,
-                                 &r.records);
-        else
-            rc = cli_bench_option(&r.b, c, optarg);
-        if (rc != CLI_EXIT_OK)
-            return rc;
-    }
-    return cli_bench_main(&r.b, argc, argv, &steps, &r);
+    return cli_bench_main(&def, &r.b, &r, argc, argv);
 }

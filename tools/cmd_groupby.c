@@ -686,15 +686,8 @@ void cmd_groupby_help(FILE *out)
             "                          compared as bytes (the order of datamash -s)\n"
             "      --skip-bad          skip lines with a missing field or a value that is\n"
             "                          not a number, and say how many at the end\n"
-            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
-            "                          75%% of the memory this process may use): a size\n"
-            "                          such as 256M or 1.5G (powers of 1024) or a\n"
-            "                          percentage of that memory; at least 1M\n"
-            "      --compress CODEC    compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR     spill to DIR, created when missing (default: a\n"
-            "                          private directory under $TMPDIR, or /tmp)\n"
-            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
-            "                          space of the spill directory's file system)\n"
+            CLI_JOB_HELP_MEMORY
+            CLI_JOB_HELP_SPILL
             "      --stats             print the aggregation's figures on standard error\n"
             "                          at the end (rows, groups, partitions spilled, bytes\n"
             "                          spilled, peak memory)\n"
@@ -704,7 +697,7 @@ void cmd_groupby_help(FILE *out)
             "than a second, one line on it shows the rows read, the groups written\n"
             "and the partitions spilled; MEMGOV_PROGRESS=1 shows it always, 0 never.\n"
             "\n"
-            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            CLI_JOB_HELP_ENV
             "\n"
             "Exit status, as memgov sort: 0 success, 2 any failure (bad usage, an\n"
             "input that cannot be read, a bad line without --skip-bad, a sum out of 64\n"

@@ -606,15 +606,8 @@ void cmd_join_help(FILE *out)
             "      --build FILENUM     hash file FILENUM and stream the other past it\n"
             "                          (default: the smaller file; standard input and\n"
             "                          pipes count as larger than any file)\n"
-            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
-            "                          75%% of the memory this process may use): a size\n"
-            "                          such as 256M or 1.5G (powers of 1024) or a\n"
-            "                          percentage of that memory; at least 1M\n"
-            "      --compress CODEC    compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR     spill to DIR, created when missing (default: a\n"
-            "                          private directory under $TMPDIR, or /tmp)\n"
-            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
-            "                          space of the spill directory's file system)\n"
+            CLI_JOB_HELP_MEMORY
+            CLI_JOB_HELP_SPILL
             "      --stats             print the join's figures on standard error at the\n"
             "                          end (rows, partitions spilled, bytes spilled, peak\n"
             "                          memory)\n"
@@ -624,7 +617,7 @@ void cmd_join_help(FILE *out)
             "than a second, one line on it shows the bytes read, the lines written and\n"
             "the partitions spilled; MEMGOV_PROGRESS=1 shows it always, 0 never.\n"
             "\n"
-            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            CLI_JOB_HELP_ENV
             "\n"
             "Exit status, as memgov sort: 0 success, 2 any failure (bad usage, an\n"
             "input that cannot be read, no space to spill, an output that cannot be\n"

@@ -420,10 +420,7 @@ void cmd_sort_help(FILE *out)
             "sorted runs, merged at the end, so any input is sorted within the budget.\n"
             "\n"
             "Options:\n"
-            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
-            "                          75%% of the memory this process may use): a size\n"
-            "                          such as 256M or 1.5G (powers of 1024) or a\n"
-            "                          percentage of that memory; at least 1M\n"
+            CLI_JOB_HELP_MEMORY
             "  -o, --output OUT        write to OUT instead of standard output; OUT may\n"
             "                          be one of the inputs (it is replaced only once\n"
             "                          every input has been read)\n"
@@ -438,8 +435,7 @@ void cmd_sort_help(FILE *out)
             "      --compress CODEC    compress spilled runs: none (default), lz4, zstd\n"
             "      --spill-dir DIR     spill runs to DIR, created when missing (default:\n"
             "                          a private directory under $TMPDIR, or /tmp)\n"
-            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
-            "                          space of the spill directory's file system)\n"
+            CLI_JOB_HELP_QUOTA
             "      --stats             print the sort's figures on standard error at\n"
             "                          the end, or when it fails (records, runs, passes,\n"
             "                          bytes spilled, peak memory)\n"
@@ -452,7 +448,7 @@ void cmd_sort_help(FILE *out)
             "shows it even without a terminal and from the start, MEMGOV_PROGRESS=0\n"
             "never.\n"
             "\n"
-            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            CLI_JOB_HELP_ENV
             "\n"
             "Exit status, as sort(1): 0 success, 2 any failure (bad usage, an input\n"
             "that cannot be read, an output that cannot be written, no space to spill).\n");
