@@ -1,6 +1,6 @@
 /* cli.c - what every command of the memgov tool shares: its messages on
- * stderr ("memgov CMD: ..."), sizes for people, JSON strings, the clock,
- * and the standard streams' start and end.
+ * stderr ("memgov CMD: ..."), sizes for people, JSON strings, the clock
+ * and the peak RSS, and the standard streams' start and end.
  *
  * Every message goes through vmessage, after what stdout holds so far, so
  * the two streams keep their order when they share a terminal or a file.
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -134,6 +135,14 @@ uint64_t cli_now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cli_peak_rss(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (uint64_t)ru.ru_maxrss * 1024;
 }
 
 void cli_stdio_guard(void)

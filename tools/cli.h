@@ -1,7 +1,8 @@
 /* cli.h - what the memgov command's files share: the command entry points,
  * exit statuses, and helpers for messages, sizes, the standard streams and
  * the clock (cli.c), options and their values (cli_args.c), and spill
- * directories that cannot be opened (cli_spill.c).
+ * directories that cannot be opened (cli_spill.c).  Jobs (sort, groupby,
+ * join) and benchmarks share more: cli_job.h, cli_bench.h.
  *
  * Conventions every command follows:
  *   - output goes to stdout, diagnostics to stderr as one line
@@ -165,6 +166,13 @@ int cli_spill_dir_error(const char *cmd, int failure, const char *dir, int statu
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t cli_now_ns(void);
+/* Seconds from one cli_now_ns() reading to a later one. */
+static inline double cli_secs(uint64_t from_ns, uint64_t to_ns)
+{
+    return (double)(to_ns - from_ns) / 1e9;
+}
+/* The process's peak resident size so far, in bytes (ru_maxrss). */
+uint64_t cli_peak_rss(void);
 
 /* Before anything else: opens /dev/null on each of fds 0, 1, 2 that is
  * closed, the wrong way round (stdin write-only, stdout and stderr

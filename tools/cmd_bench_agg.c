@@ -31,35 +31,28 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <memgov.h>
 
 #include "cli.h"
+#include "cli_bench.h"
 #include "signals.h"
 
 #define BENCH_ROWS 50000000ull
 #define BENCH_GROUPS 5000000ull
-#define BENCH_BUDGET ((uint64_t)256 << 20)
 #define KEY_SIZE 8
 #define SIGNAL_EVERY 0xffff /* rows or groups between looks for a signal, less one */
 
+static const char *const phases[CLI_BENCH_PHASES] = { "push", "finish", "output" };
+
 typedef struct bench_result {
-    uint64_t rows, groups, budget;
-    mgov_codec_t codec;
-    double secs, secs_push, secs_finish, secs_output;
+    cli_bench_t b;           /* the options, the times, the check's outcome */
+    uint64_t rows, groups;
     mgov_hashagg_stats_t st;
     uint64_t peak_rss;
     uint64_t distinct;       /* keys the rows have, from the bitmap */
     uint64_t groups_out;
-    bool ok;
-    char failure[256];
 } bench_result_t;
-
-static double secs_between(uint64_t a, uint64_t b)
-{
-    return (double)(b - a) / 1e9;
-}
 
 static uint64_t row_key(uint64_t i, uint64_t groups)
 {
@@ -105,7 +98,7 @@ static int bench_push(const bench_result_t *r, mgov_hashagg_t *agg)
 
 /* Drains the aggregation, checking every group against `seen` (the
  * bitmap keys_mark made; each key found is unmarked) and the totals; a
- * failed check is r->ok = false.  Returns as bench_push. */
+ * failed check is r->b.ok = false.  Returns as bench_push. */
 static int bench_drain(bench_result_t *r, mgov_hashagg_t *agg, uint64_t *seen)
 {
     unsigned __int128 total = 0, want = (unsigned __int128)r->rows * (r->rows - 1) / 2;
@@ -113,24 +106,24 @@ static int bench_drain(bench_result_t *r, mgov_hashagg_t *agg, uint64_t *seen)
     uint64_t n = 0;
     int rc;
 
-    r->ok = true;
+    r->b.ok = true;
     while ((rc = mgov_hashagg_next(agg, &g)) == 1) {
         uint64_t key = 0;
         if (g.key_len == KEY_SIZE)
             memcpy(&key, g.key, KEY_SIZE);
         int64_t sum = g.values[0].i64;
-        if (r->ok && (g.key_len != KEY_SIZE || key >= r->groups ||
+        if (r->b.ok && (g.key_len != KEY_SIZE || key >= r->groups ||
                       !(seen[key >> 6] >> (key & 63) & 1u))) {
-            snprintf(r->failure, sizeof r->failure, "group %" PRIu64 " of the output has key %"
+            snprintf(r->b.failure, sizeof r->b.failure, "group %" PRIu64 " of the output has key %"
                      PRIu64 " (length %zu), not one of the rows' or already out", n, key,
                      g.key_len);
-            r->ok = false;
+            r->b.ok = false;
         }
-        if (r->ok && (g.overflow != 0 || sum < 0 || (unsigned __int128)sum > want)) {
-            snprintf(r->failure, sizeof r->failure, "group %" PRIu64 " (key %" PRIu64 ") has "
+        if (r->b.ok && (g.overflow != 0 || sum < 0 || (unsigned __int128)sum > want)) {
+            snprintf(r->b.failure, sizeof r->b.failure, "group %" PRIu64 " (key %" PRIu64 ") has "
                      "sum %" PRId64 "%s", n, key, sum, g.overflow ? ", flagged as overflowing" :
                      ", out of range");
-            r->ok = false;
+            r->b.ok = false;
         }
         if (key < r->groups)
             seen[key >> 6] &= ~((uint64_t)1 << (key & 63));
@@ -141,24 +134,23 @@ static int bench_drain(bench_result_t *r, mgov_hashagg_t *agg, uint64_t *seen)
     if (rc < 0)
         return cli_runtime_error("bench agg", rc, "next, after %" PRIu64 " groups", n);
     r->groups_out = n;
-    if (r->ok && n != r->distinct) {
-        snprintf(r->failure, sizeof r->failure, "%" PRIu64 " groups out, for %" PRIu64
+    if (r->b.ok && n != r->distinct) {
+        snprintf(r->b.failure, sizeof r->b.failure, "%" PRIu64 " groups out, for %" PRIu64
                  " distinct keys", n, r->distinct);
-        r->ok = false;
+        r->b.ok = false;
     }
-    if (r->ok && total != want) {
-        snprintf(r->failure, sizeof r->failure, "the sums add up to %.17g, not rows*(rows-1)/2 "
+    if (r->b.ok && total != want) {
+        snprintf(r->b.failure, sizeof r->b.failure, "the sums add up to %.17g, not rows*(rows-1)/2 "
                  "= %.17g: rows were lost or counted twice", (double)total, (double)want);
-        r->ok = false;
+        r->b.ok = false;
     }
     return CLI_EXIT_OK;
 }
 
-/* Runs the benchmark; returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after
- * reporting a library error (a failed check is r->ok = false) or on a
- * signal. */
-static int bench_run(bench_result_t *r, const char *spill_dir)
+/* Runs the benchmark (cli_bench_steps_t's run). */
+static int bench_run(void *arg)
 {
+    bench_result_t *r = arg;
     mgov_t *gov = NULL;
     mgov_hashagg_t *agg = NULL;
     int rc, exit_rc = CLI_EXIT_FAILURE;
@@ -169,13 +161,11 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
                          r->groups);
     r->distinct = keys_mark(r, seen);
 
-    uint64_t t0 = cli_now_ns();
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = r->budget;
-    gcfg.spill_dir = spill_dir;
-    if ((rc = mgov_create(&gcfg, &gov)) != MGOV_OK) {
+    uint64_t t[CLI_BENCH_PHASES + 1];
+    t[0] = cli_now_ns();
+    if (cli_bench_gov_create(&r->b, &gov) != CLI_EXIT_OK) {
         free(seen);
-        return cli_runtime_error("bench agg", rc, "cannot create the governor");
+        return CLI_EXIT_FAILURE;
     }
 
     static const mgov_agg_spec_t sum = { MGOV_AGG_SUM_I64, 0, NULL };
@@ -187,65 +177,48 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
     acfg.aggs = &sum;
     acfg.n_aggs = 1;
     acfg.timeout_ns = MGOV_HASHAGG_DEFAULT_TIMEOUT_NS;
-    acfg.spill.codec = r->codec;
+    acfg.spill.codec = r->b.codec;
     errno = 0;
     if ((rc = mgov_hashagg_create(&acfg, &agg)) != MGOV_OK) {
-        if (rc == MGOV_EINVAL || rc == MGOV_EBUSY || rc == MGOV_EIO) /* the spill directory */
-            cli_spill_dir_error("bench agg", CLI_EXIT_FAILURE, spill_dir, rc, errno);
-        else
-            cli_runtime_error("bench agg", rc, "cannot create the aggregation");
+        cli_bench_create_failed(&r->b, rc, errno, "aggregation");
         goto out;
     }
 
     if (bench_push(r, agg) != CLI_EXIT_OK)
         goto out;
-    uint64_t t1 = cli_now_ns();
+    t[1] = cli_now_ns();
     if ((rc = mgov_hashagg_finish(agg)) != MGOV_OK) {
         cli_runtime_error("bench agg", rc, "finish");
         goto out;
     }
     if (cli_signal_pending())
         goto out;
-    uint64_t t2 = cli_now_ns();
+    t[2] = cli_now_ns();
     if (bench_drain(r, agg, seen) != CLI_EXIT_OK)
         goto out;
-    uint64_t t3 = cli_now_ns();
+    t[3] = cli_now_ns();
 
     mgov_hashagg_stats(agg, &r->st);
-    r->secs = secs_between(t0, t3);
-    r->secs_push = secs_between(t0, t1);
-    r->secs_finish = secs_between(t1, t2);
-    r->secs_output = secs_between(t2, t3);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+    cli_bench_time(&r->b, t);
+    r->peak_rss = cli_peak_rss();
     exit_rc = CLI_EXIT_OK;
 out:
     mgov_hashagg_destroy(agg);
-    rc = mgov_destroy(gov);
-    if (rc != MGOV_OK && exit_rc == CLI_EXIT_OK)
-        exit_rc = cli_runtime_error("bench agg", rc, "memory still granted at the end");
+    exit_rc = cli_bench_gov_destroy(&r->b, gov, exit_rc);
     free(seen);
     return exit_rc;
 }
 
-static double pct(uint64_t part, uint64_t whole)
+static void print_text(const void *arg)
 {
-    return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
-
-static void print_text(const bench_result_t *r)
-{
+    const bench_result_t *r = arg;
     const mgov_hashagg_stats_t *st = &r->st;
 
     printf("memgov bench agg: %" PRIu64 " rows into %" PRIu64 " groups: key %d bytes = hash "
            "of i mod %" PRIu64 ", value i; sum per group\n", r->rows, r->groups, KEY_SIZE,
            r->groups);
-    printf("  budget       %s (%" PRIu64 " bytes), spill codec %s\n", cli_size(r->budget).s,
-           r->budget, mgov_codec_name(r->codec));
-    printf("  time         %.2f s  (push %.2f s, finish %.2f s, output %.2f s; %.1f M rows/s)\n",
-           r->secs, r->secs_push, r->secs_finish, r->secs_output,
-           r->secs > 0 ? (double)r->rows / r->secs / 1e6 : 0.0);
+    cli_bench_print_budget(&r->b);
+    cli_bench_print_time(&r->b, r->rows, "rows");
     printf("  groups out   %" PRIu64 "\n", r->groups_out);
     printf("  spilled      %s stored, %s raw (%" PRIu64 " / %" PRIu64 " bytes); %" PRIu64
            " partition%s spilled, %" PRIu64 " file%s, %u level%s of %u partitions, %" PRIu64
@@ -254,29 +227,26 @@ static void print_text(const bench_result_t *r)
            st->partitions_spilled == 1 ? "" : "s", st->files, st->files == 1 ? "" : "s",
            st->levels, st->levels == 1 ? "" : "s", st->partitions, st->sort_fallbacks,
            st->sort_fallbacks == 1 ? "" : "s");
-    printf("  peak RSS     %s (%" PRIu64 " bytes): %.1f%% of the budget\n",
-           cli_size(r->peak_rss).s, r->peak_rss, pct(r->peak_rss, r->budget));
-    printf("  agg memory   peak %s: %.1f%% of the budget\n", cli_size(st->memory_peak).s,
-           pct(st->memory_peak, r->budget));
-    if (r->ok)
+    cli_bench_print_rss(&r->b, r->peak_rss, "");
+    cli_bench_print_peak(&r->b, "agg memory", st->memory_peak);
+    if (r->b.ok)
         printf("  check        ok: %" PRIu64 " groups, one per distinct key; the sums add up "
                "to rows*(rows-1)/2; none overflows\n", r->groups_out);
     else
-        printf("  check        FAILED: %s\n", r->failure);
+        printf("  check        FAILED: %s\n", r->b.failure);
     printf("  note         the check's bitmap of %" PRIu64 " bits (%s) is outside the budget; "
            "the peak RSS counts it\n", r->groups, cli_size((r->groups + 63) / 64 * 8).s);
 }
 
-static void print_json(const bench_result_t *r)
+static void print_json(const void *arg)
 {
+    const bench_result_t *r = arg;
     const mgov_hashagg_stats_t *st = &r->st;
 
     printf("{\"benchmark\": \"agg\", \"rows\": %" PRIu64 ", \"groups\": %" PRIu64
            ", \"key_size\": %d, \"budget\": %" PRIu64 ", \"codec\": \"%s\",\n", r->rows,
-           r->groups, KEY_SIZE, r->budget, mgov_codec_name(r->codec));
-    printf(" \"seconds\": %.3f, \"seconds_push\": %.3f, \"seconds_finish\": %.3f, "
-           "\"seconds_output\": %.3f,\n", r->secs, r->secs_push, r->secs_finish,
-           r->secs_output);
+           r->groups, KEY_SIZE, r->b.budget, mgov_codec_name(r->b.codec));
+    cli_bench_json_time(&r->b);
     printf(" \"groups_out\": %" PRIu64 ", \"distinct_keys\": %" PRIu64 ",\n", r->groups_out,
            r->distinct);
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64
@@ -285,14 +255,10 @@ static void print_json(const bench_result_t *r)
            st->partitions_spilled, st->files, st->levels, st->sort_fallbacks);
     printf(" \"peak_rss\": %" PRIu64 ", \"peak_rss_pct_of_budget\": %.2f, "
            "\"agg_memory_peak\": %" PRIu64 ", \"check_bitmap_bytes\": %" PRIu64 ",\n",
-           r->peak_rss, pct(r->peak_rss, r->budget), st->memory_peak,
+           r->peak_rss, cli_bench_pct(r->peak_rss, r->b.budget), st->memory_peak,
            (r->groups + 63) / 64 * 8);
-    printf(" \"ok\": %s", r->ok ? "true" : "false");
-    if (!r->ok) {
-        printf(", \"failure\": ");
-        cli_json_string(stdout, r->failure);
-    }
-    printf("}\n");
+    printf(" ");
+    cli_bench_json_end(&r->b);
 }
 
 void bench_agg_help(FILE *out)
@@ -313,92 +279,37 @@ void bench_agg_help(FILE *out)
             "Options:\n"
             "  -n, --rows N           rows to aggregate (default 50000000)\n"
             "  -g, --groups G         keys are hash(i) mod G (default 5000000)\n"
-            "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
-            "                         of the memory this process may use; at least 1M\n"
+            CLI_BENCH_HELP_MEMORY
             "      --compress CODEC   compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
-            "                         $TMPDIR, or /tmp)\n"
-            "  -j, --json             print one JSON object instead of text\n"
-            "  -h, --help             show this help and exit\n"
+            CLI_BENCH_HELP_REST
             "\n"
             "Exit status: 0 success, 1 the groups failed the check, or the library\n"
             "failed, 2 bad usage.\n");
 }
 
+/* -n N (below 2^32 rows: the sum of all values, N(N-1)/2, must fit in 128
+ * bits, and each group's in 63) and -g G. */
+static int bench_option(void *arg, int c, const char *text)
+{
+    bench_result_t *r = arg;
+
+    if (c == 'n')
+        return cli_parse_count("bench agg", "--rows", text, 1, UINT32_MAX, &r->rows);
+    return cli_parse_count("bench agg", "--groups", text, 1, (uint64_t)1 << 34, &r->groups);
+}
+
 int bench_agg(int argc, char **argv)
 {
-    enum { OPT_COMPRESS = 256, OPT_SPILL_DIR };
     static const struct option opts[] = {
         { "rows", required_argument, NULL, 'n' },
         { "groups", required_argument, NULL, 'g' },
-        { "memory", required_argument, NULL, 'm' },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        CLI_BENCH_LONGOPTS,
     };
-    static const cli_cmd_t cmd = { "bench agg", bench_agg_help };
-    bench_result_t r;
-    const char *spill_dir = NULL;
-    bool json = false;
-    int c, rc;
+    static const cli_bench_def_t def = {
+        { "bench agg", bench_agg_help }, ":n:g:" CLI_BENCH_SHORTOPTS, opts, phases,
+        bench_option, bench_run, print_text, print_json,
+    };
+    bench_result_t r = { .rows = BENCH_ROWS, .groups = BENCH_GROUPS };
 
-    memset(&r, 0, sizeof r);
-    r.rows = BENCH_ROWS;
-    r.groups = BENCH_GROUPS;
-    r.budget = BENCH_BUDGET;
-    r.codec = MGOV_CODEC_NONE;
-    while ((c = cli_getopt(&cmd, argc, argv, ":n:g:m:jh", opts, &rc)) != CLI_OPT_END) {
-        switch (c) {
-        case CLI_OPT_EXIT:
-            return rc;
-        case 'n':
-            /* the sum of all values, N(N-1)/2, must fit in 128 bits, and each
-             * group's in 63: below 2^32 rows */
-            if ((rc = cli_parse_count(cmd.name, "--rows", optarg, 1, UINT32_MAX, &r.rows)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'g':
-            if ((rc = cli_parse_count(cmd.name, "--groups", optarg, 1, (uint64_t)1 << 34,
-                                      &r.groups)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'm':
-            if ((rc = cli_parse_budget(cmd.name, "--memory", optarg, &r.budget)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_COMPRESS:
-            if ((rc = cli_parse_codec(cmd.name, CLI_EXIT_FAILURE, optarg, &r.codec)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_DIR:
-            if ((rc = cli_parse_dir(cmd.name, "--spill-dir", optarg, &spill_dir)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'j':
-            json = true;
-            break;
-        }
-    }
-    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
-        return rc;
-
-    cli_signals_catch();
-    rc = bench_run(&r, spill_dir);
-    cli_signal_exit(); /* the aggregation is gone: end by the signal, when one came */
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (json)
-        print_json(&r);
-    else
-        print_text(&r);
-    if (!r.ok) {
-        cli_error("bench agg", "check failed: %s", r.failure);
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
+    return cli_bench_main(&def, &r.b, &r, argc, argv);
 }

@@ -39,15 +39,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <memgov.h>
 
 #include "cli.h"
+#include "cli_bench.h"
 #include "signals.h"
 
 #define BENCH_ROWS 20000000ull
-#define BENCH_BUDGET ((uint64_t)256 << 20)
 #define KEY_SIZE 8
 #define PAYLOAD_SIZE 8
 #define BATCH 4096          /* rows per vector */
@@ -55,24 +54,19 @@
 #define PROBE_BIT ((uint64_t)1 << 63)
 #define SIGNAL_EVERY 0xffff /* records between looks for a signal, less one */
 
+static const char *const phases[CLI_BENCH_PHASES] = { "build", "probe", "rest" };
+
 typedef struct bench_result {
-    uint64_t rows, budget;
-    mgov_codec_t codec;
-    double secs, secs_build, secs_probe, secs_rest, secs_check;
+    cli_bench_t b;           /* the options, the times, the check's outcome */
+    uint64_t rows;
+    double secs_check;
     mgov_hashjoin_stats_t st;
     mgov_sort_stats_t check_st;
     uint64_t peak_rss_join;  /* ru_maxrss when the join ended */
     uint64_t peak_rss;       /* at the end of the check */
     uint64_t pairs, sum;     /* from the join */
     uint64_t want_pairs, want_sum, keys; /* from the check */
-    bool ok;
-    char failure[256];
 } bench_result_t;
-
-static double secs_between(uint64_t a, uint64_t b)
-{
-    return (double)(b - a) / 1e9;
-}
 
 static uint64_t build_key(uint64_t i, uint64_t n)
 {
@@ -95,14 +89,6 @@ static uint64_t g_probe(uint64_t i)
     return cli_mix64(2 * i + 1);
 }
 
-static uint64_t peak_rss_now(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (uint64_t)ru.ru_maxrss * 1024;
-}
-
 /* Pulls the join's rows until next returns 0, counting the pairs and
  * adding their checksum. */
 static int drain(bench_result_t *r, mgov_hashjoin_t *join)
@@ -114,10 +100,10 @@ static int drain(bench_result_t *r, mgov_hashjoin_t *join)
     while ((rc = mgov_hashjoin_next(join, &row)) == 1) {
         if (!row.has_build || !row.has_probe || row.build_len != PAYLOAD_SIZE ||
             row.probe_len != PAYLOAD_SIZE || row.key_len != KEY_SIZE) {
-            if (r->ok)
-                snprintf(r->failure, sizeof r->failure, "row %" PRIu64 " of the output is not "
+            if (r->b.ok)
+                snprintf(r->b.failure, sizeof r->b.failure, "row %" PRIu64 " of the output is not "
                          "a pair of 8-byte payloads with an 8-byte key", r->pairs);
-            r->ok = false;
+            r->b.ok = false;
             continue;
         }
         memcpy(&b, row.build, 8);
@@ -130,12 +116,28 @@ static int drain(bench_result_t *r, mgov_hashjoin_t *join)
     return CLI_EXIT_OK;
 }
 
-/* The join, timed.  Returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after a
- * message, or on a signal. */
-static int bench_join_run(bench_result_t *r, mgov_t *gov, const char *spill_dir, uint64_t t0)
+/* The vector of rows i.. of a side (at most BATCH): keys by key_of,
+ * payloads the rows' numbers.  Returns how many. */
+static size_t batch_fill(const bench_result_t *r, uint64_t i,
+                         uint64_t (*key_of)(uint64_t, uint64_t), uint64_t *keys,
+                         uint64_t *payloads)
+{
+    size_t n = r->rows - i < BATCH ? (size_t)(r->rows - i) : BATCH;
+
+    for (size_t x = 0; x < n; x++) {
+        keys[x] = key_of(i + x, r->rows);
+        payloads[x] = i + x;
+    }
+    return n;
+}
+
+/* The join, timed from start (its governor's creation).  Returns
+ * CLI_EXIT_OK, or CLI_EXIT_FAILURE after a message, or on a signal. */
+static int bench_join_run(bench_result_t *r, mgov_t *gov, uint64_t start)
 {
     static uint64_t keys[BATCH], payloads[BATCH];
     mgov_hashjoin_t *join = NULL;
+    uint64_t t[CLI_BENCH_PHASES + 1] = { start };
     int rc, exit_rc = CLI_EXIT_FAILURE;
 
     mgov_hashjoin_config_t jcfg = MGOV_HASHJOIN_CONFIG_INIT;
@@ -145,20 +147,13 @@ static int bench_join_run(bench_result_t *r, mgov_t *gov, const char *spill_dir,
     jcfg.key_size = KEY_SIZE;
     jcfg.max_payload = PAYLOAD_SIZE;
     jcfg.timeout_ns = MGOV_HASHJOIN_DEFAULT_TIMEOUT_NS;
-    jcfg.spill.codec = r->codec;
+    jcfg.spill.codec = r->b.codec;
     errno = 0;
-    if ((rc = mgov_hashjoin_create(&jcfg, &join)) != MGOV_OK) {
-        if (rc == MGOV_EINVAL || rc == MGOV_EBUSY || rc == MGOV_EIO) /* the spill directory */
-            return cli_spill_dir_error("bench join", CLI_EXIT_FAILURE, spill_dir, rc, errno);
-        return cli_runtime_error("bench join", rc, "cannot create the join");
-    }
+    if ((rc = mgov_hashjoin_create(&jcfg, &join)) != MGOV_OK)
+        return cli_bench_create_failed(&r->b, rc, errno, "join");
 
     for (uint64_t i = 0; i < r->rows; i += BATCH) {
-        size_t n = r->rows - i < BATCH ? (size_t)(r->rows - i) : BATCH;
-        for (size_t x = 0; x < n; x++) {
-            keys[x] = build_key(i + x, r->rows);
-            payloads[x] = i + x;
-        }
+        size_t n = batch_fill(r, i, build_key, keys, payloads);
         if ((rc = mgov_hashjoin_build_batch(join, keys, payloads, PAYLOAD_SIZE, n)) != MGOV_OK) {
             cli_runtime_error("bench join", rc, "build of rows from %" PRIu64, i);
             goto out;
@@ -170,14 +165,10 @@ static int bench_join_run(bench_result_t *r, mgov_t *gov, const char *spill_dir,
         cli_runtime_error("bench join", rc, "build_finish");
         goto out;
     }
-    uint64_t t1 = cli_now_ns();
+    t[1] = cli_now_ns();
 
     for (uint64_t i = 0; i < r->rows; i += BATCH) {
-        size_t n = r->rows - i < BATCH ? (size_t)(r->rows - i) : BATCH;
-        for (size_t x = 0; x < n; x++) {
-            keys[x] = probe_key(i + x, r->rows);
-            payloads[x] = i + x;
-        }
+        size_t n = batch_fill(r, i, probe_key, keys, payloads);
         if ((rc = mgov_hashjoin_probe_batch(join, keys, payloads, PAYLOAD_SIZE, n)) != MGOV_OK) {
             cli_runtime_error("bench join", rc, "probe of rows from %" PRIu64, i);
             goto out;
@@ -187,21 +178,18 @@ static int bench_join_run(bench_result_t *r, mgov_t *gov, const char *spill_dir,
         if (((i / BATCH) & 15) == 0 && cli_signal_pending())
             goto out;
     }
-    uint64_t t2 = cli_now_ns();
+    t[2] = cli_now_ns();
     if ((rc = mgov_hashjoin_probe_finish(join)) != MGOV_OK) {
         cli_runtime_error("bench join", rc, "probe_finish");
         goto out;
     }
     if (drain(r, join) != CLI_EXIT_OK || cli_signal_pending())
         goto out;
-    uint64_t t3 = cli_now_ns();
+    t[3] = cli_now_ns();
 
     mgov_hashjoin_stats(join, &r->st);
-    r->secs = secs_between(t0, t3);
-    r->secs_build = secs_between(t0, t1);
-    r->secs_probe = secs_between(t1, t2);
-    r->secs_rest = secs_between(t2, t3);
-    r->peak_rss_join = peak_rss_now();
+    cli_bench_time(&r->b, t);
+    r->peak_rss_join = cli_peak_rss();
     exit_rc = CLI_EXIT_OK;
 out:
     mgov_hashjoin_destroy(join);
@@ -240,7 +228,7 @@ static int bench_check(bench_result_t *r, mgov_t *gov)
     scfg.record_size = CHECK_REC;
     scfg.key_size = KEY_SIZE; /* the key; the order within a key does not matter */
     scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS;
-    scfg.spill.codec = r->codec;
+    scfg.spill.codec = r->b.codec;
     if ((rc = mgov_sort_create(&scfg, &sort)) != MGOV_OK)
         return cli_runtime_error("bench join", rc, "cannot create the check's sort");
 
@@ -274,9 +262,9 @@ static int bench_check(bench_result_t *r, mgov_t *gov)
             nb = np = sb = sp = 0;
         }
         if (any && k < key) {
-            snprintf(r->failure, sizeof r->failure, "the check's sort is out of order at record "
-                     "%" PRIu64, n);
-            r->ok = false;
+            snprintf(r->b.failure, sizeof r->b.failure, "the check's sort is out of order at "
+                     "record %" PRIu64, n);
+            r->b.ok = false;
         }
         any = true;
         key = k;
@@ -299,73 +287,59 @@ static int bench_check(bench_result_t *r, mgov_t *gov)
         r->want_sum += sb * sp;
         r->keys++;
     }
-    if (r->ok && n != 2 * r->rows) {
-        snprintf(r->failure, sizeof r->failure, "the check's sort returned %" PRIu64 " of %"
+    if (r->b.ok && n != 2 * r->rows) {
+        snprintf(r->b.failure, sizeof r->b.failure, "the check's sort returned %" PRIu64 " of %"
                  PRIu64 " records", n, 2 * r->rows);
-        r->ok = false;
+        r->b.ok = false;
     }
-    if (r->ok && r->pairs != r->want_pairs) {
-        snprintf(r->failure, sizeof r->failure, "the join returned %" PRIu64 " pairs, the "
+    if (r->b.ok && r->pairs != r->want_pairs) {
+        snprintf(r->b.failure, sizeof r->b.failure, "the join returned %" PRIu64 " pairs, the "
                  "sort-merge count is %" PRIu64, r->pairs, r->want_pairs);
-        r->ok = false;
+        r->b.ok = false;
     }
-    if (r->ok && r->sum != r->want_sum) {
-        snprintf(r->failure, sizeof r->failure, "the pairs' checksum is %016" PRIx64 ", the "
+    if (r->b.ok && r->sum != r->want_sum) {
+        snprintf(r->b.failure, sizeof r->b.failure, "the pairs' checksum is %016" PRIx64 ", the "
                  "sort-merge's %016" PRIx64 ": pairs lost, doubled or mismatched", r->sum,
                  r->want_sum);
-        r->ok = false;
+        r->b.ok = false;
     }
     mgov_sort_stats(sort, &r->check_st);
-    r->secs_check = secs_between(t0, cli_now_ns());
+    r->secs_check = cli_secs(t0, cli_now_ns());
     exit_rc = CLI_EXIT_OK;
 out:
     mgov_sort_destroy(sort);
     return exit_rc;
 }
 
-/* Runs the benchmark; returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after
- * reporting a library error (a failed check is r->ok = false) or on a
- * signal. */
-static int bench_run(bench_result_t *r, const char *spill_dir)
+/* Runs the benchmark (cli_bench_steps_t's run). */
+static int bench_run(void *arg)
 {
+    bench_result_t *r = arg;
     mgov_t *gov = NULL;
-    int rc, exit_rc = CLI_EXIT_FAILURE;
+    int exit_rc = CLI_EXIT_FAILURE;
 
     uint64_t t0 = cli_now_ns();
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = r->budget;
-    gcfg.spill_dir = spill_dir;
-    if ((rc = mgov_create(&gcfg, &gov)) != MGOV_OK)
-        return cli_runtime_error("bench join", rc, "cannot create the governor");
-    r->ok = true;
-    if (bench_join_run(r, gov, spill_dir, t0) == CLI_EXIT_OK && !cli_signal_pending() &&
+    if (cli_bench_gov_create(&r->b, &gov) != CLI_EXIT_OK)
+        return CLI_EXIT_FAILURE;
+    r->b.ok = true;
+    if (bench_join_run(r, gov, t0) == CLI_EXIT_OK && !cli_signal_pending() &&
         bench_check(r, gov) == CLI_EXIT_OK) {
-        r->peak_rss = peak_rss_now();
+        r->peak_rss = cli_peak_rss();
         exit_rc = CLI_EXIT_OK;
     }
-    rc = mgov_destroy(gov);
-    if (rc != MGOV_OK && exit_rc == CLI_EXIT_OK)
-        exit_rc = cli_runtime_error("bench join", rc, "memory still granted at the end");
-    return exit_rc;
+    return cli_bench_gov_destroy(&r->b, gov, exit_rc);
 }
 
-static double pct(uint64_t part, uint64_t whole)
+static void print_text(const void *arg)
 {
-    return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
-
-static void print_text(const bench_result_t *r)
-{
+    const bench_result_t *r = arg;
     const mgov_hashjoin_stats_t *st = &r->st;
 
     printf("memgov bench join: %" PRIu64 " build and %" PRIu64 " probe rows: key 8 bytes = hash "
            "of i (probe: of i+7) mod %" PRIu64 ", payload i; inner join\n", r->rows, r->rows,
            r->rows);
-    printf("  budget       %s (%" PRIu64 " bytes), spill codec %s\n", cli_size(r->budget).s,
-           r->budget, mgov_codec_name(r->codec));
-    printf("  time         %.2f s  (build %.2f s, probe %.2f s, rest %.2f s; %.1f M rows/s)\n",
-           r->secs, r->secs_build, r->secs_probe, r->secs_rest,
-           r->secs > 0 ? 2.0 * (double)r->rows / r->secs / 1e6 : 0.0);
+    cli_bench_print_budget(&r->b);
+    cli_bench_print_time(&r->b, 2 * r->rows, "rows");
     printf("  pairs        %" PRIu64 "\n", r->pairs);
     printf("  spilled      %s stored, %s raw (%" PRIu64 " / %" PRIu64 " bytes); %" PRIu64
            " partition%s spilled, %" PRIu64 " file%s, %u level%s of %u partitions, %" PRIu64
@@ -374,31 +348,29 @@ static void print_text(const bench_result_t *r)
            st->partitions_spilled, st->partitions_spilled == 1 ? "" : "s", st->files,
            st->files == 1 ? "" : "s", st->levels, st->levels == 1 ? "" : "s", st->partitions,
            st->chunked, st->chunked == 1 ? "" : "s", st->chunks);
-    printf("  peak RSS     %s (%" PRIu64 " bytes) at the end of the join: %.1f%% of the budget\n",
-           cli_size(r->peak_rss_join).s, r->peak_rss_join, pct(r->peak_rss_join, r->budget));
-    printf("  join memory  peak %s: %.1f%% of the budget\n", cli_size(st->memory_peak).s,
-           pct(st->memory_peak, r->budget));
-    if (r->ok)
+    cli_bench_print_rss(&r->b, r->peak_rss_join, " at the end of the join");
+    cli_bench_print_peak(&r->b, "join memory", st->memory_peak);
+    if (r->b.ok)
         printf("  check        ok: %" PRIu64 " pairs over %" PRIu64 " keys and their checksum, "
                "as a sort-merge count finds them (%.2f s, sort spilled %s, peak RSS %s)\n",
                r->want_pairs, r->keys, r->secs_check, cli_size(r->check_st.spilled_stored).s,
                cli_size(r->peak_rss).s);
     else
-        printf("  check        FAILED: %s\n", r->failure);
+        printf("  check        FAILED: %s\n", r->b.failure);
     printf("  note         outside the budget: the vectors of %d keys and payloads (%s); the "
            "check runs after the join is destroyed, under the same budget\n", BATCH,
            cli_size(2 * BATCH * 8).s);
 }
 
-static void print_json(const bench_result_t *r)
+static void print_json(const void *arg)
 {
+    const bench_result_t *r = arg;
     const mgov_hashjoin_stats_t *st = &r->st;
 
     printf("{\"benchmark\": \"join\", \"rows\": %" PRIu64 ", \"key_size\": %d, \"payload_size\": "
            "%d, \"budget\": %" PRIu64 ", \"codec\": \"%s\",\n", r->rows, KEY_SIZE, PAYLOAD_SIZE,
-           r->budget, mgov_codec_name(r->codec));
-    printf(" \"seconds\": %.3f, \"seconds_build\": %.3f, \"seconds_probe\": %.3f, "
-           "\"seconds_rest\": %.3f,\n", r->secs, r->secs_build, r->secs_probe, r->secs_rest);
+           r->b.budget, mgov_codec_name(r->b.codec));
+    cli_bench_json_time(&r->b);
     printf(" \"pairs\": %" PRIu64 ",\n", r->pairs);
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64
            ", \"partitions_spilled\": %" PRIu64 ", \"files\": %" PRIu64 ", \"levels\": %u, "
@@ -407,16 +379,12 @@ static void print_json(const bench_result_t *r)
            st->partitions, st->chunked, st->chunks);
     printf(" \"peak_rss\": %" PRIu64 ", \"peak_rss_pct_of_budget\": %.2f, "
            "\"join_memory_peak\": %" PRIu64 ",\n", r->peak_rss_join,
-           pct(r->peak_rss_join, r->budget), st->memory_peak);
+           cli_bench_pct(r->peak_rss_join, r->b.budget), st->memory_peak);
     printf(" \"check_pairs\": %" PRIu64 ", \"check_keys\": %" PRIu64 ", \"check_seconds\": %.3f, "
            "\"check_spilled\": %" PRIu64 ", \"peak_rss_with_check\": %" PRIu64 ",\n",
            r->want_pairs, r->keys, r->secs_check, r->check_st.spilled_stored, r->peak_rss);
-    printf(" \"ok\": %s", r->ok ? "true" : "false");
-    if (!r->ok) {
-        printf(", \"failure\": ");
-        cli_json_string(stdout, r->failure);
-    }
-    printf("}\n");
+    printf(" ");
+    cli_bench_json_end(&r->b);
 }
 
 void bench_join_help(FILE *out)
@@ -436,84 +404,34 @@ void bench_join_help(FILE *out)
             "\n"
             "Options:\n"
             "  -n, --rows N           rows a side (default 20000000)\n"
-            "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
-            "                         of the memory this process may use; at least 1M\n"
+            CLI_BENCH_HELP_MEMORY
             "      --compress CODEC   compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
-            "                         $TMPDIR, or /tmp)\n"
-            "  -j, --json             print one JSON object instead of text\n"
-            "  -h, --help             show this help and exit\n"
+            CLI_BENCH_HELP_REST
             "\n"
             "Exit status: 0 success, 1 the pairs failed the check, or the library\n"
             "failed, 2 bad usage.\n", BATCH);
 }
 
+/* -n N, below 2^32 rows: the pairs are at most N^2, counted in 64 bits. */
+static int bench_option(void *arg, int c, const char *text)
+{
+    bench_result_t *r = arg;
+
+    (void)c;
+    return cli_parse_count("bench join", "--rows", text, 1, UINT32_MAX, &r->rows);
+}
+
 int bench_join(int argc, char **argv)
 {
-    enum { OPT_COMPRESS = 256, OPT_SPILL_DIR };
     static const struct option opts[] = {
         { "rows", required_argument, NULL, 'n' },
-        { "memory", required_argument, NULL, 'm' },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        CLI_BENCH_LONGOPTS,
     };
-    static const cli_cmd_t cmd = { "bench join", bench_join_help };
-    bench_result_t r;
-    const char *spill_dir = NULL;
-    bool json = false;
-    int c, rc;
+    static const cli_bench_def_t def = {
+        { "bench join", bench_join_help }, ":n:" CLI_BENCH_SHORTOPTS, opts, phases,
+        bench_option, bench_run, print_text, print_json,
+    };
+    bench_result_t r = { .rows = BENCH_ROWS };
 
-    memset(&r, 0, sizeof r);
-    r.rows = BENCH_ROWS;
-    r.budget = BENCH_BUDGET;
-    r.codec = MGOV_CODEC_NONE;
-    while ((c = cli_getopt(&cmd, argc, argv, ":n:m:jh", opts, &rc)) != CLI_OPT_END) {
-        switch (c) {
-        case CLI_OPT_EXIT:
-            return rc;
-        case 'n':
-            /* the pairs are at most N^2, counted in 64 bits: below 2^32 rows */
-            if ((rc = cli_parse_count(cmd.name, "--rows", optarg, 1, UINT32_MAX, &r.rows)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'm':
-            if ((rc = cli_parse_budget(cmd.name, "--memory", optarg, &r.budget)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_COMPRESS:
-            if ((rc = cli_parse_codec(cmd.name, CLI_EXIT_FAILURE, optarg, &r.codec)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_DIR:
-            if ((rc = cli_parse_dir(cmd.name, "--spill-dir", optarg, &spill_dir)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'j':
-            json = true;
-            break;
-        }
-    }
-    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
-        return rc;
-
-    cli_signals_catch();
-    rc = bench_run(&r, spill_dir);
-    cli_signal_exit(); /* the operators are gone: end by the signal, when one came */
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (json)
-        print_json(&r);
-    else
-        print_text(&r);
-    if (!r.ok) {
-        cli_error("bench join", "check failed: %s", r.failure);
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
+    return cli_bench_main(&def, &r.b, &r, argc, argv);
 }

@@ -27,28 +27,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include <memgov.h>
 
 #include "cli.h"
+#include "cli_bench.h"
 #include "signals.h"
 
 #define BENCH_RECORDS 50000000ull
-#define BENCH_BUDGET ((uint64_t)256 << 20)
 #define REC_SIZE 16
 #define KEY_SIZE 8
 #define SIGNAL_EVERY 0xffff /* records between looks for a signal, less one */
 
+static const char *const phases[CLI_BENCH_PHASES] = { "push", "merge", "output" };
+
 typedef struct bench_result {
-    uint64_t records, budget;
-    mgov_codec_t codec;
-    double secs, secs_input, secs_merge, secs_output;
+    cli_bench_t b;           /* the options, the times, the check's outcome */
+    uint64_t records;
     mgov_sort_stats_t st;
     uint64_t peak_rss;
     uint64_t records_out;
-    bool ok;
-    char failure[256];
 } bench_result_t;
 
 /* A second, unrelated hash for the checksum. */
@@ -72,11 +70,6 @@ static uint64_t get_be64(const unsigned char *p)
     uint64_t v;
     memcpy(&v, p, 8);
     return __builtin_bswap64(v);
-}
-
-static double secs_between(uint64_t a, uint64_t b)
-{
-    return (double)(b - a) / 1e9;
 }
 
 /* Payload sums of the input, compared with the output's. */
@@ -105,7 +98,7 @@ static int bench_push(const bench_result_t *r, mgov_sort_t *sort, sums_t *in)
 }
 
 /* Drains the sort, checking every record, the count and the sums; a
- * failed check is r->ok = false.  Returns as bench_push. */
+ * failed check is r->b.ok = false.  Returns as bench_push. */
 static int bench_drain(bench_result_t *r, mgov_sort_t *sort, const sums_t *in)
 {
     uint64_t n = 0, prev = 0;
@@ -114,22 +107,22 @@ static int bench_drain(bench_result_t *r, mgov_sort_t *sort, const sums_t *in)
     size_t len;
     int rc;
 
-    r->ok = true;
+    r->b.ok = true;
     while ((rc = mgov_sort_next(sort, &p, &len)) == 1) {
         const unsigned char *q = p;
         uint64_t key = get_be64(q), payload;
         memcpy(&payload, q + KEY_SIZE, 8);
-        if (r->ok && (len != REC_SIZE || key != cli_mix64(payload) || payload >= r->records)) {
-            snprintf(r->failure, sizeof r->failure,
+        if (r->b.ok && (len != REC_SIZE || key != cli_mix64(payload) || payload >= r->records)) {
+            snprintf(r->b.failure, sizeof r->b.failure,
                      "record %" PRIu64 " of the output is damaged (length %zu, payload %" PRIu64
                      ")", n, len, payload);
-            r->ok = false;
+            r->b.ok = false;
         }
-        if (r->ok && n > 0 && key < prev) {
-            snprintf(r->failure, sizeof r->failure,
+        if (r->b.ok && n > 0 && key < prev) {
+            snprintf(r->b.failure, sizeof r->b.failure,
                      "out of order at record %" PRIu64 ": key %016" PRIx64 " after %016" PRIx64,
                      n, key, prev);
-            r->ok = false;
+            r->b.ok = false;
         }
         prev = key;
         out.sum += payload;
@@ -140,35 +133,32 @@ static int bench_drain(bench_result_t *r, mgov_sort_t *sort, const sums_t *in)
     if (rc < 0)
         return cli_runtime_error("bench sort", rc, "next, after %" PRIu64 " records", n);
     r->records_out = n;
-    if (r->ok && n != r->records) {
-        snprintf(r->failure, sizeof r->failure,
+    if (r->b.ok && n != r->records) {
+        snprintf(r->b.failure, sizeof r->b.failure,
                  "%" PRIu64 " records out of %" PRIu64 " in", n, r->records);
-        r->ok = false;
+        r->b.ok = false;
     }
-    if (r->ok && (out.sum != in->sum || out.sum2 != in->sum2)) {
-        snprintf(r->failure, sizeof r->failure,
+    if (r->b.ok && (out.sum != in->sum || out.sum2 != in->sum2)) {
+        snprintf(r->b.failure, sizeof r->b.failure,
                  "payload checksums differ: records were lost or duplicated");
-        r->ok = false;
+        r->b.ok = false;
     }
     return CLI_EXIT_OK;
 }
 
-/* Runs the benchmark; returns CLI_EXIT_OK, or CLI_EXIT_FAILURE after
- * reporting a library error (a failed check is r->ok = false) or on a
- * signal. */
-static int bench_run(bench_result_t *r, const char *spill_dir)
+/* Runs the benchmark (cli_bench_steps_t's run). */
+static int bench_run(void *arg)
 {
+    bench_result_t *r = arg;
     mgov_t *gov = NULL;
     mgov_sort_t *sort = NULL;
     sums_t in = { 0, 0 };
     int rc, exit_rc = CLI_EXIT_FAILURE;
 
-    uint64_t t0 = cli_now_ns();
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = r->budget;
-    gcfg.spill_dir = spill_dir;
-    if ((rc = mgov_create(&gcfg, &gov)) != MGOV_OK)
-        return cli_runtime_error("bench sort", rc, "cannot create the governor");
+    uint64_t t[CLI_BENCH_PHASES + 1];
+    t[0] = cli_now_ns();
+    if (cli_bench_gov_create(&r->b, &gov) != CLI_EXIT_OK)
+        return CLI_EXIT_FAILURE;
 
     mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
     scfg.gov = gov;
@@ -176,100 +166,76 @@ static int bench_run(bench_result_t *r, const char *spill_dir)
     scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* memory others give back is waited for */
     scfg.record_size = REC_SIZE;
     scfg.key_size = KEY_SIZE;
-    scfg.spill.codec = r->codec;
+    scfg.spill.codec = r->b.codec;
     errno = 0;
     if ((rc = mgov_sort_create(&scfg, &sort)) != MGOV_OK) {
-        if (rc == MGOV_EINVAL || rc == MGOV_EBUSY || rc == MGOV_EIO) /* the spill directory */
-            cli_spill_dir_error("bench sort", CLI_EXIT_FAILURE, spill_dir, rc, errno);
-        else
-            cli_runtime_error("bench sort", rc, "cannot create the sort");
+        cli_bench_create_failed(&r->b, rc, errno, "sort");
         goto out;
     }
 
     if (bench_push(r, sort, &in) != CLI_EXIT_OK)
         goto out;
-    uint64_t t1 = cli_now_ns();
+    t[1] = cli_now_ns();
     if ((rc = mgov_sort_finish(sort)) != MGOV_OK) {
         cli_runtime_error("bench sort", rc, "finish");
         goto out;
     }
     if (cli_signal_pending())
         goto out;
-    uint64_t t2 = cli_now_ns();
+    t[2] = cli_now_ns();
     if (bench_drain(r, sort, &in) != CLI_EXIT_OK)
         goto out;
-    uint64_t t3 = cli_now_ns();
+    t[3] = cli_now_ns();
 
     mgov_sort_stats(sort, &r->st);
-    r->secs = secs_between(t0, t3);
-    r->secs_input = secs_between(t0, t1);
-    r->secs_merge = secs_between(t1, t2);
-    r->secs_output = secs_between(t2, t3);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r->peak_rss = (uint64_t)ru.ru_maxrss * 1024;
+    cli_bench_time(&r->b, t);
+    r->peak_rss = cli_peak_rss();
     exit_rc = CLI_EXIT_OK;
 out:
     mgov_sort_destroy(sort);
-    rc = mgov_destroy(gov);
-    if (rc != MGOV_OK && exit_rc == CLI_EXIT_OK)
-        exit_rc = cli_runtime_error("bench sort", rc, "memory still granted at the end");
-    return exit_rc;
+    return cli_bench_gov_destroy(&r->b, gov, exit_rc);
 }
 
-static double pct(uint64_t part, uint64_t whole)
+static void print_text(const void *arg)
 {
-    return whole ? 100.0 * (double)part / (double)whole : 0.0;
-}
-
-static void print_text(const bench_result_t *r)
-{
+    const bench_result_t *r = arg;
     const mgov_sort_stats_t *st = &r->st;
     uint64_t bytes = r->records * REC_SIZE;
 
     printf("memgov bench sort: %" PRIu64 " records of %d bytes (%s), key %d bytes = hash of i, "
            "payload i\n", r->records, REC_SIZE, cli_size(bytes).s, KEY_SIZE);
-    printf("  budget       %s (%" PRIu64 " bytes), spill codec %s\n", cli_size(r->budget).s,
-           r->budget, mgov_codec_name(r->codec));
-    printf("  time         %.2f s  (push %.2f s, merge %.2f s, output %.2f s; %.1f M records/s)\n",
-           r->secs, r->secs_input, r->secs_merge, r->secs_output,
-           r->secs > 0 ? (double)r->records / r->secs / 1e6 : 0.0);
+    cli_bench_print_budget(&r->b);
+    cli_bench_print_time(&r->b, r->records, "records");
     printf("  spilled      %s stored, %s raw (%" PRIu64 " / %" PRIu64 " bytes); %" PRIu64
            " run%s, %u merge pass%s\n", cli_size(st->spilled_stored).s,
            cli_size(st->spilled_raw).s, st->spilled_stored, st->spilled_raw, st->runs,
            st->runs == 1 ? "" : "s", st->merge_passes, st->merge_passes == 1 ? "" : "es");
-    printf("  peak RSS     %s (%" PRIu64 " bytes): %.1f%% of the budget\n",
-           cli_size(r->peak_rss).s, r->peak_rss, pct(r->peak_rss, r->budget));
-    printf("  sort memory  peak %s: %.1f%% of the budget\n", cli_size(st->memory_peak).s,
-           pct(st->memory_peak, r->budget));
-    if (r->ok)
+    cli_bench_print_rss(&r->b, r->peak_rss, "");
+    cli_bench_print_peak(&r->b, "sort memory", st->memory_peak);
+    if (r->b.ok)
         printf("  check        ok: %" PRIu64 " records out, in order, none lost or "
                "duplicated\n", r->records_out);
     else
-        printf("  check        FAILED: %s\n", r->failure);
+        printf("  check        FAILED: %s\n", r->b.failure);
 }
 
-static void print_json(const bench_result_t *r)
+static void print_json(const void *arg)
 {
+    const bench_result_t *r = arg;
     const mgov_sort_stats_t *st = &r->st;
 
     printf("{\"benchmark\": \"sort\", \"records\": %" PRIu64 ", \"record_size\": %d, "
            "\"key_size\": %d, \"budget\": %" PRIu64 ", \"codec\": \"%s\",\n",
-           r->records, REC_SIZE, KEY_SIZE, r->budget, mgov_codec_name(r->codec));
-    printf(" \"seconds\": %.3f, \"seconds_push\": %.3f, \"seconds_merge\": %.3f, "
-           "\"seconds_output\": %.3f,\n", r->secs, r->secs_input, r->secs_merge, r->secs_output);
+           r->records, REC_SIZE, KEY_SIZE, r->b.budget, mgov_codec_name(r->b.codec));
+    cli_bench_json_time(&r->b);
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64 ", \"runs\": %" PRIu64
            ", \"merge_passes\": %u,\n", st->spilled_stored, st->spilled_raw, st->runs,
            st->merge_passes);
     printf(" \"peak_rss\": %" PRIu64 ", \"peak_rss_pct_of_budget\": %.2f, "
-           "\"sort_memory_peak\": %" PRIu64 ",\n", r->peak_rss, pct(r->peak_rss, r->budget),
-           st->memory_peak);
-    printf(" \"records_out\": %" PRIu64 ", \"ok\": %s", r->records_out, r->ok ? "true" : "false");
-    if (!r->ok) {
-        printf(", \"failure\": ");
-        cli_json_string(stdout, r->failure);
-    }
-    printf("}\n");
+           "\"sort_memory_peak\": %" PRIu64 ",\n", r->peak_rss,
+           cli_bench_pct(r->peak_rss, r->b.budget), st->memory_peak);
+    printf(" \"records_out\": %" PRIu64 ", ", r->records_out);
+    cli_bench_json_end(&r->b);
 }
 
 void bench_sort_help(FILE *out)
@@ -288,83 +254,35 @@ void bench_sort_help(FILE *out)
             "\n"
             "Options:\n"
             "  -n, --records N        records to sort (default 50000000: 800 MB)\n"
-            "  -m, --memory SIZE      the governor's budget (default 256M): a size such\n"
-            "                         as 256M or 1.5G (powers of 1024), or a percentage\n"
-            "                         of the memory this process may use; at least 1M\n"
+            CLI_BENCH_HELP_MEMORY
             "      --compress CODEC   compress spilled runs: none (default), lz4, zstd\n"
-            "      --spill-dir DIR    spill to DIR (default: a private directory under\n"
-            "                         $TMPDIR, or /tmp)\n"
-            "  -j, --json             print one JSON object instead of text\n"
-            "  -h, --help             show this help and exit\n"
+            CLI_BENCH_HELP_REST
             "\n"
             "Exit status: 0 success, 1 the output was not sorted or not complete, or\n"
             "the library failed, 2 bad usage.\n");
 }
 
+/* -n N, the records. */
+static int bench_option(void *arg, int c, const char *text)
+{
+    bench_result_t *r = arg;
+
+    (void)c;
+    return cli_parse_count("bench sort", "--records", text, 1, UINT64_MAX / REC_SIZE,
+                           &r->records);
+}
+
 int bench_sort(int argc, char **argv)
 {
-    enum { OPT_COMPRESS = 256, OPT_SPILL_DIR };
     static const struct option opts[] = {
         { "records", required_argument, NULL, 'n' },
-        { "memory", required_argument, NULL, 'm' },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
-        { "json", no_argument, NULL, 'j' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
+        CLI_BENCH_LONGOPTS,
     };
-    static const cli_cmd_t cmd = { "bench sort", bench_sort_help };
-    bench_result_t r;
-    const char *spill_dir = NULL;
-    bool json = false;
-    int c, rc;
+    static const cli_bench_def_t def = {
+        { "bench sort", bench_sort_help }, ":n:" CLI_BENCH_SHORTOPTS, opts, phases,
+        bench_option, bench_run, print_text, print_json,
+    };
+    bench_result_t r = { .records = BENCH_RECORDS };
 
-    memset(&r, 0, sizeof r);
-    r.records = BENCH_RECORDS;
-    r.budget = BENCH_BUDGET;
-    r.codec = MGOV_CODEC_NONE;
-    while ((c = cli_getopt(&cmd, argc, argv, ":n:m:jh", opts, &rc)) != CLI_OPT_END) {
-        switch (c) {
-        case CLI_OPT_EXIT:
-            return rc;
-        case 'n':
-            if ((rc = cli_parse_count(cmd.name, "--records", optarg, 1, UINT64_MAX / REC_SIZE,
-                                      &r.records)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'm':
-            if ((rc = cli_parse_budget(cmd.name, "--memory", optarg, &r.budget)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_COMPRESS:
-            if ((rc = cli_parse_codec(cmd.name, CLI_EXIT_FAILURE, optarg, &r.codec)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_DIR:
-            if ((rc = cli_parse_dir(cmd.name, "--spill-dir", optarg, &spill_dir)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case 'j':
-            json = true;
-            break;
-        }
-    }
-    if ((rc = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
-        return rc;
-
-    cli_signals_catch();
-    rc = bench_run(&r, spill_dir);
-    cli_signal_exit(); /* the sort is gone: end by the signal, when one came */
-    if (rc != CLI_EXIT_OK)
-        return rc;
-    if (json)
-        print_json(&r);
-    else
-        print_text(&r);
-    if (!r.ok) {
-        cli_error("bench sort", "check failed: %s", r.failure);
-        return CLI_EXIT_FAILURE;
-    }
-    return CLI_EXIT_OK;
+    return cli_bench_main(&def, &r.b, &r, argc, argv);
 }

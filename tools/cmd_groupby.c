@@ -15,9 +15,9 @@
  *     --mgov_hashagg_push--> groups in RAM, partitions spilled
  *   mgov_hashagg_finish, mgov_hashagg_next --> a line per group
  *     --> output.c (two 1 MiB buffers, a writer thread) --> stdout
- *     or, with --sorted, --mgov_sort_push--> the sort (the aggregation is
+ *     or, with --sorted, --cli_sorted_push--> the sort (the aggregation is
  *        destroyed once drained, so the sort has the whole budget)
- *        --mgov_sort_next--> output.c --> stdout
+ *        --cli_sorted_out--> output.c --> stdout (cli_sorted.c)
  *
  * The key.  The key fields joined by SEP are the key's bytes: no field
  * holds SEP and their number is fixed, so distinct field tuples give
@@ -69,12 +69,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <memgov.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "fields.h"
 #include "input.h"
 #include "output.h"
@@ -87,7 +87,6 @@
 #define GB_MAX_FIELD 65536u
 #define GB_INPUTS_PER_COL 4             /* int64, double, not-an-integer flag, long double */
 #define GB_MAX_COLS (MGOV_HASHAGG_MAX_INPUTS / GB_INPUTS_PER_COL)
-#define GB_LOOK_EVERY 0x3fffu           /* lines or groups between looks at the clock, less one */
 #define GB_OVERFLOWS_SHOWN 10           /* messages about sums out of 64 bits */
 #define GB_EXCERPT 60                   /* bytes of a field quoted in a message */
 
@@ -122,28 +121,20 @@ typedef struct gb_opts {
     gb_op_t *ops;        /* output columns after the keys */
     size_t n_ops;
     unsigned char sep;
-    uint64_t budget;     /* 0: the governor's default */
-    const char *budget_text;
-    const char *spill_dir;
-    uint64_t spill_quota;
-    mgov_codec_t codec;
-    bool stats, skip_bad, sorted;
+    cli_job_opts_t job;  /* --memory, --compress, --spill-dir, --spill-quota, --stats */
+    bool skip_bad, sorted;
     char **files;        /* none: standard input */
     int n_files;
 } gb_opts_t;
 
-typedef enum gb_phase { GB_READ, GB_AGGREGATE, GB_SORT, GB_WRITE } gb_phase_t;
+typedef enum gb_phase { GB_READ, GB_AGGREGATE } gb_phase_t; /* in CLI_STAGE_RUN */
 
 typedef struct gb_job {
     const gb_opts_t *o;
+    cli_job_t job;               /* governor, input, output, progress, --sorted */
     gb_plan_t plan;
-    mgov_t *gov;
     mgov_hashagg_t *agg;
-    mgov_sort_t *sort;
     mgov_hashagg_stats_t agg_st; /* the aggregation's, kept when it is destroyed */
-    cli_input_t in;
-    cli_output_t out;
-    cli_progress_t progress;
     gb_phase_t phase;
     cli_field_t *fields;         /* plan.max_field of them */
     mgov_value_t *values;        /* GB_INPUTS_PER_COL per value field */
@@ -157,50 +148,14 @@ typedef struct gb_job {
     char first_bad[512];         /* the first one, worded */
     uint64_t overflows;          /* groups with an integer sum out of 64 bits */
     uint64_t groups;             /* written */
-    uint64_t t0_ns;
-    const char *budget_env;      /* MEMGOV_BUDGET, when it gave the budget */
 } gb_job_t;
 
 /* ------------------------------------------------------------- messages */
 
-static int CLI_PRINTF(2, 3) trouble(gb_job_t *j, const char *fmt, ...)
+/* An error of the aggregation, or past it of the sort, worded for people. */
+static int agg_trouble(gb_job_t *j, int rc)
 {
-    char msg[1024];
-    va_list ap;
-
-    cli_progress_clear(&j->progress);
-    if (cli_signal_pending())
-        return CLI_EXIT_TROUBLE; /* what failed did because of it: the signal ends us */
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cli_error("groupby", "%s", msg);
-    return CLI_EXIT_TROUBLE;
-}
-
-/* An error of the aggregation or the sort, worded for people. */
-static int op_trouble(gb_job_t *j, int rc)
-{
-    switch (rc) {
-    case MGOV_ENOSPC:
-        return trouble(j, "spill failed: no space (quota or disk full)");
-    case MGOV_EIO:
-        return trouble(j, "spill failed: %s", mgov_strerror(rc));
-    case MGOV_ECORRUPT:
-        return trouble(j, "a spill file reads back wrong: %s", mgov_strerror(rc));
-    case MGOV_ELIMIT:
-    case MGOV_EBUDGET:
-    case MGOV_ETIMEDOUT: {
-        char from[160];
-        cli_budget_source(from, sizeof from, "--memory", j->o->budget_text, j->budget_env,
-                          mgov_budget(j->gov));
-        return trouble(j, "the budget (%s) is too small for this %s: %s", from,
-                       j->phase >= GB_SORT ? "sort" : "aggregation", mgov_strerror(rc));
-    }
-    default:
-        return trouble(j, "%s failed: %s", j->phase >= GB_SORT ? "the sort" : "the aggregation",
-                       mgov_strerror(rc));
-    }
+    return cli_job_op_trouble(&j->job, rc, "aggregation");
 }
 
 /* At most GB_EXCERPT bytes of p[0..len) for a message, NUL bytes written
@@ -241,34 +196,34 @@ static int CLI_PRINTF(2, 3) bad_line(gb_job_t *j, const char *fmt, ...)
     va_end(ap);
     if (j->o->skip_bad && j->skipped++ > 0)
         return CLI_EXIT_OK;
-    snprintf(j->first_bad, sizeof j->first_bad, "line %" PRIu64 " of %s: %s", j->in.lines,
-             cli_input_label(j->in.name, label, sizeof label), what);
+    snprintf(j->first_bad, sizeof j->first_bad, "line %" PRIu64 " of %s: %s", j->job.in.lines,
+             cli_input_label(j->job.in.name, label, sizeof label), what);
     if (j->o->skip_bad)
         return CLI_EXIT_OK;
-    return trouble(j, "%s", j->first_bad);
+    return cli_job_trouble(&j->job, "%s", j->first_bad);
 }
 
 /* ------------------------------------------------------------- progress */
 
 static void progress_draw(gb_job_t *j, const mgov_hashagg_stats_t *st)
 {
-    uint64_t done = j->read_before + j->in.bytes;
+    uint64_t done = j->read_before + j->job.in.bytes;
 
     switch (j->phase) {
     case GB_READ:
         if (j->total_size != 0)
-            cli_progress_show(&j->progress, "memgov groupby: read %s of %s (%.0f%%), %" PRIu64
-                              " rows, %" PRIu64 " partitions spilled", cli_size(done).s,
+            cli_progress_show(&j->job.progress, "memgov groupby: read %s of %s (%.0f%%), %"
+                              PRIu64 " rows, %" PRIu64 " partitions spilled", cli_size(done).s,
                               cli_size(j->total_size).s,
                               100.0 * (double)done / (double)j->total_size, st->rows_in,
                               st->partitions_spilled);
         else
-            cli_progress_show(&j->progress, "memgov groupby: read %s, %" PRIu64 " rows, %" PRIu64
-                              " partitions spilled", cli_size(done).s, st->rows_in,
+            cli_progress_show(&j->job.progress, "memgov groupby: read %s, %" PRIu64 " rows, %"
+                              PRIu64 " partitions spilled", cli_size(done).s, st->rows_in,
                               st->partitions_spilled);
         break;
     case GB_AGGREGATE:
-        cli_progress_show(&j->progress, "memgov groupby: %" PRIu64 " rows, %" PRIu64
+        cli_progress_show(&j->job.progress, "memgov groupby: %" PRIu64 " rows, %" PRIu64
                           " groups out, %" PRIu64 " partitions spilled", st->rows_in,
                           st->groups_out, st->partitions_spilled);
         break;
@@ -277,50 +232,24 @@ static void progress_draw(gb_job_t *j, const mgov_hashagg_stats_t *st)
     }
 }
 
-static void progress_draw_sort(gb_job_t *j, const mgov_sort_stats_t *st)
-{
-    if (j->phase == GB_SORT || st->phase == MGOV_SORT_PHASE_MERGE)
-        cli_progress_show(&j->progress, "memgov groupby: sorting %" PRIu64 " groups, merge pass "
-                          "%u (%" PRIu64 " runs)", st->records_in, st->merge_passes + 1,
-                          st->runs);
-    else if (j->phase == GB_WRITE)
-        cli_progress_show(&j->progress, "memgov groupby: writing %" PRIu64 " sorted groups, "
-                          "%.0f%%", st->records_in, st->records_in ? 100.0 *
-                          (double)st->records_out / (double)st->records_in : 100.0);
-}
-
-/* The operators' callbacks: after each spill and pass, and every so often
- * while they output. */
+/* The aggregation's callback: after each spill and pass, and every so
+ * often while it outputs. */
 static void on_agg_progress(void *ctx, const mgov_hashagg_stats_t *st)
 {
     gb_job_t *j = ctx;
 
-    if (cli_progress_due(&j->progress))
+    if (cli_progress_due(&j->job.progress))
         progress_draw(j, st);
 }
 
-static void on_sort_progress(void *ctx, const mgov_sort_stats_t *st)
-{
-    gb_job_t *j = ctx;
-
-    if (j->phase >= GB_SORT && cli_progress_due(&j->progress))
-        progress_draw_sort(j, st);
-}
-
-/* Between lines or groups: looks at the clock every GB_LOOK_EVERY + 1. */
+/* Between lines or groups: looks at the clock every CLI_JOB_LOOK_EVERY + 1. */
 static inline void progress_tick(gb_job_t *j, uint64_t n)
 {
-    if ((n & GB_LOOK_EVERY) != 0 || !cli_progress_due(&j->progress))
+    if ((n & CLI_JOB_LOOK_EVERY) != 0 || !cli_progress_due(&j->job.progress))
         return;
-    if (j->phase <= GB_AGGREGATE) {
-        mgov_hashagg_stats_t st;
-        mgov_hashagg_stats(j->agg, &st);
-        progress_draw(j, &st);
-    } else {
-        mgov_sort_stats_t st;
-        mgov_sort_stats(j->sort, &st);
-        progress_draw_sort(j, &st);
-    }
+    mgov_hashagg_stats_t st;
+    mgov_hashagg_stats(j->agg, &st);
+    progress_draw(j, &st);
 }
 
 /* ---------------------------------------------------------------- input */
@@ -378,10 +307,11 @@ static int push_line(gb_job_t *j, const unsigned char *line, size_t len)
         const cli_field_t *x = &f[o->keys[i] - 1];
         if (klen + x->len + (i > 0) > GB_MAX_KEY) {
             char label[300];
-            return trouble(j, "line %" PRIu64 " of %s: its key fields are longer than %s, the "
-                           "longest key memgov groupby takes", j->in.lines,
-                           cli_input_label(j->in.name, label, sizeof label),
-                           cli_size(GB_MAX_KEY).s);
+            return cli_job_trouble(&j->job, "line %" PRIu64 " of %s: its key fields are longer "
+                                   "than %s, the longest key memgov groupby takes",
+                                   j->job.in.lines,
+                                   cli_input_label(j->job.in.name, label, sizeof label),
+                                   cli_size(GB_MAX_KEY).s);
         }
         if (i > 0)
             j->key[klen++] = o->sep;
@@ -390,7 +320,7 @@ static int push_line(gb_job_t *j, const unsigned char *line, size_t len)
         klen += x->len;
     }
     int st = mgov_hashagg_push(j->agg, j->key, klen, j->values);
-    return st == MGOV_OK ? CLI_EXIT_OK : op_trouble(j, st);
+    return st == MGOV_OK ? CLI_EXIT_OK : agg_trouble(j, st);
 }
 
 /* Reads one input into the aggregation. */
@@ -398,42 +328,25 @@ static int input_one(gb_job_t *j, const char *name)
 {
     const unsigned char *line;
     size_t len;
-    char label[512];
     int rc;
 
-    if (cli_input_open(&j->in, name) != 0)
-        return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                       strerror(j->in.err));
-    while ((rc = cli_input_line(&j->in, &line, &len)) == 1) {
+    if ((rc = cli_job_input_open(&j->job, name)) != CLI_EXIT_OK)
+        return rc;
+    while ((rc = cli_input_line(&j->job.in, &line, &len)) == 1) {
         if ((rc = push_line(j, line, len)) != CLI_EXIT_OK)
             break;
         if (cli_signal_pending()) {
             rc = CLI_EXIT_TROUBLE;
             break;
         }
-        progress_tick(j, j->in.lines);
+        progress_tick(j, j->job.in.lines);
     }
-    if (rc == CLI_INPUT_ERROR)
-        rc = trouble(j, "cannot read %s: %s", cli_input_label(j->in.name, label, sizeof label),
-                     strerror(j->in.err));
-    else if (rc == CLI_INPUT_TOO_LONG)
-        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov groupby "
-                     "takes", j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
-                     cli_size(GB_MAX_LINE).s);
-    j->read_before += j->in.bytes;
-    j->in.bytes = 0; /* counted in read_before now */
-    cli_input_close(&j->in);
-    return rc;
+    j->read_before += j->job.in.bytes;
+    j->job.in.bytes = 0; /* counted in read_before now */
+    return cli_job_input_done(&j->job, rc, GB_MAX_LINE);
 }
 
 /* --------------------------------------------------------------- output */
-
-static int output_trouble(gb_job_t *j, int err)
-{
-    if (cli_signal_epipe(err)) /* the reader is gone: the end, as for sort(1) */
-        return CLI_EXIT_TROUBLE;
-    return trouble(j, "cannot write to standard output: %s", strerror(err));
-}
 
 /* A group whose integer sum of `field` does not fit in 64 bits: said on
  * stderr for the first few, counted for the exit status. */
@@ -448,7 +361,7 @@ static void overflow_report(gb_job_t *j, const mgov_hashagg_group_t *g, unsigned
     }
     if (j->overflows > GB_OVERFLOWS_SHOWN)
         return;
-    cli_progress_clear(&j->progress);
+    cli_progress_clear(&j->job.progress);
     cli_error("groupby", "group '%s': the sum of field %u does not fit in 64 bits; printed "
               "as a double, %s", excerpt(g->key, g->key_len, key, sizeof key), field, printed);
 }
@@ -571,26 +484,24 @@ static int groups_out(gb_job_t *j)
         if (need > j->line_cap) {
             char *line = realloc(j->line, need);
             if (line == NULL)
-                return trouble(j, "out of memory for an output line of %zu bytes", need);
+                return cli_job_trouble(&j->job, "out of memory for an output line of %zu bytes",
+                                       need);
             j->line = line;
             j->line_cap = need;
         }
         size_t len = group_format(j, &g);
-        if (j->sort != NULL) {
-            int st = mgov_sort_push(j->sort, j->line, len);
-            if (st != MGOV_OK) {
-                j->phase = GB_SORT;
-                return op_trouble(j, st);
-            }
-        } else if (cli_output_line(&j->out, j->line, len) != 0) {
-            return output_trouble(j, j->out.err);
+        if (j->job.sorted != NULL) {
+            if ((rc = cli_sorted_push(&j->job, j->line, len)) != CLI_EXIT_OK)
+                return rc;
+        } else if (cli_output_line(&j->job.out, j->line, len) != 0) {
+            return cli_job_output_trouble(&j->job, j->job.out.err);
         }
         j->groups++;
         if (cli_signal_pending())
             return CLI_EXIT_TROUBLE;
         progress_tick(j, j->groups);
     }
-    return rc < 0 ? op_trouble(j, rc) : CLI_EXIT_OK;
+    return rc < 0 ? agg_trouble(j, rc) : CLI_EXIT_OK;
 }
 
 /* --sorted: the key fields one by one as bytes, a proper prefix first.
@@ -615,42 +526,14 @@ static int cmp_fields(void *ctx, const void *a, size_t a_len, const void *b, siz
     return x[i] < y[i] ? -1 : 1;
 }
 
-/* --sorted, after the aggregation: the sort's merge passes, then its
- * records to the output. */
-static int sorted_out(gb_job_t *j)
-{
-    const void *rec;
-    size_t len;
-    int st, rc;
-    uint64_t n = 0;
-
-    j->phase = GB_SORT;
-    if ((st = mgov_sort_finish(j->sort)) != MGOV_OK)
-        return op_trouble(j, st);
-    if (cli_signal_pending()) /* caught during the merge passes */
-        return CLI_EXIT_TROUBLE;
-    j->phase = GB_WRITE;
-    while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
-        if (cli_output_line(&j->out, rec, len) != 0)
-            return output_trouble(j, j->out.err);
-        if (cli_signal_pending())
-            return CLI_EXIT_TROUBLE;
-        progress_tick(j, ++n);
-    }
-    return rc < 0 ? op_trouble(j, rc) : CLI_EXIT_OK;
-}
-
 /* ----------------------------------------------------------------- run */
 
 static void print_stats(gb_job_t *j)
 {
     const mgov_hashagg_stats_t *st = &j->agg_st;
-    struct rusage ru;
 
     if (j->agg != NULL)
         mgov_hashagg_stats(j->agg, &j->agg_st);
-    getrusage(RUSAGE_SELF, &ru);
-    double secs = (double)(cli_now_ns() - j->t0_ns) / 1e9;
     fprintf(stderr,
             "memgov groupby: stats: rows %" PRIu64 " in, %" PRIu64 " skipped; groups %" PRIu64
             " out; partitions spilled %" PRIu64 " (%u per level, levels %u, sort fallbacks %"
@@ -658,15 +541,8 @@ static void print_stats(gb_job_t *j)
             " stored (%s); files %" PRIu64 "; memory peak %" PRIu64,
             st->rows_in, j->skipped, st->groups_out, st->partitions_spilled, st->partitions,
             st->levels, st->sort_fallbacks, st->spill_requests, st->spilled_raw,
-            st->spilled_stored, mgov_codec_name(j->o->codec), st->files, st->memory_peak);
-    if (j->sort != NULL) {
-        mgov_sort_stats_t ss;
-        mgov_sort_stats(j->sort, &ss);
-        fprintf(stderr, "; sort runs %" PRIu64 "; sort spilled %" PRIu64 " stored; sort memory "
-                "peak %" PRIu64, ss.runs, ss.spilled_stored, ss.memory_peak);
-    }
-    fprintf(stderr, "; budget %" PRIu64 "; peak rss %" PRIu64 "; seconds %.3f\n",
-            mgov_budget(j->gov), (uint64_t)ru.ru_maxrss * 1024, secs);
+            st->spilled_stored, mgov_codec_name(j->o->job.codec), st->files, st->memory_peak);
+    cli_job_stats_end(&j->job);
 }
 
 /* The governor, the aggregation and (--sorted) the sort. */
@@ -675,19 +551,10 @@ static int operators_create(gb_job_t *j)
     const gb_opts_t *o = j->o;
     int rc;
 
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = o->budget;
-    if (gcfg.budget == 0 && (rc = cli_default_budget("groupby", CLI_EXIT_TROUBLE, &gcfg.budget,
-                                                     &j->budget_env)) != CLI_EXIT_OK)
+    if ((rc = cli_job_gov_create(&j->job)) != CLI_EXIT_OK)
         return rc;
-    gcfg.spill_dir = o->spill_dir;
-    gcfg.spill_quota = o->spill_quota;
-    int st = mgov_create(&gcfg, &j->gov);
-    if (st != MGOV_OK)
-        return trouble(j, "cannot create the governor: %s", mgov_strerror(st));
-
     mgov_hashagg_config_t acfg = MGOV_HASHAGG_CONFIG_INIT;
-    acfg.gov = j->gov;
+    acfg.gov = j->job.gov;
     acfg.name = "groupby";
     acfg.key_size = 0;
     acfg.max_key = GB_MAX_KEY;
@@ -695,85 +562,61 @@ static int operators_create(gb_job_t *j)
     acfg.aggs = j->plan.aggs;
     acfg.n_aggs = j->plan.n_aggs;
     acfg.timeout_ns = MGOV_HASHAGG_DEFAULT_TIMEOUT_NS;
-    acfg.spill.codec = o->codec;
+    acfg.spill.codec = o->job.codec;
     acfg.progress = on_agg_progress;
     acfg.progress_ctx = j;
     errno = 0;
-    st = mgov_hashagg_create(&acfg, &j->agg);
-    if (st == MGOV_ENOTSUP)
-        return trouble(j, "this build of memgov has no %s support (--compress %s)",
-                       mgov_codec_name(o->codec), mgov_codec_name(o->codec));
-    if (st == MGOV_EINVAL || st == MGOV_EBUSY || st == MGOV_EIO) {
-        /* the spill directory is opened here; on MGOV_EIO errno says why */
-        int err = errno;
-        cli_progress_clear(&j->progress);
-        return cli_spill_dir_error("groupby", CLI_EXIT_TROUBLE, o->spill_dir, st, err);
-    }
+    int st = mgov_hashagg_create(&acfg, &j->agg);
     if (st != MGOV_OK)
-        return trouble(j, "cannot create the aggregation: %s", mgov_strerror(st));
-
+        return cli_job_create_failed(&j->job, st, errno, "aggregation");
     if (!o->sorted)
         return CLI_EXIT_OK;
-    mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
-    scfg.gov = j->gov;
-    scfg.name = "groupby-sort";
-    scfg.cmp = cmp_fields;
-    scfg.cmp_ctx = (void *)&o->sep;
-    scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* it shares the budget with the aggregation */
-    scfg.spill.codec = o->codec;
-    scfg.progress = on_sort_progress;
-    scfg.progress_ctx = j;
-    if ((st = mgov_sort_create(&scfg, &j->sort)) != MGOV_OK)
-        return trouble(j, "cannot create the sort: %s", mgov_strerror(st));
-    return CLI_EXIT_OK;
+    return cli_sorted_create(&j->job, "groupby-sort", cmp_fields, (void *)&o->sep, 0, "groups");
 }
 
 static int gb_run(gb_job_t *j)
 {
     const gb_opts_t *o = j->o;
-    const char *failed = NULL;
-    char label[512];
     int rc, st;
 
-    if (cli_inputs_size(o->files, o->n_files, &j->total_size, &failed) != 0)
-        return trouble(j, "cannot read %s: %s", cli_input_label(failed, label, sizeof label),
-                       strerror(errno));
+    if ((rc = cli_job_inputs_size(&j->job, o->files, o->n_files, &j->total_size)) != CLI_EXIT_OK)
+        return rc;
     j->fields = malloc(j->plan.max_field * sizeof *j->fields);
     j->values = calloc(j->plan.n_cols * GB_INPUTS_PER_COL + 1, sizeof *j->values);
     j->lds = calloc(j->plan.n_cols + 1, sizeof *j->lds);
     j->key = malloc(GB_MAX_KEY);
     if (j->fields == NULL || j->values == NULL || j->lds == NULL || j->key == NULL)
-        return trouble(j, "out of memory");
+        return cli_job_trouble(&j->job, "out of memory");
     if ((rc = operators_create(j)) != CLI_EXIT_OK)
         return rc;
 
-    if (cli_input_init(&j->in, GB_IO_BUFFER, GB_MAX_LINE) != 0)
-        return trouble(j, "out of memory for the input buffer");
+    if (cli_input_init(&j->job.in, GB_IO_BUFFER, GB_MAX_LINE) != 0)
+        return cli_job_trouble(&j->job, "out of memory for the input buffer");
     for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
         if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
             return rc;
-    cli_input_free(&j->in);
+    cli_input_free(&j->job.in);
 
     j->phase = GB_AGGREGATE;
     if ((st = mgov_hashagg_finish(j->agg)) != MGOV_OK)
-        return op_trouble(j, st);
+        return agg_trouble(j, st);
     if (cli_signal_pending())
         return CLI_EXIT_TROUBLE;
-    if (cli_output_init(&j->out, STDOUT_FILENO, GB_IO_BUFFER) != 0)
-        return trouble(j, "out of memory for the output buffer");
+    if (cli_output_init(&j->job.out, STDOUT_FILENO, GB_IO_BUFFER) != 0)
+        return cli_job_trouble(&j->job, "out of memory for the output buffer");
     if ((rc = groups_out(j)) != CLI_EXIT_OK)
         return rc;
-    if (j->sort != NULL) {
+    if (j->job.sorted != NULL) {
         /* drained: its memory goes back to the budget before the sort merges */
         mgov_hashagg_stats(j->agg, &j->agg_st);
         mgov_hashagg_destroy(j->agg);
         j->agg = NULL;
-        if ((rc = sorted_out(j)) != CLI_EXIT_OK)
+        if ((rc = cli_sorted_out(&j->job, 0)) != CLI_EXIT_OK)
             return rc;
     }
-    if (cli_output_flush(&j->out) != 0)
-        return output_trouble(j, j->out.err);
-    cli_progress_clear(&j->progress);
+    if (cli_output_flush(&j->job.out) != 0)
+        return cli_job_output_trouble(&j->job, j->job.out.err);
+    cli_progress_clear(&j->job.progress);
 
     if (j->overflows > GB_OVERFLOWS_SHOWN)
         cli_error("groupby", "%" PRIu64 " more group(s) with a sum that does not fit in 64 bits",
@@ -781,7 +624,7 @@ static int gb_run(gb_job_t *j)
     if (j->skipped != 0)
         cli_error("groupby", "skipped %" PRIu64 " bad line%s; the first: %s", j->skipped,
                   j->skipped == 1 ? "" : "s", j->first_bad);
-    if (o->stats)
+    if (o->job.stats)
         print_stats(j);
     return j->overflows != 0 ? CLI_EXIT_TROUBLE : CLI_EXIT_OK;
 }
@@ -790,23 +633,15 @@ static int gb_run(gb_job_t *j)
  * governor removes the spill files and the private spill directory. */
 static int gb_cleanup(gb_job_t *j, int rc)
 {
-    cli_progress_clear(&j->progress);
-    if (rc != CLI_EXIT_OK && j->o->stats && (j->agg != NULL || j->phase >= GB_SORT) &&
-        j->overflows == 0 && !cli_signal_pending())
+    cli_progress_clear(&j->job.progress);
+    if (rc != CLI_EXIT_OK && j->o->job.stats &&
+        (j->agg != NULL || j->job.stage != CLI_STAGE_RUN) && j->overflows == 0 &&
+        !cli_signal_pending())
         print_stats(j); /* how far it got */
-    cli_input_free(&j->in);
-    (void)cli_output_free(&j->out); /* stdout: never closed here */
-    mgov_sort_destroy(j->sort);
     mgov_hashagg_destroy(j->agg);
-    j->sort = NULL;
     j->agg = NULL;
-    if (j->gov != NULL) {
-        int st = mgov_destroy(j->gov);
-        j->gov = NULL;
-        if (st != MGOV_OK && rc == CLI_EXIT_OK)
-            rc = trouble(j, "the governor reports memory still granted at the end: %s",
-                         mgov_strerror(st));
-    }
+    (void)cli_job_io_free(&j->job); /* stdout: never closed here */
+    rc = cli_job_destroy(&j->job, rc);
     free(j->fields);
     free(j->values);
     free(j->lds);
@@ -851,15 +686,8 @@ void cmd_groupby_help(FILE *out)
             "                          compared as bytes (the order of datamash -s)\n"
             "      --skip-bad          skip lines with a missing field or a value that is\n"
             "                          not a number, and say how many at the end\n"
-            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
-            "                          75%% of the memory this process may use): a size\n"
-            "                          such as 256M or 1.5G (powers of 1024) or a\n"
-            "                          percentage of that memory; at least 1M\n"
-            "      --compress CODEC    compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR     spill to DIR, created when missing (default: a\n"
-            "                          private directory under $TMPDIR, or /tmp)\n"
-            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
-            "                          space of the spill directory's file system)\n"
+            CLI_JOB_HELP_MEMORY
+            CLI_JOB_HELP_SPILL
             "      --stats             print the aggregation's figures on standard error\n"
             "                          at the end (rows, groups, partitions spilled, bytes\n"
             "                          spilled, peak memory)\n"
@@ -869,7 +697,7 @@ void cmd_groupby_help(FILE *out)
             "than a second, one line on it shows the rows read, the groups written\n"
             "and the partitions spilled; MEMGOV_PROGRESS=1 shows it always, 0 never.\n"
             "\n"
-            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            CLI_JOB_HELP_ENV
             "\n"
             "Exit status, as memgov sort: 0 success, 2 any failure (bad usage, an\n"
             "input that cannot be read, a bad line without --skip-bad, a sum out of 64\n"
@@ -988,8 +816,8 @@ static int plan_build(gb_opts_t *o, gb_plan_t *pl)
  * set when --help was shown (CLI_EXIT_OK, and nothing more to do). */
 static int parse_options(int argc, char **argv, gb_opts_t *o, bool *help)
 {
-    enum { OPT_COUNT = 256, OPT_SUM, OPT_MIN, OPT_MAX, OPT_MEAN, OPT_MEMORY, OPT_COMPRESS,
-           OPT_SPILL_DIR, OPT_SPILL_QUOTA, OPT_STATS, OPT_SKIP_BAD, OPT_SORTED };
+    enum { OPT_COUNT = CLI_OPT_JOB_END, OPT_SUM, OPT_MIN, OPT_MAX, OPT_MEAN, OPT_SKIP_BAD,
+           OPT_SORTED };
     static const struct option opts[] = {
         { "key", required_argument, NULL, 'k' },
         { "field-separator", required_argument, NULL, 't' },
@@ -998,11 +826,7 @@ static int parse_options(int argc, char **argv, gb_opts_t *o, bool *help)
         { "min", required_argument, NULL, OPT_MIN },
         { "max", required_argument, NULL, OPT_MAX },
         { "mean", required_argument, NULL, OPT_MEAN },
-        { "memory", required_argument, NULL, OPT_MEMORY },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
-        { "spill-quota", required_argument, NULL, OPT_SPILL_QUOTA },
-        { "stats", no_argument, NULL, OPT_STATS },
+        CLI_JOB_LONGOPTS,
         { "skip-bad", no_argument, NULL, OPT_SKIP_BAD },
         { "sorted", no_argument, NULL, OPT_SORTED },
         { "help", no_argument, NULL, 'h' },
@@ -1013,7 +837,7 @@ static int parse_options(int argc, char **argv, gb_opts_t *o, bool *help)
     int c, rc;
 
     o->sep = '\t';
-    o->codec = MGOV_CODEC_NONE;
+    o->job.codec = MGOV_CODEC_NONE;
     o->ops = calloc((size_t)argc, sizeof *o->ops); /* at most one per argument */
     if (o->ops == NULL)
         return cli_error("groupby", "out of memory"), CLI_EXIT_TROUBLE;
@@ -1054,34 +878,15 @@ static int parse_options(int argc, char **argv, gb_opts_t *o, bool *help)
             o->n_ops++;
             break;
         }
-        case OPT_MEMORY:
-            if ((rc = cli_parse_budget("groupby", "--memory", optarg, &o->budget)) != CLI_EXIT_OK)
-                return rc;
-            o->budget_text = optarg;
-            break;
-        case OPT_COMPRESS:
-            if ((rc = cli_parse_codec("groupby", CLI_EXIT_TROUBLE, optarg, &o->codec)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_DIR:
-            if ((rc = cli_parse_dir("groupby", "--spill-dir", optarg, &o->spill_dir)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_QUOTA:
-            if ((rc = cli_parse_size("groupby", "--spill-quota", optarg, 0, 1, MGOV_BUDGET_MAX,
-                                     &o->spill_quota)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_STATS:
-            o->stats = true;
-            break;
         case OPT_SKIP_BAD:
             o->skip_bad = true;
             break;
         case OPT_SORTED:
             o->sorted = true;
+            break;
+        default: /* --memory, --compress, --spill-dir, --spill-quota, --stats */
+            if ((rc = cli_job_option("groupby", c, optarg, &o->job)) != CLI_EXIT_OK)
+                return rc;
             break;
         }
     }
@@ -1111,10 +916,7 @@ int cmd_groupby(int argc, char **argv)
         return rc;
     }
 
-    job.in.fd = -1;
-    job.t0_ns = cli_now_ns();
-    cli_progress_init(&job.progress);
-    cli_signals_catch();
+    cli_job_start(&job.job, "groupby", &o.job);
     rc = gb_run(&job);
     rc = gb_cleanup(&job, rc);
     free(o.keys);

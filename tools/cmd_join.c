@@ -70,18 +70,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <memgov.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "fields.h"
 #include "input.h"
 #include "output.h"
@@ -93,7 +92,6 @@
 #define JN_LINENO 8                     /* --sorted: a payload's line number */
 #define JN_MAX_PAYLOAD (JN_MAX_LINE + 1 + JN_LINENO)
 #define JN_REC_HEAD 20                  /* --sorted: key length (4), FILE1's and FILE2's line */
-#define JN_LOOK_EVERY 0x3fffu           /* lines or rows between looks at the clock, less one */
 
 typedef struct jn_opts {
     uint64_t field[2];   /* the join field of FILE1, FILE2, from 1 */
@@ -101,29 +99,21 @@ typedef struct jn_opts {
     unsigned char osep;  /* the output separator */
     bool a[2], v[2];     /* -a N, -v N */
     int build;           /* 0: by size; 1 or 2 */
-    uint64_t budget;     /* 0: the governor's default */
-    const char *budget_text;
-    const char *spill_dir;
-    uint64_t spill_quota;
-    mgov_codec_t codec;
-    bool stats, sorted;
+    cli_job_opts_t job;  /* --memory, --compress, --spill-dir, --spill-quota, --stats */
+    bool sorted;
     const char *files[2];
 } jn_opts_t;
 
-typedef enum jn_phase { JN_BUILD, JN_PROBE, JN_REST, JN_SORT, JN_WRITE } jn_phase_t;
+typedef enum jn_phase { JN_BUILD, JN_PROBE, JN_REST } jn_phase_t; /* in CLI_STAGE_RUN */
 
 typedef struct jn_job {
     const jn_opts_t *o;
+    cli_job_t job;               /* governor, input, output, progress, --sorted */
     int bside;                   /* the build file: 0 (FILE1) or 1 (FILE2) */
     mgov_join_type_t type;
     bool drop_pairs;             /* the join returns pairs that are not printed */
-    mgov_t *gov;
     mgov_hashjoin_t *join;
-    mgov_sort_t *sort;
     mgov_hashjoin_stats_t join_st; /* the join's, kept when it is destroyed */
-    cli_input_t in;
-    cli_output_t out;
-    cli_progress_t progress;
     jn_phase_t phase;
     unsigned char *payload;      /* a line's payload */
     size_t payload_cap;
@@ -131,8 +121,6 @@ typedef struct jn_job {
     size_t rec_cap;
     uint64_t size[2];            /* the files' sizes; UINT64_MAX when unknown */
     uint64_t lines_out;          /* written, or pushed into the sort */
-    uint64_t t0_ns;
-    const char *budget_env;      /* MEMGOV_BUDGET, when it gave the budget */
 } jn_job_t;
 
 static const char *const type_names[] = {
@@ -143,52 +131,10 @@ static const char *const type_names[] = {
 
 /* ------------------------------------------------------------- messages */
 
-static int CLI_PRINTF(2, 3) trouble(jn_job_t *j, const char *fmt, ...)
+/* An error of the join, or past it of the sort, worded for people. */
+static int join_trouble(jn_job_t *j, int rc)
 {
-    char msg[1024];
-    va_list ap;
-
-    cli_progress_clear(&j->progress);
-    if (cli_signal_pending())
-        return CLI_EXIT_TROUBLE; /* what failed did because of it: the signal ends us */
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cli_error("join", "%s", msg);
-    return CLI_EXIT_TROUBLE;
-}
-
-/* An error of the join or the sort, worded for people. */
-static int op_trouble(jn_job_t *j, int rc)
-{
-    bool sorting = j->phase >= JN_SORT;
-
-    switch (rc) {
-    case MGOV_ENOSPC:
-        return trouble(j, "spill failed: no space (quota or disk full)");
-    case MGOV_EIO:
-        return trouble(j, "spill failed: %s", mgov_strerror(rc));
-    case MGOV_ECORRUPT:
-        return trouble(j, "a spill file reads back wrong: %s", mgov_strerror(rc));
-    case MGOV_ELIMIT:
-    case MGOV_EBUDGET:
-    case MGOV_ETIMEDOUT: {
-        char from[160];
-        cli_budget_source(from, sizeof from, "--memory", j->o->budget_text, j->budget_env,
-                          mgov_budget(j->gov));
-        return trouble(j, "the budget (%s) is too small for this %s: %s", from,
-                       sorting ? "sort" : "join", mgov_strerror(rc));
-    }
-    default:
-        return trouble(j, "%s failed: %s", sorting ? "the sort" : "the join", mgov_strerror(rc));
-    }
-}
-
-static int output_trouble(jn_job_t *j, int err)
-{
-    if (cli_signal_epipe(err)) /* the reader is gone: the end, as for sort(1) */
-        return CLI_EXIT_TROUBLE;
-    return trouble(j, "cannot write to standard output: %s", strerror(err));
+    return cli_job_op_trouble(&j->job, rc, "join");
 }
 
 /* ------------------------------------------------------------- progress */
@@ -196,7 +142,7 @@ static int output_trouble(jn_job_t *j, int err)
 static void progress_draw(jn_job_t *j, const mgov_hashjoin_stats_t *st)
 {
     int side = j->phase == JN_BUILD ? j->bside : 1 - j->bside;
-    uint64_t done = cli_input_bytes(&j->in), size = j->size[side];
+    uint64_t done = cli_input_bytes(&j->job.in), size = j->size[side];
     char label[300], read[160] = "";
 
     if (j->phase == JN_BUILD || j->phase == JN_PROBE) {
@@ -209,17 +155,17 @@ static void progress_draw(jn_job_t *j, const mgov_hashjoin_stats_t *st)
     cli_input_label(j->o->files[side], label, sizeof label);
     switch (j->phase) {
     case JN_BUILD:
-        cli_progress_show(&j->progress, "memgov join: building from %s: %s, %" PRIu64 " rows, %"
+        cli_progress_show(&j->job.progress, "memgov join: building from %s: %s, %" PRIu64 " rows, %"
                           PRIu64 " partitions spilled", label, read, st->build_rows,
                           st->partitions_spilled);
         break;
     case JN_PROBE:
-        cli_progress_show(&j->progress, "memgov join: probing with %s: %s, %" PRIu64 " rows, %"
+        cli_progress_show(&j->job.progress, "memgov join: probing with %s: %s, %" PRIu64 " rows, %"
                           PRIu64 " lines out, %" PRIu64 " partitions spilled", label, read,
                           st->probe_rows, j->lines_out, st->partitions_spilled);
         break;
     case JN_REST:
-        cli_progress_show(&j->progress, "memgov join: joining spilled partitions: %" PRIu64
+        cli_progress_show(&j->job.progress, "memgov join: joining spilled partitions: %" PRIu64
                           " lines out, %" PRIu64 " partitions spilled, level %u", j->lines_out,
                           st->partitions_spilled, st->levels);
         break;
@@ -228,48 +174,23 @@ static void progress_draw(jn_job_t *j, const mgov_hashjoin_stats_t *st)
     }
 }
 
-static void progress_draw_sort(jn_job_t *j, const mgov_sort_stats_t *st)
-{
-    if (j->phase == JN_SORT || st->phase == MGOV_SORT_PHASE_MERGE)
-        cli_progress_show(&j->progress, "memgov join: sorting %" PRIu64 " lines, merge pass %u "
-                          "(%" PRIu64 " runs)", st->records_in, st->merge_passes + 1, st->runs);
-    else if (j->phase == JN_WRITE)
-        cli_progress_show(&j->progress, "memgov join: writing %" PRIu64 " sorted lines, %.0f%%",
-                          st->records_in, st->records_in ? 100.0 * (double)st->records_out /
-                          (double)st->records_in : 100.0);
-}
-
-/* The operators' callbacks, after each spill and pass. */
+/* The join's callback, after each spill and pass. */
 static void on_join_progress(void *ctx, const mgov_hashjoin_stats_t *st)
 {
     jn_job_t *j = ctx;
 
-    if (j->phase <= JN_REST && cli_progress_due(&j->progress))
+    if (j->job.stage == CLI_STAGE_RUN && cli_progress_due(&j->job.progress))
         progress_draw(j, st);
 }
 
-static void on_sort_progress(void *ctx, const mgov_sort_stats_t *st)
-{
-    jn_job_t *j = ctx;
-
-    if (j->phase >= JN_SORT && cli_progress_due(&j->progress))
-        progress_draw_sort(j, st);
-}
-
-/* Between lines or rows: looks at the clock every JN_LOOK_EVERY + 1. */
+/* Between lines or rows: looks at the clock every CLI_JOB_LOOK_EVERY + 1. */
 static inline void progress_tick(jn_job_t *j, uint64_t n)
 {
-    if ((n & JN_LOOK_EVERY) != 0 || !cli_progress_due(&j->progress))
+    if ((n & CLI_JOB_LOOK_EVERY) != 0 || !cli_progress_due(&j->job.progress))
         return;
-    if (j->phase <= JN_REST) {
-        mgov_hashjoin_stats_t st;
-        mgov_hashjoin_stats(j->join, &st);
-        progress_draw(j, &st);
-    } else {
-        mgov_sort_stats_t st;
-        mgov_sort_stats(j->sort, &st);
-        progress_draw_sort(j, &st);
-    }
+    mgov_hashjoin_stats_t st;
+    mgov_hashjoin_stats(j->join, &st);
+    progress_draw(j, &st);
 }
 
 /* ---------------------------------------------------------------- rows */
@@ -286,13 +207,13 @@ static int line_split(jn_job_t *j, int side, const unsigned char *line, size_t l
         size_t cap = j->payload_cap * 2 > need ? j->payload_cap * 2 : need;
         unsigned char *buf = realloc(j->payload, cap);
         if (buf == NULL)
-            return trouble(j, "out of memory for a line of %zu bytes", len);
+            return cli_job_trouble(&j->job, "out of memory for a line of %zu bytes", len);
         j->payload = buf;
         j->payload_cap = cap;
     }
     unsigned char *pl = j->payload;
     if (o->sorted) {
-        uint64_t n = j->in.lines;
+        uint64_t n = j->job.in.lines;
         memcpy(pl, &n, JN_LINENO);
         p = JN_LINENO;
     }
@@ -383,23 +304,24 @@ static int row_out(jn_job_t *j, const mgov_hashjoin_row_t *r)
         }
     }
 
-    if (j->sort == NULL) {
+    if (j->job.sorted == NULL) {
         int rc = 0;
         if (r->key_len != 0)
-            rc |= cli_output_put(&j->out, r->key, r->key_len);
+            rc |= cli_output_put(&j->job.out, r->key, r->key_len);
         if (len[0] != 0)
-            rc |= cli_output_put(&j->out, part[0], len[0]);
-        rc |= cli_output_line(&j->out, len[1] != 0 ? part[1] : (const unsigned char *)"",
+            rc |= cli_output_put(&j->job.out, part[0], len[0]);
+        rc |= cli_output_line(&j->job.out, len[1] != 0 ? part[1] : (const unsigned char *)"",
                               len[1]);
         if (rc != 0)
-            return output_trouble(j, j->out.err);
+            return cli_job_output_trouble(&j->job, j->job.out.err);
     } else {
         size_t need = JN_REC_HEAD + r->key_len + len[0] + len[1];
         if (need > j->rec_cap) {
             size_t cap = j->rec_cap * 2 > need ? j->rec_cap * 2 : need;
             unsigned char *buf = realloc(j->rec, cap);
             if (buf == NULL)
-                return trouble(j, "out of memory for an output line of %zu bytes", need);
+                return cli_job_trouble(&j->job, "out of memory for an output line of %zu bytes",
+                                       need);
             j->rec = buf;
             j->rec_cap = cap;
         }
@@ -417,11 +339,9 @@ static int row_out(jn_job_t *j, const mgov_hashjoin_row_t *r)
                 memcpy(q, part[s], len[s]);
             q += len[s];
         }
-        int st = mgov_sort_push(j->sort, j->rec, need);
-        if (st != MGOV_OK) {
-            j->phase = JN_SORT;
-            return op_trouble(j, st);
-        }
+        int rc = cli_sorted_push(&j->job, j->rec, need);
+        if (rc != CLI_EXIT_OK)
+            return rc;
     }
     j->lines_out++;
     if (cli_signal_pending())
@@ -441,10 +361,10 @@ static int rows_drain(jn_job_t *j)
     while ((st = mgov_hashjoin_next(j->join, &r)) == 1) {
         if ((rc = row_out(j, &r)) != CLI_EXIT_OK)
             return rc;
-        if ((++n & JN_LOOK_EVERY) == 0 && cli_signal_pending())
+        if ((++n & CLI_JOB_LOOK_EVERY) == 0 && cli_signal_pending())
             return CLI_EXIT_TROUBLE;
     }
-    return st < 0 ? op_trouble(j, st) : CLI_EXIT_OK;
+    return st < 0 ? join_trouble(j, st) : CLI_EXIT_OK;
 }
 
 /* ---------------------------------------------------------------- input */
@@ -456,13 +376,11 @@ static int input_side(jn_job_t *j, int side)
     const char *name = j->o->files[side];
     const unsigned char *line, *key = NULL;
     size_t len, klen = 0, plen = 0;
-    char label[512];
     int rc, st;
 
-    if (cli_input_open(&j->in, name) != 0)
-        return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                       strerror(j->in.err));
-    while ((rc = cli_input_line(&j->in, &line, &len)) == 1) {
+    if ((rc = cli_job_input_open(&j->job, name)) != CLI_EXIT_OK)
+        return rc;
+    while ((rc = cli_input_line(&j->job.in, &line, &len)) == 1) {
         if ((rc = line_split(j, side, line, len, &key, &klen, &plen)) != CLI_EXIT_OK)
             break;
         if (j->phase == JN_BUILD) {
@@ -473,24 +391,16 @@ static int input_side(jn_job_t *j, int side)
                 break;
         }
         if (st != MGOV_OK) {
-            rc = op_trouble(j, st);
+            rc = join_trouble(j, st);
             break;
         }
         if (cli_signal_pending()) {
             rc = CLI_EXIT_TROUBLE;
             break;
         }
-        progress_tick(j, j->in.lines);
+        progress_tick(j, j->job.in.lines);
     }
-    if (rc == CLI_INPUT_ERROR)
-        rc = trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                     strerror(j->in.err));
-    else if (rc == CLI_INPUT_TOO_LONG)
-        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov join "
-                     "takes", j->in.lines + 1, cli_input_label(name, label, sizeof label),
-                     cli_size(JN_MAX_LINE).s);
-    cli_input_close(&j->in);
-    return rc;
+    return cli_job_input_done(&j->job, rc, JN_MAX_LINE);
 }
 
 /* ----------------------------------------------------------------- plan */
@@ -523,26 +433,21 @@ static void plan_build(jn_job_t *j)
  * input (even a redirected file) and pipes: they count as large. */
 static int inputs_look(jn_job_t *j)
 {
-    char label[512];
-
     for (int s = 0; s < 2; s++) {
         const char *name = j->o->files[s];
         struct stat sb;
         bool in = strcmp(name, "-") == 0;
         j->size[s] = UINT64_MAX;
         if ((in ? fstat(STDIN_FILENO, &sb) : stat(name, &sb)) != 0)
-            return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                           strerror(errno));
+            return cli_job_unreadable(&j->job, name, errno);
         if (S_ISDIR(sb.st_mode))
-            return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                           strerror(EISDIR));
+            return cli_job_unreadable(&j->job, name, EISDIR);
         if (!S_ISREG(sb.st_mode) || in)
             continue;
         j->size[s] = (uint64_t)sb.st_size;
         int fd = open(name, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
-            return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                           strerror(errno));
+            return cli_job_unreadable(&j->job, name, errno);
         close(fd);
     }
     return CLI_EXIT_OK;
@@ -554,12 +459,9 @@ static void print_stats(jn_job_t *j)
 {
     const mgov_hashjoin_stats_t *st = &j->join_st;
     char label[300];
-    struct rusage ru;
 
     if (j->join != NULL)
         mgov_hashjoin_stats(j->join, &j->join_st);
-    getrusage(RUSAGE_SELF, &ru);
-    double secs = (double)(cli_now_ns() - j->t0_ns) / 1e9;
     fprintf(stderr,
             "memgov join: stats: build FILE%d %s (%s join%s); rows %" PRIu64 " build, %" PRIu64
             " probe; rows out %" PRIu64 ", lines out %" PRIu64 "; partitions spilled %" PRIu64
@@ -570,15 +472,8 @@ static void print_stats(jn_job_t *j)
             type_names[j->type], j->drop_pairs ? ", pairs dropped" : "", st->build_rows,
             st->probe_rows, st->rows_out, j->lines_out, st->partitions_spilled, st->partitions,
             st->levels, st->chunked, st->chunks, st->spill_requests, st->spilled_raw,
-            st->spilled_stored, mgov_codec_name(j->o->codec), st->files, st->memory_peak);
-    if (j->sort != NULL) {
-        mgov_sort_stats_t ss;
-        mgov_sort_stats(j->sort, &ss);
-        fprintf(stderr, "; sort runs %" PRIu64 "; sort spilled %" PRIu64 " stored; sort memory "
-                "peak %" PRIu64, ss.runs, ss.spilled_stored, ss.memory_peak);
-    }
-    fprintf(stderr, "; budget %" PRIu64 "; peak rss %" PRIu64 "; seconds %.3f\n",
-            mgov_budget(j->gov), (uint64_t)ru.ru_maxrss * 1024, secs);
+            st->spilled_stored, mgov_codec_name(j->o->job.codec), st->files, st->memory_peak);
+    cli_job_stats_end(&j->job);
 }
 
 /* The governor, the join and (--sorted) the sort. */
@@ -587,82 +482,27 @@ static int operators_create(jn_job_t *j)
     const jn_opts_t *o = j->o;
     int rc;
 
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = o->budget;
-    if (gcfg.budget == 0 && (rc = cli_default_budget("join", CLI_EXIT_TROUBLE, &gcfg.budget,
-                                                     &j->budget_env)) != CLI_EXIT_OK)
+    if ((rc = cli_job_gov_create(&j->job)) != CLI_EXIT_OK)
         return rc;
-    gcfg.spill_dir = o->spill_dir;
-    gcfg.spill_quota = o->spill_quota;
-    int st = mgov_create(&gcfg, &j->gov);
-    if (st != MGOV_OK)
-        return trouble(j, "cannot create the governor: %s", mgov_strerror(st));
-
     mgov_hashjoin_config_t jcfg = MGOV_HASHJOIN_CONFIG_INIT;
-    jcfg.gov = j->gov;
+    jcfg.gov = j->job.gov;
     jcfg.name = "join";
     jcfg.type = j->type;
     jcfg.key_size = 0;
     jcfg.max_key = JN_MAX_LINE;
     jcfg.max_payload = JN_MAX_PAYLOAD;
     jcfg.timeout_ns = MGOV_HASHJOIN_DEFAULT_TIMEOUT_NS;
-    jcfg.spill.codec = o->codec;
+    jcfg.spill.codec = o->job.codec;
     jcfg.progress = on_join_progress;
     jcfg.progress_ctx = j;
     errno = 0;
-    st = mgov_hashjoin_create(&jcfg, &j->join);
-    if (st == MGOV_ENOTSUP)
-        return trouble(j, "this build of memgov has no %s support (--compress %s)",
-                       mgov_codec_name(o->codec), mgov_codec_name(o->codec));
-    if (st == MGOV_EINVAL || st == MGOV_EBUSY || st == MGOV_EIO) {
-        /* the spill directory is opened here; on MGOV_EIO errno says why */
-        int err = errno;
-        cli_progress_clear(&j->progress);
-        return cli_spill_dir_error("join", CLI_EXIT_TROUBLE, o->spill_dir, st, err);
-    }
+    int st = mgov_hashjoin_create(&jcfg, &j->join);
     if (st != MGOV_OK)
-        return trouble(j, "cannot create the join: %s", mgov_strerror(st));
-
+        return cli_job_create_failed(&j->job, st, errno, "join");
     if (!o->sorted)
         return CLI_EXIT_OK;
-    mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
-    scfg.gov = j->gov;
-    scfg.name = "join-sort";
-    scfg.cmp = cmp_join_order;
-    scfg.max_record = JN_REC_HEAD + 2 * JN_MAX_PAYLOAD + JN_MAX_LINE;
-    scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* it shares the budget with the join */
-    scfg.spill.codec = o->codec;
-    scfg.progress = on_sort_progress;
-    scfg.progress_ctx = j;
-    if ((st = mgov_sort_create(&scfg, &j->sort)) != MGOV_OK)
-        return trouble(j, "cannot create the sort: %s", mgov_strerror(st));
-    return CLI_EXIT_OK;
-}
-
-/* --sorted, after the join: the sort's merge passes, then its records to
- * the output. */
-static int sorted_out(jn_job_t *j)
-{
-    const void *rec;
-    size_t len;
-    int st, rc;
-    uint64_t n = 0;
-
-    j->phase = JN_SORT;
-    if ((st = mgov_sort_finish(j->sort)) != MGOV_OK)
-        return op_trouble(j, st);
-    if (cli_signal_pending()) /* caught during the merge passes */
-        return CLI_EXIT_TROUBLE;
-    j->phase = JN_WRITE;
-    while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
-        if (cli_output_line(&j->out, (const unsigned char *)rec + JN_REC_HEAD,
-                            len - JN_REC_HEAD) != 0)
-            return output_trouble(j, j->out.err);
-        if (cli_signal_pending())
-            return CLI_EXIT_TROUBLE;
-        progress_tick(j, ++n);
-    }
-    return rc < 0 ? op_trouble(j, rc) : CLI_EXIT_OK;
+    return cli_sorted_create(&j->job, "join-sort", cmp_join_order, NULL,
+                             JN_REC_HEAD + 2 * JN_MAX_PAYLOAD + JN_MAX_LINE, "lines");
 }
 
 static int jn_run(jn_job_t *j)
@@ -674,38 +514,38 @@ static int jn_run(jn_job_t *j)
     plan_build(j);
     if ((rc = operators_create(j)) != CLI_EXIT_OK)
         return rc;
-    if (cli_input_init(&j->in, JN_IO_BUFFER, JN_MAX_LINE) != 0)
-        return trouble(j, "out of memory for the input buffer");
-    if (cli_output_init(&j->out, STDOUT_FILENO, JN_IO_BUFFER) != 0)
-        return trouble(j, "out of memory for the output buffer");
+    if (cli_input_init(&j->job.in, JN_IO_BUFFER, JN_MAX_LINE) != 0)
+        return cli_job_trouble(&j->job, "out of memory for the input buffer");
+    if (cli_output_init(&j->job.out, STDOUT_FILENO, JN_IO_BUFFER) != 0)
+        return cli_job_trouble(&j->job, "out of memory for the output buffer");
 
     j->phase = JN_BUILD;
     if ((rc = input_side(j, j->bside)) != CLI_EXIT_OK)
         return rc;
     if ((st = mgov_hashjoin_build_finish(j->join)) != MGOV_OK)
-        return op_trouble(j, st);
+        return join_trouble(j, st);
     j->phase = JN_PROBE;
     if ((rc = input_side(j, 1 - j->bside)) != CLI_EXIT_OK)
         return rc;
-    cli_input_free(&j->in);
+    cli_input_free(&j->job.in);
     j->phase = JN_REST;
     if ((st = mgov_hashjoin_probe_finish(j->join)) != MGOV_OK)
-        return op_trouble(j, st);
+        return join_trouble(j, st);
     if ((rc = rows_drain(j)) != CLI_EXIT_OK)
         return rc;
 
-    if (j->sort != NULL) {
+    if (j->job.sorted != NULL) {
         /* drained: its memory goes back to the budget before the sort merges */
         mgov_hashjoin_stats(j->join, &j->join_st);
         mgov_hashjoin_destroy(j->join);
         j->join = NULL;
-        if ((rc = sorted_out(j)) != CLI_EXIT_OK)
+        if ((rc = cli_sorted_out(&j->job, JN_REC_HEAD)) != CLI_EXIT_OK)
             return rc;
     }
-    if (cli_output_flush(&j->out) != 0)
-        return output_trouble(j, j->out.err);
-    cli_progress_clear(&j->progress);
-    if (j->o->stats)
+    if (cli_output_flush(&j->job.out) != 0)
+        return cli_job_output_trouble(&j->job, j->job.out.err);
+    cli_progress_clear(&j->job.progress);
+    if (j->o->job.stats)
         print_stats(j);
     return CLI_EXIT_OK;
 }
@@ -714,23 +554,14 @@ static int jn_run(jn_job_t *j)
  * governor removes the spill files and the private spill directory. */
 static int jn_cleanup(jn_job_t *j, int rc)
 {
-    cli_progress_clear(&j->progress);
-    if (rc != CLI_EXIT_OK && j->o->stats && (j->join != NULL || j->phase >= JN_SORT) &&
-        !cli_signal_pending())
+    cli_progress_clear(&j->job.progress);
+    if (rc != CLI_EXIT_OK && j->o->job.stats &&
+        (j->join != NULL || j->job.stage != CLI_STAGE_RUN) && !cli_signal_pending())
         print_stats(j); /* how far it got */
-    cli_input_free(&j->in);
-    cli_output_free(&j->out);
-    mgov_sort_destroy(j->sort);
     mgov_hashjoin_destroy(j->join);
-    j->sort = NULL;
     j->join = NULL;
-    if (j->gov != NULL) {
-        int st = mgov_destroy(j->gov);
-        j->gov = NULL;
-        if (st != MGOV_OK && rc == CLI_EXIT_OK)
-            rc = trouble(j, "the governor reports memory still granted at the end: %s",
-                         mgov_strerror(st));
-    }
+    (void)cli_job_io_free(&j->job); /* stdout: never closed here */
+    rc = cli_job_destroy(&j->job, rc);
     free(j->payload);
     free(j->rec);
     return rc;
@@ -775,15 +606,8 @@ void cmd_join_help(FILE *out)
             "      --build FILENUM     hash file FILENUM and stream the other past it\n"
             "                          (default: the smaller file; standard input and\n"
             "                          pipes count as larger than any file)\n"
-            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
-            "                          75%% of the memory this process may use): a size\n"
-            "                          such as 256M or 1.5G (powers of 1024) or a\n"
-            "                          percentage of that memory; at least 1M\n"
-            "      --compress CODEC    compress spill files: none (default), lz4, zstd\n"
-            "      --spill-dir DIR     spill to DIR, created when missing (default: a\n"
-            "                          private directory under $TMPDIR, or /tmp)\n"
-            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
-            "                          space of the spill directory's file system)\n"
+            CLI_JOB_HELP_MEMORY
+            CLI_JOB_HELP_SPILL
             "      --stats             print the join's figures on standard error at the\n"
             "                          end (rows, partitions spilled, bytes spilled, peak\n"
             "                          memory)\n"
@@ -793,7 +617,7 @@ void cmd_join_help(FILE *out)
             "than a second, one line on it shows the bytes read, the lines written and\n"
             "the partitions spilled; MEMGOV_PROGRESS=1 shows it always, 0 never.\n"
             "\n"
-            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            CLI_JOB_HELP_ENV
             "\n"
             "Exit status, as memgov sort: 0 success, 2 any failure (bad usage, an\n"
             "input that cannot be read, no space to spill, an output that cannot be\n"
@@ -825,15 +649,10 @@ static int parse_filenum(const char *opt, const char *text, int *out)
  * when the options ended the command (--help, bad usage). */
 static int parse_options(int argc, char **argv, jn_opts_t *o, bool *done)
 {
-    enum { OPT_MEMORY = 256, OPT_COMPRESS, OPT_SPILL_DIR, OPT_SPILL_QUOTA, OPT_STATS,
-           OPT_SORTED, OPT_BUILD };
+    enum { OPT_SORTED = CLI_OPT_JOB_END, OPT_BUILD };
     static const struct option opts[] = {
         { "field-separator", required_argument, NULL, 't' },
-        { "memory", required_argument, NULL, OPT_MEMORY },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
-        { "spill-quota", required_argument, NULL, OPT_SPILL_QUOTA },
-        { "stats", no_argument, NULL, OPT_STATS },
+        CLI_JOB_LONGOPTS,
         { "sorted", no_argument, NULL, OPT_SORTED },
         { "build", required_argument, NULL, OPT_BUILD },
         { "help", no_argument, NULL, 'h' },
@@ -845,7 +664,7 @@ static int parse_options(int argc, char **argv, jn_opts_t *o, bool *done)
     o->field[0] = o->field[1] = 1;
     o->sep = CLI_SEP_BLANKS;
     o->osep = ' ';
-    o->codec = MGOV_CODEC_NONE;
+    o->job.codec = MGOV_CODEC_NONE;
     *done = true;
     while ((c = cli_getopt(&cmd, argc, argv, ":1:2:j:t:a:v:h", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
@@ -886,31 +705,12 @@ static int parse_options(int argc, char **argv, jn_opts_t *o, bool *done)
                 return rc;
             o->build = n + 1;
             break;
-        case OPT_MEMORY:
-            if ((rc = cli_parse_budget("join", "--memory", optarg, &o->budget)) != CLI_EXIT_OK)
-                return rc;
-            o->budget_text = optarg;
-            break;
-        case OPT_COMPRESS:
-            if ((rc = cli_parse_codec("join", CLI_EXIT_TROUBLE, optarg, &o->codec)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_DIR:
-            if ((rc = cli_parse_dir("join", "--spill-dir", optarg, &o->spill_dir)) !=
-                CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_QUOTA:
-            if ((rc = cli_parse_size("join", "--spill-quota", optarg, 0, 1, MGOV_BUDGET_MAX,
-                                     &o->spill_quota)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_STATS:
-            o->stats = true;
-            break;
         case OPT_SORTED:
             o->sorted = true;
+            break;
+        default: /* --memory, --compress, --spill-dir, --spill-quota, --stats */
+            if ((rc = cli_job_option("join", c, optarg, &o->job)) != CLI_EXIT_OK)
+                return rc;
             break;
         }
     }
@@ -942,10 +742,7 @@ int cmd_join(int argc, char **argv)
     if (done)
         return rc;
 
-    job.in.fd = -1;
-    job.t0_ns = cli_now_ns();
-    cli_progress_init(&job.progress);
-    cli_signals_catch();
+    cli_job_start(&job.job, "join", &o.job);
     rc = jn_run(&job);
     rc = jn_cleanup(&job, rc);
     cli_signal_exit(); /* by the signal, when one came: 128 + signo */

@@ -39,18 +39,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <memgov.h>
 
 #include "cli.h"
+#include "cli_job.h"
 #include "input.h"
 #include "output.h"
 #include "progress.h"
@@ -63,79 +62,44 @@
 #define PROGRESS_EVERY ((uint64_t)1 << 20) /* bytes between looks at the clock */
 
 typedef struct sort_opts {
-    uint64_t budget;         /* 0: the governor's default */
-    const char *budget_text;
+    cli_job_opts_t job;      /* --memory, --compress, --spill-dir, --spill-quota, --stats */
     const char *out_path;    /* NULL or "-": standard output */
     unsigned flags;          /* MGOV_SORT_DESCENDING, MGOV_SORT_UNIQUE */
-    mgov_codec_t codec;
     size_t rec_len, key_len; /* rec_len 0: lines */
-    const char *spill_dir;
-    uint64_t spill_quota;
-    bool stats;
     char **files;            /* none: standard input */
     int n_files;
 } sort_opts_t;
 
 typedef struct sort_job {
     const sort_opts_t *o;
-    mgov_t *gov;
+    cli_job_t job;           /* governor, input, output, progress */
     mgov_sort_t *sort;
-    cli_input_t in;
-    cli_output_t out;
-    cli_progress_t progress;
     uint64_t total_size;     /* sum of the inputs' sizes; 0 when one is unknown */
     uint64_t read_before;    /* bytes read from the inputs before this one */
     uint64_t next_look;      /* byte count at which to look at the progress clock */
     int out_fd;
     bool out_created;        /* OUT did not exist: remove it on failure */
-    uint64_t t0_ns;
-    const char *budget_env;  /* MEMGOV_BUDGET, when it gave the budget */
     size_t max_line;         /* the longest line taken: line_limit */
 } sort_job_t;
 
 /* ------------------------------------------------------------- messages */
 
-static int CLI_PRINTF(2, 3) trouble(sort_job_t *j, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-
-    cli_progress_clear(&j->progress);
-    if (cli_signal_pending())
-        return CLI_EXIT_TROUBLE; /* what failed did because of it: the signal ends us */
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    cli_error("sort", "%s", msg);
-    return CLI_EXIT_TROUBLE;
-}
-
-/* Where the budget came from, for a message (cli_budget_source). */
-static void budget_from(const sort_job_t *j, char *buf, size_t cap)
-{
-    cli_budget_source(buf, cap, "--memory", j->o->budget_text, j->budget_env,
-                      mgov_budget(j->gov));
-}
-
-/* An error of the sort (push, finish, next), worded for people. */
+/* An error of the sort (push, finish, next), worded for people: as the
+ * other jobs' (cli_job_op_trouble), but for sort(1)'s users a damaged
+ * file is a spilled run, and a wait for memory that timed out is a
+ * failure of the sort, not of the budget. */
 static int sort_trouble(sort_job_t *j, int rc)
 {
     switch (rc) {
     case MGOV_ENOSPC:
-        return trouble(j, "spill failed: no space (quota or disk full)");
     case MGOV_EIO:
-        return trouble(j, "spill failed: %s", mgov_strerror(rc));
-    case MGOV_ECORRUPT:
-        return trouble(j, "a spilled run reads back wrong: %s", mgov_strerror(rc));
     case MGOV_ELIMIT:
-    case MGOV_EBUDGET: {
-        char from[160];
-        budget_from(j, from, sizeof from);
-        return trouble(j, "the budget (%s) is too small for this sort: %s", from,
-                       mgov_strerror(rc));
-    }
+    case MGOV_EBUDGET:
+        return cli_job_op_trouble(&j->job, rc, "sort");
+    case MGOV_ECORRUPT:
+        return cli_job_trouble(&j->job, "a spilled run reads back wrong: %s", mgov_strerror(rc));
     default:
-        return trouble(j, "sort failed: %s", mgov_strerror(rc));
+        return cli_job_trouble(&j->job, "sort failed: %s", mgov_strerror(rc));
     }
 }
 
@@ -143,22 +107,22 @@ static int sort_trouble(sort_job_t *j, int rc)
 
 static void progress_draw(sort_job_t *j, const mgov_sort_stats_t *st)
 {
-    uint64_t done = j->read_before + j->in.bytes;
+    uint64_t done = j->read_before + j->job.in.bytes;
 
     switch (st->phase) {
     case MGOV_SORT_PHASE_INPUT:
         if (j->total_size != 0)
-            cli_progress_show(&j->progress, "memgov sort: read %s of %s (%.0f%%), %" PRIu64
+            cli_progress_show(&j->job.progress, "memgov sort: read %s of %s (%.0f%%), %" PRIu64
                               " runs written", cli_size(done).s, cli_size(j->total_size).s,
                               100.0 * (double)done / (double)j->total_size, st->runs);
         else
-            cli_progress_show(&j->progress, "memgov sort: read %s, %" PRIu64 " runs written",
+            cli_progress_show(&j->job.progress, "memgov sort: read %s, %" PRIu64 " runs written",
                               cli_size(done).s, st->runs);
         break;
     case MGOV_SORT_PHASE_MERGE: {
         unsigned pass = st->merge_passes + 1;
         unsigned of = st->merge_passes_planned > pass ? st->merge_passes_planned : pass;
-        cli_progress_show(&j->progress, "memgov sort: merge pass %u/%u (%" PRIu64 " runs)",
+        cli_progress_show(&j->job.progress, "memgov sort: merge pass %u/%u (%" PRIu64 " runs)",
                           pass, of, st->runs);
         break;
     }
@@ -166,10 +130,10 @@ static void progress_draw(sort_job_t *j, const mgov_sort_stats_t *st)
         double pct = st->records_in ? 100.0 * (double)st->records_out / (double)st->records_in
                                     : 100.0;
         if (st->merge_passes_planned != 0)
-            cli_progress_show(&j->progress, "memgov sort: merge pass %u/%u, writing %.0f%%",
+            cli_progress_show(&j->job.progress, "memgov sort: merge pass %u/%u, writing %.0f%%",
                               st->merge_passes, st->merge_passes_planned, pct);
         else
-            cli_progress_show(&j->progress, "memgov sort: writing %.0f%%", pct);
+            cli_progress_show(&j->job.progress, "memgov sort: writing %.0f%%", pct);
         break;
     }
     }
@@ -180,7 +144,7 @@ static void on_sort_progress(void *ctx, const mgov_sort_stats_t *st)
 {
     sort_job_t *j = ctx;
 
-    if (cli_progress_due(&j->progress))
+    if (cli_progress_due(&j->job.progress))
         progress_draw(j, st);
 }
 
@@ -190,7 +154,7 @@ static inline void progress_tick(sort_job_t *j, uint64_t bytes)
     if (bytes < j->next_look)
         return;
     j->next_look = bytes + PROGRESS_EVERY;
-    if (cli_progress_due(&j->progress)) {
+    if (cli_progress_due(&j->job.progress)) {
         mgov_sort_stats_t st;
         mgov_sort_stats(j->sort, &st);
         progress_draw(j, &st);
@@ -216,32 +180,19 @@ static size_t line_limit(mgov_t *gov)
     return room < SORT_MAX_LINE ? (size_t)room : SORT_MAX_LINE;
 }
 
-/* Sizes of the inputs (for the percentage), and a first check that each
- * exists, so a misspelt name fails before any work. */
-static int inputs_check(sort_job_t *j)
-{
-    const char *failed = NULL;
-    char label[512];
-
-    if (cli_inputs_size(j->o->files, j->o->n_files, &j->total_size, &failed) != 0)
-        return trouble(j, "cannot read %s: %s", cli_input_label(failed, label, sizeof label),
-                       strerror(errno));
-    return CLI_EXIT_OK;
-}
-
 static int push_lines(sort_job_t *j)
 {
     const unsigned char *line;
     size_t len;
     int rc;
 
-    while ((rc = cli_input_line(&j->in, &line, &len)) == 1) {
+    while ((rc = cli_input_line(&j->job.in, &line, &len)) == 1) {
         int st = mgov_sort_push(j->sort, line, len);
         if (st != MGOV_OK)
             return sort_trouble(j, st);
         if (cli_signal_pending())
             return CLI_EXIT_TROUBLE;
-        progress_tick(j, j->in.bytes);
+        progress_tick(j, j->job.in.bytes);
     }
     return rc;
 }
@@ -252,13 +203,13 @@ static int push_records(sort_job_t *j)
     size_t size = j->o->rec_len;
     int rc;
 
-    while ((rc = cli_input_record(&j->in, size, &rec)) == 1) {
+    while ((rc = cli_input_record(&j->job.in, size, &rec)) == 1) {
         int st = mgov_sort_push(j->sort, rec, size);
         if (st != MGOV_OK)
             return sort_trouble(j, st);
         if (cli_signal_pending())
             return CLI_EXIT_TROUBLE;
-        progress_tick(j, j->in.bytes);
+        progress_tick(j, j->job.in.bytes);
     }
     return rc;
 }
@@ -269,35 +220,28 @@ static int input_one(sort_job_t *j, const char *name)
     char label[512];
     int rc;
 
-    if (cli_input_open(&j->in, name) != 0)
-        return trouble(j, "cannot read %s: %s", cli_input_label(name, label, sizeof label),
-                       strerror(j->in.err));
+    if ((rc = cli_job_input_open(&j->job, name)) != CLI_EXIT_OK)
+        return rc;
     j->next_look = 0;
     /* > 0: the sort failed and said so; < 0: the input did */
     rc = j->o->rec_len ? push_records(j) : push_lines(j);
-    if (rc == CLI_INPUT_ERROR) {
-        rc = trouble(j, "cannot read %s: %s", cli_input_label(j->in.name, label, sizeof label),
-                     strerror(j->in.err));
-    } else if (rc == CLI_INPUT_TOO_LONG && j->max_line == SORT_MAX_LINE) {
-        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest memgov sort "
-                     "takes", j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
-                     cli_size(SORT_MAX_LINE).s);
-    } else if (rc == CLI_INPUT_TOO_LONG) {
+    if (rc == CLI_INPUT_TOO_LONG && j->max_line != SORT_MAX_LINE) {
         char from[160];
-        budget_from(j, from, sizeof from);
-        rc = trouble(j, "line %" PRIu64 " of %s is longer than %s, the longest the budget (%s) "
-                     "can hold; memgov sort takes lines up to %s with a larger budget",
-                     j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
-                     cli_size(j->max_line).s, from, cli_size(SORT_MAX_LINE).s);
+        cli_job_budget_source(&j->job, from, sizeof from);
+        rc = cli_job_trouble(&j->job, "line %" PRIu64 " of %s is longer than %s, the longest the "
+                             "budget (%s) can hold; memgov sort takes lines up to %s with a "
+                             "larger budget", j->job.in.lines + 1,
+                             cli_input_label(j->job.in.name, label, sizeof label),
+                             cli_size(j->max_line).s, from, cli_size(SORT_MAX_LINE).s);
     } else if (rc == CLI_INPUT_PARTIAL) {
-        rc = trouble(j, "%s is not a whole number of %zu-byte records: %zu byte(s) left over",
-                     cli_input_label(j->in.name, label, sizeof label), j->o->rec_len,
-                     j->in.end - j->in.pos);
+        rc = cli_job_trouble(&j->job, "%s is not a whole number of %zu-byte records: %zu "
+                             "byte(s) left over",
+                             cli_input_label(j->job.in.name, label, sizeof label), j->o->rec_len,
+                             j->job.in.end - j->job.in.pos);
     }
-    j->read_before += j->in.bytes;
-    j->in.bytes = 0; /* counted in read_before now */
-    cli_input_close(&j->in);
-    return rc;
+    j->read_before += j->job.in.bytes;
+    j->job.in.bytes = 0; /* counted in read_before now */
+    return cli_job_input_done(&j->job, rc, SORT_MAX_LINE);
 }
 
 /* --------------------------------------------------------------- output */
@@ -316,18 +260,17 @@ static int output_open(sort_job_t *j)
     else if (errno == EEXIST)
         fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
     if (fd < 0)
-        return trouble(j, "cannot write '%s': %s", path, strerror(errno));
+        return cli_job_trouble(&j->job, "cannot write '%s': %s", path, strerror(errno));
     j->out_fd = fd;
     return CLI_EXIT_OK;
 }
 
 static int output_trouble(sort_job_t *j, int err)
 {
-    if (cli_signal_epipe(err)) /* the reader is gone: the end, as for sort(1) */
-        return CLI_EXIT_TROUBLE;
-    if (j->out_fd == STDOUT_FILENO)
-        return trouble(j, "cannot write to standard output: %s", strerror(err));
-    return trouble(j, "cannot write '%s': %s", j->o->out_path, strerror(err));
+    /* EPIPE, when SIGPIPE is ours, is the end even for OUT (a FIFO) */
+    if (j->out_fd == STDOUT_FILENO || cli_signal_epipe(err))
+        return cli_job_output_trouble(&j->job, err);
+    return cli_job_trouble(&j->job, "cannot write '%s': %s", j->o->out_path, strerror(err));
 }
 
 /* Called after finish: truncates OUT, then drains the sort into it. */
@@ -338,8 +281,8 @@ static int output_all(sort_job_t *j)
     if (j->out_fd != STDOUT_FILENO && fstat(j->out_fd, &st) == 0 && S_ISREG(st.st_mode) &&
         st.st_size != 0 && ftruncate(j->out_fd, 0) != 0)
         return output_trouble(j, errno);
-    if (cli_output_init(&j->out, j->out_fd, SORT_IO_BUFFER) != 0)
-        return trouble(j, "out of memory for the output buffer");
+    if (cli_output_init(&j->job.out, j->out_fd, SORT_IO_BUFFER) != 0)
+        return cli_job_trouble(&j->job, "out of memory for the output buffer");
 
     const void *rec;
     size_t len;
@@ -347,25 +290,25 @@ static int output_all(sort_job_t *j)
     j->next_look = 0;
     if (j->o->rec_len) {
         while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
-            if (cli_output_put(&j->out, rec, len) != 0)
-                return output_trouble(j, j->out.err);
+            if (cli_output_put(&j->job.out, rec, len) != 0)
+                return output_trouble(j, j->job.out.err);
             if (cli_signal_pending())
                 return CLI_EXIT_TROUBLE;
-            progress_tick(j, j->out.bytes);
+            progress_tick(j, j->job.out.bytes);
         }
     } else {
         while ((rc = mgov_sort_next(j->sort, &rec, &len)) == 1) {
-            if (cli_output_line(&j->out, rec, len) != 0)
-                return output_trouble(j, j->out.err);
+            if (cli_output_line(&j->job.out, rec, len) != 0)
+                return output_trouble(j, j->job.out.err);
             if (cli_signal_pending())
                 return CLI_EXIT_TROUBLE;
-            progress_tick(j, j->out.bytes);
+            progress_tick(j, j->job.out.bytes);
         }
     }
     if (rc < 0)
         return sort_trouble(j, rc);
-    if (cli_output_flush(&j->out) != 0)
-        return output_trouble(j, j->out.err);
+    if (cli_output_flush(&j->job.out) != 0)
+        return output_trouble(j, j->job.out.err);
     if (j->out_fd != STDOUT_FILENO) {
         int fd = j->out_fd;
         j->out_fd = -1;
@@ -380,19 +323,15 @@ static int output_all(sort_job_t *j)
 static void print_stats(sort_job_t *j)
 {
     mgov_sort_stats_t st;
-    struct rusage ru;
 
     mgov_sort_stats(j->sort, &st);
-    getrusage(RUSAGE_SELF, &ru);
-    double secs = (double)(cli_now_ns() - j->t0_ns) / 1e9;
     fprintf(stderr,
             "memgov sort: stats: records %" PRIu64 " in, %" PRIu64 " out; bytes %" PRIu64
             "; runs %" PRIu64 "; merge passes %u; spilled %" PRIu64 " raw, %" PRIu64
-            " stored (%s); sort memory peak %" PRIu64 "; budget %" PRIu64
-            "; peak rss %" PRIu64 "; seconds %.3f\n",
+            " stored (%s); sort memory peak %" PRIu64,
             st.records_in, st.records_out, st.bytes_in, st.runs, st.merge_passes,
-            st.spilled_raw, st.spilled_stored, mgov_codec_name(j->o->codec), st.memory_peak,
-            mgov_budget(j->gov), (uint64_t)ru.ru_maxrss * 1024, secs);
+            st.spilled_raw, st.spilled_stored, mgov_codec_name(j->o->job.codec), st.memory_peak);
+    cli_job_stats_end(&j->job);
 }
 
 static int sort_run(sort_job_t *j)
@@ -400,55 +339,40 @@ static int sort_run(sort_job_t *j)
     const sort_opts_t *o = j->o;
     int rc;
 
-    if ((rc = inputs_check(j)) != CLI_EXIT_OK)
+    /* the inputs' sizes (for the percentage) and a first look at each, so
+     * a misspelt name fails before any work */
+    if ((rc = cli_job_inputs_size(&j->job, o->files, o->n_files, &j->total_size)) !=
+        CLI_EXIT_OK)
         return rc;
     if ((rc = output_open(j)) != CLI_EXIT_OK)
         return rc;
-
-    mgov_config_t gcfg = MGOV_CONFIG_INIT;
-    gcfg.budget = o->budget;
-    if (gcfg.budget == 0 && (rc = cli_default_budget("sort", CLI_EXIT_TROUBLE, &gcfg.budget,
-                                                     &j->budget_env)) != CLI_EXIT_OK)
+    if ((rc = cli_job_gov_create(&j->job)) != CLI_EXIT_OK)
         return rc;
-    gcfg.spill_dir = o->spill_dir;
-    gcfg.spill_quota = o->spill_quota;
-    int st = mgov_create(&gcfg, &j->gov);
-    if (st != MGOV_OK)
-        return trouble(j, "cannot create the governor: %s", mgov_strerror(st));
 
     mgov_sort_config_t scfg = MGOV_SORT_CONFIG_INIT;
-    scfg.gov = j->gov;
+    scfg.gov = j->job.gov;
     scfg.name = "sort";
     scfg.timeout_ns = MGOV_SORT_DEFAULT_TIMEOUT_NS; /* memory others give back is waited for */
     scfg.record_size = o->rec_len;
     scfg.key_size = o->rec_len ? o->key_len : 0;
     scfg.max_record = o->rec_len ? 0 : SORT_MAX_LINE;
     scfg.flags = o->flags;
-    scfg.spill.codec = o->codec;
+    scfg.spill.codec = o->job.codec;
     scfg.progress = on_sort_progress;
     scfg.progress_ctx = j;
     errno = 0;
-    st = mgov_sort_create(&scfg, &j->sort);
-    if (st == MGOV_ENOTSUP)
-        return trouble(j, "this build of memgov has no %s support (--compress %s)",
-                       mgov_codec_name(o->codec), mgov_codec_name(o->codec));
-    if (st == MGOV_EINVAL || st == MGOV_EBUSY || st == MGOV_EIO) {
-        /* the spill directory is opened here; on MGOV_EIO errno says why */
-        int err = errno;
-        cli_progress_clear(&j->progress);
-        return cli_spill_dir_error("sort", CLI_EXIT_TROUBLE, o->spill_dir, st, err);
-    }
+    int st = mgov_sort_create(&scfg, &j->sort);
     if (st != MGOV_OK)
-        return trouble(j, "cannot create the sort: %s", mgov_strerror(st));
+        return cli_job_create_failed(&j->job, st, errno, "sort");
 
     size_t cap = o->rec_len > SORT_IO_BUFFER ? o->rec_len : SORT_IO_BUFFER;
-    j->max_line = line_limit(j->gov);
-    if (cli_input_init(&j->in, cap, j->max_line) != 0)
-        return trouble(j, "out of memory for the input buffer");
+    j->max_line = line_limit(j->job.gov);
+    if (cli_input_init(&j->job.in, cap, j->max_line) != 0)
+        return cli_job_trouble(&j->job, "out of memory for the input buffer");
     for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
         if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
             return rc;
-    cli_input_free(&j->in);
+    cli_input_free(&j->job.in);
 
     if ((st = mgov_sort_finish(j->sort)) != MGOV_OK)
         return sort_trouble(j, st);
@@ -456,8 +380,8 @@ static int sort_run(sort_job_t *j)
         return CLI_EXIT_TROUBLE;
     if ((rc = output_all(j)) != CLI_EXIT_OK)
         return rc;
-    cli_progress_clear(&j->progress);
-    if (o->stats)
+    cli_progress_clear(&j->job.progress);
+    if (o->job.stats)
         print_stats(j);
     return CLI_EXIT_OK;
 }
@@ -467,25 +391,17 @@ static int sort_run(sort_job_t *j)
  * and the private spill directory. */
 static int sort_cleanup(sort_job_t *j, int rc)
 {
-    cli_progress_clear(&j->progress);
-    if (rc != CLI_EXIT_OK && j->o->stats && j->sort != NULL && !cli_signal_pending())
+    cli_progress_clear(&j->job.progress);
+    if (rc != CLI_EXIT_OK && j->o->job.stats && j->sort != NULL && !cli_signal_pending())
         print_stats(j); /* how far it got */
-    cli_input_free(&j->in);
-    bool abandoned = cli_output_free(&j->out);
+    bool abandoned = cli_job_io_free(&j->job);
     if (j->out_fd > STDOUT_FILENO && !abandoned) /* else the process's end closes it */
         close(j->out_fd);
     if (rc != CLI_EXIT_OK && j->out_created)
         unlink(j->o->out_path);
     mgov_sort_destroy(j->sort);
     j->sort = NULL;
-    if (j->gov != NULL) {
-        int st = mgov_destroy(j->gov);
-        j->gov = NULL;
-        if (st != MGOV_OK && rc == CLI_EXIT_OK)
-            rc = trouble(j, "the governor reports memory still granted at the end: %s",
-                         mgov_strerror(st));
-    }
-    return rc;
+    return cli_job_destroy(&j->job, rc);
 }
 
 /* ------------------------------------------------------------- options */
@@ -504,10 +420,7 @@ void cmd_sort_help(FILE *out)
             "sorted runs, merged at the end, so any input is sorted within the budget.\n"
             "\n"
             "Options:\n"
-            "      --memory SIZE       the governor's budget (default: MEMGOV_BUDGET, or\n"
-            "                          75%% of the memory this process may use): a size\n"
-            "                          such as 256M or 1.5G (powers of 1024) or a\n"
-            "                          percentage of that memory; at least 1M\n"
+            CLI_JOB_HELP_MEMORY
             "  -o, --output OUT        write to OUT instead of standard output; OUT may\n"
             "                          be one of the inputs (it is replaced only once\n"
             "                          every input has been read)\n"
@@ -522,8 +435,7 @@ void cmd_sort_help(FILE *out)
             "      --compress CODEC    compress spilled runs: none (default), lz4, zstd\n"
             "      --spill-dir DIR     spill runs to DIR, created when missing (default:\n"
             "                          a private directory under $TMPDIR, or /tmp)\n"
-            "      --spill-quota SIZE  at most SIZE bytes on disk (default: half the free\n"
-            "                          space of the spill directory's file system)\n"
+            CLI_JOB_HELP_QUOTA
             "      --stats             print the sort's figures on standard error at\n"
             "                          the end, or when it fails (records, runs, passes,\n"
             "                          bytes spilled, peak memory)\n"
@@ -536,7 +448,7 @@ void cmd_sort_help(FILE *out)
             "shows it even without a terminal and from the start, MEMGOV_PROGRESS=0\n"
             "never.\n"
             "\n"
-            "Environment: MEMGOV_BUDGET (the default budget), TMPDIR, MEMGOV_PROGRESS.\n"
+            CLI_JOB_HELP_ENV
             "\n"
             "Exit status, as sort(1): 0 success, 2 any failure (bad usage, an input\n"
             "that cannot be read, an output that cannot be written, no space to spill).\n");
@@ -569,18 +481,13 @@ static int parse_records(const char *text, size_t *len, size_t *key)
 
 int cmd_sort(int argc, char **argv)
 {
-    enum { OPT_MEMORY = 256, OPT_RECORDS, OPT_COMPRESS, OPT_SPILL_DIR, OPT_SPILL_QUOTA,
-           OPT_STATS };
+    enum { OPT_RECORDS = CLI_OPT_JOB_END };
     static const struct option opts[] = {
-        { "memory", required_argument, NULL, OPT_MEMORY },
+        CLI_JOB_LONGOPTS,
         { "output", required_argument, NULL, 'o' },
         { "reverse", no_argument, NULL, 'r' },
         { "unique", no_argument, NULL, 'u' },
         { "records", required_argument, NULL, OPT_RECORDS },
-        { "compress", required_argument, NULL, OPT_COMPRESS },
-        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
-        { "spill-quota", required_argument, NULL, OPT_SPILL_QUOTA },
-        { "stats", no_argument, NULL, OPT_STATS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -589,16 +496,11 @@ int cmd_sort(int argc, char **argv)
     int c, rc;
 
     memset(&o, 0, sizeof o);
-    o.codec = MGOV_CODEC_NONE;
+    o.job.codec = MGOV_CODEC_NONE;
     while ((c = cli_getopt(&cmd, argc, argv, ":o:ruh", opts, &rc)) != CLI_OPT_END) {
         switch (c) {
         case CLI_OPT_EXIT:
             return rc;
-        case OPT_MEMORY:
-            if ((rc = cli_parse_budget("sort", "--memory", optarg, &o.budget)) != CLI_EXIT_OK)
-                return rc;
-            o.budget_text = optarg;
-            break;
         case 'o':
             o.out_path = optarg;
             break;
@@ -612,21 +514,9 @@ int cmd_sort(int argc, char **argv)
             if ((rc = parse_records(optarg, &o.rec_len, &o.key_len)) != CLI_EXIT_OK)
                 return rc;
             break;
-        case OPT_COMPRESS:
-            if ((rc = cli_parse_codec("sort", CLI_EXIT_TROUBLE, optarg, &o.codec)) != CLI_EXIT_OK)
+        default: /* --memory, --compress, --spill-dir, --spill-quota, --stats */
+            if ((rc = cli_job_option("sort", c, optarg, &o.job)) != CLI_EXIT_OK)
                 return rc;
-            break;
-        case OPT_SPILL_DIR:
-            if ((rc = cli_parse_dir("sort", "--spill-dir", optarg, &o.spill_dir)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_SPILL_QUOTA:
-            if ((rc = cli_parse_size("sort", "--spill-quota", optarg, 0, 1, MGOV_BUDGET_MAX,
-                                     &o.spill_quota)) != CLI_EXIT_OK)
-                return rc;
-            break;
-        case OPT_STATS:
-            o.stats = true;
             break;
         }
     }
@@ -638,11 +528,8 @@ int cmd_sort(int argc, char **argv)
     sort_job_t job;
     memset(&job, 0, sizeof job);
     job.o = &o;
-    job.in.fd = -1;
     job.out_fd = -1;
-    job.t0_ns = cli_now_ns();
-    cli_progress_init(&job.progress);
-    cli_signals_catch();
+    cli_job_start(&job.job, "sort", &o.job);
     rc = sort_run(&job);
     rc = sort_cleanup(&job, rc);
     cli_signal_exit(); /* by the signal, when one came: 128 + signo */

@@ -16,9 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,25 +25,12 @@
 #include "gov_helpers.h"
 #include "memgov/hashagg.h"
 #include "op_fixture.h"
+#include "op_stress.h"
 #include "ops/hashagg_internal.h"
-#include "sys/fault.h"
 
 __extension__ typedef __int128 i128;
 
 #define KMAX 64
-
-/* ThreadSanitizer runs this file ~15x slower: there only the cases with
- * threads run (the plain and ASan runs walk them all). */
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
 
 /* ------------------------------------------------------------------ data */
 
@@ -59,15 +44,6 @@ typedef struct row {
     double vf;
 } row_t;
 
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 /* The group id of row i. */
 static uint64_t group_of(dist_t d, uint64_t i, uint64_t groups, uint64_t *s)
 {
@@ -75,11 +51,11 @@ static uint64_t group_of(dist_t d, uint64_t i, uint64_t groups, uint64_t *s)
     case D_EQUAL: return 0;
     case D_DISTINCT: return i;
     case D_ZIPF: {
-        double u = (double)(rng(s) >> 11) / (double)(1ull << 53);
+        double u = (double)(of_rng(s) >> 11) / (double)(1ull << 53);
         return (uint64_t)((double)groups * u * u * u);
     }
-    case D_HALF: return i % 2 ? 0 : rng(s) % groups;
-    default: return rng(s) % groups;
+    case D_HALF: return i % 2 ? 0 : of_rng(s) % groups;
+    default: return of_rng(s) % groups;
     }
 }
 
@@ -132,8 +108,8 @@ static row_t *make_rows(const spec_t *sp)
                     r->key[j] = (unsigned char)(g >> (8 * j));
             r->klen = len;
         }
-        r->vi = (int64_t)(rng(&s) % 2000001) - 1000000;
-        r->vf = (double)((int64_t)(rng(&s) % 1001) - 500); /* integers: sums exact */
+        r->vi = (int64_t)(of_rng(&s) % 2000001) - 1000000;
+        r->vf = (double)((int64_t)(of_rng(&s) % 1001) - 500); /* integers: sums exact */
     }
     return rows;
 }
@@ -386,8 +362,7 @@ static mgov_hashagg_stats_t check(const spec_t *sp, unsigned n_aggs)
 static void test_key_widths_and_budgets(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     static const size_t widths[] = { 1, 3, 8, 16, 37, 0 };
     static const uint64_t budgets[] = { GH_MiB, 2 * GH_MiB, 4 * GH_MiB, 16 * GH_MiB, GH_GiB };
     unsigned spilled = 0;
@@ -407,8 +382,7 @@ static void test_key_widths_and_budgets(void **state)
 static void test_distributions(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     static const dist_t dists[] = { D_EQUAL, D_DISTINCT, D_ZIPF, D_HALF, D_UNIFORM };
     for (size_t d = 0; d < sizeof dists / sizeof *dists; d++)
         for (kplace_t pl = K_LOW; pl <= K_HIGH; pl++) {
@@ -424,8 +398,7 @@ static void test_distributions(void **state)
 static void test_constant_hash_fallback(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     spec_t sp = { .key_size = 8, .rows = 80000, .groups = 30000, .budget = GH_MiB,
                   .const_hash = true, .seed = 3 };
     mgov_hashagg_stats_t st = check(&sp, 8);
@@ -443,8 +416,7 @@ static void test_constant_hash_fallback(void **state)
 static void test_many_levels(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     spec_t sp = { .key_size = 8, .rows = 400000, .groups = 300000, .budget = GH_MiB,
                   .seed = 5 };
     mgov_hashagg_stats_t st = check(&sp, 2);
@@ -589,7 +561,7 @@ static int spill_run(mgov_t *gov, uint64_t rows, bool drain)
         return rc;
     uint64_t s = 99;
     for (uint64_t i = 0; i < rows && rc == MGOV_OK; i++) {
-        uint64_t k = rng(&s) % (rows / 2);
+        uint64_t k = of_rng(&s) % (rows / 2);
         mgov_value_t v[2] = { { .i64 = (int64_t)i }, { .f64 = 1 } };
         rc = mgov_hashagg_push(h, &k, 8, v);
     }
@@ -614,105 +586,49 @@ static int spill_run(mgov_t *gov, uint64_t rows, bool drain)
     return rc;
 }
 
-static void test_quota_hit(void **state)
+/* spill_run of `rows` rows, drained (of_failures_t's run). */
+static int drained_run(mgov_t *gov, uint64_t rows)
 {
-    (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
-    of_env_t e;
-    of_open(&e, "hashagg", GH_MiB, 256 * GH_KiB);
-    assert_int_equal(spill_run(e.gov, 200000, true), MGOV_ENOSPC);
-    of_close(&e);
+    return spill_run(gov, rows, true);
 }
 
-static void test_damaged_spill_file(void **state)
+/* 150000 rows into 100000 groups, finished: spilled at 1 MiB. */
+static void *damaged_start(mgov_t *gov)
 {
-    (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
-    for (of_damage_t how = OF_FLIP; how <= OF_TRUNCATE; how++) {
-        of_env_t e;
-        of_open(&e, "hashagg", GH_MiB, 0);
-        mgov_hashagg_config_t c = config_of(e.gov, 8, 8);
-        mgov_hashagg_t *h;
-        assert_int_equal(mgov_hashagg_create(&c, &h), MGOV_OK);
-        uint64_t s = 5;
-        for (uint64_t i = 0; i < 150000; i++) {
-            uint64_t k = rng(&s) % 100000;
-            mgov_value_t v[2] = { { .i64 = 1 }, { .f64 = 1 } };
-            assert_int_equal(mgov_hashagg_push(h, &k, 8, v), MGOV_OK);
-        }
-        assert_int_equal(mgov_hashagg_finish(h), MGOV_OK);
-        char paths[64][512];
-        unsigned n = of_spill_paths(e.gov, paths, 64);
-        assert_true(n >= 1);
-        for (unsigned i = 0; i < n; i++)
-            of_damage(paths[i], how);
-        mgov_hashagg_group_t g;
-        int rc;
-        while ((rc = mgov_hashagg_next(h, &g)) == 1)
-            ;
-        assert_int_equal(rc, MGOV_ECORRUPT);
-        assert_int_equal(mgov_hashagg_next(h, &g), MGOV_ECORRUPT);
-        mgov_hashagg_destroy(h);
-        of_close(&e);
+    mgov_hashagg_config_t c = config_of(gov, 8, 8);
+    mgov_hashagg_t *h;
+    assert_int_equal(mgov_hashagg_create(&c, &h), MGOV_OK);
+    uint64_t s = 5;
+    for (uint64_t i = 0; i < 150000; i++) {
+        uint64_t k = of_rng(&s) % 100000;
+        mgov_value_t v[2] = { { .i64 = 1 }, { .f64 = 1 } };
+        assert_int_equal(mgov_hashagg_push(h, &k, 8, v), MGOV_OK);
     }
+    assert_int_equal(mgov_hashagg_finish(h), MGOV_OK);
+    return h;
 }
 
-/* Every allocation, mapping and write failing in turn: a clean error, or a
- * right result, and nothing left behind either way. */
-static void test_faults_in_turn(void **state)
+static int damaged_next(void *h)
 {
-    (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
-    static const struct {
-        mgov_fault_kind_t kind;
-        int err;
-    } kinds[] = { { MGOV_FAULT_ALLOC, 0 }, { MGOV_FAULT_MMAP, 0 }, { MGOV_FAULT_WRITE, 0 },
-                  { MGOV_FAULT_WRITE, ENOSPC }, { MGOV_FAULT_READ, 0 } };
-    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        long n;
-        for (n = 0; n < 400; n++) {
-            of_env_t e;
-            of_open(&e, "hashagg", GH_MiB, 0);
-            mgov__fault_arm_errno(kinds[k].kind, n, 1, kinds[k].err);
-            int rc = spill_run(e.gov, 60000, true);
-            long hits = mgov__fault_hits(kinds[k].kind);
-            mgov__fault_disarm_all();
-            of_close(&e);
-            if (hits == 0) {
-                assert_int_equal(rc, MGOV_OK);
-                break;
-            }
-            if (!(rc == MGOV_OK || rc == MGOV_ENOMEM || rc == MGOV_EIO || rc == MGOV_ENOSPC))
-                fail_msg("fault %zu at call %ld: %d %s", k, n, rc, mgov_strerror(rc));
-            if (n > 40) /* past the first calls, a coarse stride covers the rest */
-                n += 9;
-        }
-        assert_true(n < 400);
-        assert_true(n > 0 || kinds[k].kind == MGOV_FAULT_MMAP); /* the calls were there */
-    }
+    mgov_hashagg_group_t g;
+    return mgov_hashagg_next(h, &g);
 }
+
+static void damaged_end(void *h)
+{
+    mgov_hashagg_destroy(h);
+}
+
+/* A quota hit, damaged spill files, every allocation, mapping and write
+ * failing in turn (op_fixture.h): a clean error, or a right result, and
+ * nothing left behind either way. */
+static const of_failures_t failures = {
+    .name = "hashagg", .run = drained_run, .quota_rows = 200000, .fault_rows = 60000,
+    .dense = 40, .skip = 9, /* past the first calls, a coarse stride covers the rest */
+    .damaged = { damaged_start, damaged_next, damaged_end }, .damaged_files = 1,
+};
 
 /* The governor asks for spills from another thread while rows arrive. */
-typedef struct asker {
-    mgov_t *gov;
-    _Atomic bool stop;
-    unsigned long asked;
-} asker_t;
-
-static void *ask(void *arg)
-{
-    asker_t *a = arg;
-    while (!atomic_load(&a->stop)) {
-        mgov_spill_all(a->gov);
-        a->asked++;
-        gh_sleep_ms(1);
-    }
-    return NULL;
-}
-
 static void test_spill_asked_from_another_thread(void **state)
 {
     (void)state;
@@ -723,12 +639,10 @@ static void test_spill_asked_from_another_thread(void **state)
     row_t *rows = make_rows(&sp);
     size_t n;
     group_t *ref = reference(rows, sp.rows, &n);
-    asker_t a = { .gov = e.gov };
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, ask, &a), 0);
+    op_asker_t a = { .gov = e.gov, .pause_ms = 1 };
+    assert_int_equal(op_asker_start(&a), 0);
     outcome_t o = run(e.gov, &sp, rows, 8);
-    atomic_store(&a.stop, true);
-    pthread_join(t, NULL);
+    op_asker_stop(&a);
     assert_int_equal(o.rc, MGOV_OK);
     expect_equal(&o, ref, n, 8);
     assert_true(o.st.spill_requests > 0);
@@ -749,9 +663,7 @@ int main(void)
         FH_TEST(test_empty_and_one),
         FH_TEST(test_overflow),
         FH_TEST(test_bad_arguments),
-        FH_TEST(test_quota_hit),
-        FH_TEST(test_damaged_spill_file),
-        FH_TEST(test_faults_in_turn),
+        OF_FAILURE_TESTS(&failures),
         FH_TEST(test_spill_asked_from_another_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

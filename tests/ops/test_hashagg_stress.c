@@ -9,7 +9,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,17 +16,17 @@
 #include "gov_helpers.h"
 #include "memgov/hashagg.h"
 #include "op_fixture.h"
+#include "op_stress.h"
 
 #define AGGS 3
 #define GROUPS 20000u
 
 typedef struct job {
-    mgov_t *gov;
+    op_job_t op;     /* gov, the first failure, partitions spilled, spill requests */
     unsigned id;
     uint64_t rows;
     bool variable;
-    int rc;          /* first failure, or MGOV_OK */
-    uint64_t groups, spilled, asked;
+    uint64_t groups;
 } job_t;
 
 /* Group of row i: the same for every job, so each can check its own. */
@@ -43,69 +42,51 @@ static void *aggregate(void *arg)
     job_t *j = arg;
     mgov_agg_spec_t aggs[] = { { MGOV_AGG_COUNT, 0, NULL }, { MGOV_AGG_SUM_I64, 0, NULL } };
     mgov_hashagg_config_t c = MGOV_HASHAGG_CONFIG_INIT;
-    c.gov = j->gov;
+    c.gov = j->op.gov;
     c.key_size = j->variable ? 0 : 8;
     c.n_inputs = 1;
     c.aggs = aggs;
     c.n_aggs = 2;
     c.timeout_ns = MGOV_HASHAGG_DEFAULT_TIMEOUT_NS;
     mgov_hashagg_t *h;
-    if ((j->rc = mgov_hashagg_create(&c, &h)) != MGOV_OK)
+    if ((j->op.rc = mgov_hashagg_create(&c, &h)) != MGOV_OK)
         return NULL;
     uint64_t *count = calloc(GROUPS, sizeof *count);
-    for (uint64_t i = 0; i < j->rows && j->rc == MGOV_OK; i++) {
+    for (uint64_t i = 0; i < j->rows && j->op.rc == MGOV_OK; i++) {
         uint64_t k = key_of(i);
         mgov_value_t v = { .i64 = (int64_t)k };
-        j->rc = mgov_hashagg_push(h, &k, j->variable ? 1 + k % 8 : 8, &v);
+        j->op.rc = mgov_hashagg_push(h, &k, j->variable ? 1 + k % 8 : 8, &v);
     }
-    if (j->rc == MGOV_OK)
-        j->rc = mgov_hashagg_finish(h);
+    if (j->op.rc == MGOV_OK)
+        j->op.rc = mgov_hashagg_finish(h);
     mgov_hashagg_group_t g;
     int rc = 0;
-    while (j->rc == MGOV_OK && (rc = mgov_hashagg_next(h, &g)) == 1) {
+    while (j->op.rc == MGOV_OK && (rc = mgov_hashagg_next(h, &g)) == 1) {
         uint64_t k = 0;
         memcpy(&k, g.key, g.key_len);
         /* a variable key is a prefix of the id: the groups it joins sum up */
         if (k >= GROUPS) {
-            j->rc = MGOV_ECORRUPT;
+            j->op.rc = MGOV_ECORRUPT;
             break;
         }
         count[k] += (uint64_t)g.values[0].i64;
         j->groups++;
     }
-    if (j->rc == MGOV_OK && rc < 0)
-        j->rc = rc;
-    if (j->rc == MGOV_OK) {
+    if (j->op.rc == MGOV_OK && rc < 0)
+        j->op.rc = rc;
+    if (j->op.rc == MGOV_OK) {
         uint64_t total = 0;
         for (uint64_t k = 0; k < GROUPS; k++)
             total += count[k];
         if (total != j->rows)
-            j->rc = MGOV_ECORRUPT;
+            j->op.rc = MGOV_ECORRUPT;
     }
     mgov_hashagg_stats_t st;
     mgov_hashagg_stats(h, &st);
-    j->spilled = st.partitions_spilled;
-    j->asked = st.spill_requests;
+    j->op.spilled = st.partitions_spilled;
+    j->op.asked = st.spill_requests;
     mgov_hashagg_destroy(h);
     free(count);
-    return NULL;
-}
-
-typedef struct pest {
-    mgov_t *gov;
-    _Atomic bool stop;
-} pest_t;
-
-static void *pester(void *arg)
-{
-    pest_t *p = arg;
-    for (unsigned long n = 0; !atomic_load(&p->stop); n++) {
-        if (n % 2)
-            mgov_spill_all(p->gov);
-        else
-            mgov_reclaim(p->gov, GH_MiB, MGOV_PRESSURE_HIGH);
-        gh_sleep_ms(2);
-    }
     return NULL;
 }
 
@@ -115,28 +96,12 @@ static void test_aggregations_share_a_budget(void **state)
     of_env_t e;
     of_open(&e, "hashagg-stress", 4 * GH_MiB, 0);
     job_t jobs[AGGS];
-    pthread_t th[AGGS], pt;
-    pest_t pest = { .gov = e.gov };
-    assert_int_equal(pthread_create(&pt, NULL, pester, &pest), 0);
-    for (unsigned i = 0; i < AGGS; i++) {
-        jobs[i] = (job_t){ .gov = e.gov, .id = i, .rows = 150000 + 50000 * i,
-                           .variable = i == 1 };
-        assert_int_equal(pthread_create(&th[i], NULL, aggregate, &jobs[i]), 0);
-    }
     for (unsigned i = 0; i < AGGS; i++)
-        pthread_join(th[i], NULL);
-    atomic_store(&pest.stop, true);
-    pthread_join(pt, NULL);
-    /* every thread is joined: now it is safe to fail */
-    uint64_t spilled = 0, asked = 0;
-    for (unsigned i = 0; i < AGGS; i++) {
-        if (jobs[i].rc != MGOV_OK)
-            fail_msg("aggregation %u: %s", i, mgov_strerror(jobs[i].rc));
-        spilled += jobs[i].spilled;
-        asked += jobs[i].asked;
-    }
-    assert_true(spilled > 0);
-    assert_true(asked > 0);
+        jobs[i] = (job_t){ .op.gov = e.gov, .id = i, .rows = 150000 + 50000 * i,
+                           .variable = i == 1 };
+    op_job_t sum = op_stress_run(&e, aggregate, jobs, sizeof *jobs, AGGS, "aggregation");
+    assert_true(sum.spilled > 0);
+    assert_true(sum.asked > 0);
     of_close(&e);
 }
 

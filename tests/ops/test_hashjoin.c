@@ -18,9 +18,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,21 +26,10 @@
 #include "gov_helpers.h"
 #include "memgov/hashjoin.h"
 #include "op_fixture.h"
+#include "op_stress.h"
 #include "ops/hashjoin_internal.h"
-#include "sys/fault.h"
 
 #define KMAX 24
-
-#if defined(__SANITIZE_THREAD__)
-#define UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
-#endif
-#endif
-#ifndef UNDER_TSAN
-#define UNDER_TSAN 0
-#endif
 
 /* ------------------------------------------------------------------ data */
 
@@ -52,23 +38,6 @@ typedef struct row {
     size_t klen;
     uint64_t id; /* its payload: the row's number, tagged by side */
 } row_t;
-
-static uint64_t rng(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 typedef enum { K_LOW, K_HIGH, K_VAR } kshape_t;
 
@@ -112,7 +81,7 @@ static row_t *make_side(const spec_t *sp, const side_t *sd, uint64_t tag, uint64
     row_t *r = calloc(sd->rows ? sd->rows : 1, sizeof *r);
     uint64_t s = seed | 1;
     for (uint64_t i = 0; i < sd->rows; i++) {
-        uint64_t g = sd->keys ? rng(&s) % sd->keys + sd->offset : sd->offset;
+        uint64_t g = sd->keys ? of_rng(&s) % sd->keys + sd->offset : sd->offset;
         make_key(&r[i], g, sp->key_size ? sp->key_size : 8,
                  sp->key_size ? sp->shape : K_VAR);
         r[i].id = tag | i;
@@ -134,16 +103,16 @@ enum { OUT_MATCH, OUT_PROBE, OUT_BUILD };
 
 static void account(sums_t *s, int kind, const void *key, size_t klen, uint64_t bid, uint64_t pid)
 {
-    uint64_t h = mix((uint64_t)kind * 0x100000001b3ull ^ klen);
+    uint64_t h = of_mix((uint64_t)kind * 0x100000001b3ull ^ klen);
     const unsigned char *k = key;
     for (size_t i = 0; i < klen; i++)
-        h = mix(h ^ k[i]);
-    h = mix(h ^ bid);
-    h = mix(h ^ pid);
+        h = of_mix(h ^ k[i]);
+    h = of_mix(h ^ bid);
+    h = of_mix(h ^ pid);
     s->count++;
     s->kinds[kind]++;
     s->a += h;
-    s->b += mix(h);
+    s->b += of_mix(h);
 }
 
 static int key_cmp(const row_t *a, const row_t *b)
@@ -346,8 +315,7 @@ static const mgov_join_type_t all_types[] = { MGOV_JOIN_INNER, MGOV_JOIN_PROBE_O
 static void test_types_keys_budgets(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     static const uint64_t budgets[] = { GH_MiB, 16 * GH_MiB, GH_GiB };
     static const size_t widths[] = { 8, 0, 3 };
     unsigned spilled = 0;
@@ -371,8 +339,7 @@ static void test_types_keys_budgets(void **state)
 static void test_shapes(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     for (size_t t = 0; t < 6; t++) {
         mgov_join_type_t ty = all_types[t];
         /* empty build, empty probe, no matches, 1:1 */
@@ -402,8 +369,7 @@ static void test_shapes(void **state)
 static void test_cross_product(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     /* 40,000 rows of one key do not fit in 1 MiB; 60 probe rows make 2.4M
      * matches a type */
     uint64_t np = 60;
@@ -419,8 +385,7 @@ static void test_cross_product(void **state)
 static void test_constant_hash(void **state)
 {
     (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
+    OF_SINGLE_THREADED_CASE();
     for (size_t t = 0; t < 6; t++) {
         spec_t sp = { .type = all_types[t], .key_size = 0, .build = { 60000, 5000, 0 },
                       .probe = { 3000, 5000, 2000 }, .budget = GH_MiB, .const_hash = true,
@@ -499,7 +464,7 @@ static int spill_run(mgov_t *gov, mgov_join_type_t type, uint64_t n)
     if (rc != MGOV_OK)
         return rc;
     for (uint64_t i = 0; i < n && rc == MGOV_OK; i++) {
-        uint64_t k = mix(i) % n;
+        uint64_t k = of_mix(i) % n;
         rc = mgov_hashjoin_build(j, &k, 8, &i, 8);
     }
     if (rc == MGOV_OK)
@@ -507,7 +472,7 @@ static int spill_run(mgov_t *gov, mgov_join_type_t type, uint64_t n)
     mgov_hashjoin_row_t r;
     uint64_t out = 0;
     for (uint64_t i = 0; i < n && rc == MGOV_OK; i++) {
-        uint64_t k = mix(i + 3) % n;
+        uint64_t k = of_mix(i + 3) % n;
         rc = mgov_hashjoin_probe(j, &k, 8, &i, 8);
         int x;
         while (rc == MGOV_OK && (x = mgov_hashjoin_next(j, &r)) != 0)
@@ -524,120 +489,67 @@ static int spill_run(mgov_t *gov, mgov_join_type_t type, uint64_t n)
     return rc == MGOV_OK && out == 0 ? MGOV_ECORRUPT : rc;
 }
 
-static void test_quota_hit(void **state)
+/* A full join of `rows` rows a side (of_failures_t's run). */
+static int full_run(mgov_t *gov, uint64_t rows)
 {
-    (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
-    of_env_t e;
-    of_open(&e, "hashjoin", GH_MiB, 256 * GH_KiB);
-    assert_int_equal(spill_run(e.gov, MGOV_JOIN_FULL, 100000), MGOV_ENOSPC);
-    of_close(&e);
+    return spill_run(gov, MGOV_JOIN_FULL, rows);
 }
 
-static void test_damaged_spill_file(void **state)
+/* 80000 rows a side, one match each, probed and drained: spilled at
+ * 1 MiB, the spilled partitions left for next. */
+static void *damaged_start(mgov_t *gov)
 {
-    (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
-    for (of_damage_t how = OF_FLIP; how <= OF_TRUNCATE; how++) {
-        of_env_t e;
-        of_open(&e, "hashjoin", GH_MiB, 0);
-        spec_t sp = { .type = MGOV_JOIN_INNER, .key_size = 8 };
-        mgov_hashjoin_config_t c = config_of(e.gov, &sp);
-        mgov_hashjoin_t *j;
-        assert_int_equal(mgov_hashjoin_create(&c, &j), MGOV_OK);
-        for (uint64_t i = 0; i < 80000; i++)
-            assert_int_equal(mgov_hashjoin_build(j, &i, 8, &i, 8), MGOV_OK);
-        assert_int_equal(mgov_hashjoin_build_finish(j), MGOV_OK);
-        mgov_hashjoin_row_t r;
-        for (uint64_t i = 0; i < 80000; i++) {
-            assert_int_equal(mgov_hashjoin_probe(j, &i, 8, &i, 8), MGOV_OK);
-            while (mgov_hashjoin_next(j, &r) == 1)
-                ;
-        }
-        assert_int_equal(mgov_hashjoin_probe_finish(j), MGOV_OK);
-        char paths[64][512];
-        unsigned n = of_spill_paths(e.gov, paths, 64);
-        assert_true(n >= 2);
-        for (unsigned i = 0; i < n; i++)
-            of_damage(paths[i], how);
-        int rc;
-        while ((rc = mgov_hashjoin_next(j, &r)) == 1)
+    spec_t sp = { .type = MGOV_JOIN_INNER, .key_size = 8 };
+    mgov_hashjoin_config_t c = config_of(gov, &sp);
+    mgov_hashjoin_t *j;
+    assert_int_equal(mgov_hashjoin_create(&c, &j), MGOV_OK);
+    for (uint64_t i = 0; i < 80000; i++)
+        assert_int_equal(mgov_hashjoin_build(j, &i, 8, &i, 8), MGOV_OK);
+    assert_int_equal(mgov_hashjoin_build_finish(j), MGOV_OK);
+    mgov_hashjoin_row_t r;
+    for (uint64_t i = 0; i < 80000; i++) {
+        assert_int_equal(mgov_hashjoin_probe(j, &i, 8, &i, 8), MGOV_OK);
+        while (mgov_hashjoin_next(j, &r) == 1)
             ;
-        assert_int_equal(rc, MGOV_ECORRUPT);
-        assert_int_equal(mgov_hashjoin_next(j, &r), MGOV_ECORRUPT);
-        mgov_hashjoin_destroy(j);
-        of_close(&e);
     }
+    assert_int_equal(mgov_hashjoin_probe_finish(j), MGOV_OK);
+    return j;
 }
 
-static void test_faults_in_turn(void **state)
+static int damaged_next(void *j)
 {
-    (void)state;
-    if (UNDER_TSAN)
-        skip(); /* single-threaded: the plain and ASan runs cover it */
-    static const struct {
-        mgov_fault_kind_t kind;
-        int err;
-    } kinds[] = { { MGOV_FAULT_ALLOC, 0 }, { MGOV_FAULT_MMAP, 0 }, { MGOV_FAULT_WRITE, 0 },
-                  { MGOV_FAULT_WRITE, ENOSPC }, { MGOV_FAULT_READ, 0 } };
-    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        long n;
-        for (n = 0; n < 400; n++) {
-            of_env_t e;
-            of_open(&e, "hashjoin", GH_MiB, 0);
-            mgov__fault_arm_errno(kinds[k].kind, n, 1, kinds[k].err);
-            int rc = spill_run(e.gov, MGOV_JOIN_FULL, 40000); /* spills at 1 MiB */
-            long hits = mgov__fault_hits(kinds[k].kind);
-            mgov__fault_disarm_all();
-            of_close(&e);
-            if (hits == 0) {
-                assert_int_equal(rc, MGOV_OK);
-                break;
-            }
-            if (!(rc == MGOV_OK || rc == MGOV_ENOMEM || rc == MGOV_EIO || rc == MGOV_ENOSPC))
-                fail_msg("fault %zu at call %ld: %d %s", k, n, rc, mgov_strerror(rc));
-            if (n > 30)
-                n += 14;
-        }
-        assert_true(n < 400);
-        assert_true(n > 0 || kinds[k].kind == MGOV_FAULT_MMAP); /* the calls were there */
-    }
+    mgov_hashjoin_row_t r;
+    return mgov_hashjoin_next(j, &r);
 }
 
-typedef struct asker {
-    mgov_t *gov;
-    _Atomic bool stop;
-} asker_t;
-
-static void *ask(void *arg)
+static void damaged_end(void *j)
 {
-    asker_t *a = arg;
-    while (!atomic_load(&a->stop)) {
-        mgov_spill_all(a->gov);
-        sched_yield(); /* often: the join is quick */
-    }
-    return NULL;
+    mgov_hashjoin_destroy(j);
 }
+
+/* A quota hit, damaged spill files, faults in turn (op_fixture.h); a
+ * join of 40000 rows a side spills at 1 MiB. */
+static const of_failures_t failures = {
+    .name = "hashjoin", .run = full_run, .quota_rows = 100000, .fault_rows = 40000,
+    .dense = 30, .skip = 14,
+    .damaged = { damaged_start, damaged_next, damaged_end }, .damaged_files = 2,
+};
 
 static void test_spill_asked_from_another_thread(void **state)
 {
     (void)state;
     uint64_t asked = 0;
-    for (size_t t = 0; t < 6; t += UNDER_TSAN ? 3 : 1) {
+    for (size_t t = 0; t < 6; t += OF_UNDER_TSAN ? 3 : 1) {
         spec_t sp = { .type = all_types[t], .key_size = 8, .build = { 60000, 40000, 0 },
                       .probe = { 60000, 40000, 10000 }, .budget = 64 * GH_MiB, .seed = 21 };
         of_env_t e;
         of_open(&e, "hashjoin", sp.budget, 0);
         row_t *b = make_side(&sp, &sp.build, BUILD_TAG, 5);
         row_t *p = make_side(&sp, &sp.probe, PROBE_TAG, 6);
-        asker_t a = { .gov = e.gov };
-        pthread_t th;
-        assert_int_equal(pthread_create(&th, NULL, ask, &a), 0);
+        op_asker_t a = { .gov = e.gov }; /* no pause: the join is quick */
+        assert_int_equal(op_asker_start(&a), 0);
         outcome_t o = run(e.gov, &sp, b, p);
-        atomic_store(&a.stop, true);
-        pthread_join(th, NULL);
+        op_asker_stop(&a);
         assert_int_equal(o.rc, MGOV_OK);
         sums_t want = reference(&sp, b, p);
         if (o.sums.count != want.count || o.sums.a != want.a || o.sums.b != want.b)
@@ -663,9 +575,7 @@ int main(void)
         FH_TEST(test_cross_product),
         FH_TEST(test_constant_hash),
         FH_TEST(test_bad_arguments),
-        FH_TEST(test_quota_hit),
-        FH_TEST(test_damaged_spill_file),
-        FH_TEST(test_faults_in_turn),
+        OF_FAILURE_TESTS(&failures),
         FH_TEST(test_spill_asked_from_another_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

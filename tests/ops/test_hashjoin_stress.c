@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,16 +17,16 @@
 #include "gov_helpers.h"
 #include "memgov/hashjoin.h"
 #include "op_fixture.h"
+#include "op_stress.h"
 
 #define JOINS 3
 #define ROWS 60000u
 
 typedef struct job {
-    mgov_t *gov;
+    op_job_t op;     /* gov, the first failure, partitions spilled */
     mgov_join_type_t type;
     bool variable;
-    int rc;
-    uint64_t out, want, spilled;
+    uint64_t out, want;
 } job_t;
 
 /* Build keys are 0..ROWS-1 once each; probe keys i*3 for i < ROWS/2, so
@@ -36,52 +35,34 @@ static void *join(void *arg)
 {
     job_t *jb = arg;
     mgov_hashjoin_config_t c = MGOV_HASHJOIN_CONFIG_INIT;
-    c.gov = jb->gov;
+    c.gov = jb->op.gov;
     c.type = jb->type;
     c.key_size = jb->variable ? 0 : 8;
     c.timeout_ns = MGOV_HASHJOIN_DEFAULT_TIMEOUT_NS;
     mgov_hashjoin_t *j;
-    if ((jb->rc = mgov_hashjoin_create(&c, &j)) != MGOV_OK)
+    if ((jb->op.rc = mgov_hashjoin_create(&c, &j)) != MGOV_OK)
         return NULL;
-    for (uint64_t i = 0; i < ROWS && jb->rc == MGOV_OK; i++)
-        jb->rc = mgov_hashjoin_build(j, &i, 8, &i, sizeof i);
-    if (jb->rc == MGOV_OK)
-        jb->rc = mgov_hashjoin_build_finish(j);
+    for (uint64_t i = 0; i < ROWS && jb->op.rc == MGOV_OK; i++)
+        jb->op.rc = mgov_hashjoin_build(j, &i, 8, &i, sizeof i);
+    if (jb->op.rc == MGOV_OK)
+        jb->op.rc = mgov_hashjoin_build_finish(j);
     mgov_hashjoin_row_t r;
-    for (uint64_t i = 0; i < ROWS / 2 && jb->rc == MGOV_OK; i++) {
+    for (uint64_t i = 0; i < ROWS / 2 && jb->op.rc == MGOV_OK; i++) {
         uint64_t k = i * 3;
-        jb->rc = mgov_hashjoin_probe(j, &k, 8, &i, sizeof i);
+        jb->op.rc = mgov_hashjoin_probe(j, &k, 8, &i, sizeof i);
         int x;
-        while (jb->rc == MGOV_OK && (x = mgov_hashjoin_next(j, &r)) != 0)
-            x < 0 ? (void)(jb->rc = x) : (void)jb->out++;
+        while (jb->op.rc == MGOV_OK && (x = mgov_hashjoin_next(j, &r)) != 0)
+            x < 0 ? (void)(jb->op.rc = x) : (void)jb->out++;
     }
-    if (jb->rc == MGOV_OK)
-        jb->rc = mgov_hashjoin_probe_finish(j);
+    if (jb->op.rc == MGOV_OK)
+        jb->op.rc = mgov_hashjoin_probe_finish(j);
     int x;
-    while (jb->rc == MGOV_OK && (x = mgov_hashjoin_next(j, &r)) != 0)
-        x < 0 ? (void)(jb->rc = x) : (void)jb->out++;
+    while (jb->op.rc == MGOV_OK && (x = mgov_hashjoin_next(j, &r)) != 0)
+        x < 0 ? (void)(jb->op.rc = x) : (void)jb->out++;
     mgov_hashjoin_stats_t st;
     mgov_hashjoin_stats(j, &st);
-    jb->spilled = st.partitions_spilled;
+    jb->op.spilled = st.partitions_spilled;
     mgov_hashjoin_destroy(j);
-    return NULL;
-}
-
-typedef struct pest {
-    mgov_t *gov;
-    _Atomic bool stop;
-} pest_t;
-
-static void *pester(void *arg)
-{
-    pest_t *p = arg;
-    for (unsigned long n = 0; !atomic_load(&p->stop); n++) {
-        if (n % 2)
-            mgov_spill_all(p->gov);
-        else
-            mgov_reclaim(p->gov, GH_MiB, MGOV_PRESSURE_HIGH);
-        gh_sleep_ms(2);
-    }
     return NULL;
 }
 
@@ -92,30 +73,17 @@ static void test_joins_share_a_budget(void **state)
     of_open(&e, "hashjoin-stress", 4 * GH_MiB, 0);
     uint64_t matches = (ROWS + 2) / 3;                 /* probe keys below ROWS */
     job_t jobs[JOINS] = {
-        { .gov = e.gov, .type = MGOV_JOIN_INNER, .want = matches },
-        { .gov = e.gov, .type = MGOV_JOIN_FULL, .variable = true,
+        { .op.gov = e.gov, .type = MGOV_JOIN_INNER, .want = matches },
+        { .op.gov = e.gov, .type = MGOV_JOIN_FULL, .variable = true,
           .want = matches + (ROWS - matches) + (ROWS / 2 - matches) },
-        { .gov = e.gov, .type = MGOV_JOIN_SEMI, .want = matches },
+        { .op.gov = e.gov, .type = MGOV_JOIN_SEMI, .want = matches },
     };
-    pthread_t th[JOINS], pt;
-    pest_t pest = { .gov = e.gov };
-    assert_int_equal(pthread_create(&pt, NULL, pester, &pest), 0);
+    op_job_t sum = op_stress_run(&e, join, jobs, sizeof *jobs, JOINS, "join");
     for (unsigned i = 0; i < JOINS; i++)
-        assert_int_equal(pthread_create(&th[i], NULL, join, &jobs[i]), 0);
-    for (unsigned i = 0; i < JOINS; i++)
-        pthread_join(th[i], NULL);
-    atomic_store(&pest.stop, true);
-    pthread_join(pt, NULL);
-    uint64_t spilled = 0;
-    for (unsigned i = 0; i < JOINS; i++) { /* every thread joined: safe to fail */
-        if (jobs[i].rc != MGOV_OK)
-            fail_msg("join %u: %s", i, mgov_strerror(jobs[i].rc));
         if (jobs[i].out != jobs[i].want)
-            fail_msg("join %u: %llu rows, %llu expected", i, (unsigned long long)jobs[i].out,
-                     (unsigned long long)jobs[i].want);
-        spilled += jobs[i].spilled;
-    }
-    assert_true(spilled > 0);
+            of_fail(&e, "join %u: %llu rows, %llu expected", i, (unsigned long long)jobs[i].out,
+                    (unsigned long long)jobs[i].want);
+    assert_true(sum.spilled > 0);
     of_close(&e);
 }
 

@@ -17,6 +17,7 @@
 
 #include "fault_helpers.h"
 #include "gov_helpers.h"
+#include "op_fixture.h"
 #include "ops/op_partition.h"
 #include "ops/op_table.h"
 
@@ -39,14 +40,6 @@ static void fx_close(fx_t *f)
     assert_int_equal(atomic_load(&f->op.charged), 0); /* every buffer given back */
     mgov__op_fini(&f->op);
     assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
-}
-
-static uint64_t mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
 }
 
 /* The slots' re-insertion walk over an array of hashes (ref = index + 1). */
@@ -83,7 +76,7 @@ static void test_slots_keep_every_reference(void **state)
     uint64_t *hv = malloc(N * sizeof *hv);
     assert_non_null(hv);
     for (uint64_t i = 0; i < N; i++) /* every 7th hash repeats: equal keys' slots */
-        hv[i] = i % 7 == 6 ? hv[i - 1] : mix(i);
+        hv[i] = i % 7 == 6 ? hv[i - 1] : of_mix(i);
     mgov__slots_t s;
     assert_int_equal(mgov__slots_init(&f.op, &s), MGOV_OK);
     hashes_t h = { hv, 0 };
@@ -95,11 +88,11 @@ static void test_slots_keep_every_reference(void **state)
     }
     for (uint64_t i = 0; i < N; i++)
         assert_true(holds(&s, hv[i], i + 1));
-    assert_false(holds(&s, mix(N + 1), 1));
+    assert_false(holds(&s, of_mix(N + 1), 1));
     /* past the limit: refused, the array as it was */
     uint64_t mask = s.mask;
     while (s.used + 1 <= (s.mask + 1) / 4 * 3) {
-        mgov__slots_put(&s, mix(h.n), h.n + 1);
+        mgov__slots_put(&s, of_mix(h.n), h.n + 1);
         h.n++;
     }
     assert_int_equal(mgov__slots_reserve(&f.op, &s, atomic_load(&f.op.charged), each_hash, &h),

@@ -14,7 +14,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,21 +23,13 @@
 #include "fault_helpers.h"
 #include "gov_helpers.h"
 #include "op_fixture.h"
+#include "op_stress.h"
 #include "memgov/sort.h"
 #include "ops/sort_internal.h"
 #include "memgov/spill.h"
 #include "sys/fault.h"
 
 /* ------------------------------------------------------------------ data */
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
 
 /* A variable record as the reference sees it. */
 typedef struct ref_rec {
@@ -104,13 +95,13 @@ static ref_rec_t *make_input(const spec_t *sp)
     unsigned alpha = sp->alphabet ? sp->alphabet : 256;
     for (size_t i = 0; i < sp->n; i++) {
         size_t len = sp->rec_size ? sp->rec_size
-                                  : sp->min_len + rng_next(&st) % (sp->max_len - sp->min_len + 1);
+                                  : sp->min_len + of_rng(&st) % (sp->max_len - sp->min_len + 1);
         in[i].data = malloc(len ? len : 1);
         assert_non_null(in[i].data);
         in[i].len = len;
         in[i].seq = i;
         for (size_t j = 0; j < len; j++)
-            in[i].data[j] = (unsigned char)(rng_next(&st) % alpha);
+            in[i].data[j] = (unsigned char)(of_rng(&st) % alpha);
         /* stability is visible: the payload after the key carries i */
         if (sp->rec_size && sp->rec_size - (sp->key_off + sp->key_size) >= 8 &&
             sp->key_off == 0)
@@ -442,7 +433,7 @@ static void test_quota_hit(void **state)
     uint64_t st = 3, i = 0;
     int rc = MGOV_OK;
     for (; i < 1000000 && rc == MGOV_OK; i++) {
-        uint64_t r[2] = { rng_next(&st), i };
+        uint64_t r[2] = { of_rng(&st), i };
         rc = mgov_sort_push(s, r, sizeof r);
     }
     assert_int_equal(rc, MGOV_ENOSPC);
@@ -501,31 +492,16 @@ static void corrupt_case(damage_t how, size_t rec_size)
     assert_int_equal(mgov_sort_create(&cfg, &s), MGOV_OK);
     uint64_t st = 11;
     for (uint64_t i = 0; i < 200000; i++) {
-        uint64_t r[2] = { rng_next(&st), i };
+        uint64_t r[2] = { of_rng(&st), i };
         assert_int_equal(mgov_sort_push(s, r, rec_size ? rec_size : 1 + i % 16), MGOV_OK);
     }
     char paths[64][512];
     unsigned n = of_spill_paths(e.gov, paths, 64);
     assert_true(n >= 2);
-    int fd = open(paths[n / 2], O_RDWR);
-    assert_true(fd >= 0);
-    struct stat sb;
-    assert_int_equal(fstat(fd, &sb), 0);
-    if (how == HUGE_LENGTH) {
-        close(fd);
+    if (how == HUGE_LENGTH)
         plant_huge_length(e.dir, paths[n / 2]);
-        fd = -1;
-    } else if (how == FLIP) {
-        unsigned char b;
-        off_t at = sb.st_size / 2;
-        assert_int_equal(pread(fd, &b, 1, at), 1);
-        b ^= 0x20;
-        assert_int_equal(pwrite(fd, &b, 1, at), 1);
-    } else {
-        assert_int_equal(ftruncate(fd, sb.st_size - 100), 0);
-    }
-    if (fd >= 0)
-        close(fd);
+    else
+        of_damage(paths[n / 2], how == FLIP ? OF_FLIP : OF_TRUNCATE);
     int rc = mgov_sort_finish(s);
     const void *rec;
     size_t len;
@@ -549,23 +525,6 @@ static void test_corrupt_run(void **state)
 }
 
 /* The governor asks the sort to spill from another thread while it runs. */
-typedef struct asker {
-    mgov_t *gov;
-    _Atomic bool stop;
-    unsigned long asked;
-} asker_t;
-
-static void *ask_spills(void *arg)
-{
-    asker_t *a = arg;
-    while (!atomic_load(&a->stop)) {
-        if (mgov_spill_consumer(a->gov, "sorter") == MGOV_OK)
-            a->asked++;
-        gh_sleep_ms(1);
-    }
-    return NULL;
-}
-
 static void test_spill_asked_by_governor(void **state)
 {
     (void)state;
@@ -578,19 +537,17 @@ static void test_spill_asked_by_governor(void **state)
     cfg.name = "sorter";
     mgov_sort_t *s;
     assert_int_equal(mgov_sort_create(&cfg, &s), MGOV_OK);
-    asker_t a = { .gov = e.gov };
-    pthread_t th;
-    assert_int_equal(pthread_create(&th, NULL, ask_spills, &a), 0);
+    op_asker_t a = { .gov = e.gov, .consumer = "sorter", .pause_ms = 1 };
+    assert_int_equal(op_asker_start(&a), 0);
     uint64_t st = 5;
     const uint64_t n = 400000;
     for (uint64_t i = 0; i < n; i++) {
-        uint64_t r[2] = { __builtin_bswap64(rng_next(&st) % 1000), i };
+        uint64_t r[2] = { __builtin_bswap64(of_rng(&st) % 1000), i };
         assert_int_equal(mgov_sort_push(s, r, sizeof r), MGOV_OK);
         if (i % 50000 == 0)
             gh_sleep_ms(3); /* let the asker in */
     }
-    atomic_store(&a.stop, true);
-    pthread_join(th, NULL);
+    op_asker_stop(&a);
     assert_int_equal(mgov_sort_finish(s), MGOV_OK);
     mgov_sort_stats_t ss;
     mgov_sort_stats(s, &ss);
@@ -631,7 +588,7 @@ static void test_alloc_failures(void **state)
             int rc = mgov_sort_create(&cfg, &s);
             uint64_t st = 99;
             for (uint64_t i = 0; rc == MGOV_OK && i < 60000; i++) {
-                uint64_t r[2] = { rng_next(&st), i };
+                uint64_t r[2] = { of_rng(&st), i };
                 rc = mgov_sort_push(s, r, vary ? 1 + i % 16 : 16);
             }
             if (rc == MGOV_OK)

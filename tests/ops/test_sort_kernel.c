@@ -21,26 +21,10 @@
 
 #include <cmocka.h>
 
+#include "op_fixture.h"
 #include "ops/sort_kernel.h"
 
 /* ------------------------------------------------------------------ data */
-
-/* Under ThreadSanitizer only the cases with a second thread run: the rest
- * is single-threaded, covered by the plain and ASan builds, and slow there. */
-#if defined(__SANITIZE_THREAD__)
-#define SINGLE_THREADED_CASE() skip()
-#else
-#define SINGLE_THREADED_CASE() ((void)0)
-#endif
-
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
 
 static void *xmalloc(size_t n)
 {
@@ -141,32 +125,32 @@ static void fill_key(unsigned char *k, size_t ks, dist_t d, uint64_t *rng, const
         memset(k, 0xa5, ks);
         break;
     case D_FEW:
-        memcpy(k, few + (rng_next(rng) % 5) * ks, ks);
+        memcpy(k, few + (of_rng(rng) % 5) * ks, ks);
         break;
     case D_LAST:
         memset(k, 0x3c, ks);
-        k[ks - 1] = (unsigned char)rng_next(rng);
+        k[ks - 1] = (unsigned char)of_rng(rng);
         break;
     case D_ALPHABET:
         for (size_t i = 0; i < ks; i++)
-            k[i] = alpha[rng_next(rng) % sizeof alpha];
+            k[i] = alpha[of_rng(rng) % sizeof alpha];
         break;
     case D_SKEW:
-        if (rng_next(rng) % 4) {
+        if (of_rng(rng) % 4) {
             memcpy(k, few, ks);
-            k[ks - 1] = (unsigned char)rng_next(rng);
+            k[ks - 1] = (unsigned char)of_rng(rng);
         } else {
             for (size_t i = 0; i < ks; i++)
-                k[i] = (unsigned char)rng_next(rng);
+                k[i] = (unsigned char)of_rng(rng);
         }
         break;
     case D_HEX:
         for (size_t i = 0; i < ks; i++)
-            k[i] = (unsigned char)"0123456789abcdef"[rng_next(rng) % 16];
+            k[i] = (unsigned char)"0123456789abcdef"[of_rng(rng) % 16];
         break;
     default:
         for (size_t i = 0; i < ks; i++)
-            k[i] = (unsigned char)rng_next(rng);
+            k[i] = (unsigned char)of_rng(rng);
         break;
     }
 }
@@ -179,7 +163,7 @@ static unsigned char *make_recs(size_t n, size_t rs, size_t ko, size_t ks, dist_
     unsigned char *recs = xmalloc(n * rs);
     unsigned char *few = xmalloc(5 * ks);
     for (size_t i = 0; i < 5 * ks; i++)
-        few[i] = (unsigned char)rng_next(&rng);
+        few[i] = (unsigned char)of_rng(&rng);
     for (size_t i = 0; i < n; i++)
         fill_key(recs + i * rs + ko, ks, d, &rng, few);
     free(few);
@@ -236,7 +220,7 @@ static const size_t small_ns[] = { 0, 1, 2, 3, 23, 24, 25, 63, 64, 65, 200, 1000
 static void test_fixed_shapes(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     static const size_t rec_sizes[] = { 1, 3, 8, 16, 24, 32, 37 };
     static const size_t key_sizes[] = { 1, 2, 3, 7, 8, 9, 16, 20 };
     uint64_t seed = 1;
@@ -263,7 +247,7 @@ static void test_fixed_shapes(void **state)
 static void test_fixed_large(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     static const size_t shapes[][3] = {
         /* rec, key offset, key size */
         { 16, 0, 8 }, { 8, 0, 8 }, { 24, 4, 16 }, { 32, 8, 9 }, { 37, 3, 20 }, { 3, 1, 2 },
@@ -293,7 +277,7 @@ static void test_fixed_two_threads(void **state)
 static void test_fixed_other_sizes(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     static const size_t shapes[][3] = {
         /* rec, key offset, key size */
         { 2, 0, 2 },  { 5, 1, 4 },   { 7, 0, 7 },   { 12, 4, 8 },  { 20, 2, 17 },
@@ -313,7 +297,7 @@ static void test_fixed_other_sizes(void **state)
 static void test_fixed_long_keys(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     for (size_t n = 2; n <= 5000; n *= 5)
         for (int d = 0; d < D_COUNT; d++) {
             check_fixed(n, 37, 0, 37, (dist_t)d, n * 31 + (size_t)d);
@@ -327,7 +311,7 @@ static void test_fixed_long_keys(void **state)
 static void test_fixed_one_bit_each(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     enum { N = 1024, KS = N / 8, RS = KS + 4 };
     unsigned char *in = xmalloc((size_t)N * RS);
     memset(in, 0, (size_t)N * RS);
@@ -355,13 +339,13 @@ static void test_fixed_one_bit_each(void **state)
 static void test_fixed_numeric_order(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     enum { N = 5000 };
     uint64_t rng = 7;
     unsigned char *recs = xmalloc(N * 16), *scratch = xmalloc(N * 16);
     for (int desc = 0; desc <= 1; desc++) {
         for (size_t i = 0; i < N; i++) {
-            uint64_t k = rng_next(&rng) % 100000, be = __builtin_bswap64(k);
+            uint64_t k = of_rng(&rng) % 100000, be = __builtin_bswap64(k);
             memcpy(recs + i * 16, &be, 8);
             memcpy(recs + i * 16 + 8, &i, 8);
         }
@@ -438,30 +422,30 @@ static void make_strs(strs_t *s, size_t n, sdist_t d, uint64_t seed)
         uint32_t len = 0;
         switch (d) {
         case S_BIN:
-            len = (uint32_t)(rng_next(&rng) % 41);
+            len = (uint32_t)(of_rng(&rng) % 41);
             for (uint32_t j = 0; j < len; j++)
-                b[j] = bin[rng_next(&rng) % 2];
+                b[j] = bin[of_rng(&rng) % 2];
             break;
         case S_SMALL:
-            len = (uint32_t)(rng_next(&rng) % 41);
+            len = (uint32_t)(of_rng(&rng) % 41);
             for (uint32_t j = 0; j < len; j++)
-                b[j] = small[rng_next(&rng) % 4];
+                b[j] = small[of_rng(&rng) % 4];
             break;
         case S_SHARED:
             memcpy(b, "https://www.example.com/index/", 30);
-            len = 30 + (uint32_t)(rng_next(&rng) % 13);
+            len = 30 + (uint32_t)(of_rng(&rng) % 13);
             for (uint32_t j = 30; j < len; j++)
-                b[j] = sh[rng_next(&rng) % 3];
+                b[j] = sh[of_rng(&rng) % 3];
             break;
         case S_SHORT:
-            len = (uint32_t)(rng_next(&rng) % 10);
+            len = (uint32_t)(of_rng(&rng) % 10);
             for (uint32_t j = 0; j < len; j++)
-                b[j] = shrt[rng_next(&rng) % 2];
+                b[j] = shrt[of_rng(&rng) % 2];
             break;
         default:
             len = (uint32_t)snprintf((char *)b, sizeof b, "%016llx\t%llu",
-                                     (unsigned long long)(rng_next(&rng) & 0xffff0000ffffull),
-                                     (unsigned long long)(rng_next(&rng) % 1000));
+                                     (unsigned long long)(of_rng(&rng) & 0xffff0000ffffull),
+                                     (unsigned long long)(of_rng(&rng) % 1000));
             break;
         }
         strs_add(s, &used, b, len);
@@ -502,7 +486,7 @@ static void check_entries_bytes(const strs_t *s, const char *what)
 static void test_entries_bytes_random(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     static const size_t ns[] = { 0, 1, 2, 3, 63, 64, 65, 200, 1000, 100000 };
     static const char *const names[] = { "bin", "small", "shared", "short", "text" };
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
@@ -531,7 +515,7 @@ static void test_entries_two_threads(void **state)
 static void test_entries_bytes_zeros_and_prefixes(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     static const struct {
         const char *s;
         uint32_t len;
@@ -569,7 +553,7 @@ static void test_entries_bytes_zeros_and_prefixes(void **state)
     for (size_t i = 0; i < K * COPIES; i++)
         pick[i] = i % K;
     for (size_t i = K * COPIES - 1; i > 0; i--) {
-        size_t j = rng_next(&rng) % (i + 1), t = pick[i];
+        size_t j = of_rng(&rng) % (i + 1), t = pick[i];
         pick[i] = pick[j];
         pick[j] = t;
     }
@@ -595,7 +579,7 @@ static void test_entries_bytes_zeros_and_prefixes(void **state)
 static void test_entry_cmp_agrees(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     strs_t s;
     make_strs(&s, 4000, S_SHORT, 5);
     for (size_t i = 0; i + 1 < s.n; i++) {
@@ -631,7 +615,7 @@ static int cmp_bytes(void *ctx, const void *a, size_t al, const void *b, size_t 
 static void test_entries_cmp(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     static const size_t ns[] = { 0, 1, 2, 3, 15, 16, 17, 63, 64, 65, 1000, 100000 };
     for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
         size_t n = ns[c];
@@ -679,7 +663,7 @@ static void test_entries_cmp(void **state)
 static void test_entries_cmp_presorted(void **state)
 {
     (void)state;
-    SINGLE_THREADED_CASE();
+    OF_SINGLE_THREADED_CASE();
     enum { N = 4096 };
     strs_t s;
     strs_init(&s, N, N * 8);
