@@ -10,6 +10,7 @@
  *       HJ_FILE       a pass: its build file loaded, its probe file
  *                     streamed (then HJ_UNMATCHED for that pass)
  *       HJ_CHUNK      a chunked join
+ *       HJ_RADIX      a pair that fits, joined in cache-sized parts
  *     HJ_DONE
  *
  * Invariants: op.failed is sticky; the consumer is registered last at
@@ -22,6 +23,11 @@
 
 #include "ops/hashjoin_internal.h"
 #include "sys/fault.h"
+
+uint64_t mgov__hashjoin_test_radix_pairs(const mgov_hashjoin_t *j)
+{
+    return j->radix_pairs;
+}
 
 void mgov__hashjoin_test_constant_hash(mgov_hashjoin_t *j)
 {
@@ -314,6 +320,7 @@ int mgov_hashjoin_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         case HJ_UNMATCHED: rc = mgov__hj_unmatched_next(j, out); break;
         case HJ_FILE: rc = mgov__hj_file_next(j, out); break;
         case HJ_CHUNK: rc = mgov__hj_chunk_next(j, out); break;
+        case HJ_RADIX: rc = mgov__hj_radix_next(j, out); break;
         case HJ_PAIRS: /* sets the state of the pair it starts */
             if ((rc = mgov__hj_pair_start(j)) > 0)
                 continue;
@@ -351,6 +358,7 @@ void mgov_hashjoin_destroy(mgov_hashjoin_t *j)
         return;
     mgov__op_fini(&j->op); /* first, so no op runs while the state goes away */
     mgov__hj_chunk_free(j);
+    mgov__hj_radix_free(j);
     mgov_spill_reader_close(j->pr);
     mgov_spill_file_destroy(j->pfile.file);
     mgov__op_pass_free(&j->pass);

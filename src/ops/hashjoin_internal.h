@@ -73,6 +73,7 @@ enum {
     HJ_PAIRS,     /* the next spilled partition pair */
     HJ_FILE,      /* a pass over a pair: the probe file streams */
     HJ_CHUNK,     /* a pair that would not shrink: chunks */
+    HJ_RADIX,     /* a pair that fits: joined in cache-sized parts */
     HJ_DONE,
 };
 
@@ -106,6 +107,21 @@ typedef struct mgov__hj_chunk {
     bool last;                  /* this chunk is the build file's last */
 } mgov__hj_chunk_t;
 
+/* A pair joined in cache-sized parts (hashjoin_radix.c). */
+typedef struct mgov__hj_radix {
+    unsigned bits;              /* 2^bits parts, by the top bits of the hash */
+    mgov__gbuf_t build, probe;  /* the two stores, part after part */
+    mgov__gbuf_t buckets;       /* the chains of the part being joined */
+    size_t *boff, *poff;        /* part k: [off[k], off[k + 1]) of each store */
+    size_t *end;                /* while a store is filled: each part's end */
+    uint64_t *brows;            /* build rows per part */
+    unsigned part;              /* the part being joined */
+    int phase;                  /* 0: its probe rows; 1: its unmatched build rows */
+    size_t at;                  /* where in the phase's store */
+    bool opened;                /* the part's chains are made */
+    mgov__ptab_t view;          /* the part's build rows, as a sealed partition */
+} mgov__hj_radix_t;
+
 struct mgov_hashjoin {
     mgov__op_t op;
     mgov_join_type_t type;
@@ -136,6 +152,8 @@ struct mgov_hashjoin {
     mgov__recin_t pin;
     mgov__hj_stage_t stage;
     mgov__hj_chunk_t chunk;
+    mgov__hj_radix_t radix;
+    uint64_t radix_pairs;        /* pairs joined in parts (tests read it) */
 
     mgov_hashjoin_stats_t st;
 };
@@ -147,6 +165,10 @@ static inline unsigned char *mgov__hj_row(const mgov__ptab_t *pt, uint64_t ref)
     return pt->rows.base + (ref - 1) * 8;
 }
 uint64_t mgov__hj_row_word(const unsigned char *row);
+/* Writes a build row at row (mgov__hj_row_bytes(klen, plen) bytes): its
+ * word (matched bit and hv's salt, no next row), lengths, key, payload. */
+void mgov__hj_row_put(unsigned char *row, uint64_t hv, const void *key, size_t klen,
+                      const void *payload, size_t plen, bool matched);
 void mgov__hj_row_set_word(unsigned char *row, uint64_t w);
 void mgov__hj_row_parts(const unsigned char *row, const unsigned char **key, size_t *klen,
                         const unsigned char **payload, size_t *plen);
@@ -172,6 +194,19 @@ uint64_t mgov__hj_match(const mgov__ptab_t *pt, uint64_t ref, uint64_t hv, const
 uint64_t mgov__hj_next_ref(const unsigned char *row);
 
 /* ---- hashjoin_pass.c */
+/* Whether unmatched build rows are output (build-outer and full joins). */
+bool mgov__hj_needs_build_flags(const mgov_hashjoin_t *j);
+/* Whether probe rows without a build row are output (or just dropped). */
+bool mgov__hj_probe_side_output(const mgov_hashjoin_t *j);
+/* A spill record's flags, key and payload; MGOV_ECORRUPT when it does not
+ * hold together or breaks a bound. */
+int mgov__hj_parse_record(const mgov_hashjoin_t *j, const unsigned char *rec, size_t len,
+                          unsigned *flags, const unsigned char **key, size_t *klen,
+                          const unsigned char **payload, size_t *plen);
+/* Makes (key, payload) the current probe row, joined against pt; final:
+ * its answer is complete there (not a chunk before the last). */
+void mgov__hj_cur_set(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
+                      size_t klen, const void *payload, size_t plen, unsigned flags, bool final);
 /* A key's hash at the pass's level. */
 static inline uint64_t mgov__hj_hash(const mgov_hashjoin_t *j, const void *key, size_t klen)
 {
@@ -217,7 +252,21 @@ int mgov__hj_chunk_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
 void mgov__hj_chunk_free(mgov_hashjoin_t *j);
 void mgov__hj_progress(mgov_hashjoin_t *j);
 
+/* ---- hashjoin_radix.c */
+/* Starts joining the pair (fb, fp) in parts when both fit in 3/4 of the
+ * limit and the memory is granted now: 1 (the caller destroys both files;
+ * the state is HJ_RADIX), 0 (stream the pair instead), or an error of the
+ * files or of allocation. */
+int mgov__hj_radix_begin(mgov_hashjoin_t *j, const mgov__part_file_t *fb,
+                         const mgov__part_file_t *fp);
+/* HJ_RADIX: the next output row: 1, or 0 when the pair is joined (its
+ * memory then given back). */
+int mgov__hj_radix_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out);
+void mgov__hj_radix_free(mgov_hashjoin_t *j);
+
 /* ---- test hook (tests only): every key hashes alike from now on */
 void mgov__hashjoin_test_constant_hash(mgov_hashjoin_t *j);
+/* Pairs joined in parts so far. */
+uint64_t mgov__hashjoin_test_radix_pairs(const mgov_hashjoin_t *j);
 
 #endif /* MGOV_OPS_HASHJOIN_INTERNAL_H */

@@ -50,13 +50,12 @@ static bool budget_error(int rc)
     return rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ETIMEDOUT;
 }
 
-static bool needs_build_flags(const mgov_hashjoin_t *j)
+bool mgov__hj_needs_build_flags(const mgov_hashjoin_t *j)
 {
     return j->type == MGOV_JOIN_BUILD_OUTER || j->type == MGOV_JOIN_FULL;
 }
 
-/* Whether probe rows without a build row are output (or just dropped). */
-static bool probe_side_output(const mgov_hashjoin_t *j)
+bool mgov__hj_probe_side_output(const mgov_hashjoin_t *j)
 {
     return j->type == MGOV_JOIN_PROBE_OUTER || j->type == MGOV_JOIN_FULL ||
            j->type == MGOV_JOIN_ANTI;
@@ -95,11 +94,9 @@ static int write_record(mgov_hashjoin_t *j, mgov_spill_writer_t *w, unsigned fla
     return mgov__rec_putv(w, 0, pc, 3);
 }
 
-/* A record's flags, key and payload; MGOV_ECORRUPT when it does not hold
- * together or breaks a bound. */
-static int parse_record(const mgov_hashjoin_t *j, const unsigned char *rec, size_t len,
-                        unsigned *flags, const unsigned char **key, size_t *klen,
-                        const unsigned char **payload, size_t *plen)
+int mgov__hj_parse_record(const mgov_hashjoin_t *j, const unsigned char *rec, size_t len,
+                          unsigned *flags, const unsigned char **key, size_t *klen,
+                          const unsigned char **payload, size_t *plen)
 {
     if (len < 1 || rec[0] > MGOV__HJ_F_MATCHED)
         return MGOV_ECORRUPT;
@@ -217,9 +214,8 @@ int mgov__hj_build_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size
     }
 }
 
-/* Makes (key, payload) the current probe row, joined against pt. */
-static void cur_set(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
-                    size_t klen, const void *payload, size_t plen, unsigned flags, bool final)
+void mgov__hj_cur_set(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
+                      size_t klen, const void *payload, size_t plen, unsigned flags, bool final)
 {
     mgov__hj_cur_t *c = &j->cur;
     *c = (mgov__hj_cur_t){ .active = true, .final = final, .flags = flags, .key = key,
@@ -235,14 +231,14 @@ int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size
     if (mgov__part_out_open(&j->pass.out[HJ_SIDE_BUILD], p)) {
         /* its partition is on disk: joined when the pair is read back,
          * unless nothing could come of it */
-        if (!probe_side_output(j) && j->pass.out[HJ_SIDE_BUILD].records[p] == 0)
+        if (!mgov__hj_probe_side_output(j) && j->pass.out[HJ_SIDE_BUILD].records[p] == 0)
             return 0;
         int rc = put_record(j, &j->pass.out[HJ_SIDE_PROBE], p, flags, key, klen, payload, plen);
         return rc < 0 ? rc : 0;
     }
-    if (!probe_side_output(j) && ps->parts[p].nrows == 0)
+    if (!mgov__hj_probe_side_output(j) && ps->parts[p].nrows == 0)
         return 0; /* an empty partition: no match can come */
-    cur_set(j, &ps->parts[p], hv, key, klen, payload, plen, flags, true);
+    mgov__hj_cur_set(j, &ps->parts[p], hv, key, klen, payload, plen, flags, true);
     return 1;
 }
 
@@ -289,7 +285,7 @@ int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         } else if (j->type == MGOV_JOIN_ANTI) {
             c->done = true;
         } else {
-            if (needs_build_flags(j) && !(w & MGOV__HJ_MATCHED))
+            if (mgov__hj_needs_build_flags(j) && !(w & MGOV__HJ_MATCHED))
                 mgov__hj_row_set_word(row, w | MGOV__HJ_MATCHED);
             emit(j, out, row);
             return 1;
@@ -308,7 +304,7 @@ int mgov__hj_cur_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
         j->chunk.p_records++;
         return 0;
     }
-    if (!matched && probe_side_output(j)) {
+    if (!matched && mgov__hj_probe_side_output(j)) {
         emit(j, out, NULL);
         return 1;
     }
@@ -340,7 +336,7 @@ int mgov__hj_pass_end(mgov_hashjoin_t *j)
                              (fp.file ? mgov_spill_file_raw_bytes(fp.file) : 0);
         j->st.spilled_stored += mgov_spill_file_stored_bytes(fb.file) +
                                 (fp.file ? mgov_spill_file_stored_bytes(fp.file) : 0);
-        if (!fp.file && !needs_build_flags(j)) { /* no probe row: nothing to join */
+        if (!fp.file && !mgov__hj_needs_build_flags(j)) { /* no probe row: nothing to join */
             mgov_spill_file_destroy(fb.file);
             continue;
         }
@@ -369,7 +365,7 @@ int mgov__hj_unmatched_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
     mgov__op_pass_t *ps = &j->pass;
     while (ps->parts && j->out_part < ps->n) {
         mgov__ptab_t *pt = &ps->parts[j->out_part];
-        while (needs_build_flags(j) && j->out_off < pt->used) {
+        while (mgov__hj_needs_build_flags(j) && j->out_off < pt->used) {
             const unsigned char *row = pt->rows.base + j->out_off, *key, *payload;
             size_t klen, plen;
             mgov__hj_row_parts(row, &key, &klen, &payload, &plen);
@@ -406,8 +402,8 @@ static int stage_fill(mgov_hashjoin_t *j, mgov__recin_t *in)
         unsigned flags;
         const unsigned char *key, *payload;
         size_t klen, plen;
-        if ((rc = parse_record(j, in->rec, in->len, &flags, &key, &klen, &payload, &plen)) !=
-            MGOV_OK)
+        rc = mgov__hj_parse_record(j, in->rec, in->len, &flags, &key, &klen, &payload, &plen);
+        if (rc != MGOV_OK)
             return rc;
         size_t need = sg->used + klen + plen;
         if (need > sg->buf.cap &&
@@ -474,6 +470,15 @@ int mgov__hj_pair_start(mgov_hashjoin_t *j)
         if ((rc = chunk_begin(j, &fb, &fp)) != MGOV_OK)
             return rc;
         j->state = HJ_CHUNK;
+        return 1;
+    }
+    if ((rc = mgov__hj_radix_begin(j, &fb, &fp)) != 0) {
+        mgov_spill_file_destroy(fb.file);
+        mgov_spill_file_destroy(fp.file);
+        if (rc < 0)
+            return rc;
+        mgov__hj_progress(j);
+        j->state = HJ_RADIX;
         return 1;
     }
     /* its rows (a header and padding each) and buckets (up to 16 bytes a row) */
@@ -557,7 +562,7 @@ static int chunk_add(mgov_hashjoin_t *j, const unsigned char *rec, size_t len)
     unsigned flags;
     const unsigned char *key, *payload;
     size_t klen, plen;
-    int rc = parse_record(j, rec, len, &flags, &key, &klen, &payload, &plen);
+    int rc = mgov__hj_parse_record(j, rec, len, &flags, &key, &klen, &payload, &plen);
     if (rc != MGOV_OK)
         return rc;
     uint64_t hv = mgov__part_hash(key, klen, j->pass.level, j->const_hash);
@@ -686,11 +691,12 @@ int mgov__hj_chunk_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
                 unsigned flags;
                 const unsigned char *key, *payload;
                 size_t klen, plen;
-                if ((rc = parse_record(j, ch->pin.rec, ch->pin.len, &flags, &key, &klen,
-                                       &payload, &plen)) != MGOV_OK)
+                if ((rc = mgov__hj_parse_record(j, ch->pin.rec, ch->pin.len, &flags, &key,
+                                                &klen, &payload, &plen)) != MGOV_OK)
                     return rc;
                 uint64_t hv = mgov__part_hash(key, klen, j->pass.level, j->const_hash);
-                cur_set(j, &j->pass.parts[0], hv, key, klen, payload, plen, flags, ch->last);
+                mgov__hj_cur_set(j, &j->pass.parts[0], hv, key, klen, payload, plen, flags,
+                                 ch->last);
                 continue;
             }
             if ((rc = chunk_stream_end(j)) != MGOV_OK)

@@ -123,6 +123,19 @@ uint64_t mgov__hj_next_ref(const unsigned char *row)
     return mgov__hj_row_word(row) & NEXT_MASK;
 }
 
+void mgov__hj_row_put(unsigned char *row, uint64_t hv, const void *key, size_t klen,
+                      const void *payload, size_t plen, bool matched)
+{
+    uint32_t k = (uint32_t)klen, p = (uint32_t)plen;
+    mgov__hj_row_set_word(row, (matched ? MGOV__HJ_MATCHED : 0) | salt_of(hv));
+    memcpy(row + 8, &k, 4);
+    memcpy(row + 12, &p, 4);
+    if (klen)
+        memcpy(row + MGOV__HJ_ROW_HDR, key, klen);
+    if (plen)
+        memcpy(row + MGOV__HJ_ROW_HDR + klen, payload, plen);
+}
+
 int mgov__hj_add(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
                  size_t klen, const void *payload, size_t plen, bool matched)
 {
@@ -133,15 +146,7 @@ int mgov__hj_add(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *
         rc = mgov__slots_size(&j->op, &pt->slots, pt->nrows + 1, j->limit);
     if (rc != MGOV_OK)
         return rc;
-    unsigned char *row = pt->rows.base + pt->used;
-    uint32_t k = (uint32_t)klen, p = (uint32_t)plen;
-    mgov__hj_row_set_word(row, (matched ? MGOV__HJ_MATCHED : 0) | salt_of(hv));
-    memcpy(row + 8, &k, 4);
-    memcpy(row + 12, &p, 4);
-    if (klen)
-        memcpy(row + MGOV__HJ_ROW_HDR, key, klen);
-    if (plen)
-        memcpy(row + MGOV__HJ_ROW_HDR + klen, payload, plen);
+    mgov__hj_row_put(pt->rows.base + pt->used, hv, key, klen, payload, plen, matched);
     pt->used += rb;
     pt->nrows++;
     return MGOV_OK;

@@ -206,6 +206,7 @@ typedef struct outcome {
     int rc;
     sums_t sums;
     mgov_hashjoin_stats_t st;
+    uint64_t radix_pairs; /* spilled pairs joined in cache-sized parts */
 } outcome_t;
 
 static uint64_t id_of(const void *p, size_t len)
@@ -274,11 +275,12 @@ static outcome_t run(mgov_t *gov, const spec_t *sp, const row_t *b, const row_t 
     if (o.rc != MGOV_OK) /* sticky */
         assert_int_equal(mgov_hashjoin_next(j, &r), o.rc);
     mgov_hashjoin_stats(j, &o.st);
+    o.radix_pairs = mgov__hashjoin_test_radix_pairs(j);
     mgov_hashjoin_destroy(j);
     return o;
 }
 
-static mgov_hashjoin_stats_t check(const spec_t *sp)
+static outcome_t check(const spec_t *sp)
 {
     of_env_t e;
     of_open(&e, "hashjoin", sp->budget, 0);
@@ -303,7 +305,7 @@ static mgov_hashjoin_stats_t check(const spec_t *sp)
     free(b);
     free(p);
     of_close(&e);
-    return o.st;
+    return o;
 }
 
 /* ------------------------------------------------------------------ cases */
@@ -327,13 +329,31 @@ static void test_types_keys_budgets(void **state)
                               .budget = budgets[bi], .seed = t * 9 + w * 3 + bi };
                 if (widths[w] == 3) /* 3 bytes: room for the ids */
                     sp.shape = K_HIGH;
-                mgov_hashjoin_stats_t st = check(&sp);
+                mgov_hashjoin_stats_t st = check(&sp).st;
                 if (budgets[bi] == GH_GiB)
                     assert_int_equal(st.spilled_raw, 0); /* it fits: nothing written */
                 else
                     spilled += st.partitions_spilled > 0;
             }
     assert_true(spilled > 0);
+}
+
+/* Spilled pairs that fit are joined in cache-sized parts (several parts a
+ * pair here), and their answers are the streaming pass's, for every type. */
+static void test_pairs_in_parts(void **state)
+{
+    (void)state;
+    OF_SINGLE_THREADED_CASE();
+    static const size_t widths[] = { 8, 0 };
+    for (size_t t = 0; t < 6; t++)
+        for (size_t w = 0; w < 2; w++) {
+            spec_t sp = { .type = all_types[t], .key_size = widths[w],
+                          .build = { 200000, 150000, 0 }, .probe = { 150000, 150000, 50000 },
+                          .budget = 8 * GH_MiB, .seed = 40 + t * 2 + w };
+            outcome_t o = check(&sp);
+            assert_true(o.st.partitions_spilled > 0);
+            assert_true(o.radix_pairs > 0);
+        }
 }
 
 static void test_shapes(void **state)
@@ -376,7 +396,7 @@ static void test_cross_product(void **state)
     for (size_t t = 0; t < 6; t++) {
         spec_t sp = { .type = all_types[t], .key_size = 8, .build = { 40000, 0, 1 },
                       .probe = { np, 0, 1 }, .budget = GH_MiB };
-        mgov_hashjoin_stats_t st = check(&sp);
+        mgov_hashjoin_stats_t st = check(&sp).st;
         assert_true(st.chunked > 0 && st.chunks > 1);
     }
 }
@@ -390,7 +410,7 @@ static void test_constant_hash(void **state)
         spec_t sp = { .type = all_types[t], .key_size = 0, .build = { 60000, 5000, 0 },
                       .probe = { 3000, 5000, 2000 }, .budget = GH_MiB, .const_hash = true,
                       .seed = 11 };
-        mgov_hashjoin_stats_t st = check(&sp);
+        mgov_hashjoin_stats_t st = check(&sp).st;
         assert_true(st.chunked > 0);
     }
 }
@@ -571,6 +591,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         FH_TEST(test_types_keys_budgets),
+        FH_TEST(test_pairs_in_parts),
         FH_TEST(test_shapes),
         FH_TEST(test_cross_product),
         FH_TEST(test_constant_hash),
