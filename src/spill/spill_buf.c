@@ -6,12 +6,13 @@
  * They go to the governor's spill-staging region, which may use the whole
  * budget (the top slice above the critical threshold is the spill reserve),
  * so a spill can start when ordinary requests are refused.  A buffer is
- * whole pages, page-aligned, and its charge is what it takes.
+ * a mapping of whole pages, and its charge is what it takes; freed, it is
+ * unmapped, so the process's memory falls with the grant.
  *
  * Stateless; thread-safe.
  */
 #include "spill/spill_internal.h"
-#include "sys/fault.h"
+#include "sys/fileio.h"
 #include "sys/sys.h"
 
 int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_ns,
@@ -31,5 +32,12 @@ size_t mgov__spill_buf_bytes(size_t n)
 
 void *mgov__spill_buf_alloc(size_t n)
 {
-    return mgov__aligned_alloc(mgov__page_size(), mgov__spill_buf_bytes(n));
+    void *p;
+    return mgov__mmap_anon(mgov__spill_buf_bytes(n), 0, &p) == 0 ? p : NULL;
+}
+
+void mgov__spill_buf_free(void *p, size_t n)
+{
+    if (p)
+        (void)mgov__munmap(p, mgov__spill_buf_bytes(n));
 }

@@ -103,10 +103,15 @@ void mgov__spill_file_remove(mgov_spill_file_t *f);
 int mgov__spill_charge(mgov_t *gov, int region, uint64_t bytes, int64_t timeout_ns,
                        mgov_grant_t *out);
 
-/* An I/O buffer of at least n bytes: page-aligned, whole pages (what
- * mgov__spill_buf_bytes(n) says it takes, the figure to charge), through
- * the fault-injectable allocator (NULL when it fails); free() releases it. */
+/* An I/O buffer of at least n bytes: whole pages of its own mapping (what
+ * mgov__spill_buf_bytes(n) says it takes, the figure to charge), NULL when
+ * the (fault-injectable) mapping fails.  Not from the C heap: a freed
+ * buffer leaves the process at once, where malloc would keep it resident
+ * past its grant (glibc's dynamic mmap threshold serves buffers of this
+ * size from a heap it does not trim). */
 void *mgov__spill_buf_alloc(size_t n);
+/* Unmaps a buffer of mgov__spill_buf_alloc(n); p may be NULL. */
+void mgov__spill_buf_free(void *p, size_t n);
 
 /* ------------------------------------------------------------- stale */
 

@@ -90,9 +90,9 @@ static void reader_free(mgov_spill_reader_t *r)
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
     mgov__dctx_free(r->dctx);
-    free(r->stored);
-    free(r->raw);
-    free(r->gather);
+    mgov__spill_buf_free(r->stored, r->stored_cap + BHDR);
+    mgov__spill_buf_free(r->raw, r->raw_cap);
+    mgov__spill_buf_free(r->gather, r->gather_cap);
     mgov_grant_release(&r->grant);
     mgov_grant_release(&r->gather_grant);
     free(r);
@@ -403,7 +403,7 @@ static int gather_reserve(mgov_spill_reader_t *r, size_t n)
         mgov_grant_release(&more);
         return MGOV_ENOMEM;
     }
-    free(r->gather);
+    mgov__spill_buf_free(r->gather, r->gather_cap);
     r->gather = p;
     r->gather_cap = cap;
     if (more.gov && r->gather_grant.gov)

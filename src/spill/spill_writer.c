@@ -59,8 +59,8 @@ static void writer_free(mgov_spill_writer_t *w)
     if (w->file)
         mgov__spill_file_remove(w->file);
     mgov__cctx_free(w->cctx);
-    free(w->raw);
-    free(w->packed);
+    mgov__spill_buf_free(w->raw, w->block_size);
+    mgov__spill_buf_free(w->packed, w->block_size);
     mgov_grant_release(&w->grant); /* after the memory it covers is gone */
     free(w);
 }
