@@ -112,8 +112,9 @@ typedef struct mgov__hj_radix {
     unsigned bits;              /* 2^bits parts, by the top bits of the hash */
     mgov__gbuf_t build, probe;  /* the two stores, part after part */
     mgov__gbuf_t buckets;       /* the chains of the part being joined */
-    size_t *boff, *poff;        /* part k: [off[k], off[k + 1]) of each store */
-    size_t *end;                /* while a store is filled: each part's end */
+    uint64_t *words;            /* the arrays below and fill's, one allocation */
+    uint64_t *boff, *poff;      /* part k: [off[k], off[k + 1]) of each store */
+    uint64_t *end;              /* while a store is filled: each part's end */
     uint64_t *brows;            /* build rows per part */
     unsigned part;              /* the part being joined */
     int phase;                  /* 0: its probe rows; 1: its unmatched build rows */

@@ -64,16 +64,14 @@ void mgov__hj_radix_free(mgov_hashjoin_t *j)
     mgov__gbuf_free(&rx->build);
     mgov__gbuf_free(&rx->probe);
     mgov__gbuf_free(&rx->buckets);
-    free(rx->boff);
-    free(rx->poff);
-    free(rx->brows);
+    free(rx->words);
     memset(rx, 0, sizeof *rx);
 }
 
 /* One read of a file: counts (off == NULL: bytes per part into count) or
  * copies each record to its part's next offset in store (off advanced). */
 static int load(mgov_hashjoin_t *j, const mgov__part_file_t *f, bool build, uint64_t *count,
-                uint64_t *rows, size_t *off, mgov__gbuf_t *store)
+                uint64_t *rows, uint64_t *off, mgov__gbuf_t *store)
 {
     mgov__hj_radix_t *rx = &j->radix;
     mgov_spill_reader_t *r;
@@ -124,34 +122,37 @@ static int load(mgov_hashjoin_t *j, const mgov__part_file_t *f, bool build, uint
 
 /* Offsets from per-part byte counts: off[k] = the sum before k; returns
  * the total. */
-static uint64_t prefix(const uint64_t *count, size_t *off, unsigned n)
+static uint64_t prefix(const uint64_t *count, uint64_t *off, unsigned n)
 {
     uint64_t at = 0;
     for (unsigned k = 0; k < n; k++) {
-        off[k] = (size_t)at;
+        off[k] = at;
         at += count[k];
     }
-    off[n] = (size_t)at;
+    off[n] = at;
     return at;
 }
 
 /* Both stores filled, or MGOV_EBUSY when the memory is not there now (the
- * caller streams instead); other errors are the files'. */
+ * caller streams instead); other errors are the files'.  Its arrays are
+ * one allocation made before any reader opens, so the readers' buffers,
+ * freed, are not pinned under them in the C heap. */
 static int fill(mgov_hashjoin_t *j, const mgov__part_file_t *fb, const mgov__part_file_t *fp)
 {
     mgov__hj_radix_t *rx = &j->radix;
     unsigned n = 1u << rx->bits;
-    uint64_t *bcount = mgov__calloc(n, sizeof *bcount), *pcount = mgov__calloc(n, sizeof *pcount);
-    rx->boff = mgov__calloc(n + 1, sizeof *rx->boff);
-    rx->poff = mgov__calloc(n + 1, sizeof *rx->poff);
-    rx->brows = mgov__calloc(n, sizeof *rx->brows);
-    rx->end = mgov__calloc(n, sizeof *rx->end);
-    int rc = MGOV_ENOMEM;
-    if (!bcount || !pcount || !rx->boff || !rx->poff || !rx->brows || !rx->end)
-        goto out;
+    rx->words = mgov__calloc(7 * (size_t)n + 3, sizeof *rx->words);
+    if (!rx->words)
+        return MGOV_ENOMEM;
+    rx->boff = rx->words;
+    rx->poff = rx->boff + n + 1;
+    rx->brows = rx->poff + n + 1;
+    rx->end = rx->brows + n;
+    uint64_t *at = rx->end + n, *bcount = at + n + 1, *pcount = bcount + n;
+    int rc;
     if ((rc = load(j, fb, true, bcount, rx->brows, NULL, NULL)) != MGOV_OK ||
         (fp->file && (rc = load(j, fp, false, pcount, NULL, NULL, NULL)) != MGOV_OK))
-        goto out;
+        return rc;
     uint64_t bbytes = prefix(bcount, rx->boff, n), pbytes = prefix(pcount, rx->poff, n);
     uint64_t most = 0;
     for (unsigned k = 0; k < n; k++)
@@ -163,24 +164,15 @@ static int fill(mgov_hashjoin_t *j, const mgov__part_file_t *fb, const mgov__par
     /* all of it now, within the limit, or the streaming pass */
     uint64_t need = mgov__page_round(bbytes) + mgov__page_round(pbytes) +
                     mgov__page_round(nb * sizeof(uint64_t));
-    if (atomic_load_explicit(&j->op.charged, memory_order_relaxed) + need > j->limit) {
-        rc = MGOV_EBUSY;
-        goto out;
-    }
+    if (atomic_load_explicit(&j->op.charged, memory_order_relaxed) + need > j->limit)
+        return MGOV_EBUSY;
     rc = mgov__op_grow(&j->op, &rx->build, bbytes ? bbytes : 1, 0, 0, MGOV_NO_RECLAIM);
     if (rc == MGOV_OK)
         rc = mgov__op_grow(&j->op, &rx->probe, pbytes ? pbytes : 1, 0, 0, MGOV_NO_RECLAIM);
     if (rc == MGOV_OK)
         rc = mgov__op_grow(&j->op, &rx->buckets, nb * sizeof(uint64_t), 0, 0, MGOV_NO_RECLAIM);
-    if (rc != MGOV_OK) {
-        rc = rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ETIMEDOUT ? MGOV_EBUSY : rc;
-        goto out;
-    }
-    size_t *at = mgov__calloc(n + 1, sizeof *at);
-    if (!at) {
-        rc = MGOV_ENOMEM;
-        goto out;
-    }
+    if (rc != MGOV_OK)
+        return rc == MGOV_EBUDGET || rc == MGOV_ELIMIT || rc == MGOV_ETIMEDOUT ? MGOV_EBUSY : rc;
     memcpy(at, rx->boff, (n + 1) * sizeof *at);
     for (unsigned k = 0; k < n; k++)
         rx->end[k] = rx->boff[k + 1];
@@ -191,12 +183,6 @@ static int fill(mgov_hashjoin_t *j, const mgov__part_file_t *fb, const mgov__par
             rx->end[k] = rx->poff[k + 1];
         rc = load(j, fp, false, NULL, NULL, at, &rx->probe);
     }
-    free(at);
-out:
-    free(bcount);
-    free(pcount);
-    free(rx->end);
-    rx->end = NULL;
     return rc;
 }
 
