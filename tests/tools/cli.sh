@@ -9,9 +9,7 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-cli-test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-out=$work/out err=$work/err
+scratch cli
 unset MEMGOV_BUDGET
 
 contains() { # FILE TEXT WHAT

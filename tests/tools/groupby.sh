@@ -21,16 +21,7 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-groupby-test.XXXXXX")
-writer=
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    [ -n "$writer" ] && kill "$writer" 2>/dev/null
-    chmod -R u+rwx "$work" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-out=$work/out err=$work/err
+scratch groupby
 export LC_ALL=C
 unset MEMGOV_PROGRESS MEMGOV_BUDGET
 
@@ -291,6 +282,7 @@ mkdir "$work/sig"
 mkfifo "$work/fifo"
 perl -e 'print while <STDIN>; sleep 60' <"$work/many.tsv" >"$work/fifo" &
 writer=$!
+kids+=("$writer")
 "$memgov" groupby --memory 1M --spill-dir "$work/sig" -k 1,2 --sum 3 <"$work/fifo" >"$out" 2>"$err" &
 pid=$!
 for _ in $(seq 300); do
@@ -304,7 +296,7 @@ rc=$?
 [ $rc -eq 143 ] || fail "SIGTERM: exit $rc, expected 143"
 [ -s "$err" ] && fail "SIGTERM: said $(head -3 "$err")"
 [ -z "$(ls -A "$work/sig")" ] || fail "SIGTERM left files: $(ls -A "$work/sig")"
-kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; writer=
+kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; kids=()
 
 # ------------------------------------------------------- progress and help
 

@@ -22,16 +22,7 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-join-test.XXXXXX")
-writer=
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-    [ -n "$writer" ] && kill "$writer" 2>/dev/null
-    chmod -R u+rwx "$work" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-out=$work/out err=$work/err
+scratch join
 mkdir "$work/tmp"
 export TMPDIR=$work/tmp LC_ALL=C
 unset MEMGOV_PROGRESS MEMGOV_BUDGET
@@ -336,6 +327,7 @@ mkdir "$work/sig"
 mkfifo "$work/fifo"
 perl -e 'print while <STDIN>; sleep 60' <"$work/m1.csv" >"$work/fifo" &
 writer=$!
+kids+=("$writer")
 "$memgov" join -t , -2 3 --memory 1M --build 1 --spill-dir "$work/sig" "$work/fifo" "$work/m2.csv" >"$out" 2>"$err" &
 pid=$!
 for _ in $(seq 300); do
@@ -349,7 +341,7 @@ rc=$?
 [ $rc -eq 143 ] || fail "SIGTERM: exit $rc, expected 143"
 [ -s "$err" ] && fail "SIGTERM: said $(head -3 "$err")"
 nothing_left "SIGTERM" "$work/sig"
-kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; writer=
+kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; kids=()
 nothing_left "every run so far, in TMPDIR" "$work/tmp"
 
 # ------------------------------------------------------- progress and help

@@ -1,10 +1,28 @@
 # tests/tools/lib.sh - what the tests of the memgov command share: sourced
-# by cli.sh, sort.sh and sections.sh, not run on its own.
+# by the scripts beside it, not run on its own.
 #
-# The caller sets `memgov` (the executable) and `out` and `err` (files that
-# take the last command's stdout and stderr) before it calls expect.
+# The caller sets `memgov` (the executable) and calls scratch, which makes
+# its directory and `out` and `err` (files that take the last command's
+# stdout and stderr), before it calls expect.
 
 failures=0
+kids=() # processes the script started in the background: killed at exit
+
+# scratch NAME: a fresh directory $work (under $TMPDIR) with $out and $err
+# in it; at exit the processes in kids are killed and $work is removed,
+# made writable first (a test may have taken its permissions away).
+scratch() {
+    work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-$1-test.XXXXXX") || exit 1
+    out=$work/out err=$work/err
+    trap scratch_cleanup EXIT
+}
+# shellcheck disable=SC2317 # called by the trap
+scratch_cleanup() {
+    local k
+    for k in "${kids[@]}"; do kill "$k" 2>/dev/null; done
+    chmod -R u+rwx "$work" 2>/dev/null
+    rm -rf "$work"
+}
 
 # fail MESSAGE: counts one failed check and says which.
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }

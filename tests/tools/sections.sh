@@ -13,14 +13,8 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d)
-holder=
-cleanup() {
-    [ -n "$holder" ] && kill "$holder" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-out=$work/out err=$work/err dir=$work/spill
+scratch sections
+dir=$work/spill
 mkdir "$dir"
 
 contains() { # FILE REGEX WHAT
@@ -101,6 +95,7 @@ fifo=$work/fifo
 mkfifo "$fifo"
 (read -r _ <"$fifo") | "$memgov" sort --spill-dir "$dir" >/dev/null 2>&1 &
 holder=$!
+kids+=("$holder")
 for _ in $(seq 100); do [ -s "$dir/memgov.lock" ] && break; sleep 0.1; done
 if [ -s "$dir/memgov.lock" ]; then
     expect 1 sections "$dir" && { contains "$err" "another live memgov process" "sections of a busy DIR"; quiet_stdout "sections of a busy DIR"; }
@@ -111,7 +106,7 @@ else
 fi
 timeout 10 bash -c 'echo >"$1"' _ "$fifo" || fail "could not release the sort"
 wait "$holder" || fail "the sort holding DIR failed"
-holder=
+kids=()
 expect 0 sections "$dir" && contains "$out" "^alpha " "listing once DIR is free again"
 
 # ---------------------------------------------------------------- damage

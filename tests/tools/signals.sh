@@ -12,14 +12,7 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-signals-test.XXXXXX")
-kids=()
-cleanup() {
-    for k in "${kids[@]}"; do kill "$k" 2>/dev/null; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-out=$work/out err=$work/err
+scratch signals
 mkdir "$work/tmp" "$work/spill"
 export TMPDIR=$work/tmp
 unset MEMGOV_BUDGET MEMGOV_PROGRESS

@@ -14,9 +14,7 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-sort-test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-out=$work/out err=$work/err
+scratch sort
 export LC_ALL=C
 unset MEMGOV_PROGRESS MEMGOV_BUDGET
 
