@@ -71,8 +71,7 @@ static void *worker(void *arg)
 static void test_concurrent_allocation(void **state)
 {
     (void)state;
-    const char *env = getenv("MGOV_STRESS_OPS");
-    long n = env ? atol(env) : 200000;
+    long n = (long)gh_stress_ops(200000);
     mgov_t *gov = gh_gov_new((uint64_t)4 << 30, NULL);
     mgov_arena_config_t cfg = MGOV_ARENA_CONFIG_INIT;
     cfg.gov = gov;

@@ -278,14 +278,10 @@ static void *watcher_main(void *arg)
 
 static long env_ops(void)
 {
-    const char *e = getenv("MGOV_STRESS_OPS");
-    long n = e ? atol(e) : 0;
-    if (n > 0)
-        return n;
 #ifdef MGOV_SANITIZED
-    return 2000;
+    return (long)gh_stress_ops(2000);
 #else
-    return 4000;
+    return (long)gh_stress_ops(4000);
 #endif
 }
 

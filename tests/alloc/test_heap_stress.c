@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "gov_helpers.h"
 #include "memgov.h"
 
 #define THREADS 4
@@ -184,9 +185,7 @@ static void test_slack_bound_under_threads(void **state)
 #if defined(MGOV_SANITIZED)
     ops /= 10;
 #endif
-    const char *env = getenv("MGOV_STRESS_OPS");
-    if (env && atol(env) > 0)
-        ops = (unsigned long)atol(env);
+    ops = gh_stress_ops(ops);
 
     mgov_config_t cfg = MGOV_CONFIG_INIT;
     cfg.budget = 1024 * MiB;

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "governor/internal.h"
+#include "gov_helpers.h"
 #include "memgov.h"
 
 #define THREADS 4
@@ -162,9 +163,7 @@ static void test_settings_change_under_load(void **state)
 #if defined(MGOV_SANITIZED)
     ops /= 8;
 #endif
-    const char *env = getenv("MGOV_STRESS_OPS");
-    if (env && atol(env) > 0)
-        ops = (unsigned long)atol(env);
+    ops = gh_stress_ops(ops);
     mgov_region_config_t regions[N_REGIONS] = { { "hot", 1 * MiB, HIGH }, { "cold", 0, 0 } };
     mgov_config_t cfg = MGOV_CONFIG_INIT;
     cfg.budget = BUDGET;

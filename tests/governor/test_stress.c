@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "governor/internal.h"
+#include "gov_helpers.h"
 #include "memgov.h"
 
 #define THREADS 4
@@ -239,13 +240,6 @@ static void *watcher_main(void *arg)
     return NULL;
 }
 
-static long stress_ops(void)
-{
-    const char *env = getenv("MGOV_STRESS_OPS");
-    long n = env ? atol(env) : 1000000;
-    return n > 0 ? n : 1000000;
-}
-
 static void test_random_operations(void **state)
 {
     (void)state;
@@ -267,7 +261,7 @@ static void test_random_operations(void **state)
     for (int i = 0; i < THREADS; i++) {
         memset(&workers[i], 0, sizeof workers[i]);
         workers[i].seed = 0x9e3779b9u * (unsigned)(i + 1);
-        workers[i].ops = stress_ops();
+        workers[i].ops = (long)gh_stress_ops(1000000);
         assert_int_equal(pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]), 0);
     }
     for (int i = 0; i < THREADS; i++)

@@ -416,6 +416,13 @@ void gh_mock_fini(gh_mock_t *m)
 
 /* -------------------------------------------------------------- threads */
 
+unsigned long gh_stress_ops(unsigned long dflt)
+{
+    const char *env = getenv("MGOV_STRESS_OPS");
+    long n = env ? atol(env) : 0;
+    return n > 0 ? (unsigned long)n : dflt;
+}
+
 uint64_t gh_now_ns(void)
 {
     struct timespec ts;
