@@ -50,8 +50,8 @@
 #ifndef MEMGOV_BUFPOOL_H
 #define MEMGOV_BUFPOOL_H
 
-#include "common.h"
-#include "governor.h"
+#include "memgov/common.h"
+#include "memgov/governor.h"
 
 #ifdef __cplusplus
 extern "C" {

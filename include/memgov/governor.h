@@ -47,7 +47,7 @@
 #ifndef MEMGOV_GOVERNOR_H
 #define MEMGOV_GOVERNOR_H
 
-#include "common.h"
+#include "memgov/common.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -56,8 +56,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "common.h"
-#include "governor.h"
+#include "memgov/common.h"
+#include "memgov/governor.h"
 
 #ifdef __cplusplus
 extern "C" {

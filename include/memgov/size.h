@@ -18,7 +18,7 @@
 #ifndef MEMGOV_SIZE_H
 #define MEMGOV_SIZE_H
 
-#include "common.h"
+#include "memgov/common.h"
 
 #ifdef __cplusplus
 extern "C" {

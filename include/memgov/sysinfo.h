@@ -14,7 +14,7 @@
 #ifndef MEMGOV_SYSINFO_H
 #define MEMGOV_SYSINFO_H
 
-#include "common.h"
+#include "memgov/common.h"
 
 #ifdef __cplusplus
 extern "C" {
