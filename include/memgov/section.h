@@ -48,8 +48,8 @@
  *                            a copy found at open is loaded at open; when the
  *                            budget is exhausted its growth fails instead.
  * A max_ram cap bounds a section's RAM: a section longer than it lives on
- * disk (reload leaves it there) until a write brings it within the cap.  An override other than AUTO is reported
- * at open (MGOV_EV_OVERRIDE).
+ * disk (reload leaves it there) until a write brings it within the cap.
+ * An override other than AUTO is reported at open (MGOV_EV_OVERRIDE).
  *
  * Persistence.  A spill writes the whole section to a new file
  * "sec-<generation>-<name>" (a 4 KiB header with magic, version, name,
@@ -132,8 +132,9 @@ typedef struct mgov_section_view {
  * and reads the manifest.  cfg may be NULL (defaults).
  * Errors: MGOV_EINVAL (NULL gov/out, bad name, override, pin or timeout
  * values), MGOV_ENOTFOUND (no region of that name), MGOV_EEXIST (name taken
- * by an open section or another consumer), MGOV_ECORRUPT (its copy on disk failed its check), MGOV_EBUSY
- * (the spill directory is another process's), MGOV_EIO, MGOV_ENOMEM, and
+ * by an open section or another consumer), MGOV_ECORRUPT (its copy on
+ * disk failed its check), MGOV_EBUSY (the spill directory is another
+ * process's), MGOV_EIO, MGOV_ENOMEM, and
  * for ForceRam the budget's refusals. */
 MGOV_API int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t *cfg,
                                mgov_section_t **out);
@@ -188,8 +189,8 @@ MGOV_API void mgov_section_unpin(mgov_section_t *s, mgov_section_view_t *view);
  * refused with MGOV_EBUSY).  Waits up to timeout_ns for pinned views
  * (0: MGOV_EBUSY at once, < 0: forever; MGOV_ETIMEDOUT).  Already on disk
  * or never written (UNINITIALIZED): MGOV_OK, nothing done; a section
- * written and then truncated to 0 is spilled as an empty file.  Errors as writes; on error the section
- * stays in RAM, intact.  Reported as MGOV_EV_SPILLED / MGOV_EV_SPILL_FAILED. */
+ * written and then truncated to 0 is spilled as an empty file.  Errors as
+ * writes; on error the section stays in RAM, intact.  Reported as MGOV_EV_SPILLED / MGOV_EV_SPILL_FAILED. */
 MGOV_API int mgov_section_spill(mgov_section_t *s, int64_t timeout_ns);
 
 /* Brings an ON_DISK section back into RAM (its file stays as the spilled

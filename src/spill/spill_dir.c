@@ -194,7 +194,8 @@ static int open_private(mgov_spill_dir_t *dir)
     dir->name = dir->path + blen + 1;
     dir->is_private = true; /* from here on, close removes it */
 
-    dir->dirfd = mgov__openat(dir->parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+    dir->dirfd =
+        mgov__openat(dir->parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
     if (dir->dirfd < 0)
         return io_error(errno);
     if (fchmod(dir->dirfd, 0700) != 0)

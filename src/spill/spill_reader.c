@@ -148,8 +148,8 @@ static int check_frame(mgov_spill_reader_t *r)
 /* The charge of buffers of these capacities. */
 static uint64_t charge_of(mgov_codec_t codec, size_t stored_cap, size_t raw_cap)
 {
-    return mgov__spill_buf_bytes(stored_cap + BHDR) + (raw_cap ? mgov__spill_buf_bytes(raw_cap) : 0) +
-           mgov__dctx_bytes(codec);
+    return mgov__spill_buf_bytes(stored_cap + BHDR) +
+           (raw_cap ? mgov__spill_buf_bytes(raw_cap) : 0) + mgov__dctx_bytes(codec);
 }
 
 uint64_t mgov__spill_reader_charge(mgov_codec_t codec, size_t block_size)

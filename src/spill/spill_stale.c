@@ -63,7 +63,7 @@ static DIR *dir_over(int fd)
     if (!d)
         close(dup_fd);
     else
-        rewinddir(d); /* the duplicate shares fd's position: an earlier listing left it at the end */
+        rewinddir(d); /* the duplicate shares fd's position: a listing left it at the end */
     return d;
 }
 
@@ -137,7 +137,8 @@ static void remove_owned(int dfd)
  * held while they are removed, so no new owner can appear meanwhile. */
 static bool clean_if_dead(int dfd, pid_t pid)
 {
-    int lfd = mgov__openat(dfd, MGOV__SPILL_LOCK_NAME, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
+    int lfd = mgov__openat(dfd, MGOV__SPILL_LOCK_NAME,
+                           O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0);
     if (lfd < 0) {
         if (errno != ENOENT || !pid_gone(pid))
             return false;
@@ -170,7 +171,8 @@ void mgov__spill_stale_sweep(int basefd)
         if (!pid || fstatat(basefd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
             !S_ISDIR(st.st_mode) || st.st_uid != uid)
             continue;
-        int dfd = mgov__openat(basefd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+        int dfd =
+            mgov__openat(basefd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
         if (dfd < 0)
             continue;
         /* the directory we opened is the one we checked */

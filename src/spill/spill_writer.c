@@ -172,7 +172,8 @@ static int put_block(mgov_spill_writer_t *w, const unsigned char *src, size_t n,
     }
     if (!w->started) {
         hp -= MGOV__SPILL_FILE_HDR;
-        mgov__spill_fhdr_t fh = { .codec = (uint8_t)w->codec, .block_size = (uint32_t)w->block_size };
+        mgov__spill_fhdr_t fh = { .codec = (uint8_t)w->codec,
+                                  .block_size = (uint32_t)w->block_size };
         mgov__spill_fhdr_encode(hp, &fh);
     }
     if (last) {

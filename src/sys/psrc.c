@@ -236,7 +236,8 @@ static int open_systemd(mgov__psrc_t *s, bool *notifies)
     /* a PSI file: the trigger systemd chose, or ours */
     char ours[64];
     if (tlen <= 0) { /* with its NUL: the kernel reads the last byte as one */
-        tlen = snprintf(ours, sizeof ours, "some %u %u", MGOV__PSI_STALL_US, MGOV__PSI_WINDOW_US) + 1;
+        tlen = snprintf(ours, sizeof ours, "some %u %u", MGOV__PSI_STALL_US,
+                        MGOV__PSI_WINDOW_US) + 1;
         memcpy(trig, ours, (size_t)tlen);
     }
     return open_psi(s, watch, trig, (size_t)tlen, notifies);

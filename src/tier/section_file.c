@@ -248,7 +248,8 @@ int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint
     for (uint64_t done = 0; done < len && rc == MGOV_OK;) {
         size_t step = len - done < CHUNK ? (size_t)(len - done) : CHUNK;
         size_t got;
-        int err = mgov__pread_full(fd, dst + done, step, (off_t)(MGOV__SECTION_HEADER + done), &got);
+        int err =
+            mgov__pread_full(fd, dst + done, step, (off_t)(MGOV__SECTION_HEADER + done), &got);
         if (err)
             rc = mgov__status_from_errno(err);
         else if (got != step)

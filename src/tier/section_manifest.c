@@ -96,7 +96,8 @@ int mgov__manifest_commit(mgov__tier_store_t *st)
     close(fd);
     free(b);
     if (!e)
-        e = mgov__renameat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, st->dirfd, MGOV__SECTION_MANIFEST);
+        e = mgov__renameat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, st->dirfd,
+                           MGOV__SECTION_MANIFEST);
     if (e) {
         mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0);
         return mgov__status_from_errno(e);

@@ -5,8 +5,9 @@
  * release the RAM.  Readers may pin views while the file is written; the
  * RAM is released once they are gone (waiting as the caller allows; if
  * they stay, the section stays in RAM with a clean copy on disk and the
- * spill says MGOV_EBUSY or MGOV_ETIMEDOUT).  A clean section (reloaded and not written since) already has its
- * bytes in the current file: its spill only releases the RAM.
+ * spill says MGOV_EBUSY or MGOV_ETIMEDOUT).  A clean section (reloaded and
+ * not written since) already has its bytes in the current file: its spill
+ * only releases the RAM.
  * Reload: reserve the budget, read the file into fresh memory checking its
  * crc32c, drop the mapping; the file stays as the spilled copy.
  *
