@@ -267,7 +267,7 @@ static void test_gov_destroy_during_governor_wait(void **state)
     mgov_grant_t other = gh_take(gov, MGOV_REGION_GRAPH_STORAGE, 950 * KiB, 0);
     bh_req_t r;
     bh_req_start(&r, p, 1, -1);
-    bh_sleep_ms(30);
+    gh_wait_waiters(gov, 1); /* in the governor's queue, not only started */
     assert_int_equal(mgov_bufpool_destroy(p, 20 * BH_MS), MGOV_EBUSY);
     assert_false(atomic_load(&r.done));
     mgov_grant_release(&other);

@@ -592,18 +592,6 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-static void wait_for_waiters(mgov_t *gov, uint64_t n)
-{
-    for (int i = 0; i < 2000; i++) {
-        mgov_stats_t s;
-        assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
-        if (s.waiters == n)
-            return;
-        gh_sleep_ms(1);
-    }
-    fail_msg("waiters never reached %llu", (unsigned long long)n);
-}
-
 static void test_set_budget_shrink_fails_impossible_waiter(void **state)
 {
     (void)state;
@@ -612,7 +600,7 @@ static void test_set_budget_shrink_fails_impossible_waiter(void **state)
     waiter_t w = { .gov = gov, .bytes = 50 * MiB, .timeout_ns = 3000000000ll };
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, waiter_main, &w), 0);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     /* 50 MiB can never fit under a 40 MiB budget (ceiling 38 MiB) */
     assert_int_equal(mgov_set_budget(gov, 40 * MiB), MGOV_OK);
     pthread_join(t, NULL);
@@ -635,9 +623,9 @@ static void test_set_budget_shrink_fails_impossible_waiter_behind_another(void *
     waiter_t w2 = { .gov = gov, .bytes = 50 * MiB, .timeout_ns = 3000000000ll };
     pthread_t t1, t2;
     assert_int_equal(pthread_create(&t1, NULL, waiter_main, &w1), 0);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     assert_int_equal(pthread_create(&t2, NULL, waiter_main, &w2), 0);
-    wait_for_waiters(gov, 2);
+    gh_wait_waiters(gov, 2);
     assert_int_equal(mgov_set_budget(gov, 40 * MiB), MGOV_OK);
     /* w1 (10 MiB) can still fit once usage drops; w2 (50 MiB) never can and
      * must fail at once, not when w1 leaves the queue (its timeout).

@@ -153,18 +153,6 @@ static void *blocking(void *arg)
     return NULL;
 }
 
-static void wait_waiters(mgov_t *gov, unsigned n)
-{
-    for (int i = 0; i < 5000; i++) {
-        mgov_stats_t s;
-        mgov_stats(gov, &s);
-        if (s.waiters >= n)
-            return;
-        gh_sleep_ms(1);
-    }
-    fail_msg("no waiter");
-}
-
 static void test_waiters(void **state)
 {
     (void)state;
@@ -174,7 +162,7 @@ static void test_waiters(void **state)
     req_t r = { gov, R_A, 4 * MiB, -100, MGOV_GRANT_INIT };
     pthread_t t;
     pthread_create(&t, NULL, blocking, &r);
-    wait_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     assert_int_equal(mgov_region_set(gov, R_A, 0, 12 * MiB), MGOV_OK);
     pthread_join(t, NULL);
     assert_int_equal(r.rc, MGOV_OK);
@@ -182,7 +170,7 @@ static void test_waiters(void **state)
     /* lowering it below a waiter's request fails the waiter at once */
     req_t r2 = { gov, R_A, 9 * MiB, -100, MGOV_GRANT_INIT };
     pthread_create(&t, NULL, blocking, &r2);
-    wait_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     uint64_t t0 = gh_now_ns();
     assert_int_equal(mgov_region_set(gov, R_A, 0, 8 * MiB), MGOV_OK);
     pthread_join(t, NULL);

@@ -34,15 +34,6 @@ static unsigned waiters_now(mgov_t *gov)
     return (unsigned)s.waiters;
 }
 
-static void wait_for_waiters(mgov_t *gov, unsigned n)
-{
-    for (int i = 0; i < 10000 && waiters_now(gov) < n; i++) {
-        struct timespec ts = { 0, 1000000 };
-        nanosleep(&ts, NULL);
-    }
-    assert_int_equal(waiters_now(gov), n);
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
@@ -148,7 +139,7 @@ static void test_wakeup_on_release(void **state)
     assert_int_equal(mgov_try_reserve(gov, 0, 950, 0, &full), MGOV_OK);
     req_t r;
     req_start(&r, gov, 2, 300, 10000 * MS);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     sleep_ms(20);
     uint64_t t0 = mgov__now_ns();
     assert_int_equal(mgov_grant_resize(&full, 600), MGOV_OK);
@@ -170,7 +161,7 @@ static void test_wait_forever_woken(void **state)
     assert_int_equal(mgov_try_reserve(gov, 0, 950, 0, &full), MGOV_OK);
     req_t r;
     req_start(&r, gov, 0, 950, -1);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     mgov_grant_release(&full);
     req_join(&r);
     assert_int_equal(r.rc, MGOV_OK);
@@ -189,11 +180,11 @@ static void test_fifo_order(void **state)
     atomic_store(&grant_order, 0);
     req_t big, s1, s2;
     req_start(&big, gov, 1, 500, 10000 * MS);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     req_start(&s1, gov, 2, 100, 10000 * MS);
-    wait_for_waiters(gov, 2);
+    gh_wait_waiters(gov, 2);
     req_start(&s2, gov, 1, 100, 10000 * MS);
-    wait_for_waiters(gov, 3);
+    gh_wait_waiters(gov, 3);
 
     /* 200 free: enough for the small ones, not for the first */
     assert_int_equal(mgov_grant_resize(&full, 750), MGOV_OK);
@@ -242,7 +233,7 @@ static void test_limit_waiter_blocks_only_its_region(void **state)
     assert_int_equal(mgov_try_reserve(gov, 0, 90, 0, &cap), MGOV_OK);
     req_t r;
     req_start(&r, gov, 0, 50, 10000 * MS);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     assert_int_equal(mgov_try_reserve(gov, 1, 500, 0, &x), MGOV_OK);
     mgov_grant_release(&x);
     assert_int_equal(mgov_try_reserve(gov, 0, 5, 0, &x), MGOV_EBUDGET); /* behind the waiter */
@@ -263,7 +254,7 @@ static void test_budget_changes_while_waiting(void **state)
     assert_int_equal(mgov_try_reserve(gov, 0, 900, 0, &full), MGOV_OK);
     req_t grow;
     req_start(&grow, gov, 1, 500, 10000 * MS);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     assert_int_equal(mgov_set_budget(gov, 2000), MGOV_OK);
     req_join(&grow);
     assert_int_equal(grow.rc, MGOV_OK);
@@ -271,7 +262,7 @@ static void test_budget_changes_while_waiting(void **state)
 
     req_t doomed;
     req_start(&doomed, gov, 1, 1001, 10000 * MS); /* 900 + 1001 > 1900; can never fit 950 */
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     uint64_t t0 = mgov__now_ns();
     assert_int_equal(mgov_set_budget(gov, 1000), MGOV_OK);
     req_join(&doomed);
@@ -313,7 +304,7 @@ static void test_wait_events(void **state)
     assert_int_equal(atomic_load(&w.timeout), 1);
     req_t r;
     req_start(&r, gov, 0, 10, 10000 * MS);
-    wait_for_waiters(gov, 1);
+    gh_wait_waiters(gov, 1);
     mgov_grant_release(&full);
     req_join(&r);
     assert_int_equal(r.rc, MGOV_OK);
@@ -341,7 +332,7 @@ static void test_many_mixed_waiters(void **state)
         /* ordinary regions only: spill staging would use the headroom at once */
         req_start(&r[i], gov, rand_r(&seed) % 3, bytes, 20000 * MS);
     }
-    wait_for_waiters(gov, N);
+    gh_wait_waiters(gov, N);
     /* give memory back in uneven pieces; waiters release right after */
     while (full.bytes) {
         uint64_t step = full.bytes < 700 ? full.bytes : 100 + (uint64_t)(rand_r(&seed) % 600);

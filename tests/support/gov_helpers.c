@@ -416,6 +416,18 @@ void gh_mock_fini(gh_mock_t *m)
 
 /* -------------------------------------------------------------- threads */
 
+void gh_wait_waiters(mgov_t *gov, unsigned n)
+{
+    mgov_stats_t s;
+    for (int i = 0; i < 10000; i++) {
+        assert_int_equal(mgov_stats(gov, &s), MGOV_OK);
+        if (s.waiters == n)
+            return;
+        gh_sleep_ms(1);
+    }
+    fail_msg("%llu requests wait in the governor, not %u", (unsigned long long)s.waiters, n);
+}
+
 unsigned long gh_stress_ops(unsigned long dflt)
 {
     const char *env = getenv("MGOV_STRESS_OPS");

@@ -156,6 +156,9 @@ int gh_mock_unregister(gh_mock_t *m);
 bool gh_sem_wait_ms(sem_t *s, unsigned ms);
 void gh_sleep_ms(unsigned ms);
 uint64_t gh_now_ns(void);
+/* Polls mgov_stats (1 ms steps, up to 10 s) until exactly n requests wait
+ * in the governor; fails the case otherwise. */
+void gh_wait_waiters(mgov_t *gov, unsigned n);
 /* Operations a stress thread makes: MGOV_STRESS_OPS when it is set to a
  * positive number, else dflt. */
 unsigned long gh_stress_ops(unsigned long dflt);
