@@ -16,8 +16,8 @@
  * A second case runs the rebalancer every millisecond while four threads
  * make two limited regions busy in turn: no region ever holds more than
  * both limits together, no lender's limit goes below its reservation, and
- * at the end the two limits add up to their own ones again.  Threads count violations;
- * the main thread asserts.  MGOV_STRESS_OPS sets operations per thread.
+ * at the end the two limits add up to their own ones again.  Threads count
+ * violations; the main thread asserts.  MGOV_STRESS_OPS sets operations per thread.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -233,17 +233,27 @@ static void *rb_watcher(void *arg)
     return NULL;
 }
 
+/* Every thread works in the same region for RB_PHASE_MS, then in the
+ * other: by the clock, not by counts, so the idle region is idle whatever
+ * each thread's speed (a sanitizer's, a loaded machine's) and the
+ * rebalancer sees a lender idle for its 10 ticks in every phase. */
+#define RB_PHASE_MS 50
+#define RB_PHASES 6 /* at least: three turns each */
+static uint64_t rb_start_ns;
+
 static void *rb_work(void *arg)
 {
     job_t *j = arg;
     uint64_t seed = (j->id + 7) * 0x9e3779b97f4a7c15ull;
     mgov_grant_t held[HELD];
     memset(held, 0, sizeof held);
-    for (unsigned long n = 0; n < j->ops; n++) {
+    for (unsigned long n = 0;; n++) {
+        uint64_t turn = (gh_now_ns() - rb_start_ns) / (RB_PHASE_MS * 1000000ull);
+        if (n >= j->ops && turn >= RB_PHASES)
+            break;
         uint64_t r = rnd(&seed);
         unsigned k = (unsigned)(r % HELD);
-        /* the hot region is busy for a while, then the cold one */
-        int region = ((n / 5000) + j->id) % 2 ? R_HOT : R_COLD;
+        int region = turn % 2 ? R_HOT : R_COLD;
         if (held[k].gov) {
             mgov_grant_release(&held[k]);
             continue;
@@ -284,6 +294,7 @@ static void test_rebalancer_under_load(void **state)
     pthread_t w, t[THREADS];
     job_t jobs[THREADS];
     pthread_create(&w, NULL, rb_watcher, NULL);
+    rb_start_ns = gh_now_ns();
     for (unsigned i = 0; i < THREADS; i++) {
         jobs[i] = (job_t){ i, ops };
         pthread_create(&t[i], NULL, rb_work, &jobs[i]);
