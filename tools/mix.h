@@ -152,6 +152,8 @@ struct mix {
     uint64_t reserved[MIX_NREG], limit[MIX_NREG];
     uint64_t t0_ns, run_ns;      /* the engines started; how long they ran */
     atomic_bool stop;            /* engines: finish what you are doing and return */
+    atomic_bool abandon;         /* a signal came: analytics drops what is left */
+    _Atomic unsigned running;    /* engine threads not yet returned */
 
     pthread_mutex_t fail_mu;     /* failure messages */
     _Atomic unsigned failures;
@@ -181,6 +183,11 @@ int mix_heap(mix_t *m, int r, const char *name, mgov_heap_t **out);
  * Counts reloads and waits. */
 int mix_pin_ram(mix_t *m, mgov_section_t *s, mgov_section_view_t *view, _Atomic uint64_t *reloads,
                 _Atomic uint64_t *waits);
+/* Starts an engine thread with every signal blocked (they go to the
+ * main thread, whose sleep they interrupt), counted in `running`. */
+int mix_thread(mix_t *m, pthread_t *t, void *(*fn)(void *), void *arg);
+/* An engine thread returns through this. */
+void *mix_thread_exit(mix_t *m);
 /* Seconds since the engines started. */
 double mix_elapsed(const mix_t *m);
 

@@ -33,6 +33,8 @@ typedef int (*feed_fn)(void *ctx, const mix_point_t *pts, size_t n);
 static int feed(mix_ana_t *a, mix_tsec_t *list, mix_point_t *pts, feed_fn fn, void *ctx)
 {
     for (mix_tsec_t *s = list; s; s = s->next) {
+        if (atomic_load(&a->m->abandon))
+            return MGOV_ECANCELED;
         mgov_section_view_t view;
         int rc = mix_pin_ram(a->m, s->sec, &view, NULL, NULL);
         if (rc != MGOV_OK)
@@ -338,21 +340,21 @@ static void *analytics_thread(void *arg)
     bool done = false;
     while (rc == MGOV_OK && !done) {
         mix_tsec_t *list = mix_ts_take(&m->ts, 100 * 1000 * 1000, totals, &done);
-        if (list)
+        if (list && !atomic_load(&m->abandon))
             rc = window(a, list, pts, totals, win);
         for (mix_tsec_t *s = list, *n; s; s = n) {
             n = s->next;
             mix_ts_release(&m->ts, s);
         }
     }
-    if (rc != MGOV_OK) {
+    if (rc != MGOV_OK && !atomic_load(&m->abandon)) {
         mix_fail(m, "analytics: %s", mgov_strerror(rc));
         atomic_store(&m->stop, true); /* the ingest must not wait for it */
     }
     mgov_heap_free(a->heap, pts);
     mgov_heap_free(a->heap, totals);
     mgov_heap_free(a->heap, win);
-    return NULL;
+    return mix_thread_exit(m);
 }
 
 int mix_ana_open(mix_ana_t *a, mix_t *m)
@@ -368,8 +370,9 @@ int mix_ana_open(mix_ana_t *a, mix_t *m)
 
 int mix_ana_start(mix_ana_t *a)
 {
-    if (pthread_create(&a->thread, NULL, analytics_thread, a) != 0)
-        return MGOV_ENOMEM;
+    int rc = mix_thread(a->m, &a->thread, analytics_thread, a);
+    if (rc != MGOV_OK)
+        return rc;
     a->started = true;
     return MGOV_OK;
 }

@@ -10,11 +10,13 @@
  * mgov_destroy returns.  Locking: fail_mu serializes failure messages;
  * the event counters are atomics.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
 #include "mix.h"
+#include "signals.h"
 
 #define MAX_FAIL_MESSAGES 20
 
@@ -53,6 +55,25 @@ void mix_fail(mix_t *m, const char *fmt, ...)
 double mix_elapsed(const mix_t *m)
 {
     return cli_secs(m->t0_ns, cli_now_ns());
+}
+
+int mix_thread(mix_t *m, pthread_t *t, void *(*fn)(void *), void *arg)
+{
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    atomic_fetch_add(&m->running, 1);
+    int e = pthread_create(t, NULL, fn, arg);
+    if (e != 0)
+        atomic_fetch_sub(&m->running, 1);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return e == 0 ? MGOV_OK : MGOV_ENOMEM;
+}
+
+void *mix_thread_exit(mix_t *m)
+{
+    atomic_fetch_sub(&m->running, 1);
+    return NULL;
 }
 
 int mix_heap(mix_t *m, int r, const char *name, mgov_heap_t **out)
@@ -173,9 +194,20 @@ static int engines_start(mix_t *m)
     return CLI_EXIT_OK;
 }
 
+/* Stops the engines, sampling on while they finish (the last analytics
+ * window belongs in the picture); after a signal analytics abandons what
+ * is left. */
 static void engines_stop(mix_t *m)
 {
     atomic_store(&m->stop, true);
+    struct timespec tick = { 0, MIX_SAMPLE_MS * 1000000L };
+    while (atomic_load(&m->running) > 0) {
+        if (cli_signal_pending())
+            atomic_store(&m->abandon, true);
+        nanosleep(&tick, NULL);
+        if (m->smp.tsv)
+            mix_sample(m);
+    }
     mix_vec_join(&m->vec);
     mix_ts_join(&m->ts);   /* it seals what it holds */
     mix_ana_join(&m->ana); /* it analyses what is left, then returns */
@@ -234,6 +266,7 @@ int mix_run(const mix_opts_t *o)
         m->o.index_bytes = m->o.memory / 4 * 3;
     pthread_mutex_init(&m->fail_mu, NULL);
 
+    cli_signals_catch();
     int rc = governor_create(m);
     if (rc != MGOV_OK)
         return cli_runtime_error("demo", rc, "mgov_create");
@@ -246,7 +279,7 @@ int mix_run(const mix_opts_t *o)
     if (status == CLI_EXIT_OK) {
         uint64_t end = m->t0_ns + (uint64_t)m->o.seconds * 1000000000u;
         struct timespec tick = { 0, MIX_SAMPLE_MS * 1000000L };
-        while (cli_now_ns() < end && !atomic_load(&m->stop)) {
+        while (cli_now_ns() < end && !atomic_load(&m->stop) && !cli_signal_pending()) {
             nanosleep(&tick, NULL);
             mix_sample(m);
         }
@@ -255,6 +288,17 @@ int mix_run(const mix_opts_t *o)
     m->run_ns = cli_now_ns() - m->t0_ns;
     if (m->smp.tsv)
         mix_sample(m); /* the state after the last analysis */
+    if (cli_signal_pending() || atomic_load(&m->abandon)) {
+        /* interrupted: remove everything (the spill files go with the
+         * governor), then end by the signal */
+        mgov_stats_t st;
+        engines_close(m, &st);
+        mix_sample_close(m);
+        mgov_destroy(m->gov);
+        m->gov = NULL;
+        fflush(stdout);
+        cli_signal_exit();
+    }
     uint64_t ingested = atomic_load(&m->ts.points), analysed = atomic_load(&m->ana.points);
     if (status == CLI_EXIT_OK && ingested != analysed)
         mix_fail(m, "points ingested %llu, aggregated %llu", (unsigned long long)ingested,

@@ -58,7 +58,7 @@ static void script(mix_t *m, FILE *f)
                "set title 'memgov demo: vector search, time-series ingest, analytics and a "
                "cache under one %.0f MiB ceiling'\n"
                "set xlabel 'seconds'\nset ylabel 'MiB'\nset key outside right top\n"
-               "set grid ytics\nset yrange [0:%.1f]\nM = %.1f\n",
+               "set grid ytics\nset autoscale xfix\nset yrange [0:%.1f]\nM = %.1f\n",
                ceil, ceil * 1.18, mib);
     fprintf(f, "plot ");
     /* stacked: the sum of regions 0..i, drawn from the largest down */

@@ -196,13 +196,14 @@ static void *ingest_thread(void *arg)
     t->done = true;
     pthread_cond_broadcast(&t->cond);
     pthread_mutex_unlock(&t->mu);
-    return NULL;
+    return mix_thread_exit(t->m);
 }
 
 int mix_ts_start(mix_ts_t *t)
 {
-    if (pthread_create(&t->thread, NULL, ingest_thread, t) != 0)
-        return MGOV_ENOMEM;
+    int rc = mix_thread(t->m, &t->thread, ingest_thread, t);
+    if (rc != MGOV_OK)
+        return rc;
     t->started = true;
     return MGOV_OK;
 }

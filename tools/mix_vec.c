@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "mix.h"
+#include "signals.h"
 
 #define REF_SEED ((uint64_t)1 << 40)
 #define BUILD_CHUNK 2048u /* vectors per append */
@@ -132,6 +133,10 @@ int mix_vec_build(mix_vec_t *v, mix_t *m)
     char name[32];
     uint32_t id = 0;
     for (unsigned s = 0; s < v->n_shards && rc == MGOV_OK; s++) {
+        if (cli_signal_pending()) {
+            rc = MGOV_ECANCELED;
+            break;
+        }
         shard_name(name, sizeof name, s);
         if ((rc = mgov_section_open(m->gov, name, &sc, &v->shards[s])) != MGOV_OK)
             break;
@@ -216,15 +221,15 @@ static void *query_thread(void *arg)
             check_ref(v, r, &res, "search or cache");
         atomic_fetch_add_explicit(&v->queries, 1, memory_order_relaxed);
     }
-    return NULL;
+    return mix_thread_exit(v->m);
 }
 
 int mix_vec_start(mix_vec_t *v)
 {
     for (unsigned i = 0; i < MIX_QUERY_THREADS; i++) {
-        int e = pthread_create(&v->threads[i], NULL, query_thread, v);
-        if (e != 0)
-            return MGOV_ENOMEM;
+        int rc = mix_thread(v->m, &v->threads[i], query_thread, v);
+        if (rc != MGOV_OK)
+            return rc;
         v->n_threads++;
     }
     return MGOV_OK;

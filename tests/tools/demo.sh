@@ -8,7 +8,7 @@
 # each engine, log plain status lines when stdout is not a terminal, write
 # the TSV and the PNG; without gnuplot in PATH it still writes the TSV and
 # says why there is no picture; bad options and an unwritable TSV fail
-# cleanly.
+# cleanly; SIGTERM ends it by the signal with nothing left behind.
 set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
@@ -64,6 +64,19 @@ if expect 1 demo --seconds 1 --memory 16M --tsv "$work/no/such/dir.tsv"; then
     contains "$err" "cannot write '$work/no/such/dir.tsv'" "demo with an unwritable TSV"
 fi
 [ -z "$(ls -A "$TMPDIR")" ] || fail "demo left files in TMPDIR: $(ls -A "$TMPDIR")"
+
+# interrupted (SIGTERM; SIGINT would be ignored in a background job of a
+# script), while it builds or runs: it tears down, removes its
+# spill files and private directory, and dies of the signal
+"$memgov" demo --seconds 30 --memory 32M --index 24M --quiet --tsv "$work/i.tsv" \
+    --png "$work/i.png" >"$out" 2>"$err" &
+pid=$!
+sleep 2
+kill -TERM "$pid"
+wait "$pid"
+got=$?
+[ "$got" -eq 143 ] || { fail "demo interrupted exited $got, expected 143"; sed 's/^/  stderr: /' "$err"; }
+[ -z "$(ls -A "$TMPDIR")" ] || fail "demo interrupted left files in TMPDIR: $(ls -A "$TMPDIR")"
 
 for bad in "--memory 1M" "--memory lots" "--seconds 0" "--seconds 3601" "--index 1K" "--png" \
     "--tsv=" "extra"; do
