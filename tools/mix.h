@@ -179,10 +179,11 @@ void mix_fail(mix_t *m, const char *fmt, ...) CLI_PRINTF(2, 3);
 int mix_heap(mix_t *m, int r, const char *name, mgov_heap_t **out);
 /* Pins section s with its bytes in RAM: reloads it while it is on disk
  * (never reading it through the mapping of its file, whose pages would be
- * resident but charged to no region), retrying while the budget is short.
- * Counts reloads and waits. */
-int mix_pin_ram(mix_t *m, mgov_section_t *s, mgov_section_view_t *view, _Atomic uint64_t *reloads,
-                _Atomic uint64_t *waits);
+ * resident but charged to no region), retrying while the budget is short;
+ * with quit_on_stop, MGOV_ECANCELED once the engines are told to stop.
+ * Counts reloads and waits (either may be NULL). */
+int mix_pin_ram(mix_t *m, mgov_section_t *s, mgov_section_view_t *view, bool quit_on_stop,
+                _Atomic uint64_t *reloads, _Atomic uint64_t *waits);
 /* Starts an engine thread with every signal blocked (they go to the
  * main thread, whose sleep they interrupt), counted in `running`. */
 int mix_thread(mix_t *m, pthread_t *t, void *(*fn)(void *), void *arg);

@@ -36,7 +36,7 @@ static int feed(mix_ana_t *a, mix_tsec_t *list, mix_point_t *pts, feed_fn fn, vo
         if (atomic_load(&a->m->abandon))
             return MGOV_ECANCELED;
         mgov_section_view_t view;
-        int rc = mix_pin_ram(a->m, s->sec, &view, NULL, NULL);
+        int rc = mix_pin_ram(a->m, s->sec, &view, false, NULL, NULL);
         if (rc != MGOV_OK)
             return rc;
         const uint8_t *p = view.data;

@@ -26,8 +26,8 @@ static const struct {
     unsigned reserved, limit;
 } region_plan[MIX_NREG] = {
     [MIX_R_VEC] = { "vectors", 250, 400 },
-    [MIX_R_TS] = { "timeseries", 50, 120 },
-    [MIX_R_ANA] = { "analytics", 100, 250 },
+    [MIX_R_TS] = { "timeseries", 40, 80 },
+    [MIX_R_ANA] = { "analytics", 100, 290 },
     [MIX_R_CACHE] = { "cache", 10, 40 },
     [MIX_R_SPILL] = { "spill_staging", 20, 0 },
 };
@@ -87,8 +87,8 @@ int mix_heap(mix_t *m, int r, const char *name, mgov_heap_t **out)
     return mgov_heap_create(&hc, out);
 }
 
-int mix_pin_ram(mix_t *m, mgov_section_t *s, mgov_section_view_t *view, _Atomic uint64_t *reloads,
-                _Atomic uint64_t *waits)
+int mix_pin_ram(mix_t *m, mgov_section_t *s, mgov_section_view_t *view, bool quit_on_stop,
+                _Atomic uint64_t *reloads, _Atomic uint64_t *waits)
 {
     for (int tries = 0; tries < 200; tries++) {
         int rc = mgov_section_pin(s, view);
@@ -107,8 +107,8 @@ int mix_pin_ram(mix_t *m, mgov_section_t *s, mgov_section_view_t *view, _Atomic 
             return rc;
         if (waits)
             atomic_fetch_add_explicit(waits, 1, memory_order_relaxed);
-        if (atomic_load(&m->stop) && tries > 20)
-            return rc;
+        if (quit_on_stop && atomic_load(&m->stop))
+            return MGOV_ECANCELED;
         nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     }
     return MGOV_ETIMEDOUT;

@@ -21,6 +21,7 @@
 #include "mix.h"
 
 #define TS_BUFFER ((size_t)64 << 10)
+#define TS_BACKLOG_MAX ((uint64_t)16 << 20)
 
 int mix_ts_open(mix_ts_t *t, mix_t *m)
 {
@@ -40,8 +41,13 @@ int mix_ts_open(mix_ts_t *t, mix_t *m)
         return rc;
     t->points_per_buf = TS_BUFFER / sizeof(mix_point_t);
     uint64_t lim = m->limit[MIX_R_TS];
-    t->sec_bytes = lim / 8 < (256u << 10) ? (256u << 10) : lim / 8 > (4u << 20) ? (4u << 20) : lim / 8;
-    t->backlog_cap = lim + lim / 2; /* more than fits: some sections must spill */
+    t->sec_bytes = lim / 8 < (256u << 10)  ? (256u << 10)
+                   : lim / 8 > (4u << 20) ? (4u << 20)
+                                          : lim / 8;
+    /* more than the region holds, so at small ceilings sealed sections
+     * spill; at most what analytics drains in a second or two, so the
+     * last window at the end is short */
+    t->backlog_cap = lim + lim / 2 < TS_BACKLOG_MAX ? lim + lim / 2 : TS_BACKLOG_MAX;
     t->sealed = mgov_heap_calloc(t->heap, MIX_SERIES, sizeof *t->sealed);
     return t->sealed ? MGOV_OK : mgov_heap_last_error(t->heap);
 }
@@ -144,8 +150,11 @@ static int ingest_buffer(mix_ts_t *t, ts_open_t *o, uint64_t first, uint8_t *scr
     mgov_bufs_t *b = NULL;
     int rc;
     while ((rc = mgov_bufpool_alloc(t->pool, 1, MIX_WAIT_NS, &b)) == MGOV_ETIMEDOUT ||
-           rc == MGOV_EBUDGET)
+           rc == MGOV_EBUDGET) {
         atomic_fetch_add_explicit(&t->buf_waits, 1, memory_order_relaxed);
+        if (atomic_load(&t->m->stop))
+            return MGOV_ECANCELED; /* no point was made yet: none is lost */
+    }
     if (rc != MGOV_OK)
         return rc;
     mix_point_t *pts = mgov_bufs_data(b);
@@ -153,6 +162,7 @@ static int ingest_buffer(mix_ts_t *t, ts_open_t *o, uint64_t first, uint8_t *scr
     for (size_t i = 0; i < n; i++)
         mix_point_make(first + i, &pts[i]);
     size_t len = mix_seg_encode(pts, n, scratch);
+    /* the points exist now: wait as long as it takes, stopping or not */
     while ((rc = mgov_section_append(o->s->sec, scratch, len)) == MGOV_ETIMEDOUT ||
            rc == MGOV_EBUDGET || rc == MGOV_EBUSY)
         atomic_fetch_add_explicit(&t->append_waits, 1, memory_order_relaxed);
@@ -186,7 +196,7 @@ static void *ingest_thread(void *arg)
         if (mgov_section_length(o.s->sec) >= t->sec_bytes)
             hand_over(t, &o);
     }
-    if (rc != MGOV_OK)
+    if (rc != MGOV_OK && rc != MGOV_ECANCELED)
         mix_fail(t->m, "time-series ingest: %s", mgov_strerror(rc));
     if (o.s)
         hand_over(t, &o); /* what it holds is counted: analytics must see it */

@@ -157,7 +157,8 @@ int mix_vec_build(mix_vec_t *v, mix_t *m)
     return rc;
 }
 
-/* An exact top-k over every shard; false after a failure (reported). */
+/* An exact top-k over every shard; false after a failure (reported) or
+ * when the engines stop. */
 static bool search(mix_vec_t *v, const float *q, mix_topk_t *out)
 {
     bool done[MAX_SHARDS] = { false };
@@ -168,7 +169,9 @@ static bool search(mix_vec_t *v, const float *q, mix_topk_t *out)
             if (done[s] || (pass == 0 && mgov_section_tier(v->shards[s]) == MGOV_TIER_ON_DISK))
                 continue;
             mgov_section_view_t view;
-            int rc = mix_pin_ram(v->m, v->shards[s], &view, &v->reloads, &v->reload_waits);
+            int rc = mix_pin_ram(v->m, v->shards[s], &view, true, &v->reloads, &v->reload_waits);
+            if (rc == MGOV_ECANCELED)
+                return false; /* stopping: the query is dropped, not counted */
             if (rc != MGOV_OK) {
                 mix_fail(v->m, "vector search: shard %u: %s", s, mgov_strerror(rc));
                 return false;

@@ -52,7 +52,7 @@ fi
 [ -z "$(ls -A "$TMPDIR")" ] || fail "demo left files in TMPDIR: $(ls -A "$TMPDIR")"
 
 # without gnuplot: the TSV, and a note instead of the picture
-if PATH=/nonexistent expect 0 demo --seconds 1 --memory 16M --index 12M --quiet \
+if PATH=/nonexistent expect 0 demo --seconds 1 --memory 32M --index 24M --quiet \
     --tsv "$work/n.tsv" --png "$work/n.png"; then
     contains "$out" "gnuplot is not installed" "demo without gnuplot"
     [ -s "$work/n.tsv" ] || fail "demo without gnuplot: no TSV"
@@ -60,7 +60,7 @@ if PATH=/nonexistent expect 0 demo --seconds 1 --memory 16M --index 12M --quiet 
 fi
 
 # an unwritable TSV: a clear error before any work, nothing left behind
-if expect 1 demo --seconds 1 --memory 16M --tsv "$work/no/such/dir.tsv"; then
+if expect 1 demo --seconds 1 --memory 32M --tsv "$work/no/such/dir.tsv"; then
     contains "$err" "cannot write '$work/no/such/dir.tsv'" "demo with an unwritable TSV"
 fi
 [ -z "$(ls -A "$TMPDIR")" ] || fail "demo left files in TMPDIR: $(ls -A "$TMPDIR")"
@@ -78,7 +78,7 @@ got=$?
 [ "$got" -eq 143 ] || { fail "demo interrupted exited $got, expected 143"; sed 's/^/  stderr: /' "$err"; }
 [ -z "$(ls -A "$TMPDIR")" ] || fail "demo interrupted left files in TMPDIR: $(ls -A "$TMPDIR")"
 
-for bad in "--memory 1M" "--memory lots" "--seconds 0" "--seconds 3601" "--index 1K" "--png" \
+for bad in "--memory 1M" "--memory 31M" "--memory lots" "--seconds 0" "--seconds 3601" "--index 1K" "--png" \
     "--tsv=" "extra"; do
     # shellcheck disable=SC2086
     if expect 2 demo $bad; then
