@@ -6,13 +6,17 @@
  * note says so: the picture is a view, not a check.  Main thread only.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mix.h"
+
+extern char **environ;
 
 /* The path of `prog` in PATH, or false. */
 static bool in_path(const char *prog)
@@ -97,27 +101,28 @@ void mix_plot(mix_t *m)
         return;
     }
     int fds[2];
-    if (pipe(fds) != 0) {
+    if (pipe2(fds, O_CLOEXEC) != 0) {
         mix_fail(m, "gnuplot: pipe: %s", strerror(errno));
         return;
     }
     fflush(NULL);
-    pid_t pid = fork();
-    if (pid < 0) {
+    /* posix_spawn, not fork: no atfork handlers (jemalloc's take every
+     * arena's lock), and nothing of ours runs in the child */
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[0], STDIN_FILENO);
+    char *argv[] = { (char *)"gnuplot", NULL };
+    pid_t pid;
+    int e = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (e != 0) {
         close(fds[0]);
         close(fds[1]);
-        mix_fail(m, "gnuplot: fork: %s", strerror(errno));
+        mix_fail(m, "gnuplot: %s", strerror(e));
         return;
     }
-    if (pid == 0) {
-        dup2(fds[0], STDIN_FILENO);
-        close(fds[0]);
-        close(fds[1]);
-        execlp("gnuplot", "gnuplot", (char *)NULL);
-        _exit(127);
-    }
     close(fds[0]);
-    /* gnuplot may stop reading early (an error): a broken pipe is its failure, not ours */
+    /* gnuplot may stop reading early (an error): its failure, not a SIGPIPE of ours */
     struct sigaction ign = { .sa_handler = SIG_IGN }, old;
     sigaction(SIGPIPE, &ign, &old);
     FILE *f = fdopen(fds[1], "w");
@@ -128,10 +133,11 @@ void mix_plot(mix_t *m)
         close(fds[1]);
     }
     sigaction(SIGPIPE, &old, NULL);
-    int wst;
-    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)
+    int wst = 0;
+    pid_t w;
+    while ((w = waitpid(pid, &wst, 0)) < 0 && errno == EINTR)
         ;
-    if (!f || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+    if (!f || w != pid || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
         mix_fail(m, "gnuplot could not draw %s from %s", m->o.png, m->o.tsv);
     else
         printf("picture: %s (samples: %s)\n", m->o.png, m->o.tsv);
