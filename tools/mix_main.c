@@ -20,14 +20,21 @@
 
 #define MAX_FAIL_MESSAGES 20
 
-/* Shares of the ceiling: reservation and limit per region (thousandths). */
+/* The process's own memory, outside every region: code, libraries,
+ * stacks, stdio (about 6 MiB measured).  The regions share the rest. */
+#define OWN_MEMORY ((uint64_t)8 << 20)
+
+/* Shares of what the regions share: reservation and limit per region
+ * (thousandths).  The limits add up to 90%: when every engine is at its
+ * limit, pressure is past high (the governor spills) and RSS stays under
+ * the ceiling. */
 static const struct {
     const char *name;
     unsigned reserved, limit;
 } region_plan[MIX_NREG] = {
-    [MIX_R_VEC] = { "vectors", 250, 400 },
+    [MIX_R_VEC] = { "vectors", 300, 450 },
     [MIX_R_TS] = { "timeseries", 40, 80 },
-    [MIX_R_ANA] = { "analytics", 100, 290 },
+    [MIX_R_ANA] = { "analytics", 100, 330 },
     [MIX_R_CACHE] = { "cache", 10, 40 },
     [MIX_R_SPILL] = { "spill_staging", 20, 0 },
 };
@@ -140,9 +147,10 @@ static void on_event(void *ctx, const mgov_event_t *ev)
 static int governor_create(mix_t *m)
 {
     mgov_region_config_t regions[MIX_NREG];
+    uint64_t shared = m->o.memory - OWN_MEMORY; /* --memory is at least 32M */
     for (int i = 0; i < MIX_NREG; i++) {
-        m->reserved[i] = m->o.memory / 1000 * region_plan[i].reserved;
-        m->limit[i] = m->o.memory / 1000 * region_plan[i].limit;
+        m->reserved[i] = shared / 1000 * region_plan[i].reserved;
+        m->limit[i] = shared / 1000 * region_plan[i].limit;
         m->rname[i] = region_plan[i].name;
         regions[i] = (mgov_region_config_t){ region_plan[i].name, m->reserved[i], m->limit[i] };
     }

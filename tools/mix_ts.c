@@ -21,7 +21,7 @@
 #include "mix.h"
 
 #define TS_BUFFER ((size_t)64 << 10)
-#define TS_BACKLOG_MAX ((uint64_t)16 << 20)
+#define TS_BACKLOG_MAX ((uint64_t)48 << 20)
 
 int mix_ts_open(mix_ts_t *t, mix_t *m)
 {
@@ -44,9 +44,9 @@ int mix_ts_open(mix_ts_t *t, mix_t *m)
     t->sec_bytes = lim / 8 < (256u << 10)  ? (256u << 10)
                    : lim / 8 > (4u << 20) ? (4u << 20)
                                           : lim / 8;
-    /* more than the region holds, so at small ceilings sealed sections
-     * spill; at most what analytics drains in a second or two, so the
-     * last window at the end is short */
+    /* more than the region holds, so sealed sections spill, and windows
+     * that fill analytics' region; at most what analytics drains in a few
+     * seconds, so the last window at the end is short */
     t->backlog_cap = lim + lim / 2 < TS_BACKLOG_MAX ? lim + lim / 2 : TS_BACKLOG_MAX;
     t->sealed = mgov_heap_calloc(t->heap, MIX_SERIES, sizeof *t->sealed);
     return t->sealed ? MGOV_OK : mgov_heap_last_error(t->heap);
