@@ -70,7 +70,8 @@ typedef struct mix_vec {
     mix_topk_t ref[MIX_REFS];    /* brute-force answers, computed at build */
     pthread_t threads[MIX_QUERY_THREADS];
     unsigned n_threads;
-    _Atomic uint64_t queries, scanned, cache_hits, checked, reloads, reload_waits;
+    _Atomic uint64_t queries, scanned, cache_hits, checked, reloads;
+    _Atomic uint64_t reload_waits;     /* shard reloads and appends retried */
 } mix_vec_t;
 
 /* Per-series aggregates, as the ingest keeps them and analytics finds them. */

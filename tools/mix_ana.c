@@ -110,7 +110,8 @@ static int group_by(mix_ana_t *a, mix_tsec_t *list, mix_point_t *pts, const mix_
         mix_agg_t *seen = &a->seen[s], *prev = &a->prev[s];
         if ((uint64_t)v[0].i64 != totals[s].count - prev->count ||
             v[1].i64 != totals[s].sum - prev->sum || g.overflow)
-            mix_fail(a->m, "GROUP BY: series %u: count %lld sum %lld, the ingest says %llu and %lld",
+            mix_fail(a->m,
+                     "GROUP BY: series %u: count %lld sum %lld, the ingest says %llu and %lld",
                      s, (long long)v[0].i64, (long long)v[1].i64,
                      (unsigned long long)(totals[s].count - prev->count),
                      (long long)(totals[s].sum - prev->sum));
@@ -135,7 +136,8 @@ static int group_by(mix_ana_t *a, mix_tsec_t *list, mix_point_t *pts, const mix_
         const mix_agg_t *w = &totals[s], *g2 = &a->seen[s];
         if (w->count != g2->count || w->sum != g2->sum ||
             (w->count && (w->min != g2->min || w->max != g2->max))) {
-            mix_fail(a->m, "GROUP BY: series %u over all windows differs from the ingest's totals", s);
+            mix_fail(a->m, "GROUP BY: series %u over all windows differs from the ingest's totals",
+                     s);
             break;
         }
     }

@@ -77,15 +77,16 @@ static void script(mix_t *m, FILE *f)
     }
     fprintf(f, ", \\\n     ");
     gp_string(f, m->o.tsv);
-    fprintf(f, " skip 1 using 1:($%d/M) with lines lw 2 lc rgb 'black' title 'RSS'", 2 + MIX_NREG + 1);
+    fprintf(f, " skip 1 using 1:($%d/M) with lines lw 2 lc rgb 'black' title 'RSS'",
+            2 + MIX_NREG + 1);
     fprintf(f, ", \\\n     %.2f with lines lw 2 lc rgb 'red' title 'ceiling'", ceil);
     fprintf(f, ", \\\n     %.2f with lines dt 2 lc rgb 'orange' title 'moderate'", ceil * 0.70);
     fprintf(f, ", \\\n     %.2f with lines dt 2 lc rgb 'dark-orange' title 'high'", ceil * 0.85);
     fprintf(f, ", \\\n     %.2f with lines dt 2 lc rgb 'dark-red' title 'critical'", ceil * 0.95);
     fprintf(f, ", \\\n     ");
     gp_string(f, m->o.tsv);
-    fprintf(f, " skip 1 using 1:($%d > 0 ? %.2f : 1/0):(0.4 + sqrt($%d) / 3) with points pt 7 ps variable lc rgb 'blue' "
-               "title 'spills (size: how many)'", 2 + MIX_NREG + 3, ceil * 1.06, 2 + MIX_NREG + 3);
+    fprintf(f, " skip 1 using 1:($%d > 0 ? %.2f : 1/0):(0.4 + sqrt($%d) / 3) with points pt 7 "
+               "ps variable lc rgb 'blue' title 'spills (size: how many)'", 2 + MIX_NREG + 3, ceil * 1.06, 2 + MIX_NREG + 3);
     fprintf(f, ", \\\n     ");
     gp_string(f, m->o.tsv);
     fprintf(f, " skip 1 using 1:($%d > 0 ? %.2f : 1/0):(0.4 + sqrt($%d) / 3) with points pt 9 "

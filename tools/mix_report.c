@@ -45,11 +45,10 @@ void mix_report(mix_t *m, const mgov_stats_t *st)
     snprintf(what, sizeof what, "%llu hits of %llu queries, %llu evicted", hits, q,
              ld(&m->cache.evicted));
     engine_line(m, MIX_R_CACHE, "query cache", what);
-    printf("  waits inside the engines: index reloads retried %llu; ingest for buffers %llu,\n"
-           "  appends %llu, analytics' backlog %llu\n",
+    printf("  retried inside the engines: shard reloads and appends %llu; the ingest's\n"
+           "  buffers %llu, appends %llu, and waits for analytics' backlog %llu\n",
            ld(&m->vec.reload_waits), ld(&m->ts.buf_waits), ld(&m->ts.append_waits),
            ld(&m->ts.backlog_waits));
-
     printf("\n  %-14s %12s %12s %12s\n", "region", "peak", "limit", "reserved");
     for (int i = 0; i < MIX_NREG; i++) {
         const mgov_region_stats_t *r = &st->regions[m->reg[i]];

@@ -131,7 +131,8 @@ void mix_sample_close(mix_t *m)
     if (s->tsv) {
         bool lost = ferror(s->tsv) != 0;
         if (fclose(s->tsv) != 0 || lost)
-            mix_fail(m, "writing '%s': %s", m->o.tsv, lost ? "an earlier write failed" : strerror(errno));
+            mix_fail(m, "writing '%s': %s", m->o.tsv,
+                     lost ? "an earlier write failed" : strerror(errno));
     }
     s->tsv = NULL;
 }
