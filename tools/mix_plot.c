@@ -1,7 +1,7 @@
 /* mix_plot.c - the picture of a run: gnuplot (Debian: gnuplot-nox) reads
  * the samples' TSV and draws each region's bytes stacked over time, the
  * process's RSS, the ceiling and the three pressure thresholds, with the
- * moments of spills and reloads marked above.  The script goes to
+ * moments of spills and reloads, and the pressure level, marked above.  The script goes to
  * gnuplot's standard input.  Without gnuplot in PATH the TSV stays and a
  * note says so: the picture is a view, not a check.  Main thread only.
  */
@@ -62,8 +62,10 @@ static void script(mix_t *m, FILE *f)
                "set title 'memgov demo: vector search, time-series ingest, analytics and a "
                "cache under one %.0f MiB ceiling'\n"
                "set xlabel 'seconds'\nset ylabel 'MiB'\nset key outside right top\n"
-               "set grid ytics\nset autoscale xfix\nset yrange [0:%.1f]\nM = %.1f\n",
-               ceil, ceil * 1.18, mib);
+               "set grid ytics\nset autoscale xfix\nset yrange [0:%.1f]\nM = %.1f\n"
+               "set palette defined (0 'web-green', 1 'gold', 2 'dark-orange', 3 'red')\n"
+               "set cbrange [0:3]\nunset colorbox\n",
+               ceil, ceil * 1.22, mib);
     fprintf(f, "plot ");
     /* stacked: the sum of regions 0..i, drawn from the largest down */
     for (int i = MIX_NREG - 1; i >= 0; i--) {
@@ -90,8 +92,13 @@ static void script(mix_t *m, FILE *f)
     fprintf(f, ", \\\n     ");
     gp_string(f, m->o.tsv);
     fprintf(f, " skip 1 using 1:($%d > 0 ? %.2f : 1/0):(0.4 + sqrt($%d) / 3) with points pt 9 "
-               "ps variable lc rgb 'dark-green' title 'reloads'\n", 2 + MIX_NREG + 4, ceil * 1.12,
+               "ps variable lc rgb 'dark-green' title 'reloads'", 2 + MIX_NREG + 4, ceil * 1.12,
             2 + MIX_NREG + 4);
+    fprintf(f, ", \\\n     ");
+    gp_string(f, m->o.tsv);
+    fprintf(f, " skip 1 using 1:(%.2f):%d with points pt 5 ps 0.5 lc palette "
+               "title 'pressure level'\n",
+            ceil * 1.18, 2 + MIX_NREG + 2);
 }
 
 void mix_plot(mix_t *m)

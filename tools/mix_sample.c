@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "mix.h"
@@ -67,6 +68,11 @@ static void status_line(mix_t *m, const mgov_stats_t *st, uint64_t now)
     s->prev_ns = now;
     pthread_mutex_lock(&m->fail_mu);
     if (s->tty) {
+        /* a line that wraps cannot be rewritten in place: cut it to the width */
+        struct winsize ws;
+        if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
+            strlen(line) >= ws.ws_col)
+            line[ws.ws_col - 1] = '\0';
         printf("\r\033[K%s", line);
         s->status_open = true;
     } else {
