@@ -45,19 +45,17 @@ static void status_line(mix_t *m, const mgov_stats_t *st, uint64_t now)
     double dt = s->prev_ns ? cli_secs(s->prev_ns, now) : cli_secs(m->t0_ns, now);
     char line[512];
     int n = snprintf(line, sizeof line, "%5.1f s ", cli_secs(m->t0_ns, now));
-    static const char *const short_name[MIX_NREG] = { "vec", "ts", "ana", "cache", "spill" };
-    for (int i = 0; i < MIX_NREG && n < (int)sizeof line; i++) {
+    /* the engines' regions (spill staging is in the TSV): short enough for
+     * a 100-column terminal */
+    static const char *const short_name[MIX_NREG] = { "vec", "ts", "ana", "cache" };
+    for (int i = 0; i < MIX_R_SPILL && n < (int)sizeof line; i++) {
         const mgov_region_stats_t *r = &st->regions[m->reg[i]];
-        if (r->limit)
-            n += snprintf(line + n, sizeof line - (size_t)n, " %s %.0f/%.0fM", short_name[i],
-                          mib(r->used), mib(r->limit));
-        else
-            n += snprintf(line + n, sizeof line - (size_t)n, " %s %.0fM", short_name[i],
-                          mib(r->used));
+        n += snprintf(line + n, sizeof line - (size_t)n, " %s %.0f/%.0fM", short_name[i],
+                      mib(r->used), mib(r->limit));
     }
     if (n < (int)sizeof line)
         snprintf(line + n, sizeof line - (size_t)n,
-                 " | %s | RSS %.0f of %.0fM | %.2fM vec/s %.2fM pts/s %.1f q/s",
+                 " | %s | RSS %.0f/%.0fM | %.1fM vec/s %.1fM pts/s %.1f q/s",
                  mgov_pressure_name(st->pressure), mib(st->rss), mib(st->budget),
                  (double)(scanned - s->prev_scanned) / dt / 1e6,
                  (double)(points - s->prev_points) / dt / 1e6,
