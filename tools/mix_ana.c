@@ -388,6 +388,8 @@ void mix_ana_join(mix_ana_t *a)
 
 void mix_ana_close(mix_ana_t *a)
 {
+    if (!a->heap)
+        return; /* never opened */
     mgov_heap_free(a->heap, a->seen);
     mgov_heap_free(a->heap, a->prev);
     a->seen = a->prev = NULL;

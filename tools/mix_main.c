@@ -10,6 +10,7 @@
  * mgov_destroy returns.  Locking: fail_mu serializes failure messages;
  * the event counters are atomics.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <string.h>
@@ -278,6 +279,14 @@ int mix_run(const mix_opts_t *o)
     int rc = governor_create(m);
     if (rc != MGOV_OK)
         return cli_runtime_error("demo", rc, "mgov_create");
+    /* the spill directory first: a $TMPDIR that cannot take it is said
+     * plainly, before any work */
+    mgov_spill_dir_t *dir;
+    if ((rc = mgov_spill_dir_get(m->gov, &dir)) != MGOV_OK) {
+        int err = errno;
+        mgov_destroy(m->gov);
+        return cli_spill_dir_error("demo", CLI_EXIT_FAILURE, NULL, rc, err);
+    }
     int status = engines_open(m);
     if (status == CLI_EXIT_OK && (rc = mix_sample_open(m)) != MGOV_OK)
         status = CLI_EXIT_FAILURE;
@@ -306,6 +315,7 @@ int mix_run(const mix_opts_t *o)
         m->gov = NULL;
         fflush(stdout);
         cli_signal_exit();
+        return CLI_EXIT_FAILURE; /* not reached: a signal is pending */
     }
     uint64_t ingested = atomic_load(&m->ts.points), analysed = atomic_load(&m->ana.points);
     if (status == CLI_EXIT_OK && ingested != analysed)

@@ -68,6 +68,11 @@ if expect 1 demo --seconds 1 --memory 32M --tsv "$work/no/such/dir.tsv"; then
 fi
 [ -z "$(ls -A "$TMPDIR")" ] || fail "demo left files in TMPDIR: $(ls -A "$TMPDIR")"
 
+# a $TMPDIR where the spill directory cannot be made: said before any work
+if TMPDIR=$work/none expect 1 demo --seconds 1 --memory 32M --tsv "$work/t.tsv"; then
+    contains "$err" "cannot make a spill directory under $work/none" "demo without a spill directory"
+fi
+
 # interrupted (SIGTERM; SIGINT would be ignored in a background job of a
 # script), while it builds or runs: it tears down, removes its
 # spill files and private directory, and dies of the signal
