@@ -3,7 +3,8 @@
 # installs what is missing when run as root, and says what to install
 # otherwise).
 #
-#   make demo     build (build/, gcc, RelWithDebInfo) and run `memgov demo`
+#   make demo     build (build/, gcc, RelWithDebInfo) and run `memgov demo`,
+#                 its samples and picture in $(BUILD)/demo.tsv and demo.png
 #   make test     all tests: plain, ASan+UBSan, TSan, packaging, fuzz
 #                 (see scripts/test.sh)
 #   make bench    build and run the benchmarks (bench/run.sh)
@@ -38,8 +39,9 @@ demo: build
 	@exe=$(BUILD)/tools/memgov; \
 	if [ ! -x "$$exe" ]; then exe=$$(find $(BUILD) -type f -name memgov -perm -u+x | head -n1); fi; \
 	if [ -z "$$exe" ]; then echo "make demo: the memgov tool was not built (see tools/)" >&2; exit 1; fi; \
-	echo "+ $$exe demo $(DEMO_ARGS)"; \
-	"$$exe" demo $(DEMO_ARGS)
+	set -- --tsv $(BUILD)/demo.tsv --png $(BUILD)/demo.png $(DEMO_ARGS); \
+	echo "+ $$exe demo $$*"; \
+	"$$exe" demo "$$@"
 
 test: deps
 	@bash scripts/test.sh

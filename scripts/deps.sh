@@ -14,7 +14,8 @@
 #   libjemalloc-dev gives libjemalloc_pic.a, linked into memgov's heaps under
 #   private names (cmake/jemalloc.cmake); datamash is the reference
 #   `memgov groupby` is tested against; time gives /usr/bin/time, the peak
-#   RSS the tests and bench scripts measure).
+#   RSS the tests and bench scripts measure; gnuplot-nox draws `memgov
+#   demo`'s picture from its samples).
 # Optional: clang and its runtime (libclang-rt-dev: clang's sanitizers and
 #   libFuzzer).  Without them the ASan build falls back to gcc and the fuzz
 #   run is skipped; `make test` says so.
@@ -28,7 +29,7 @@ if [[ "${MGOV_SKIP_DEPS:-0}" == 1 ]]; then
 fi
 
 required=(cmake make gcc libc6-dev binutils pkg-config libcmocka-dev liblz4-dev libzstd-dev
-          libxxhash-dev libjemalloc-dev datamash time)
+          libxxhash-dev libjemalloc-dev datamash time gnuplot-nox)
 optional=(clang)
 
 say() { printf 'deps: %s\n' "$*" >&2; }

@@ -1,6 +1,7 @@
-/* demo.h - the parts of `memgov demo` and the state they share.
+/* demo.h - the parts of `memgov demo --tour` (the scripted tour of the
+ * pressure levels; the mixed workload is mix.h) and the state they share.
  *
- *   cmd_demo.c        options, the governor and its regions, the end
+ *   demo_tour.c       options, the governor and its regions, the end
  *   demo_consumers.c  the three consumers: query cache, executor, index
  *   demo_script.c     the script: a table of phases run in order
  *   demo_alloc.c      its two allocator phases: an arena, a buffer pool
@@ -86,6 +87,10 @@ struct demo {
     demo_index_t index;
     demo_exec_t exec;
 };
+
+/* The tour's entry point (`memgov demo --tour ...`, argv[0] "demo"). */
+int demo_tour(int argc, char **argv);
+void demo_tour_help(FILE *out);
 
 /* ------------------------------------------------ demo_consumers.c */
 

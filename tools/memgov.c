@@ -29,7 +29,7 @@ typedef struct command {
 static const command_t commands[] = {
     { "info", "show the memory this process may use and the governor's defaults",
       cmd_info, cmd_info_help, CLI_EXIT_FAILURE },
-    { "demo", "run a scripted workload through every pressure level",
+    { "demo", "run engines at once under one ceiling (--tour: the scripted tour)",
       cmd_demo, cmd_demo_help, CLI_EXIT_FAILURE },
     { "sort", "sort lines or fixed-width records within a memory budget (as sort(1))",
       cmd_sort, cmd_sort_help, CLI_EXIT_TROUBLE },

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# tests/tools/cli.sh MEMGOV - the memgov command end to end: the demo checks
+# tests/tools/cli.sh MEMGOV - the memgov command end to end: the demo's
+# scripted tour (demo --tour; the mixed workload is demo.sh) checks
 # itself (exit 0 only when every check passed, the bytes of its index
 # section after each move included) at small, default and large budgets,
 # and says when the index is spilled, reloaded, and not spilled while
@@ -17,9 +18,9 @@ contains() { # FILE TEXT WHAT
 }
 
 for budget in 1M 16M 64M 1G; do
-    expect 0 demo --budget "$budget" --quiet && contains "$out" "^total" "demo --budget $budget"
+    expect 0 demo --tour --budget "$budget" --quiet && contains "$out" "^total" "demo --tour --budget $budget"
 done
-expect 0 demo && {
+expect 0 demo --tour && {
     contains "$out" "all released, mgov_destroy: success" "demo"
     contains "$out" "mgov_arena_reset" "demo (arena step)"
     contains "$out" "writer waiting" "demo (buffer pool step)"
@@ -34,7 +35,8 @@ expect 0 info --json && contains "$out" '"budget"' "info --json"
 expect 0 --version && contains "$out" "memgov" "--version"
 expect 0 help demo && contains "$out" "Usage: memgov demo" "help demo"
 
-for bad in "demo --budget 0" "demo --budget lots" "demo extra" "demo --nope" "bogus" "info --nope" \
+for bad in "demo --tour --budget 0" "demo --tour --budget lots" "demo --tour extra" "demo --nope" \
+    "demo extra" "demo --memory 1M" "demo --seconds 0" "demo --tsv" "bogus" "info --nope" \
     "sections" "sections --nope"; do
     # shellcheck disable=SC2086
     if expect 2 $bad; then
@@ -49,7 +51,7 @@ done
 printf 'b\na\n' >"$work/two.txt"
 # operand COMMAND: what the command is given after the option (sort: a file)
 operand() { case $1 in sort*) echo "$work/two.txt" ;; *) echo "--quiet" ;; esac; }
-for bad in "bench sort --memory" "demo --budget" "sort --memory" "sort --spill-quota"; do
+for bad in "bench sort --memory" "demo --tour --budget" "sort --memory" "sort --spill-quota"; do
     for v in "+5M" " 5M" "5 M" "5M " $'5M\n' "-5M" "5e6" "0x10M" ""; do
         [ "$bad" = "bench sort --memory" ] && set -- --json || set -- "$(operand "$bad")"
         # shellcheck disable=SC2086
@@ -64,7 +66,7 @@ for bad in "bench sort --records" "sort --records"; do
     done
 done
 expect 0 bench sort --records 1000 --memory 1M && contains "$out" "check        ok" "bench sort --records 1000"
-expect 0 demo --budget 1.5M --quiet
+expect 0 demo --tour --budget 1.5M --quiet
 expect 0 sort --memory 1.5MiB --spill-quota 1G "$work/two.txt"
 
 # ------------------------------------------------ budgets: the real range
@@ -83,7 +85,7 @@ MEMGOV_BUDGET=1 expect 2 sort "$work/two.txt" && {
     grep -q -- "--memory" "$err" && fail "MEMGOV_BUDGET=1 sort: the message names --memory"; }
 MEMGOV_BUDGET=64M expect 0 info && contains "$out" "set by MEMGOV_BUDGET=64M" "MEMGOV_BUDGET=64M info"
 MEMGOV_BUDGET=70368744177663 expect 0 info && contains "$out" "(70368744177663 bytes)" "the largest budget"
-for cmd in "sort --memory" "demo --budget" "bench sort --memory"; do
+for cmd in "sort --memory" "demo --tour --budget" "bench sort --memory"; do
     # shellcheck disable=SC2086
     expect 2 $cmd 64T "$(operand "$cmd")" &&
         contains "$err" "out of range (1.00 MiB to 64.0 TiB minus 1 byte)" "$cmd 64T"
@@ -107,8 +109,8 @@ lost() {
         fail "memgov $* with stdout $how: no 'cannot write to standard output' on stderr"
 }
 for how in closed full; do
-    lost 1 "$how" demo -q
-    lost 1 "$how" demo --budget 1M
+    lost 1 "$how" demo --tour -q
+    lost 1 "$how" demo --tour --budget 1M
     lost 1 "$how" help
     lost 1 "$how" help sort
     lost 1 "$how" --version

@@ -1,6 +1,7 @@
 # The memgov command, end to end (tests/tools/*.sh, each given the memgov
 # executable).  The demo checks its own invariants, so running it is a test
-# of the governor and the allocators together; sort.sh checks `memgov sort`
+# of the governor and the allocators together (cli.sh runs the scripted
+# tour, demo.sh the mixed workload, short and small); sort.sh checks `memgov sort`
 # byte for byte against `LC_ALL=C sort` and the library's external sort
 # under a 1 MiB budget; groupby.sh checks `memgov groupby` against GNU
 # datamash, in RAM and spilling at 1 MiB, its errors and signals, and
@@ -19,6 +20,9 @@ if(TARGET memgov)
   add_test(NAME tools.cli
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/cli.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.cli PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.demo
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/demo.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.demo PROPERTIES TIMEOUT 300)
   add_test(NAME tools.sort
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/sort.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.sort PROPERTIES TIMEOUT 300)
