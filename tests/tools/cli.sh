@@ -13,10 +13,6 @@ memgov=$1
 scratch cli
 unset MEMGOV_BUDGET
 
-contains() { # FILE TEXT WHAT
-    grep -q -- "$2" "$1" || fail "$3: no '$2' in its output"
-}
-
 for budget in 1M 16M 64M 1G; do
     expect 0 demo --tour --budget "$budget" --quiet && contains "$out" "^total" "demo --tour --budget $budget"
 done

@@ -13,17 +13,11 @@ set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-work=$(mktemp -d "${TMPDIR:-/tmp}/memgov-demo-test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-out=$work/out err=$work/err
+scratch demo
 unset MEMGOV_BUDGET
 # the governor's private spill directory goes here: the test can see it is gone
 export TMPDIR=$work/tmp
 mkdir "$TMPDIR"
-
-contains() { # FILE TEXT WHAT
-    grep -q -- "$2" "$1" || fail "$3: no '$2' in its output"
-}
 
 small=(--seconds 3 --memory 32M --index 24M)
 

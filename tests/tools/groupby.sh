@@ -30,12 +30,6 @@ if ! command -v datamash >/dev/null 2>&1; then
     exit 1
 fi
 
-contains() { # FILE TEXT WHAT
-    grep -q -- "$2" "$1" || { fail "$3: no '$2' in $(basename "$1")"; sed 's/^/  /' "$1" | head -5; }
-}
-# stat_of FIELD: a figure of the last --stats line ("partitions spilled")
-stat_of() { sed -n "s/.*; $1 \([0-9]*\).*/\1/p" "$err" | tail -1; }
-
 # same WHAT MEMGOV_ARGS... -- DATAMASH_ARGS... -- FILES...: `memgov groupby
 # MEMGOV_ARGS FILES` equals `datamash -s DATAMASH_ARGS` over the FILES, both
 # sorted (awk 1 gives each file a final newline before datamash reads them)

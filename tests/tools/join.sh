@@ -27,11 +27,6 @@ mkdir "$work/tmp"
 export TMPDIR=$work/tmp LC_ALL=C
 unset MEMGOV_PROGRESS MEMGOV_BUDGET
 
-contains() { # FILE TEXT WHAT
-    grep -q -- "$2" "$1" || { fail "$3: no '$2' in $(basename "$1")"; sed 's/^/  /' "$1" | head -5; }
-}
-# stat_of FIELD: a figure of the last --stats line ("partitions spilled")
-stat_of() { sed -n "s/.*; $1 \([0-9]*\).*/\1/p" "$err" | tail -1; }
 # nothing_left WHAT DIR: DIR (a spill directory) holds no file
 nothing_left() {
     [ -z "$(ls -A "$2")" ] || fail "$1: left files in $2: $(ls -A "$2" | head -5)"

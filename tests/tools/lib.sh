@@ -41,6 +41,16 @@ expect() {
     return 0
 }
 
+# contains FILE TEXT WHAT: checks that FILE has a line with TEXT (a basic
+# regular expression, as grep takes it); on a miss shows its first lines.
+contains() {
+    grep -q -- "$2" "$1" || { fail "$3: no '$2' in $(basename "$1")"; sed 's/^/  /' "$1" | head -5; }
+}
+
+# stat_of FIELD: a figure of the last --stats line on $err ("runs",
+# "partitions spilled").
+stat_of() { sed -n "s/.*; $1 \([0-9]*\).*/\1/p" "$err" | tail -1; }
+
 # finish NAME: the closing line; exits 1 when a check failed.
 finish() {
     if [ "$failures" -ne 0 ]; then

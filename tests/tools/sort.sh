@@ -18,12 +18,6 @@ scratch sort
 export LC_ALL=C
 unset MEMGOV_PROGRESS MEMGOV_BUDGET
 
-contains() { # FILE TEXT WHAT
-    grep -q -- "$2" "$1" || fail "$3: no '$2' in $(basename "$1")"
-}
-# stat_of FIELD: a figure of the last --stats line ("runs", "merge passes")
-stat_of() { sed -n "s/.*; $1 \([0-9]*\).*/\1/p" "$err" | tail -1; }
-
 # same WHAT MEMGOV_ARGS -- SORT_ARGS: memgov sort's output equals sort's
 same() {
     local what=$1; shift
