@@ -145,6 +145,14 @@ uint64_t cli_peak_rss(void)
     return (uint64_t)ru.ru_maxrss * 1024;
 }
 
+void cli_charge_program(mgov_t *gov, mgov_grant_t *g)
+{
+    *g = (mgov_grant_t)MGOV_GRANT_INIT;
+    uint64_t own = mgov_rss_now();
+    if (own && own <= mgov_budget(gov) / 4)
+        (void)mgov_try_reserve(gov, MGOV_REGION_EXECUTION_BUFFERS, own, MGOV_NO_RECLAIM, g);
+}
+
 void cli_stdio_guard(void)
 {
     for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {

@@ -173,6 +173,14 @@ static inline double cli_secs(uint64_t from_ns, uint64_t to_ns)
 }
 /* The process's peak resident size so far, in bytes (ru_maxrss). */
 uint64_t cli_peak_rss(void);
+/* Charges the program's own resident pages (its code, libraries and
+ * stacks: its RSS before any work) to gov as a grant in
+ * execution_buffers, so that a budget bounds the process's RSS and not
+ * only what the library allocates.  Nothing is charged (an empty grant)
+ * when they are over a quarter of the budget, which could not hold the
+ * program anyway, or when the governor refuses.  Release *g before
+ * mgov_destroy. */
+void cli_charge_program(mgov_t *gov, mgov_grant_t *g);
 
 /* Before anything else: opens /dev/null on each of fds 0, 1, 2 that is
  * closed, the wrong way round (stdin write-only, stdout and stderr

@@ -65,7 +65,7 @@ int cli_bench_main(const cli_bench_def_t *def, cli_bench_t *b, void *r, int argc
 
 /* ------------------------------------------------------------ the run */
 
-int cli_bench_gov_create(const cli_bench_t *b, mgov_t **gov)
+int cli_bench_gov_create(cli_bench_t *b, mgov_t **gov)
 {
     mgov_config_t gcfg = MGOV_CONFIG_INIT;
     gcfg.budget = b->budget;
@@ -73,6 +73,8 @@ int cli_bench_gov_create(const cli_bench_t *b, mgov_t **gov)
     int rc = mgov_create(&gcfg, gov);
     if (rc != MGOV_OK)
         return cli_runtime_error(b->def->cmd.name, rc, "cannot create the governor");
+    cli_charge_program(*gov, &b->program);
+    b->program_bytes = b->program.bytes;
     return CLI_EXIT_OK;
 }
 
@@ -90,8 +92,9 @@ void cli_bench_time(cli_bench_t *b, const uint64_t t[CLI_BENCH_PHASES + 1])
         b->phase_secs[i] = cli_secs(t[i], t[i + 1]);
 }
 
-int cli_bench_gov_destroy(const cli_bench_t *b, mgov_t *gov, int rc)
+int cli_bench_gov_destroy(cli_bench_t *b, mgov_t *gov, int rc)
 {
+    mgov_grant_release(&b->program);
     int st = mgov_destroy(gov);
 
     if (st != MGOV_OK && rc == CLI_EXIT_OK)
@@ -124,8 +127,11 @@ void cli_bench_json_time(const cli_bench_t *b)
 
 void cli_bench_print_budget(const cli_bench_t *b)
 {
-    printf("  budget       %s (%" PRIu64 " bytes), spill codec %s\n", cli_size(b->budget).s,
+    printf("  budget       %s (%" PRIu64 " bytes), spill codec %s", cli_size(b->budget).s,
            b->budget, mgov_codec_name(b->codec));
+    if (b->program_bytes)
+        printf("; the program's own pages (%s) charged to it", cli_size(b->program_bytes).s);
+    printf("\n");
 }
 
 void cli_bench_print_rss(const cli_bench_t *b, uint64_t rss, const char *when)
@@ -142,7 +148,8 @@ void cli_bench_print_peak(const cli_bench_t *b, const char *what, uint64_t peak)
 
 void cli_bench_json_end(const cli_bench_t *b)
 {
-    printf("\"ok\": %s", b->ok ? "true" : "false");
+    printf("\"program_bytes\": %" PRIu64 ", \"ok\": %s", b->program_bytes,
+           b->ok ? "true" : "false");
     if (!b->ok) {
         printf(", \"failure\": ");
         cli_json_string(stdout, b->failure);

@@ -49,6 +49,8 @@ typedef struct cli_bench {
     mgov_codec_t codec;     /* --compress */
     const char *spill_dir;  /* --spill-dir; NULL: a private one under $TMPDIR */
     bool json;              /* --json */
+    mgov_grant_t program;   /* the program's own pages (cli_charge_program) */
+    uint64_t program_bytes; /* what that grant charged (it is gone by the report) */
     double secs;            /* the run's wall time, and each phase's (cli_bench_time) */
     double phase_secs[CLI_BENCH_PHASES];
     bool ok;                /* the check passed */
@@ -89,7 +91,7 @@ int cli_bench_main(const cli_bench_def_t *def, cli_bench_t *b, void *r, int argc
 
 /* The governor of the options into *gov.  Returns CLI_EXIT_OK, or
  * CLI_EXIT_FAILURE after the message. */
-int cli_bench_gov_create(const cli_bench_t *b, mgov_t **gov);
+int cli_bench_gov_create(cli_bench_t *b, mgov_t **gov);
 /* An operator's create returned rc (errno err): a spill directory that
  * cannot be used (it is opened then), or "cannot create the WHAT".
  * Returns CLI_EXIT_FAILURE. */
@@ -99,7 +101,7 @@ int cli_bench_create_failed(const cli_bench_t *b, int rc, int err, const char *w
 void cli_bench_time(cli_bench_t *b, const uint64_t t[CLI_BENCH_PHASES + 1]);
 /* Destroys the governor (NULL: nothing); memory still granted at the end
  * turns a success rc into a failure. */
-int cli_bench_gov_destroy(const cli_bench_t *b, mgov_t *gov, int rc);
+int cli_bench_gov_destroy(cli_bench_t *b, mgov_t *gov, int rc);
 
 /* --------------------------------------------------------- the report */
 
@@ -110,7 +112,8 @@ double cli_bench_pct(uint64_t part, uint64_t whole);
 void cli_bench_print_time(const cli_bench_t *b, uint64_t n, const char *unit);
 /* The JSON members " \"seconds\": T, \"seconds_push\": A, ...,\n". */
 void cli_bench_json_time(const cli_bench_t *b);
-/* "  budget       256 MiB (268435456 bytes), spill codec none" */
+/* "  budget       256 MiB (268435456 bytes), spill codec none; the
+ * program's own pages (3.38 MiB) charged to it" */
 void cli_bench_print_budget(const cli_bench_t *b);
 /* "  peak RSS     X (N bytes)WHEN: P% of the budget"; when is "" or a
  * phrase with its leading space (" at the end of the join"). */

@@ -123,6 +123,7 @@ int cli_job_gov_create(cli_job_t *j)
     int st = mgov_create(&gcfg, &j->gov);
     if (st != MGOV_OK)
         return cli_job_trouble(j, "cannot create the governor: %s", mgov_strerror(st));
+    cli_charge_program(j->gov, &j->program);
     return CLI_EXIT_OK;
 }
 
@@ -205,6 +206,7 @@ int cli_job_destroy(cli_job_t *j, int rc)
     mgov_sort_destroy(j->sorted);
     j->sorted = NULL;
     if (j->gov != NULL) {
+        mgov_grant_release(&j->program);
         int st = mgov_destroy(j->gov);
         j->gov = NULL;
         if (st != MGOV_OK && rc == CLI_EXIT_OK)

@@ -97,6 +97,7 @@ typedef struct cli_job {
     const char *cmd;             /* "sort", "groupby", "join": in messages */
     const cli_job_opts_t *opts;
     mgov_t *gov;
+    mgov_grant_t program;        /* the program's own pages (cli_charge_program) */
     const char *budget_env;      /* MEMGOV_BUDGET, when it gave the budget */
     cli_input_t in;
     cli_output_t out;
