@@ -230,7 +230,7 @@ static uint64_t holder_evict(void *ctx, uint64_t target)
 
 static const mgov_consumer_ops_t holder_ops = { .usage = holder_usage, .evict = holder_evict };
 
-static void say(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
