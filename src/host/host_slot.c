@@ -16,6 +16,7 @@
  * Locking: functions ending in _locked need the segment's mutex.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 
@@ -23,7 +24,7 @@
 #include "sys/shm.h"
 #include "sys/sys.h"
 
-#define LOCK_TIMEOUT_S 2
+#define LOCK_TIMEOUT_NS (2 * 1000 * 1000 * 1000ull)
 
 int mgov__host_mutex_init(pthread_mutex_t *m)
 {
@@ -42,10 +43,26 @@ int mgov__host_mutex_init(pthread_mutex_t *m)
 int mgov__host_mutex_lock(mgov__host_seg_t *s, bool *recovered)
 {
     *recovered = false;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts); /* the clock of pthread_mutex_timedlock */
-    ts.tv_sec += LOCK_TIMEOUT_S;
-    int rc = pthread_mutex_timedlock(&s->mutex, &ts);
+    /* trylock with backoff rather than timedlock: the sections it guards
+     * last microseconds, a bound keeps a stuck or damaged mutex from
+     * hanging a member, and TSan's timedlock does not follow EOWNERDEAD */
+    uint64_t deadline = mgov__now_ns() + LOCK_TIMEOUT_NS;
+    long nap_ns = 1000;
+    int rc;
+    for (unsigned spins = 0;; spins++) {
+        rc = pthread_mutex_trylock(&s->mutex);
+        if (rc != EBUSY)
+            break;
+        if (spins < 64) {
+            sched_yield();
+            continue;
+        }
+        if (mgov__now_ns() >= deadline)
+            return MGOV_ETIMEDOUT;
+        struct timespec ts = { 0, nap_ns };
+        nanosleep(&ts, NULL);
+        nap_ns = nap_ns < 256000 ? nap_ns * 2 : nap_ns;
+    }
     if (rc == 0)
         return MGOV_OK;
     if (rc == EOWNERDEAD) {
@@ -58,8 +75,6 @@ int mgov__host_mutex_lock(mgov__host_seg_t *s, bool *recovered)
         *recovered = true;
         return MGOV_OK;
     }
-    if (rc == ETIMEDOUT)
-        return MGOV_ETIMEDOUT;
     return MGOV_ECORRUPT; /* ENOTRECOVERABLE, EINVAL: a damaged mutex */
 }
 

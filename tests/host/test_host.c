@@ -197,6 +197,7 @@ static void member_end(member_t *m, bool kill_it)
  * eviction reports "inreclaim" and never returns. */
 typedef struct {
     mgov_t *gov;
+    pthread_mutex_t lock; /* the member's thread fills it while the agent evicts */
     mgov_grant_t g[64];
     unsigned n;
     bool stall;
@@ -206,8 +207,10 @@ static uint64_t holder_usage(void *ctx)
 {
     holder_t *h = ctx;
     uint64_t u = 0;
+    pthread_mutex_lock(&h->lock);
     for (unsigned i = 0; i < h->n; i++)
         u += h->g[i].bytes;
+    pthread_mutex_unlock(&h->lock);
     return u;
 }
 
@@ -221,10 +224,12 @@ static uint64_t holder_evict(void *ctx, uint64_t target)
             pause();
     }
     uint64_t freed = 0;
+    pthread_mutex_lock(&h->lock);
     while (h->n > 0 && freed < target) {
         freed += h->g[h->n - 1].bytes;
         mgov_grant_release(&h->g[--h->n]);
     }
+    pthread_mutex_unlock(&h->lock);
     return freed;
 }
 
@@ -297,15 +302,19 @@ static int member_main(int argc, char **argv)
     } else if (strcmp(mode, "consumer") == 0 || strcmp(mode, "stall") == 0) {
         /* a consumer holding a bytes that gives them back when asked
          * (stall: never returns from the ask) */
-        holder_t h = { .gov = gov, .stall = strcmp(mode, "stall") == 0 };
+        holder_t h = { .gov = gov, .stall = strcmp(mode, "stall") == 0,
+                       .lock = PTHREAD_MUTEX_INITIALIZER };
         mgov_consumer_config_t cc = { .name = "holder", .region = 0, .priority = 10,
                                       .ops = &holder_ops, .ctx = &h };
         mgov_consumer_t *c;
         if (mgov_consumer_register(gov, &cc, &c) != MGOV_OK)
             return 1;
+        /* NO_RECLAIM: the holder's lock is held (its own evict takes it) */
+        pthread_mutex_lock(&h.lock);
         for (uint64_t got = 0; got < a; got += MiB)
             if (mgov_try_reserve(gov, 0, MiB, MGOV_NO_RECLAIM, &h.g[h.n++]) != MGOV_OK)
                 return 1;
+        pthread_mutex_unlock(&h.lock);
         say("held");
         while (fgets(cmd, sizeof cmd, stdin))
             ;
