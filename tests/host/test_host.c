@@ -122,6 +122,8 @@ static bool has_event(const mgov_host_view_t *v, void *arg)
     return false;
 }
 
+static void take_most(mgov_t *gov, const char *what);
+
 /* --------------------------------------------------- member processes */
 
 typedef struct {
@@ -316,8 +318,12 @@ static int member_main(int argc, char **argv)
                 return 1;
         pthread_mutex_unlock(&h.lock);
         say("held");
-        while (fgets(cmd, sizeof cmd, stdin))
-            ;
+        while (fgets(cmd, sizeof cmd, stdin)) {
+            /* "grow": a lease beyond what it holds */
+            mgov_grant_t more;
+            say("grow %d", mgov_try_reserve(gov, 1, 512 << 10, MGOV_NO_RECLAIM, &more));
+            mgov_grant_release(&more);
+        }
         mgov_consumer_unregister(c);
         while (h.n)
             mgov_grant_release(&h.g[--h.n]);
@@ -543,6 +549,41 @@ static void test_attach_faults(void **state)
     assert_false(shm_exists(name));
 }
 
+/* A guarantee is room no other member may lease; guarantees that would
+ * pass the budget are refused. */
+static void test_guarantee(void **state)
+{
+    (void)state;
+    const char *name = new_host();
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.host = name;
+    cfg.host_budget = BUDGET;
+    cfg.host_guarantee = 4 * MiB;
+    mgov_t *a, *b, *c;
+    assert_int_equal(mgov_create(&cfg, &a), MGOV_OK);
+    cfg.host_guarantee = 5 * MiB; /* 4 + 5 > 8 */
+    assert_int_equal(mgov_create(&cfg, &c), MGOV_EBUDGET);
+    cfg.host_guarantee = 0;
+    cfg.host_weight = 3;
+    assert_int_equal(mgov_create(&cfg, &b), MGOV_OK);
+    mgov_grant_t gb, ga;
+    assert_int_equal(mgov_try_reserve(b, 0, 5 * MiB, MGOV_NO_RECLAIM, &gb), MGOV_EBUDGET);
+    assert_int_equal(mgov_try_reserve(b, 0, 4 * MiB, MGOV_NO_RECLAIM, &gb), MGOV_OK);
+    assert_int_equal(mgov_try_reserve(a, 0, 4 * MiB, MGOV_NO_RECLAIM, &ga), MGOV_OK);
+    mgov_host_view_t *v = view_of(name);
+    assert_int_equal(v->n_members, 2);
+    assert_int_equal(v->leased, BUDGET);
+    unsigned weights = 0;
+    for (unsigned i = 0; i < v->n_members; i++)
+        weights += v->members[i].weight;
+    assert_int_equal(weights, 4);
+    mgov_grant_release(&ga);
+    mgov_grant_release(&gb);
+    assert_int_equal(mgov_destroy(b), MGOV_OK);
+    assert_int_equal(mgov_destroy(a), MGOV_OK);
+    assert_false(shm_exists(name));
+}
+
 /* ------------------------------------------------------ damaged segments */
 
 static mgov__host_seg_t *map_raw(const char *name, int *fd)
@@ -594,6 +635,27 @@ static void test_stale_segment_replaced(void **state)
         assert_int_equal(mgov_destroy(gov), MGOV_OK);
         assert_false(shm_exists(name));
     }
+}
+
+/* Every member dead (the last one killed holding a lease): the segment
+ * stays, and the next process replaces it with a whole budget. */
+static void test_all_dead(void **state)
+{
+    (void)state;
+    const char *name = new_host();
+    member_t m;
+    member_start(&m, "consumer", name, "6291456", NULL);
+    member_expect(&m, "held");
+    member_end(&m, true);
+    assert_true(shm_exists(name));
+    mgov_t *gov = member_gov(name, BUDGET);
+    mgov_host_view_t *v = view_of(name);
+    assert_int_equal(v->n_members, 1);
+    assert_int_equal(v->leased, 0);
+    assert_true(has_event(v, (void *)(uintptr_t)MGOV_HOST_EV_REPLACED));
+    take_most(gov, "of everyone");
+    assert_int_equal(mgov_destroy(gov), MGOV_OK);
+    assert_false(shm_exists(name));
 }
 
 static bool repaired(const mgov_host_view_t *v, void *arg)
@@ -825,6 +887,9 @@ static void test_kill_while_answering(void **state)
     pthread_create(&t, NULL, wait_main, &w);
     member_expect(&m, "inreclaim");
     assert_true(eventually(name, late_member, NULL, 3000));
+    assert_true(has_event(view_of(name), (void *)(uintptr_t)MGOV_HOST_EV_LATE));
+    member_say(&m, "grow\n"); /* late: no new lease */
+    member_expect(&m, "grow -3");
     member_end(&m, true);
     pthread_join(t, NULL);
     assert_int_equal(w.rc, MGOV_OK);
@@ -934,8 +999,10 @@ int main(int argc, char **argv)
         FH_TEST(test_names),
         FH_TEST(test_mode_refused),
         FH_TEST(test_lease_in_chunks),
+        FH_TEST(test_guarantee),
         FH_TEST(test_attach_faults),
         FH_TEST(test_stale_segment_replaced),
+        FH_TEST(test_all_dead),
         FH_TEST(test_damaged_values),
         FH_TEST(test_sum_never_exceeds),
         FH_TEST(test_kill_while_leasing),
