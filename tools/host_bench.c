@@ -188,8 +188,9 @@ int host_bench(uint64_t pairs, unsigned rounds)
     for (unsigned r = 0; r < rounds; r++)
         if ((v[r] = death_run(r)) < 0)
             return cli_error("host", "the death benchmark failed");
+    double med = median(v, rounds); /* sorts v */
     printf("  death of a member holding 7/8 of a 64 MiB budget -> its lease granted to another: "
-           "%.1f ms (median of %u)\n",
-           median(v, rounds), rounds);
+           "%.1f ms (median of %u; min %.1f, max %.1f)\n",
+           med, rounds, v[0], v[rounds - 1]);
     return CLI_EXIT_OK;
 }
