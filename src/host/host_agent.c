@@ -24,6 +24,8 @@
 #include "sys/shm.h"
 #include "sys/sys.h"
 
+#define REAP_EVERY 10 /* ticks: 100 ms */
+
 typedef struct {
     bool answer;      /* an ask is outstanding */
     uint32_t ask_seq;
@@ -45,7 +47,6 @@ static void tick_locked(mgov__host_t *h, tick_t *t)
     mgov__host_seg_t *s = h->seg;
     mgov__host_slot_t *sl = &s->slots[h->slot];
     uint64_t now = mgov__now_ns();
-    t->reaped = mgov__host_reap_locked(s, h->fd, h->slot) > 0;
     /* h->leased is stable: its writers hold the mutex too */
     if (slot_damaged_locked(h)) {
         mgov__host_event_locked(s, MGOV_HOST_EV_REPAIRED, h->slot, h->pid, h->leased);
@@ -72,6 +73,11 @@ static void tick_locked(mgov__host_t *h, tick_t *t)
                                     mgov__host_clamp(o->ask, h->budget));
         }
     }
+    /* a dead member's lease matters at once only to members that wait:
+     * otherwise every REAP_EVERY ticks spares the live members' slots a
+     * system call each per tick */
+    if (t->others_want || sl->want || ++h->ticks % REAP_EVERY == 0)
+        t->reaped = mgov__host_reap_locked(s, h->fd, h->slot) > 0;
     uint64_t leased = mgov__host_leased_locked(s);
     if (leased > h->high_bytes)
         mgov__host_ask_locked(h, leased - h->high_bytes);

@@ -40,6 +40,7 @@ struct mgov__host {
 
     pthread_t agent;
     bool agent_started;
+    unsigned ticks; /* the agent's own */
     _Atomic bool stop;
 };
 
