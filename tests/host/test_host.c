@@ -706,6 +706,15 @@ static void test_damaged_values(void **state)
     s->ev_seq = UINT64_MAX - 3; /* the ring's counter too */
     pthread_mutex_unlock(&s->mutex);
     assert_true(eventually(name, repaired, NULL, 2000));
+    /* a mutex that is not one (its kind damaged): refused, not used */
+    pthread_mutex_lock(&s->mutex);
+    int kind = s->mutex.__data.__kind;
+    s->mutex.__data.__kind = (kind & 128) | 100;
+    assert_int_equal(mgov_create(&cfg, &b), MGOV_ECORRUPT);
+    assert_null(b);
+    assert_int_equal(mgov_host_read(name, &v), MGOV_ECORRUPT);
+    s->mutex.__data.__kind = kind;
+    pthread_mutex_unlock(&s->mutex);
     /* a newcomer joins and both can lease */
     assert_int_equal(mgov_create(&cfg, &b), MGOV_OK);
     mgov_grant_t gb;
@@ -813,6 +822,16 @@ static void test_kill_holding_lock(void **state)
     member_t m;
     member_start(&m, "lock", name, NULL, NULL);
     member_expect(&m, "locked");
+    /* while a live member sits on it: a bounded wait, a clean error */
+    int fds = open_fds();
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.host = name;
+    mgov_t *late = NULL;
+    assert_int_equal(mgov_create(&cfg, &late), MGOV_ETIMEDOUT);
+    assert_null(late);
+    assert_int_equal(open_fds(), fds);
+    mgov_host_view_t busy;
+    assert_int_equal(mgov_host_read(name, &busy), MGOV_ETIMEDOUT);
     member_end(&m, true);
     take_most(gov, "holding the lock");
     assert_true(eventually(name, members_leq, (void *)(uintptr_t)1, 2000));
