@@ -471,6 +471,56 @@ static void test_mode_refused(void **state)
     shm_unlink(shm);
 }
 
+/* Another user: cannot open a member's segment (0600), and an object of
+ * its own name that it does not own is refused.  Needs root (to become
+ * `nobody` in a child); skipped otherwise. */
+static void test_other_user(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    const char *name = new_host();
+    char mine[96], theirs[96];
+    snprintf(mine, sizeof mine, "/memgov.0.%s", name);
+    snprintf(theirs, sizeof theirs, "/memgov.65534.%s", name);
+    /* root's segment as the library makes it (0600, test_join_and_leave);
+     * made by hand so that no thread runs when the child is forked */
+    int own = shm_open(mine, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(own >= 0);
+    /* squatted for them by root, open to all: still not theirs */
+    int sq = shm_open(theirs, O_RDWR | O_CREAT | O_EXCL, 0600);
+    assert_true(sq >= 0);
+    assert_int_equal(fchmod(sq, 0666), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0)
+            _exit(10);
+        if (shm_open(mine, O_RDWR, 0) >= 0 || errno != EACCES)
+            _exit(11);
+        if (shm_open(mine, O_RDONLY, 0) >= 0 || errno != EACCES)
+            _exit(12);
+        mgov_config_t cfg = MGOV_CONFIG_INIT;
+        cfg.host = name;
+        cfg.host_budget = BUDGET;
+        mgov_t *g = NULL;
+        if (mgov_create(&cfg, &g) != MGOV_EIO || g)
+            _exit(13);
+        mgov_host_view_t v;
+        if (mgov_host_read(name, &v) != MGOV_EIO)
+            _exit(14);
+        _exit(0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    close(sq);
+    shm_unlink(theirs);
+    close(own);
+    shm_unlink(mine);
+}
+
 static void test_lease_in_chunks(void **state)
 {
     (void)state;
@@ -1017,6 +1067,7 @@ int main(int argc, char **argv)
         FH_TEST(test_join_and_leave),
         FH_TEST(test_names),
         FH_TEST(test_mode_refused),
+        FH_TEST(test_other_user),
         FH_TEST(test_lease_in_chunks),
         FH_TEST(test_guarantee),
         FH_TEST(test_attach_faults),
