@@ -5,8 +5,9 @@
  * through mgov_host_read: the leases never add up to more than the budget,
  * a dead member's lease comes back (another member can then reserve 7/8 of
  * the budget), asks are delivered and answered, a late member gets no new
- * lease, room given back goes to the process that waits, and a budget
- * whose members all died is replaced whole.
+ * lease, room given back goes to the process that waits, a budget whose
+ * members all died is replaced whole, and members with the same pid in
+ * different pid namespaces are told apart.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -257,6 +258,44 @@ static void test_fair_waiting(void **state)
     assert_false(hfx_exists(name));
 }
 
+static bool members_with_pid1(const mgov_host_view_t *v, void *arg)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < v->n_members; i++)
+        n += v->members[i].pid == 1;
+    return n == (unsigned)(uintptr_t)arg;
+}
+
+/* Two members in two new pid namespaces, both pid 1 there: one killed,
+ * only its lease comes back; the other, same pid, is not taken for dead
+ * and goes on leasing. */
+static void test_pid_namespaces(void **state)
+{
+    (void)state;
+    if (!hfx_can_unshare_pid())
+        skip();
+    const char *name = hfx_name();
+    mgov_t *gov = hfx_gov(name, HFX_BUDGET);
+    hfx_member_t a, b;
+    hfx_member_start_ns(&a, "consumer", name, "3145728", NULL);
+    hfx_member_expect(&a, "held");
+    hfx_member_start_ns(&b, "consumer", name, "3145728", NULL);
+    hfx_member_expect(&b, "held");
+    assert_true(members_with_pid1(hfx_view(name), (void *)(uintptr_t)2));
+    hfx_member_end(&a, true);
+    assert_true(hfx_eventually(name, hfx_members_leq, (void *)(uintptr_t)2, 2000));
+    assert_true(members_with_pid1(hfx_view(name), (void *)(uintptr_t)1));
+    hfx_member_say(&b, "grow\n");
+    hfx_member_expect(&b, "grow 0");
+    mgov_grant_t g; /* a's 3 MiB came back: 8 - 3.5 (b) leaves 4.5 */
+    assert_int_equal(mgov_reserve(gov, 0, 4 * MiB, 0, 3000 * MS, &g), MGOV_OK);
+    mgov_grant_release(&g);
+    assert_int_equal(hfx_view(name)->n_members, 2);
+    hfx_member_end(&b, false);
+    assert_int_equal(mgov_destroy(gov), MGOV_OK);
+    assert_false(hfx_exists(name));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "member") == 0)
@@ -270,6 +309,7 @@ int main(int argc, char **argv)
         FH_TEST(test_reclaim_honoured),
         FH_TEST(test_kill_while_answering),
         FH_TEST(test_fair_waiting),
+        FH_TEST(test_pid_namespaces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

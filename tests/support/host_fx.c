@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -117,23 +118,48 @@ bool hfx_has_event(const mgov_host_view_t *v, void *arg)
 
 /* --------------------------------------------------- member processes */
 
-void hfx_member_start(hfx_member_t *m, const char *mode, const char *name, const char *a,
-                      const char *b)
+/* In the child: becomes the member (exec). */
+static void member_exec(int up, int down, const char *mode, const char *name, const char *a,
+                        const char *b)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no member behind */
+    dup2(up, 1);
+    dup2(down, 0);
+    char budget[32];
+    snprintf(budget, sizeof budget, "%llu", (unsigned long long)HFX_BUDGET);
+    execl("/proc/self/exe", "test_host", "member", mode, name, budget, a ? a : "0",
+          b ? b : "0", (char *)NULL);
+    _exit(127);
+}
+
+static void member_start(hfx_member_t *m, bool new_ns, const char *mode, const char *name,
+                         const char *a, const char *b)
 {
     int up[2], down[2];
     assert_int_equal(pipe2(up, O_CLOEXEC), 0);
     assert_int_equal(pipe2(down, O_CLOEXEC), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
+    if (pid == 0 && !new_ns)
+        member_exec(up[1], down[0], mode, name, a, b);
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no member behind */
-        dup2(up[1], 1);
-        dup2(down[0], 0);
-        char budget[32];
-        snprintf(budget, sizeof budget, "%llu", (unsigned long long)HFX_BUDGET);
-        execl("/proc/self/exe", "test_host", "member", mode, name, budget, a ? a : "0",
-              b ? b : "0", (char *)NULL);
-        _exit(127);
+        /* the member is pid 1 of a new pid namespace, this child its
+         * parent: killing this child kills it (PR_SET_PDEATHSIG) */
+        if (unshare(CLONE_NEWPID) != 0)
+            _exit(126);
+        pid_t inner = fork();
+        if (inner == 0)
+            member_exec(up[1], down[0], mode, name, a, b);
+        /* no exec here: close the pipes, or the member never sees the
+         * end of its commands */
+        close(up[0]);
+        close(up[1]);
+        close(down[0]);
+        close(down[1]);
+        int st;
+        if (inner < 0 || waitpid(inner, &st, 0) != inner)
+            _exit(125);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 124);
     }
     close(up[1]);
     close(down[0]);
@@ -141,6 +167,27 @@ void hfx_member_start(hfx_member_t *m, const char *mode, const char *name, const
     m->from = fdopen(up[0], "r");
     m->to = down[1];
     assert_non_null(m->from);
+}
+
+void hfx_member_start(hfx_member_t *m, const char *mode, const char *name, const char *a,
+                      const char *b)
+{
+    member_start(m, false, mode, name, a, b);
+}
+
+void hfx_member_start_ns(hfx_member_t *m, const char *mode, const char *name, const char *a,
+                         const char *b)
+{
+    member_start(m, true, mode, name, a, b);
+}
+
+bool hfx_can_unshare_pid(void)
+{
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(unshare(CLONE_NEWPID) == 0 ? 0 : 1);
+    int st;
+    return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
 /* The member's next report line (without the newline). */

@@ -47,6 +47,13 @@ typedef struct {
 /* Starts a member (see host_fx.c for the modes; a and b: NULL = "0"). */
 void hfx_member_start(hfx_member_t *m, const char *mode, const char *name, const char *a,
                       const char *b);
+/* The same, the member being pid 1 of a new pid namespace; m->pid is its
+ * parent there, and killing that kills the member.  Needs the right to
+ * unshare(CLONE_NEWPID): hfx_can_unshare_pid says (root, no seccomp filter
+ * against it). */
+void hfx_member_start_ns(hfx_member_t *m, const char *mode, const char *name, const char *a,
+                         const char *b);
+bool hfx_can_unshare_pid(void);
 /* Its next report line, without the newline (fails the test at EOF). */
 char *hfx_member_line(hfx_member_t *m, char *buf, size_t cap);
 void hfx_member_expect(hfx_member_t *m, const char *what);
