@@ -12,6 +12,7 @@
 #include "memgov/common.h"
 #include "memgov/governor.h"
 #include "memgov/heap.h"
+#include "memgov/host.h"
 #include "memgov/section.h"
 #include "memgov/size.h"
 #include "memgov/sort.h"

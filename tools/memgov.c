@@ -16,6 +16,7 @@
 #include <memgov.h>
 
 #include "cli.h"
+#include "cmd_host.h"
 #include "cmd_top.h"
 
 typedef struct command {
@@ -43,6 +44,8 @@ static const command_t commands[] = {
       cmd_sections, cmd_sections_help, CLI_EXIT_FAILURE },
     { "top", "show the governors of a running process, live (MEMGOV_STATS)",
       cmd_top, cmd_top_help, CLI_EXIT_FAILURE },
+    { "host", "show a budget shared by processes (--watch); --demo, --bench",
+      cmd_host, cmd_host_help, CLI_EXIT_FAILURE },
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

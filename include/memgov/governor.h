@@ -112,6 +112,21 @@ typedef struct mgov_config {
     unsigned watch_interval_ms;
     /* MGOV_REBALANCE: the rebalancer's period in ms; 0 = 100. */
     unsigned rebalance_interval_ms;
+    /* Added in 0.3 (appended): a budget shared by the processes of the host
+     * (memgov/host.h, docs/host.md).  NULL: the budget is this process's
+     * own.  A name is 1..MGOV_NAME_MAX bytes of [A-Za-z0-9_.-], not
+     * starting with '.'. */
+    const char *host;
+    /* The shared budget, when this process creates it; 0 = 75% of the
+     * memory the process may use (memgov/sysinfo.h).  Ignored on joining. */
+    uint64_t host_budget;
+    /* This process's share under host-wide pressure; 0 = 1, at most
+     * MGOV_HOST_WEIGHT_MAX. */
+    unsigned host_weight;
+    /* Bytes of the shared budget no other member may lease away from this
+     * one; 0 = none.  Refused (MGOV_EBUDGET) when the members' guarantees
+     * would pass the shared budget. */
+    uint64_t host_guarantee;
 } mgov_config_t;
 #define MGOV_CONFIG_INIT { 0 }
 
@@ -121,6 +136,12 @@ typedef struct mgov_config {
  * [0, 0.5), bad region names or duplicates, n_regions out of range, the sum
  * of `reserved` over the budget, a limit below its reservation, budget over
  * MGOV_BUDGET_MAX, MEMGOV_BUDGET unparsable), MGOV_ENOMEM. */
+/* With cfg->host, it also creates or joins the host budget (memgov/host.h);
+ * then also MGOV_ECORRUPT (a damaged budget others still use), MGOV_EIO
+ * (a segment of that name that is not the user's own, or a system call that
+ * failed), MGOV_EBUSY (MGOV_HOST_MAX_MEMBERS members already),
+ * MGOV_EBUDGET (the guarantee does not fit), MGOV_ETIMEDOUT (its lock could
+ * not be taken). */
 MGOV_API int mgov_create(const mgov_config_t *cfg, mgov_t **out);
 
 /* Destroys the governor.  Reports every grant and consumer still alive

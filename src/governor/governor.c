@@ -171,9 +171,23 @@ int mgov_create(const mgov_config_t *cfg, mgov_t **out)
      * looked up once; NULL outside a cgroup v2 or when the system's
      * memory cannot be told (not an error) */
     gov->cgroup_dir = mgov__cgroup_v2_dir();
+    /* the host budget before the monitor: the monitor's reclaims may
+     * charge.  The budget a host member governs is the shared one, unless
+     * it asked for less (a host is joined before the budget is known) */
+    rc = mgov__host_link(gov, cfg);
+    if (rc == MGOV_OK && gov->host) {
+        uint64_t shared = mgov__host_shared_budget(gov);
+        if (!cfg->budget || cfg->budget > shared)
+            budget = shared;
+        if (budget < atomic_load_explicit(&gov->total_reserved, memory_order_relaxed))
+            rc = MGOV_EINVAL; /* the regions' reservations pass the shared budget */
+        atomic_store(&gov->budget, budget);
+        mgov__thresholds_set(gov, budget);
+    }
     /* the watcher, the rebalancer and the stats file share one thread,
      * started only when asked for; a failure to start it is an error */
-    if ((rc = mgov__monitor_start(gov)) != MGOV_OK) {
+    if (rc != MGOV_OK || (rc = mgov__monitor_start(gov)) != MGOV_OK) {
+        mgov__host_unlink(gov);
         destroy_locks(gov);
         free(gov->cgroup_dir);
         free(gov->spill_dir);
@@ -190,6 +204,8 @@ int mgov_destroy(mgov_t *gov)
         return MGOV_OK;
     /* the monitor thread first: it reclaims and changes limits */
     mgov__monitor_stop(gov);
+    /* then the host agent, which reclaims too; the lease goes back whole */
+    mgov__host_unlink(gov);
     /* the layers' states go first, top down (sections use the spill
      * directory); removing them needs no grant */
     mgov__layers_destroy(gov);

@@ -245,14 +245,32 @@ INLINE int charge(mgov_t *gov, int region, uint64_t bytes, unsigned flags, bool 
         delta_applied = committed_charge(gov, reserved_of(gov, region, old),
                                          mgov__word_bytes(old), r_used, flags, ceiling, &delta);
 
-    /* 3. the budget (seq_cst CAS: see Memory order) */
+    /* 3. the budget (seq_cst CAS: see Memory order), within the host
+     * lease (host/host.h: the lease protocol) */
     if (likely(delta_applied)) {
         uint64_t used = atomic_load_explicit(&gov->used, memory_order_relaxed);
-        do {
+        for (;;) {
             if (unlikely(used + bytes > ceiling))
                 goto refuse;
-        } while (unlikely(!atomic_compare_exchange_weak_explicit(
-            &gov->used, &used, used + bytes, memory_order_seq_cst, memory_order_relaxed)));
+            /* relaxed: the re-read after the CAS is what the handshake needs */
+            if (unlikely(used + bytes > atomic_load_explicit(&gov->lease, memory_order_relaxed))) {
+                if (!mgov__host_lease_grow(gov, used + bytes))
+                    goto refuse;
+                used = atomic_load_explicit(&gov->used, memory_order_relaxed);
+                continue;
+            }
+            if (likely(atomic_compare_exchange_weak_explicit(&gov->used, &used, used + bytes,
+                                                             memory_order_seq_cst,
+                                                             memory_order_relaxed)))
+                break;
+        }
+        /* seq_cst: pairs with a lease shrink's store of the lower lease and
+         * its load of used (host.c: mgov__host_shrink); if the shrink missed
+         * this charge, this load sees the lower lease */
+        if (unlikely(used + bytes > atomic_load(&gov->lease))) {
+            atomic_fetch_sub_explicit(&gov->used, bytes, memory_order_seq_cst);
+            goto refuse;
+        }
         peak_raise(&gov->regions[region].peak, r_used);
         peak_raise(&gov->peak, used + bytes);
         *used_now = used + bytes;

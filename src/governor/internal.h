@@ -119,6 +119,10 @@ struct mgov {
 
     /* read-mostly */
     _Alignas(MGOV__CACHELINE) _Atomic uint64_t budget;
+    /* What `used` may reach: the bytes leased from the host budget
+     * (host/host.h: the lease protocol), UINT64_MAX without a host. */
+    _Atomic uint64_t lease;
+    struct mgov__host *host;        /* NULL without a host (host_link.c) */
     /* where each pressure level begins, in bytes of the budget: [0] 0,
      * [1] moderate, [2] high, [3] critical (the ceiling of ordinary
      * requests); and the hysteresis below a level before it is left */
@@ -295,6 +299,17 @@ void mgov__loans_settle_locked(mgov_t *gov, int region, int *touched, unsigned *
 /* ---- monitor.c */
 int mgov__monitor_start(mgov_t *gov);
 void mgov__monitor_stop(mgov_t *gov);
+
+/* ---- host_link.c: the budget shared by the processes of a host */
+/* Joins cfg->host (nothing without one): MGOV_OK or attach's error. */
+int mgov__host_link(mgov_t *gov, const mgov_config_t *cfg);
+/* The shared budget of the host joined (0 without one). */
+uint64_t mgov__host_shared_budget(const mgov_t *gov);
+/* Leaves it, giving the lease back (mgov_destroy, before anything else). */
+void mgov__host_unlink(mgov_t *gov);
+/* The charge's slow step when `used + bytes` passed the lease but not the
+ * ceiling: grows the lease; true when it now covers `need`. */
+bool mgov__host_lease_grow(mgov_t *gov, uint64_t need);
 
 /* ---- layers.c */
 /* Frees every layer's state, highest slot first (mgov_destroy). */

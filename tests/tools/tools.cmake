@@ -14,7 +14,9 @@
 # signals.sh stops sort and bench sort by SIGPIPE, SIGTERM, SIGINT and
 # SIGHUP in the middle of a spill and checks that nothing is left behind;
 # top.sh watches a running sort with `memgov top` through its stats file
-# (MEMGOV_STATS) and checks info's pressure sources.
+# (MEMGOV_STATS) and checks info's pressure sources; host.sh runs `memgov
+# host --demo` (a member killed with SIGKILL, the budget whole again) and
+# watches it from outside.
 if(TARGET memgov)
   find_program(MGOV_BASH bash REQUIRED)
   add_test(NAME tools.cli
@@ -41,4 +43,7 @@ if(TARGET memgov)
   add_test(NAME tools.top
     COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/top.sh $<TARGET_FILE:memgov>)
   set_tests_properties(tools.top PROPERTIES TIMEOUT 300)
+  add_test(NAME tools.host
+    COMMAND ${MGOV_BASH} ${CMAKE_CURRENT_LIST_DIR}/host.sh $<TARGET_FILE:memgov>)
+  set_tests_properties(tools.host PROPERTIES TIMEOUT 300)
 endif()
