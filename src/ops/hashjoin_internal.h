@@ -191,6 +191,9 @@ uint64_t mgov__hj_find(const mgov__ptab_t *pt, uint64_t hv, const void *key, siz
 /* The first row of key from reference ref on along its chain, or 0. */
 uint64_t mgov__hj_match(const mgov__ptab_t *pt, uint64_t ref, uint64_t hv, const void *key,
                         size_t klen);
+/* The next build row of pt never matched, from byte *off on (advanced
+ * past it): 1 with it in *out (build side only), or 0 at pt's end. */
+int mgov__hj_unmatched_in(const mgov__ptab_t *pt, size_t *off, mgov_hashjoin_row_t *out);
 /* The reference after row in its chain (0 at the end). */
 uint64_t mgov__hj_next_ref(const unsigned char *row);
 

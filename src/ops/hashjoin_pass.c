@@ -365,18 +365,8 @@ int mgov__hj_unmatched_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
     mgov__op_pass_t *ps = &j->pass;
     while (ps->parts && j->out_part < ps->n) {
         mgov__ptab_t *pt = &ps->parts[j->out_part];
-        while (mgov__hj_needs_build_flags(j) && j->out_off < pt->used) {
-            const unsigned char *row = pt->rows.base + j->out_off, *key, *payload;
-            size_t klen, plen;
-            mgov__hj_row_parts(row, &key, &klen, &payload, &plen);
-            j->out_off += mgov__hj_row_bytes(klen, plen);
-            if (mgov__hj_row_word(row) & MGOV__HJ_MATCHED)
-                continue;
-            *out = (mgov_hashjoin_row_t){ .key = klen ? key : NULL, .key_len = klen,
-                                          .has_build = true, .build = plen ? payload : NULL,
-                                          .build_len = plen };
+        if (mgov__hj_needs_build_flags(j) && mgov__hj_unmatched_in(pt, &j->out_off, out))
             return 1;
-        }
         /* walked: its memory goes back (the row returned last is released
          * by this very call) */
         mgov__ptab_free(pt);

@@ -273,18 +273,8 @@ int mgov__hj_radix_next(mgov_hashjoin_t *j, mgov_hashjoin_row_t *out)
             rx->at = 0;
         }
         /* its build rows never matched (build-outer joins) */
-        while (mgov__hj_needs_build_flags(j) && rx->at < rx->view.used) {
-            const unsigned char *row = rx->view.rows.base + rx->at, *key, *payload;
-            size_t klen, plen;
-            mgov__hj_row_parts(row, &key, &klen, &payload, &plen);
-            rx->at += mgov__hj_row_bytes(klen, plen);
-            if (mgov__hj_row_word(row) & MGOV__HJ_MATCHED)
-                continue;
-            *out = (mgov_hashjoin_row_t){ .key = klen ? key : NULL, .key_len = klen,
-                                          .has_build = true, .build = plen ? payload : NULL,
-                                          .build_len = plen };
+        if (mgov__hj_needs_build_flags(j) && mgov__hj_unmatched_in(&rx->view, &rx->at, out))
             return 1;
-        }
         rx->part++;
         rx->phase = 0;
         rx->at = 0;

@@ -136,6 +136,23 @@ void mgov__hj_row_put(unsigned char *row, uint64_t hv, const void *key, size_t k
         memcpy(row + MGOV__HJ_ROW_HDR + klen, payload, plen);
 }
 
+int mgov__hj_unmatched_in(const mgov__ptab_t *pt, size_t *off, mgov_hashjoin_row_t *out)
+{
+    while (*off < pt->used) {
+        const unsigned char *row = pt->rows.base + *off, *key, *payload;
+        size_t klen, plen;
+        mgov__hj_row_parts(row, &key, &klen, &payload, &plen);
+        *off += mgov__hj_row_bytes(klen, plen);
+        if (mgov__hj_row_word(row) & MGOV__HJ_MATCHED)
+            continue;
+        *out = (mgov_hashjoin_row_t){ .key = klen ? key : NULL, .key_len = klen,
+                                      .has_build = true, .build = plen ? payload : NULL,
+                                      .build_len = plen };
+        return 1;
+    }
+    return 0;
+}
+
 int mgov__hj_add(mgov_hashjoin_t *j, mgov__ptab_t *pt, uint64_t hv, const void *key,
                  size_t klen, const void *payload, size_t plen, bool matched)
 {
