@@ -210,6 +210,9 @@ static void print_text(const void *arg)
            " run%s, %u merge pass%s\n", cli_size(st->spilled_stored).s,
            cli_size(st->spilled_raw).s, st->spilled_stored, st->spilled_raw, st->runs,
            st->runs == 1 ? "" : "s", st->merge_passes, st->merge_passes == 1 ? "" : "es");
+    if (st->input_runs)
+        printf("  input runs   %" PRIu64 " cut while pushing, %s to %s raw\n", st->input_runs,
+               cli_size(st->input_run_min).s, cli_size(st->input_run_max).s);
     cli_bench_print_rss(&r->b, r->peak_rss, "");
     cli_bench_print_peak(&r->b, "sort memory", st->memory_peak);
     if (r->b.ok)
@@ -231,6 +234,9 @@ static void print_json(const void *arg)
     printf(" \"spilled_stored\": %" PRIu64 ", \"spilled_raw\": %" PRIu64 ", \"runs\": %" PRIu64
            ", \"merge_passes\": %u,\n", st->spilled_stored, st->spilled_raw, st->runs,
            st->merge_passes);
+    printf(" \"input_runs\": %" PRIu64 ", \"input_run_min\": %" PRIu64
+           ", \"input_run_max\": %" PRIu64 ",\n", st->input_runs, st->input_run_min,
+           st->input_run_max);
     printf(" \"peak_rss\": %" PRIu64 ", \"peak_rss_pct_of_budget\": %.2f, "
            "\"sort_memory_peak\": %" PRIu64 ",\n", r->peak_rss,
            cli_bench_pct(r->peak_rss, r->b.budget), st->memory_peak);

@@ -74,6 +74,11 @@ typedef struct mgov_sort_stats {
     unsigned merge_passes_planned;    /* known after finish; 0 when nothing was spilled */
     uint64_t spilled_raw, spilled_stored; /* bytes written to spill files, all passes */
     uint64_t memory, memory_peak;     /* the sort's grant now and at most */
+    /* Runs cut from the input while pushing (the last one, written by
+     * finish, is not among them): how many, and the raw bytes of the
+     * smallest and the largest; 0 when none.  Without other consumers
+     * asking for memory, each is close to the memory the sort had. */
+    uint64_t input_runs, input_run_min, input_run_max;
 } mgov_sort_stats_t;
 
 typedef struct mgov_sort_config {

@@ -163,6 +163,14 @@ int mgov__op_reserve_wait(mgov__op_t *op, uint64_t bytes, mgov_grant_t *g)
     return rc;
 }
 
+int mgov__op_writer_create(mgov__op_t *op, mgov_spill_writer_t **w)
+{
+    growing = op;
+    int rc = mgov_spill_writer_create(op->dir, &op->spill, w);
+    growing = NULL;
+    return rc;
+}
+
 int mgov__op_wait_spill_room(mgov__op_t *op, uint64_t bytes)
 {
     mgov_grant_t g = MGOV_GRANT_INIT;

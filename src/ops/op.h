@@ -123,6 +123,14 @@ int mgov__op_grow(mgov__op_t *op, mgov__gbuf_t *b, size_t need, size_t want, int
  * buffers with mgov__gbuf_grow_from). */
 int mgov__op_reserve_wait(mgov__op_t *op, uint64_t bytes, mgov_grant_t *g);
 
+/* mgov_spill_writer_create on the operator's directory and options, for a
+ * spill of its own, marked as its own growth: the reclaim the writer's
+ * buffers may cause asks this operator for a run (MGOV__OP_ASKED_RUN,
+ * which the spill being written satisfies), not for its memory back; a
+ * request for memory left behind would cut the next run after one
+ * record (the reliability review's one-record runs). */
+int mgov__op_writer_create(mgov__op_t *op, mgov_spill_writer_t **w);
+
 /* Waits (FIFO, the operator's timeout) until `bytes` are free in spill
  * staging, then lets them go again: a merge or a partition pass that cannot
  * open even two files waits for room holding nothing. */

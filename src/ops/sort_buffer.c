@@ -176,6 +176,16 @@ static bool budget_error(int rc)
     return rc == MGOV_EBUDGET || rc == MGOV_ETIMEDOUT;
 }
 
+/* A run cut while pushing: the stats that show runs are full (a run cut
+ * twice for one request would show as a tiny one). */
+static void note_input_run(mgov_sort_stats_t *st, uint64_t raw)
+{
+    if (!st->input_runs++ || raw < st->input_run_min)
+        st->input_run_min = raw;
+    if (raw > st->input_run_max)
+        st->input_run_max = raw;
+}
+
 int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
 {
     if (s->n == 0) {
@@ -191,12 +201,12 @@ int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
     sort_now(s, &fixed, &ent);
 
     mgov_spill_writer_t *w;
-    rc = mgov_spill_writer_create(s->op.dir, &s->op.spill, &w);
+    rc = mgov__op_writer_create(&s->op, &w);
     if (budget_error(rc)) {
         /* The writer's buffers come from spill staging's headroom; when
          * that is taken, the sort scratch (no longer needed) makes room. */
         drop_scratch(s, fixed ? (const void *)fixed : (const void *)ent);
-        rc = mgov_spill_writer_create(s->op.dir, &s->op.spill, &w);
+        rc = mgov__op_writer_create(&s->op, &w);
     }
     if (rc != MGOV_OK)
         return rc;
@@ -213,6 +223,8 @@ int mgov__sort_buffer_spill(mgov_sort_t *s, bool release)
     s->st.runs++;
     s->st.spilled_raw += mgov_spill_file_raw_bytes(f);
     s->st.spilled_stored += mgov_spill_file_stored_bytes(f);
+    if (!s->finished)
+        note_input_run(&s->st, mgov_spill_file_raw_bytes(f));
     s->n = 0;
     s->data_used = 0;
     mgov__op_spilled(&s->op); /* a run asked for by our own growth is written */

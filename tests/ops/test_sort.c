@@ -14,6 +14,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,6 +262,28 @@ static void test_tiny_budget_many_passes(void **state)
     spec_t v = { .n = 1000000, .min_len = 1, .max_len = 20, .alphabet = 26, .seed = 43 };
     st = check_sort(e.gov, &v);
     assert_true(st.merge_passes >= 2);
+    of_close(&e);
+}
+
+/* Every run cut while pushing holds about what the sort's memory holds:
+ * a spill request the sort's own run writer caused once survived the run
+ * and cut the next one after a single record (a third of the runs). */
+static void test_runs_are_full(void **state)
+{
+    (void)state;
+    of_env_t e;
+    of_open(&e, "sort", 4 * GH_MiB, 0);
+    spec_t fixed = { .n = 2000000, .rec_size = 16, .key_size = 8, .seed = 44 };
+    spec_t variable = { .n = 1000000, .min_len = 8, .max_len = 40, .seed = 45 };
+    spec_t *specs[] = { &fixed, &variable };
+    for (unsigned i = 0; i < 2; i++) {
+        mgov_sort_stats_t st = check_sort(e.gov, specs[i]);
+        assert_true(st.input_runs >= 4);
+        assert_true(st.input_run_max <= 4 * GH_MiB);
+        if (st.input_run_min * 2 < st.input_run_max)
+            of_fail(&e, "spec %u: input runs from %" PRIu64 " to %" PRIu64 " bytes", i,
+                    st.input_run_min, st.input_run_max);
+    }
     of_close(&e);
 }
 
@@ -624,6 +647,7 @@ int main(void)
         FH_TEST(test_variable_many_shapes),
         FH_TEST(test_variable_comparator_stable),
         FH_TEST(test_tiny_budget_many_passes),
+        FH_TEST(test_runs_are_full),
         FH_TEST(test_large_budget_no_spill),
         FH_TEST(test_every_codec),
         FH_TEST(test_record_larger_than_block),
