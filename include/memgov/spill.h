@@ -112,6 +112,38 @@ MGOV_API uint64_t mgov_spill_dir_quota(const mgov_spill_dir_t *dir);
 MGOV_API uint64_t mgov_spill_dir_used(const mgov_spill_dir_t *dir);  /* bytes on disk now */
 MGOV_API unsigned mgov_spill_dir_files(const mgov_spill_dir_t *dir); /* files alive now */
 
+/* Ending on a signal.  A process killed by a signal it does not catch
+ * (SIGINT, SIGTERM, SIGHUP, SIGPIPE from `prog | head`) leaves its spill
+ * files on disk: a private directory until the next memgov process on the
+ * host sweeps it, a configured one until the next open of that directory.
+ * Two ways to leave nothing:
+ *   - the handler only sets a flag; the program's loops look at it, stop,
+ *     destroy their operators and the governor (which remove every file
+ *     and the private directory), and then the program ends by the signal
+ *     (signal(sig, SIG_DFL); raise(sig)).  This is what `memgov sort` does
+ *     (tools/signals.c), and the only way that also keeps the exit status
+ *     and the program's own files right;
+ *   - a handler that must end the process at once calls
+ *     mgov_spill_cleanup_from_signal() first.
+ *
+ * mgov_spill_cleanup_from_signal: unlinks, in every spill directory this
+ * process has open, the spill files (spill-<n>.tmp) and the lock file,
+ * and in a private directory also the section files, then removes the
+ * private directory.  Section files in a configured directory (persistent
+ * sections) are never touched.  Returns how many files it removed.
+ *
+ * Async-signal-safe: no lock, no allocation, only system calls; errno is
+ * preserved.  It is for a handler that then ends the process: files are
+ * unlinked under writers and readers that may still be using them (their
+ * data is gone; their calls fail or read what the descriptor still holds),
+ * and a private directory is gone for new files, so nothing memgov does
+ * with spill files succeeds afterwards.  A directory being opened or
+ * closed at that moment, in another thread or in the one the signal
+ * interrupted, may be skipped.  Calling it outside a handler is allowed
+ * (the same effect).  A child made by fork() shares its parent's
+ * directories: calling it there removes the parent's files. */
+MGOV_API unsigned mgov_spill_cleanup_from_signal(void);
+
 /* ------------------------------------------------------------------ files */
 
 typedef struct mgov_spill_writer mgov_spill_writer_t;

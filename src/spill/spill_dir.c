@@ -217,6 +217,7 @@ static int quota_default(int dirfd, uint64_t *out)
 
 static void dir_free(mgov_spill_dir_t *dir)
 {
+    mgov__spill_signal_remove(dir); /* before any descriptor goes */
     if (dir->lockfd >= 0) {
         mgov__unlinkat(dir->dirfd, MGOV__SPILL_LOCK_NAME, 0); /* still locked: see lock_take */
         close(dir->lockfd);
@@ -245,7 +246,7 @@ int mgov_spill_dir_open(const mgov_spill_dir_config_t *cfg, mgov_spill_dir_t **o
     mgov_spill_dir_t *dir = mgov__calloc(1, sizeof *dir);
     if (!dir)
         return MGOV_ENOMEM;
-    dir->dirfd = dir->lockfd = dir->parentfd = -1;
+    dir->dirfd = dir->lockfd = dir->parentfd = dir->sig_slot = -1;
     pthread_mutex_init(&dir->mu, NULL);
     dir->gov = cfg->gov;
     dir->region = cfg->gov ? mgov__region_spill(cfg->gov) : 0;
@@ -262,6 +263,7 @@ int mgov_spill_dir_open(const mgov_spill_dir_config_t *cfg, mgov_spill_dir_t **o
         errno = err;
         return rc;
     }
+    mgov__spill_signal_add(dir);
     *out = dir;
     return MGOV_OK;
 }

@@ -51,6 +51,7 @@ struct mgov_spill_dir {
     int parentfd;       /* private directories: $TMPDIR, to rmdir at close */
     const char *name;   /* private directories: the last component of path */
     bool is_private;
+    int sig_slot;       /* its slot in spill_signal.c's table, or -1 */
     mgov_t *gov;        /* optional */
     int region;         /* the governor's spill-staging region */
     uint64_t quota;
@@ -121,6 +122,13 @@ bool mgov__spill_tmp_name(const char *name);
 void mgov__spill_tmp_remove(int dirfd);
 /* Removes the private directories of dead processes in basefd. */
 void mgov__spill_stale_sweep(int basefd);
+
+/* spill_signal.c: lists an opened directory for
+ * mgov_spill_cleanup_from_signal (sets dir->sig_slot, -1 when the table is
+ * full), and takes it off again first thing at close (waiting while a
+ * handler cleans it). */
+void mgov__spill_signal_add(mgov_spill_dir_t *dir);
+void mgov__spill_signal_remove(mgov_spill_dir_t *dir);
 
 /* ------------------------------------------------------------- codecs */
 
