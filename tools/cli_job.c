@@ -159,6 +159,25 @@ int cli_job_inputs_size(cli_job_t *j, char *const *files, int n, uint64_t *total
     return CLI_EXIT_OK;
 }
 
+int cli_job_input_init(cli_job_t *j, size_t io_buffer, size_t min_cap, size_t max_line)
+{
+    uint64_t share = mgov_budget(j->gov) / 16;
+    size_t cap = io_buffer < share ? io_buffer : (size_t)share;
+
+    if (cap < min_cap)
+        cap = min_cap;
+    int rc = cli_input_init(&j->in, cap, max_line, j->gov);
+    if (rc == CLI_INPUT_NO_ROOM) {
+        char from[160];
+        cli_job_budget_source(j, from, sizeof from);
+        return cli_job_trouble(j, "the budget (%s) cannot hold the %s input buffer", from,
+                               cli_size(cap).s);
+    }
+    if (rc != 0)
+        return cli_job_trouble(j, "out of memory for the input buffer");
+    return CLI_EXIT_OK;
+}
+
 int cli_job_input_open(cli_job_t *j, const char *name)
 {
     if (cli_input_open(&j->in, name) != 0)
@@ -177,6 +196,18 @@ int cli_job_input_done(cli_job_t *j, int rc, size_t max_line)
                              "takes", j->in.lines + 1,
                              cli_input_label(j->in.name, label, sizeof label),
                              cli_size(max_line).s, j->cmd);
+    else if (rc == CLI_INPUT_NO_ROOM && j->in.room_status != MGOV_OK)
+        rc = cli_job_trouble(j, "cannot make room for line %" PRIu64 " of %s: %s",
+                             j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
+                             mgov_strerror(j->in.room_status));
+    else if (rc == CLI_INPUT_NO_ROOM) {
+        char from[160];
+        cli_job_budget_source(j, from, sizeof from);
+        rc = cli_job_trouble(j, "line %" PRIu64 " of %s does not fit in the memory left: the "
+                             "input buffer cannot grow past %s within the budget (%s)",
+                             j->in.lines + 1, cli_input_label(j->in.name, label, sizeof label),
+                             cli_size(j->in.cap).s, from);
+    }
     cli_input_close(&j->in);
     return rc;
 }

@@ -144,10 +144,15 @@ int cli_job_inputs_size(cli_job_t *j, char *const *files, int n, uint64_t *total
 /* "cannot read NAME: strerror(err)" (standard input for "-" or NULL).
  * Returns CLI_EXIT_TROUBLE. */
 int cli_job_unreadable(cli_job_t *j, const char *name, int err);
+/* The job's input buffer (input.h), charged to its governor: io_buffer
+ * bytes, or a 16th of a small budget, but at least min_cap; lines up to
+ * max_line.  Said when the budget or malloc refuses it. */
+int cli_job_input_init(cli_job_t *j, size_t io_buffer, size_t min_cap, size_t max_line);
 /* Opens input `name` in j->in, said as "cannot read" when it fails. */
 int cli_job_input_open(cli_job_t *j, const char *name);
-/* After reading j->in to rc: a read error or a line longer than max_line
- * said, other values kept; the input closed.  Returns the status. */
+/* After reading j->in to rc: a read error, a line longer than max_line or
+ * one the budget had no room for said, other values kept; the input
+ * closed.  Returns the status. */
 int cli_job_input_done(cli_job_t *j, int rc, size_t max_line);
 
 /* ------------------------------------------------------------- the end */

@@ -546,6 +546,13 @@ static void print_stats(gb_job_t *j)
 }
 
 /* The governor, the aggregation and (--sorted) the sort. */
+/* The input buffer's room callback: a partition of groups goes to disk. */
+static int make_room(void *ctx)
+{
+    gb_job_t *j = ctx;
+    return mgov_hashagg_spill(j->agg);
+}
+
 static int operators_create(gb_job_t *j)
 {
     const gb_opts_t *o = j->o;
@@ -590,8 +597,10 @@ static int gb_run(gb_job_t *j)
     if ((rc = operators_create(j)) != CLI_EXIT_OK)
         return rc;
 
-    if (cli_input_init(&j->job.in, GB_IO_BUFFER, GB_MAX_LINE) != 0)
-        return cli_job_trouble(&j->job, "out of memory for the input buffer");
+    if ((rc = cli_job_input_init(&j->job, GB_IO_BUFFER, 0, GB_MAX_LINE)) != CLI_EXIT_OK)
+        return rc;
+    j->job.in.room = make_room;
+    j->job.in.room_ctx = j;
     for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
         if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
             return rc;

@@ -431,6 +431,14 @@ static void plan_build(jn_job_t *j)
  * file must open for reading, so a misspelt or unreadable FILE2 fails
  * before FILE1 is built.  Records their sizes, UINT64_MAX for standard
  * input (even a redirected file) and pipes: they count as large. */
+/* The input buffer's room callback: a partition of build rows goes to
+ * disk (lines are read between probes, never while one is drained). */
+static int make_room(void *ctx)
+{
+    jn_job_t *j = ctx;
+    return mgov_hashjoin_spill(j->join);
+}
+
 static int inputs_look(jn_job_t *j)
 {
     for (int s = 0; s < 2; s++) {
@@ -514,8 +522,10 @@ static int jn_run(jn_job_t *j)
     plan_build(j);
     if ((rc = operators_create(j)) != CLI_EXIT_OK)
         return rc;
-    if (cli_input_init(&j->job.in, JN_IO_BUFFER, JN_MAX_LINE) != 0)
-        return cli_job_trouble(&j->job, "out of memory for the input buffer");
+    if ((rc = cli_job_input_init(&j->job, JN_IO_BUFFER, 0, JN_MAX_LINE)) != CLI_EXIT_OK)
+        return rc;
+    j->job.in.room = make_room;
+    j->job.in.room_ctx = j;
     if (cli_output_init(&j->job.out, STDOUT_FILENO, JN_IO_BUFFER) != 0)
         return cli_job_trouble(&j->job, "out of memory for the output buffer");
 

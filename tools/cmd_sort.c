@@ -58,6 +58,8 @@
 #define SORT_IO_BUFFER ((size_t)1 << 20)
 #define SORT_MAX_LINE ((size_t)64 << 20)   /* mgov_sort's default max_record */
 #define SORT_LINE_COST 36                  /* a line's charge besides its bytes (docs/sort.md) */
+#define SORT_LINE_PAGES 3                  /* a page of each of the sort's buffers, rounded up */
+#define SORT_LINE_SPARE ((uint64_t)128 << 10) /* spill buffers beside a long line, or 1/8 */
 #define SORT_MAX_RECORD ((size_t)1 << 20)  /* --records LEN */
 #define PROGRESS_EVERY ((uint64_t)1 << 20) /* bytes between looks at the clock */
 
@@ -163,21 +165,36 @@ static inline void progress_tick(sort_job_t *j, uint64_t bytes)
 
 /* ---------------------------------------------------------------- input */
 
-/* The longest line the sort can hold under this governor: its records may
+/* The longest line the sort can hold under this governor.  Grants may
  * fill the budget up to the critical threshold (an ordinary grant's
- * ceiling), and a line costs SORT_LINE_COST bytes besides its own.  The
- * input buffer, outside the budget, grows only to this, so a line that
- * could never be sorted is refused once that much of it is read, not
- * after 64 MiB. */
-static size_t line_limit(mgov_t *gov)
+ * ceiling), less what the program itself is charged.  A line is held
+ * twice: while it is pushed, by the input buffer (charged too: input.h)
+ * and by the sort, where it costs SORT_LINE_COST bytes more and a page for
+ * each of its three buffers, beside a run's writer; while runs are merged,
+ * by each of two readers, which keep room to gather the longest record,
+ * beside a writer.  The spill buffers are kept in SORT_LINE_SPARE.  The
+ * input buffer grows only to this, so a line that could never be sorted
+ * is refused once that much of it is read, not after 64 MiB. */
+static size_t line_limit(const sort_job_t *j)
 {
     mgov_stats_t st;
-    uint64_t room = mgov_budget(gov);
+    uint64_t room = mgov_budget(j->job.gov);
 
-    if (mgov_stats(gov, &st) == MGOV_OK)
+    if (mgov_stats(j->job.gov, &st) == MGOV_OK)
         room = (uint64_t)((double)room * st.critical);
-    room = room > SORT_LINE_COST ? room - SORT_LINE_COST : 0;
+    room = room > j->job.program.bytes ? room - j->job.program.bytes : 0;
+    uint64_t fixed = SORT_LINE_COST + SORT_LINE_PAGES * 4096 +
+                     (room / 8 > SORT_LINE_SPARE ? room / 8 : SORT_LINE_SPARE);
+    room = room > fixed ? (room - fixed) / 2 : 0;
     return room < SORT_MAX_LINE ? (size_t)room : SORT_MAX_LINE;
+}
+
+/* The input buffer's room callback: the sort's records become a run and
+ * its memory goes back, so a long line can be read. */
+static int make_room(void *ctx)
+{
+    sort_job_t *j = ctx;
+    return mgov_sort_spill(j->sort);
 }
 
 static int push_lines(sort_job_t *j)
@@ -365,10 +382,12 @@ static int sort_run(sort_job_t *j)
     if (st != MGOV_OK)
         return cli_job_create_failed(&j->job, st, errno, "sort");
 
-    size_t cap = o->rec_len > SORT_IO_BUFFER ? o->rec_len : SORT_IO_BUFFER;
-    j->max_line = line_limit(j->job.gov);
-    if (cli_input_init(&j->job.in, cap, j->max_line) != 0)
-        return cli_job_trouble(&j->job, "out of memory for the input buffer");
+    j->max_line = line_limit(j);
+    if ((rc = cli_job_input_init(&j->job, SORT_IO_BUFFER, o->rec_len, j->max_line)) !=
+        CLI_EXIT_OK)
+        return rc;
+    j->job.in.room = make_room;
+    j->job.in.room_ctx = j;
     for (int i = 0; i < (o->n_files ? o->n_files : 1); i++)
         if ((rc = input_one(j, o->n_files ? o->files[i] : "-")) != CLI_EXIT_OK)
             return rc;

@@ -21,14 +21,22 @@
 
 #define INPUT_MIN_CAP ((size_t)4 << 10)
 
-int cli_input_init(cli_input_t *in, size_t cap, size_t max_line)
+int cli_input_init(cli_input_t *in, size_t cap, size_t max_line, mgov_t *gov)
 {
     memset(in, 0, sizeof *in);
     in->fd = -1;
-    in->cap = cap < INPUT_MIN_CAP ? INPUT_MIN_CAP : cap;
+    in->cap = in->base_cap = cap < INPUT_MIN_CAP ? INPUT_MIN_CAP : cap;
     in->max_line = max_line;
+    in->gov = gov;
+    if (gov && mgov_try_reserve(gov, MGOV_REGION_EXECUTION_BUFFERS, in->cap, 0, &in->grant) !=
+                   MGOV_OK)
+        return CLI_INPUT_NO_ROOM;
     in->buf = malloc(in->cap);
-    return in->buf != NULL ? 0 : -1;
+    if (in->buf == NULL) {
+        mgov_grant_release(&in->grant);
+        return -1;
+    }
+    return 0;
 }
 
 void cli_input_free(cli_input_t *in)
@@ -36,6 +44,35 @@ void cli_input_free(cli_input_t *in)
     cli_input_close(in);
     free(in->buf);
     in->buf = NULL;
+    mgov_grant_release(&in->grant);
+}
+
+/* Charges the buffer's growth to cap bytes: as it is, or after the room
+ * callback gave memory back, as often as it can.  0, or -1. */
+static int charge_growth(cli_input_t *in, size_t cap)
+{
+    if (in->gov == NULL)
+        return 0;
+    while (mgov_grant_resize(&in->grant, cap) != MGOV_OK) {
+        int st = in->room != NULL ? in->room(in->room_ctx) : 0;
+        if (st < 0)
+            in->room_status = st;
+        if (st != 1)
+            return -1;
+    }
+    return 0;
+}
+
+/* After a long line: back to the first size, and its grant with it. */
+static void shrink(cli_input_t *in)
+{
+    unsigned char *buf = realloc(in->buf, in->base_cap);
+    if (buf == NULL)
+        return; /* keep the larger one, still charged */
+    in->buf = buf;
+    in->cap = in->base_cap;
+    if (in->gov != NULL)
+        (void)mgov_grant_resize(&in->grant, in->cap); /* shrinking never fails */
 }
 
 const char *cli_input_label(const char *name, char *buf, size_t cap)
@@ -114,13 +151,19 @@ static int fill(cli_input_t *in)
         in->pos = 0;
         in->end = avail;
     }
+    if (in->cap > in->base_cap && in->end < in->base_cap / 2)
+        shrink(in);
     if (in->end == in->cap) {
         /* one line fills the buffer: room for max_line + 1 bytes tells a
          * line that is too long from one that just fits */
         size_t limit = in->max_line + 1;
         size_t cap = in->cap > limit / 2 ? limit : in->cap * 2;
+        if (cap > in->cap && charge_growth(in, cap) != 0)
+            return CLI_INPUT_NO_ROOM;
         unsigned char *buf = cap > in->cap ? realloc(in->buf, cap) : NULL;
         if (buf == NULL) {
+            if (in->gov != NULL)
+                (void)mgov_grant_resize(&in->grant, in->cap);
             in->err = ENOMEM;
             return CLI_INPUT_ERROR;
         }

@@ -7,8 +7,16 @@
  * A line or record is returned as a pointer into buf, valid until the next
  * call; nothing is copied unless a line crosses the end of the buffer, when
  * its start is moved to the front and the rest read after it.  A line
- * longer than the buffer grows it (doubling) up to max_line.  The buffer is
- * kept from file to file.  Not thread-safe: one reader per thread.
+ * longer than the buffer grows it (doubling) up to max_line, and once the
+ * long line is consumed it shrinks back to its first size.  The buffer is
+ * kept from file to file.
+ *
+ * With a governor, the buffer is memory like any other: a grant in
+ * execution_buffers covers its size at all times, so a growing buffer
+ * takes its room from the budget (a reclaim asks the operator to spill,
+ * and the room callback, when set, makes it give memory back at once);
+ * refused, the line is CLI_INPUT_NO_ROOM.  Not thread-safe: one reader per
+ * thread.
  */
 #ifndef MEMGOV_TOOLS_INPUT_H
 #define MEMGOV_TOOLS_INPUT_H
@@ -17,10 +25,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <memgov.h>
+
 enum {
     CLI_INPUT_ERROR = -1,    /* open or read failed: errno in err */
     CLI_INPUT_TOO_LONG = -2, /* a line longer than max_line */
     CLI_INPUT_PARTIAL = -3,  /* the file ends inside a fixed-width record */
+    CLI_INPUT_NO_ROOM = -4,  /* the budget refused the buffer room for a line */
 };
 
 typedef struct cli_input {
@@ -36,11 +47,23 @@ typedef struct cli_input {
     uint64_t lines;          /* lines or records returned from this file */
     uint64_t bytes;          /* bytes read from this file */
     uint64_t size;           /* its size when it is a regular file, else 0 */
+    mgov_t *gov;             /* charged to (NULL: not charged) */
+    mgov_grant_t grant;      /* covers cap bytes */
+    size_t base_cap;         /* cap at init, kept between long lines */
+    /* Called when the budget refuses the buffer room to grow: gives memory
+     * back now (the operator's spill: mgov_sort_spill, mgov_hashagg_spill,
+     * mgov_hashjoin_spill): 1 when some went back (the growth is tried
+     * again), 0 when it holds no more, or an MGOV_ error, kept in
+     * room_status.  NULL: none. */
+    int (*room)(void *ctx);
+    void *room_ctx;
+    int room_status;
 } cli_input_t;
 
-/* Allocates a buffer of cap bytes (at least 4 KiB).  Returns 0, or -1 with
- * errno set. */
-int cli_input_init(cli_input_t *in, size_t cap, size_t max_line);
+/* Allocates a buffer of cap bytes (at least 4 KiB), charged to gov unless
+ * it is NULL.  Returns 0, CLI_INPUT_NO_ROOM when the budget cannot hold
+ * it, or -1 with errno set. */
+int cli_input_init(cli_input_t *in, size_t cap, size_t max_line, mgov_t *gov);
 /* Frees the buffer and closes the file, if one is open. */
 void cli_input_free(cli_input_t *in);
 

@@ -180,6 +180,15 @@ MGOV_API int mgov_hashagg_push(mgov_hashagg_t *h, const void *key, size_t key_le
 MGOV_API int mgov_hashagg_push_batch(mgov_hashagg_t *h, const void *keys,
                                      const mgov_value_t *values, size_t n);
 
+/* Writes the largest partition of groups held in RAM to its spill file
+ * now and gives its memory back, from the thread that pushes: for a
+ * program that needs memory at once (an input buffer growing for a long
+ * line), calling it until it returns 0 or the memory is there.  Returns 1
+ * when a partition went, 0 when no group is held in RAM, or an error:
+ * MGOV_EINVAL (NULL, after finish), and push's for writing (the operator
+ * is then failed). */
+MGOV_API int mgov_hashagg_spill(mgov_hashagg_t *h);
+
 /* Ends the input.  Errors as push. */
 MGOV_API int mgov_hashagg_finish(mgov_hashagg_t *h);
 

@@ -151,6 +151,16 @@ MGOV_API int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key
 MGOV_API int mgov_hashjoin_build_batch(mgov_hashjoin_t *j, const void *keys,
                                        const void *payloads, size_t payload_size, size_t n);
 
+/* Writes the largest partition of build rows held in RAM to its spill
+ * file now and gives its memory back (its probe rows then go to disk as
+ * well), from the thread that builds and probes: for a program that needs
+ * memory at once (an input buffer growing for a long line), calling it
+ * until it returns 0 or the memory is there.  Returns 1 when a partition
+ * went, 0 when none is held in RAM, or an error: MGOV_EINVAL (NULL, after
+ * probe_finish), MGOV_EBUSY (a probe row's output is not drained), and
+ * build's for writing (the join is then failed). */
+MGOV_API int mgov_hashjoin_spill(mgov_hashjoin_t *j);
+
 /* Ends the build side.  Errors as build. */
 MGOV_API int mgov_hashjoin_build_finish(mgov_hashjoin_t *j);
 

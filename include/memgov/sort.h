@@ -127,6 +127,16 @@ MGOV_API int mgov_sort_create(const mgov_sort_config_t *cfg, mgov_sort_t **out);
  * every later call returns the same error. */
 MGOV_API int mgov_sort_push(mgov_sort_t *s, const void *rec, size_t len);
 
+/* Writes the records the sort holds as a run now and gives all its memory
+ * back (buffers, pages and grants), from the thread that pushes: for a
+ * program that needs that memory for something else at once, such as an
+ * input buffer growing for a long line.  The next push takes memory
+ * again.  Holding no record, it only gives the memory back.  Returns 1
+ * when memory went back, 0 when the sort held none, or an error:
+ * MGOV_EINVAL (NULL, after finish), and push's for writing a run (the
+ * sort is then failed). */
+MGOV_API int mgov_sort_spill(mgov_sort_t *s);
+
 /* Ends the input and runs the merge passes before the last.  Errors as
  * push, plus MGOV_ECORRUPT when a run reads back wrong. */
 MGOV_API int mgov_sort_finish(mgov_sort_t *s);

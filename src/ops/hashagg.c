@@ -151,6 +151,19 @@ static int flush_batch(mgov_hashagg_t *h)
                          : rc;
 }
 
+int mgov_hashagg_spill(mgov_hashagg_t *h)
+{
+    if (!h)
+        return MGOV_EINVAL;
+    if (h->op.failed)
+        return h->op.failed;
+    if (h->finished)
+        return MGOV_EINVAL;
+    (void)mgov__op_take_request(&h->op); /* answered by this one */
+    int rc = mgov__ha_spill_largest(h);
+    return rc < 0 ? mgov__op_fail(&h->op, rc) : rc;
+}
+
 int mgov_hashagg_push(mgov_hashagg_t *h, const void *key, size_t key_len,
                       const mgov_value_t *values)
 {

@@ -153,6 +153,8 @@ int mgov__ha_absorb(mgov_hashagg_t *h, const void *key, size_t klen, uint64_t hv
                     const mgov_value_t *values, const unsigned char *states);
 /* Honours a pending spill request of the governor. */
 int mgov__ha_take_request(mgov_hashagg_t *h);
+/* Spills the largest partition in RAM: 1, 0 with none, or an error. */
+int mgov__ha_spill_largest(mgov_hashagg_t *h);
 /* Ends the pass's input: its spilled partitions' files go on the stack. */
 int mgov__ha_pass_end(mgov_hashagg_t *h);
 /* Runs the next file on the stack: a pass (then output from RAM), or the

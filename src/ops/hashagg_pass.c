@@ -81,6 +81,15 @@ static int make_room(mgov_hashagg_t *h, unsigned p)
     return spill_part(h, q >= 0 ? (unsigned)q : p);
 }
 
+int mgov__ha_spill_largest(mgov_hashagg_t *h)
+{
+    int q = h->pass.active ? mgov__op_pass_largest(&h->pass) : -1;
+    if (q < 0)
+        return 0;
+    int rc = spill_part(h, (unsigned)q);
+    return rc == MGOV_OK ? 1 : rc;
+}
+
 int mgov__ha_take_request(mgov_hashagg_t *h)
 {
     if (!mgov__op_take_request(&h->op))

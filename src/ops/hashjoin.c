@@ -108,6 +108,21 @@ static int start(mgov_hashjoin_t *j)
     return j->pass.active ? MGOV_OK : mgov__hj_pass_begin(j, 0, UINT64_MAX, j->pass.bits_max);
 }
 
+int mgov_hashjoin_spill(mgov_hashjoin_t *j)
+{
+    if (!j)
+        return MGOV_EINVAL;
+    if (j->op.failed)
+        return j->op.failed;
+    if (j->probe_done)
+        return MGOV_EINVAL;
+    if (j->state != HJ_IDLE)
+        return MGOV_EBUSY;
+    (void)mgov__op_take_request(&j->op); /* answered by this one */
+    int rc = mgov__hj_spill_largest(j);
+    return rc < 0 ? mgov__op_fail(&j->op, rc) : rc;
+}
+
 int mgov_hashjoin_build(mgov_hashjoin_t *j, const void *key, size_t key_len, const void *payload,
                         size_t payload_len)
 {

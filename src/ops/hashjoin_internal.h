@@ -229,6 +229,9 @@ void mgov__hj_prefetch_batch(mgov_hashjoin_t *j, const unsigned char *keys, size
 void mgov__hj_prefetch_hv(mgov_hashjoin_t *j, const uint64_t *hv, size_t n);
 /* Honours a pending spill request (no probe row may be in progress). */
 int mgov__hj_take_request(mgov_hashjoin_t *j);
+/* Spills the largest build partition in RAM (no probe row may be in
+ * progress): 1, 0 with none, or an error. */
+int mgov__hj_spill_largest(mgov_hashjoin_t *j);
 /* Routes a probe row: to its spilled partition's file (returns 0), or makes
  * it the current row (returns 1). */
 int mgov__hj_probe_row_hv(mgov_hashjoin_t *j, uint64_t hv, const void *key, size_t klen,

@@ -150,6 +150,15 @@ static int spill_part(mgov_hashjoin_t *j, unsigned q)
     return MGOV_OK;
 }
 
+int mgov__hj_spill_largest(mgov_hashjoin_t *j)
+{
+    int q = j->pass.active && j->pass.parts ? mgov__op_pass_largest(&j->pass) : -1;
+    if (q < 0)
+        return 0;
+    int rc = spill_part(j, (unsigned)q);
+    return rc == MGOV_OK ? 1 : rc;
+}
+
 int mgov__hj_take_request(mgov_hashjoin_t *j)
 {
     if (!mgov__op_take_request(&j->op) || !j->pass.active || !j->pass.parts)

@@ -160,6 +160,22 @@ int mgov_sort_push(mgov_sort_t *s, const void *rec, size_t len)
     return MGOV_OK;
 }
 
+int mgov_sort_spill(mgov_sort_t *s)
+{
+    if (!s)
+        return MGOV_EINVAL;
+    if (s->op.failed)
+        return s->op.failed;
+    if (s->finished)
+        return MGOV_EINVAL;
+    /* a pending request of either kind is answered by this one */
+    (void)mgov__op_take_request(&s->op);
+    if (mgov__op_charged(&s->op) == 0)
+        return 0;
+    int rc = mgov__sort_buffer_spill(s, true);
+    return rc == MGOV_OK ? 1 : mgov__op_fail(&s->op, rc);
+}
+
 int mgov_sort_finish(mgov_sort_t *s)
 {
     if (!s)

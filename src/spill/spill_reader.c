@@ -387,7 +387,10 @@ static int gather_reserve(mgov_spill_reader_t *r, size_t n)
 {
     if (n <= r->gather_cap)
         return MGOV_OK;
-    size_t cap = r->gather_cap ? r->gather_cap : 4096;
+    /* the first one as asked (a merge asks for its longest record at open:
+     * doubling from 4 KiB would charge up to twice that for each reader),
+     * later ones doubling */
+    size_t cap = r->gather_cap ? r->gather_cap : n > 4096 ? n : 4096;
     while (cap < n)
         cap = cap > SIZE_MAX / 2 ? n : cap * 2;
     if (cap > r->max_block)

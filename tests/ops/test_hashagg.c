@@ -437,6 +437,53 @@ static void test_empty_and_one(void **state)
     check(&sp, 8);
 }
 
+/* mgov_hashagg_spill: partitions go to disk at once, their memory back,
+ * until none is left in RAM; pushing goes on and every group comes out
+ * whole. */
+static void test_spill_on_demand(void **state)
+{
+    (void)state;
+    of_env_t e;
+    of_open(&e, "hashagg", 64 * GH_MiB, 0);
+    mgov_hashagg_config_t c = config_of(e.gov, 8, 8);
+    mgov_hashagg_t *h;
+    assert_int_equal(mgov_hashagg_create(&c, &h), MGOV_OK);
+    assert_int_equal(mgov_hashagg_spill(h), 0); /* nothing pushed yet */
+    for (uint64_t i = 0; i < 40000; i++) {
+        uint64_t k = i % 10000;
+        mgov_value_t v[2] = { { .i64 = (int64_t)i }, { .f64 = 1 } };
+        assert_int_equal(mgov_hashagg_push(h, &k, 8, v), MGOV_OK);
+        if (i != 19999)
+            continue;
+        mgov_hashagg_stats_t before, after;
+        assert_int_equal(mgov_hashagg_stats(h, &before), MGOV_OK);
+        assert_int_equal(mgov_hashagg_spill(h), 1);
+        assert_int_equal(mgov_hashagg_stats(h, &after), MGOV_OK);
+        assert_true(after.memory < before.memory);
+        assert_true(after.partitions_spilled > before.partitions_spilled);
+        int rc, spills = 1;
+        while ((rc = mgov_hashagg_spill(h)) == 1)
+            spills++;
+        assert_int_equal(rc, 0);
+        assert_true(spills <= 64);
+    }
+    assert_int_equal(mgov_hashagg_finish(h), MGOV_OK);
+    assert_int_equal(mgov_hashagg_spill(h), MGOV_EINVAL);
+    uint64_t groups = 0, rows = 0;
+    mgov_hashagg_group_t g;
+    int rc;
+    while ((rc = mgov_hashagg_next(h, &g)) == 1) {
+        groups++;
+        rows += (uint64_t)g.values[0].i64;
+    }
+    assert_int_equal(rc, 0);
+    assert_int_equal(groups, 10000);
+    assert_int_equal(rows, 40000);
+    mgov_hashagg_destroy(h);
+    assert_int_equal(mgov_hashagg_spill(NULL), MGOV_EINVAL);
+    of_close(&e);
+}
+
 static void test_overflow(void **state)
 {
     (void)state;
@@ -661,6 +708,7 @@ int main(void)
         FH_TEST(test_constant_hash_fallback),
         FH_TEST(test_many_levels),
         FH_TEST(test_empty_and_one),
+        FH_TEST(test_spill_on_demand),
         FH_TEST(test_overflow),
         FH_TEST(test_bad_arguments),
         OF_FAILURE_TESTS(&failures),

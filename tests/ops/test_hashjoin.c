@@ -475,6 +475,72 @@ static void test_bad_arguments(void **state)
 }
 
 /* A join under 1 MiB over n rows a side; returns its first error. */
+/* Drains the output of the last probe row (or the rest): rows out. */
+static uint64_t drain(mgov_hashjoin_t *j)
+{
+    mgov_hashjoin_row_t r;
+    uint64_t out = 0;
+    int x;
+    while ((x = mgov_hashjoin_next(j, &r)) == 1)
+        out++;
+    assert_int_equal(x, 0);
+    return out;
+}
+
+/* mgov_hashjoin_spill: build partitions go to disk at once, while building
+ * and between probe rows (not while one's output is pending), until none
+ * is left in RAM; every pair still comes out. */
+static void test_spill_on_demand(void **state)
+{
+    (void)state;
+    of_env_t e;
+    of_open(&e, "hashjoin", 64 * GH_MiB, 0);
+    spec_t sp = { .type = MGOV_JOIN_INNER, .key_size = 8 };
+    mgov_hashjoin_config_t c = config_of(e.gov, &sp);
+    mgov_hashjoin_t *j;
+    assert_int_equal(mgov_hashjoin_create(&c, &j), MGOV_OK);
+    assert_int_equal(mgov_hashjoin_spill(j), 0); /* nothing built yet */
+    const uint64_t n = 20000;
+    for (uint64_t i = 0; i < n; i++) {
+        assert_int_equal(mgov_hashjoin_build(j, &i, 8, &i, 8), MGOV_OK);
+        if (i == n / 2) {
+            mgov_hashjoin_stats_t before, after;
+            assert_int_equal(mgov_hashjoin_stats(j, &before), MGOV_OK);
+            assert_int_equal(mgov_hashjoin_spill(j), 1);
+            assert_int_equal(mgov_hashjoin_stats(j, &after), MGOV_OK);
+            assert_true(after.memory < before.memory);
+            assert_true(after.partitions_spilled > before.partitions_spilled);
+        }
+    }
+    assert_int_equal(mgov_hashjoin_build_finish(j), MGOV_OK);
+    uint64_t out = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        assert_int_equal(mgov_hashjoin_probe(j, &i, 8, &i, 8), MGOV_OK);
+        if (i == n / 2) {
+            mgov_hashjoin_row_t r;
+            int x = mgov_hashjoin_next(j, &r);
+            assert_true(x >= 0);
+            out += (uint64_t)x;
+            if (x == 1) /* the row's output is not drained yet */
+                assert_int_equal(mgov_hashjoin_spill(j), MGOV_EBUSY);
+        }
+        out += drain(j);
+        if (i == n / 2) {
+            int rc;
+            while ((rc = mgov_hashjoin_spill(j)) == 1)
+                ;
+            assert_int_equal(rc, 0);
+        }
+    }
+    assert_int_equal(mgov_hashjoin_probe_finish(j), MGOV_OK);
+    assert_int_equal(mgov_hashjoin_spill(j), MGOV_EINVAL);
+    out += drain(j);
+    assert_int_equal(out, n);
+    mgov_hashjoin_destroy(j);
+    assert_int_equal(mgov_hashjoin_spill(NULL), MGOV_EINVAL);
+    of_close(&e);
+}
+
 static int spill_run(mgov_t *gov, mgov_join_type_t type, uint64_t n)
 {
     spec_t sp = { .type = type, .key_size = 8 };
@@ -596,6 +662,7 @@ int main(void)
         FH_TEST(test_cross_product),
         FH_TEST(test_constant_hash),
         FH_TEST(test_bad_arguments),
+        FH_TEST(test_spill_on_demand),
         OF_FAILURE_TESTS(&failures),
         FH_TEST(test_spill_asked_from_another_thread),
     };

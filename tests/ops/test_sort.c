@@ -332,6 +332,52 @@ static void test_merge_needs_nothing_more(void **state)
     of_close(&e);
 }
 
+/* mgov_sort_spill: what the sort holds becomes a run at once and every
+ * byte of its memory goes back; pushing goes on, the output is whole. */
+static void test_spill_on_demand(void **state)
+{
+    (void)state;
+    of_env_t e;
+    of_open(&e, "sort", 64 * GH_MiB, 0);
+    mgov_sort_config_t cfg = MGOV_SORT_CONFIG_INIT;
+    cfg.gov = e.gov;
+    mgov_sort_t *s;
+    assert_int_equal(mgov_sort_create(&cfg, &s), MGOV_OK);
+    assert_int_equal(mgov_sort_spill(s), 0); /* holding nothing */
+    char rec[16];
+    for (unsigned i = 0; i < 2000; i++) {
+        int n = snprintf(rec, sizeof rec, "%08x", (unsigned)of_mix(i));
+        assert_int_equal(mgov_sort_push(s, rec, (size_t)n), MGOV_OK);
+        if (i == 999) {
+            assert_int_equal(mgov_sort_spill(s), 1);
+            mgov_sort_stats_t st;
+            assert_int_equal(mgov_sort_stats(s, &st), MGOV_OK);
+            assert_int_equal(st.runs, 1);
+            assert_int_equal(st.memory, 0);
+            assert_int_equal(mgov_used(e.gov), 0);
+            assert_int_equal(mgov_sort_spill(s), 0); /* nothing more: no run */
+            assert_int_equal(mgov_sort_stats(s, &st), MGOV_OK);
+            assert_int_equal(st.runs, 1);
+        }
+    }
+    assert_int_equal(mgov_sort_finish(s), MGOV_OK);
+    assert_int_equal(mgov_sort_spill(s), MGOV_EINVAL);
+    const void *p;
+    size_t len;
+    unsigned count = 0;
+    char prev[16] = "";
+    while (mgov_sort_next(s, &p, &len) == 1) {
+        assert_int_equal(len, 8);
+        assert_true(memcmp(prev, p, 8) <= 0);
+        memcpy(prev, p, 8);
+        count++;
+    }
+    assert_int_equal(count, 2000);
+    mgov_sort_destroy(s);
+    assert_int_equal(mgov_sort_spill(NULL), MGOV_EINVAL);
+    of_close(&e);
+}
+
 /* A budget as large as the data: no spill at all. */
 static void test_large_budget_no_spill(void **state)
 {
@@ -694,6 +740,7 @@ int main(void)
         FH_TEST(test_tiny_budget_many_passes),
         FH_TEST(test_runs_are_full),
         FH_TEST(test_merge_needs_nothing_more),
+        FH_TEST(test_spill_on_demand),
         FH_TEST(test_large_budget_no_spill),
         FH_TEST(test_every_codec),
         FH_TEST(test_record_larger_than_block),
