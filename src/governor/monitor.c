@@ -196,8 +196,11 @@ static void stats_write(mgov_t *gov, struct mgov__monitor *m)
             size_t len = (size_t)head + need;
             buf[len++] = '}';
             buf[len++] = '\n';
+            /* a fresh file every time: a name planted there (a hard link
+             * to a file elsewhere, a FIFO) is unlinked, never written */
+            unlink(m->stats_tmp);
             int fd = mgov__open(m->stats_tmp,
-                                O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
             if (fd >= 0) {
                 int wrc = mgov__write_all(fd, buf, len);
                 close(fd);

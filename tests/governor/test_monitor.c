@@ -386,6 +386,51 @@ static void test_stats_file(void **state)
     assert_int_equal(ev.ev.status, MGOV_EBUSY);
 }
 
+/* The stats file's temporary name is made afresh: a hard link planted
+ * under it (to a file elsewhere) is unlinked, never truncated and written. */
+static void test_stats_tmp_hard_link(void **state)
+{
+    fx_t *f = *state;
+    char dir[PATH_MAX + 8], victim[PATH_MAX + 16], name[PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/stats", f->ft.root);
+    snprintf(victim, sizeof victim, "%s/victim.txt", f->ft.root);
+    assert_int_equal(mkdir(dir, 0700), 0);
+    FILE *fp = fopen(victim, "w");
+    assert_non_null(fp);
+    fputs("victim content\n", fp);
+    fclose(fp);
+    for (unsigned serial = 0; serial < 200; serial++) { /* whatever serial it gets */
+        snprintf(name, sizeof name, "%s/.%ld-%u.json.tmp", dir, (long)getpid(), serial);
+        assert_int_equal(link(victim, name), 0);
+    }
+    setenv("MEMGOV_STATS", dir, 1);
+    setenv("MEMGOV_STATS_INTERVAL_MS", "10", 1);
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.budget = 64 * MiB;
+    cfg.on_event = gh_evlog_cb;
+    cfg.event_ctx = f->log;
+    assert_int_equal(mgov_create(&cfg, &f->gov), MGOV_OK);
+    gh_event_t ev;
+    assert_true(gh_evlog_nth(f->log, MGOV_EV_STATS_FILE, 0, &ev));
+    assert_int_equal(ev.ev.status, MGOV_OK);
+    struct stat st;
+    bool found = false;
+    for (int i = 0; i < 3000 && !found; i++) {
+        found = stat(ev.name, &st) == 0 && st.st_size > 0;
+        if (!found)
+            gh_sleep_ms(1);
+    }
+    assert_true(found);
+    assert_int_equal(mgov_destroy(f->gov), MGOV_OK);
+    f->gov = NULL;
+    char text[64] = { 0 };
+    fp = fopen(victim, "r");
+    assert_non_null(fp);
+    assert_true(fread(text, 1, sizeof text - 1, fp) > 0);
+    fclose(fp);
+    assert_string_equal(text, "victim content\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -398,6 +443,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_cgroup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pressure_signal_direct, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats_tmp_hard_link, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
