@@ -325,21 +325,30 @@ static void test_pressure_signal_direct(void **state)
     assert_non_null(strstr(line, "kernel pressure"));
 }
 
-static void test_stats_file(void **state)
+/* A governor (64 MiB) writing its stats file into dir every interval_ms;
+ * *ev is the event that named the file (asserted MGOV_OK).  Its config. */
+static mgov_config_t stats_gov(fx_t *f, const char *dir, const char *interval_ms,
+                               gh_event_t *ev)
 {
-    fx_t *f = *state;
-    char dir[PATH_MAX + 8];
-    snprintf(dir, sizeof dir, "%s/stats", f->ft.root);
     setenv("MEMGOV_STATS", dir, 1);
-    setenv("MEMGOV_STATS_INTERVAL_MS", "20", 1);
+    setenv("MEMGOV_STATS_INTERVAL_MS", interval_ms, 1);
     mgov_config_t cfg = MGOV_CONFIG_INIT;
     cfg.budget = 64 * MiB;
     cfg.on_event = gh_evlog_cb;
     cfg.event_ctx = f->log;
     assert_int_equal(mgov_create(&cfg, &f->gov), MGOV_OK);
+    assert_true(gh_evlog_nth(f->log, MGOV_EV_STATS_FILE, 0, ev));
+    assert_int_equal(ev->ev.status, MGOV_OK);
+    return cfg;
+}
+
+static void test_stats_file(void **state)
+{
+    fx_t *f = *state;
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/stats", f->ft.root);
     gh_event_t ev;
-    assert_true(gh_evlog_nth(f->log, MGOV_EV_STATS_FILE, 0, &ev));
-    assert_int_equal(ev.ev.status, MGOV_OK);
+    mgov_config_t cfg = stats_gov(f, dir, "20", &ev);
     char path[PATH_MAX + 1];
     snprintf(path, sizeof path, "%s", ev.name);
     struct stat st;
@@ -403,16 +412,8 @@ static void test_stats_tmp_hard_link(void **state)
         snprintf(name, sizeof name, "%s/.%ld-%u.json.tmp", dir, (long)getpid(), serial);
         assert_int_equal(link(victim, name), 0);
     }
-    setenv("MEMGOV_STATS", dir, 1);
-    setenv("MEMGOV_STATS_INTERVAL_MS", "10", 1);
-    mgov_config_t cfg = MGOV_CONFIG_INIT;
-    cfg.budget = 64 * MiB;
-    cfg.on_event = gh_evlog_cb;
-    cfg.event_ctx = f->log;
-    assert_int_equal(mgov_create(&cfg, &f->gov), MGOV_OK);
     gh_event_t ev;
-    assert_true(gh_evlog_nth(f->log, MGOV_EV_STATS_FILE, 0, &ev));
-    assert_int_equal(ev.ev.status, MGOV_OK);
+    (void)stats_gov(f, dir, "10", &ev);
     struct stat st;
     bool found = false;
     for (int i = 0; i < 3000 && !found; i++) {
