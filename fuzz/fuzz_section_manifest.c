@@ -3,17 +3,24 @@
  * header.  Both come from disk, where anything can happen to them.
  *
  * The first byte picks the mode:
- *   even: the rest is "sec-manifest";
- *   odd:  the rest is the file "sec-0000000000000001-a", and a valid
- *         manifest names it (generation 1, the length and crc32c its size
- *         and bytes imply), so the header checks are what is fuzzed.
+ *   even:     the rest is "sec-manifest";
+ *   odd:      the rest is the file "sec-0000000000000001-a", and a valid
+ *             manifest names it (generation 1, the length and crc32c its
+ *             size and bytes imply), so the header checks are what is
+ *             fuzzed;
+ *   3 mod 4:  the rest is that file in the quarantine, with no manifest:
+ *             it is listed (mgov_section_quarantine_foreach: the header
+ *             read on its own, the data checked) and restored, then
+ *             discarded if the restore refused it.
  * A governor then opens the directory; every section mgov_section_foreach
  * lists is opened, pinned (each byte of its view read), reloaded and
  * closed, then removed.  Checked properties: no crash, leak or sanitizer
  * report; open fails only with MGOV_ECORRUPT (or MGOV_EBUDGET for one too
  * big to load, which these sizes never are) for an unavailable section; an
- * opened section's length is what the listing said; nothing else than the
- * lock is left once every section is removed and the governor destroyed.
+ * opened section's length is what the listing said; a quarantined file is
+ * listed ok exactly when its restore succeeds, and a refused one stays;
+ * nothing else than the lock (and an empty quarantine) is left once every
+ * section is removed and the governor destroyed.
  *
  * Build: see fuzz/CMakeLists.txt (CC=clang cmake -S fuzz -B build-fuzz).
  */
@@ -63,16 +70,55 @@ static void write_manifest_for(uint64_t length, uint32_t crc)
     write_file("sec-manifest", b, sizeof b);
 }
 
-static void clear_dir(void)
+static void clear(const char *path)
 {
-    DIR *d = opendir(dir);
+    DIR *d = opendir(path);
     if (!d)
-        abort();
+        return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
             unlinkat(dirfd(d), e->d_name, 0);
     closedir(d);
+}
+
+static void clear_dir(void)
+{
+    char q[PATH_MAX + 32];
+    snprintf(q, sizeof q, "%s/sec-quarantine", dir);
+    clear(q);
+    rmdir(q);
+    clear(dir);
+}
+
+typedef struct qseen {
+    int n, status;
+} qseen_t;
+
+static void qcollect(void *arg, const mgov_section_quarantined_t *q)
+{
+    qseen_t *s = arg;
+    if (q->status != MGOV_OK && q->status != MGOV_ECORRUPT && q->status != MGOV_EIO)
+        abort();
+    if ((q->name == NULL) != (q->generation == 0))
+        abort();
+    s->n++;
+    s->status = q->status;
+}
+
+/* The file quarantined: listed once, restored exactly when it is listed
+ * ok, else refused and left there, then discarded. */
+static void quarantine_round(mgov_t *gov)
+{
+    qseen_t q = { 0, 0 };
+    if (mgov_section_quarantine_foreach(gov, qcollect, &q) != MGOV_OK || q.n != 1)
+        abort();
+    int rc = mgov_section_quarantine_restore(gov, "sec-0000000000000001-a", NULL);
+    if ((rc == MGOV_OK) != (q.status == MGOV_OK) || (rc != MGOV_OK && rc != MGOV_ECORRUPT))
+        abort();
+    if (rc != MGOV_OK &&
+        mgov_section_quarantine_discard(gov, "sec-0000000000000001-a") != MGOV_OK)
+        abort();
 }
 
 typedef struct seen {
@@ -117,7 +163,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1 || size > (1u << 20))
         return 0;
     clear_dir();
-    if (data[0] & 1) {
+    if ((data[0] & 3) == 3) {
+        char q[PATH_MAX + 32];
+        snprintf(q, sizeof q, "%s/sec-quarantine", dir);
+        if (mkdir(q, 0700) != 0)
+            abort();
+        write_file("sec-quarantine/sec-0000000000000001-a", data + 1, size - 1);
+    } else if (data[0] & 1) {
         const uint8_t *file = data + 1;
         size_t n = size - 1;
         uint64_t len = n > 4096 ? n - 4096 : 0;
@@ -134,6 +186,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mgov_t *gov;
     if (mgov_create(&cfg, &gov) != MGOV_OK)
         abort();
+    if ((data[0] & 3) == 3)
+        quarantine_round(gov);
     seen_t seen = { .n = 0 };
     int rc = mgov_section_foreach(gov, collect, &seen);
     if (rc != MGOV_OK && rc != MGOV_ECORRUPT)

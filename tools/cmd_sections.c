@@ -1,8 +1,10 @@
 /* cmd_sections.c - `memgov sections DIR [--json]`: the tiered sections kept
- * in a persistent spill directory; and three maintenance forms,
+ * in a persistent spill directory; three maintenance forms,
  * `--put NAME FILE` (store FILE's bytes as a new section), `--get NAME`
  * (write a section's bytes to standard output) and `--remove NAME` (delete
- * a section's copy).
+ * a section's copy); and three on the quarantine, `--quarantined`,
+ * `--restore FILE [--as NAME]`, `--discard FILE`
+ * (cmd_sections_quarantine.c).
  *
  * Each form makes a governor whose spill directory is DIR (cfg.spill_dir),
  * lets the section store read DIR's manifest (the first
@@ -13,12 +15,14 @@
  * Opening DIR takes its lock (memgov.lock): a directory another live
  * memgov process uses is refused (MGOV_EBUSY), and while this command runs
  * no other process can use DIR.  Like any opening of a spill directory it
- * also removes what a crash left behind there: temporary spill files, and
- * section files the manifest does not name -- every one when there is no
- * manifest (docs/section.md).  The listing changes nothing else.  It
- * reports each section's header check (done when the manifest is read);
- * the data's checksum is checked only when a section is read, which the
- * listing does not do.
+ * also tidies what a crash left behind there: temporary spill files are
+ * removed, and section files the manifest does not account for -- every
+ * one when there is no manifest -- are moved into DIR/sec-quarantine, not
+ * deleted (docs/section.md); the command says so on stderr, from the
+ * store's events.  The listing changes nothing else.  It reports each
+ * section's header check (done when the manifest is read); the data's
+ * checksum is checked only when a section is read, which the listing does
+ * not do.
  *
  * Exit: 0 success, 1 run-time failure (DIR missing or busy, a corrupt or
  * unreadable manifest, a section that exists or does not, I/O), 2 usage.
@@ -36,8 +40,9 @@
 #include <memgov.h>
 
 #include "cli.h"
+#include "cmd_sections.h"
 
-#define CMD "sections"
+#define CMD SECTIONS_CMD
 #define MANIFEST_NAME "sec-manifest" /* docs/section.md */
 /* The governor only does accounting here: nothing is held in RAM but
  * a byte or none (see put_section). */
@@ -65,17 +70,28 @@ static int dir_check(const char *dir)
 
 /* Reports a failure to open DIR or read its manifest.  err: errno just
  * after the call, for MGOV_EIO.  The library does not say which step
- * failed: an unreadable manifest is told apart here, the rest by
- * cli_spill_dir_why (creating DIR's lock file, for one). */
-static int dir_error(const char *dir, int status, int err)
+ * failed: a file that could not be moved into the quarantine (its event),
+ * a squatted reserved name and an unreadable manifest are told apart here,
+ * the rest by cli_spill_dir_why (creating DIR's lock file, for one). */
+static int dir_error(const char *dir, int status, int err, const sections_notes_t *notes)
 {
-    char buf[512];
+    char buf[512], why[512];
+    struct stat sb;
 
+    if (notes->failed[0]) {
+        const char *w = sections_squatter(dir, NULL, why, sizeof why);
+        return cli_error(CMD, "cannot use '%s': cannot move '%s' into its quarantine: %s", dir,
+                         notes->failed, w ? w : mgov_strerror(notes->failed_status));
+    }
     switch (status) {
     case MGOV_EBUSY:
         return cli_runtime_error(CMD, status, "cannot use '%s': another live memgov process "
                                  "is using it", dir);
     case MGOV_ECORRUPT:
+        snprintf(buf, sizeof buf, "%s/%s", dir, MANIFEST_NAME);
+        if (lstat(buf, &sb) == 0 && !S_ISREG(sb.st_mode))
+            return cli_error(CMD, "cannot read the sections manifest of '%s': '%s' is not a "
+                             "regular file", dir, buf);
         return cli_runtime_error(CMD, status, "cannot read the sections manifest of '%s'", dir);
     case MGOV_EINVAL:
         return cli_error(CMD, "cannot use '%s': %s", dir,
@@ -83,8 +99,9 @@ static int dir_error(const char *dir, int status, int err)
     case MGOV_EIO:
         if (err == 0)
             break;
+        if (sections_squatter(dir, NULL, why, sizeof why))
+            return cli_error(CMD, "cannot use '%s': %s", dir, why);
         snprintf(buf, sizeof buf, "%s/%s", dir, MANIFEST_NAME);
-        struct stat sb;
         if (lstat(buf, &sb) == 0 && access(buf, R_OK) != 0)
             return cli_error(CMD, "cannot read the sections manifest of '%s': %s", dir,
                              strerror(errno));
@@ -186,15 +203,19 @@ static void ignore(void *arg, const mgov_section_info_t *info)
     (void)info;
 }
 
-/* Opens DIR's store (the lock, the manifest) by listing it once. */
-static int dir_open(mgov_t *gov, const char *dir)
+/* Opens DIR's store (the lock, the manifest, the quarantine's moves) by
+ * listing it once, and says what was moved aside. */
+static int dir_open(mgov_t *gov, const char *dir, sections_notes_t *notes)
 {
     errno = 0;
     int rc = mgov_section_foreach(gov, ignore, NULL);
-    return rc == MGOV_OK ? CLI_EXIT_OK : dir_error(dir, rc, errno);
+    if (rc != MGOV_OK)
+        return dir_error(dir, rc, errno, notes);
+    sections_notes_print(dir, notes);
+    return CLI_EXIT_OK;
 }
 
-static int list_sections(mgov_t *gov, const char *dir, bool json)
+static int list_sections(mgov_t *gov, const char *dir, bool json, sections_notes_t *notes)
 {
     listing_t l = { 0 };
 
@@ -202,8 +223,9 @@ static int list_sections(mgov_t *gov, const char *dir, bool json)
     int rc = mgov_section_foreach(gov, collect, &l);
     if (rc != MGOV_OK) {
         free(l.v);
-        return dir_error(dir, rc, errno);
+        return dir_error(dir, rc, errno, notes);
     }
+    sections_notes_print(dir, notes);
     if (l.nomem) {
         free(l.v);
         return cli_runtime_error(CMD, MGOV_ENOMEM, "cannot list the sections of '%s'", dir);
@@ -306,7 +328,10 @@ static int put_section(mgov_t *gov, const char *dir, const char *name, const cha
         }
         if (rc == MGOV_OK)
             rc = mgov_section_spill(s, 0); /* nothing to do when it went straight to disk */
-        if (rc != MGOV_OK)
+        char why[512];
+        if (rc == MGOV_EIO && sections_squatter(dir, name, why, sizeof why))
+            ex = cli_error(CMD, "cannot write section '%s' in '%s': %s", name, dir, why);
+        else if (rc != MGOV_OK)
             ex = cli_runtime_error(CMD, rc, "cannot write section '%s' in '%s'", name, dir);
         else if (mgov_section_tier(s) != MGOV_TIER_ON_DISK)
             ex = cli_error(CMD, "section '%s' in '%s' was written but is not on disk (%s)",
@@ -352,10 +377,13 @@ static int get_section(mgov_t *gov, const char *dir, const char *name)
 static int remove_section(mgov_t *gov, const char *dir, const char *name)
 {
     int rc = mgov_section_remove(gov, name);
+    char why[512];
     if (rc == MGOV_EINVAL)
         return name_error(name);
     if (rc == MGOV_ENOTFOUND)
         return cli_runtime_error(CMD, rc, "no section '%s' in '%s'", name, dir);
+    if (rc == MGOV_EIO && sections_squatter(dir, NULL, why, sizeof why))
+        return cli_error(CMD, "cannot remove section '%s' from '%s': %s", name, dir, why);
     if (rc != MGOV_OK)
         return cli_runtime_error(CMD, rc, "cannot remove section '%s' from '%s'", name, dir);
     return CLI_EXIT_OK;
@@ -370,6 +398,9 @@ void cmd_sections_help(FILE *out)
             "       memgov sections DIR --put NAME FILE\n"
             "       memgov sections DIR --get NAME\n"
             "       memgov sections DIR --remove NAME\n"
+            "       memgov sections DIR --quarantined [--json]\n"
+            "       memgov sections DIR --restore FILE [--as NAME]\n"
+            "       memgov sections DIR --discard FILE\n"
             "\n"
             "Lists the tiered sections kept in the persistent spill directory DIR\n"
             "(the spill_dir of the governors that wrote them): for each, its name,\n"
@@ -377,38 +408,55 @@ void cmd_sections_help(FILE *out)
             "its status (\"ok\", or \"corrupt\" when its file failed the header check;\n"
             "the data's checksum is checked only when a section is read).  DIR must\n"
             "exist and no other memgov process may be using it.  Opening DIR, as any\n"
-            "memgov process does, removes files a crash left in it (temporary spill\n"
-            "files, section files the manifest does not name); nothing else changes.\n"
+            "memgov process does, removes temporary spill files a crash left, and\n"
+            "moves section files the manifest does not account for (all of them when\n"
+            "it is missing) into DIR/sec-quarantine, saying so on stderr: nothing is\n"
+            "deleted but a generation superseded by a healthy newer one.\n"
             "\n"
             "Options:\n"
-            "  -j, --json         print one JSON array, an object per section\n"
+            "  -j, --json         print one JSON array, an object per section (or per\n"
+            "                     quarantined file, with --quarantined)\n"
             "      --put NAME     store the bytes of FILE (\"-\": standard input) as the\n"
             "                     new section NAME, written to disk as one generation;\n"
             "                     a section NAME that exists is refused (remove it first)\n"
             "      --get NAME     write the bytes of section NAME to standard output\n"
             "                     (its data checksum is verified first)\n"
             "      --remove NAME  delete the section NAME's file and manifest entry\n"
+            "      --quarantined  list the files in DIR's quarantine: file, the section\n"
+            "                     its header names, length, size on disk, status (\"ok\":\n"
+            "                     header and data check; \"corrupt\"; \"unreadable\")\n"
+            "      --restore FILE make the quarantined FILE a section again, under a\n"
+            "                     new generation; a section of its name that exists is\n"
+            "                     refused, as is a damaged FILE\n"
+            "      --as NAME      with --restore: as the section NAME\n"
+            "      --discard FILE delete the quarantined FILE for good\n"
             "  -h, --help         show this help and exit\n"
             "\n"
             "Exit status: 0 success, 1 a run-time failure (DIR missing, busy or\n"
-            "unreadable, a corrupt manifest, no such section or one that exists),\n"
-            "2 bad usage.\n");
+            "unreadable, a corrupt manifest, no such section or file, one that\n"
+            "exists, a damaged file to restore), 2 bad usage.\n");
 }
 
 int cmd_sections(int argc, char **argv)
 {
-    enum { OPT_PUT = 0x100, OPT_GET, OPT_REMOVE };
+    enum { OPT_PUT = 0x100, OPT_GET, OPT_REMOVE, OPT_QUARANTINED, OPT_RESTORE, OPT_AS,
+           OPT_DISCARD };
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'j' },
         { "put", required_argument, NULL, OPT_PUT },
         { "get", required_argument, NULL, OPT_GET },
         { "remove", required_argument, NULL, OPT_REMOVE },
+        { "quarantined", no_argument, NULL, OPT_QUARANTINED },
+        { "restore", required_argument, NULL, OPT_RESTORE },
+        { "as", required_argument, NULL, OPT_AS },
+        { "discard", required_argument, NULL, OPT_DISCARD },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     static const cli_cmd_t cmd = { CMD, cmd_sections_help };
-    bool json = false;
-    const char *put = NULL, *get = NULL, *remove_name = NULL;
+    bool json = false, quarantined = false;
+    const char *put = NULL, *get = NULL, *remove_name = NULL, *restore = NULL, *as_name = NULL,
+               *discard = NULL;
     int c, status;
 
     while ((c = cli_getopt(&cmd, argc, argv, ":jh", opts, &status)) != CLI_OPT_END) {
@@ -427,13 +475,29 @@ int cmd_sections(int argc, char **argv)
         case OPT_REMOVE:
             remove_name = optarg;
             break;
+        case OPT_QUARANTINED:
+            quarantined = true;
+            break;
+        case OPT_RESTORE:
+            restore = optarg;
+            break;
+        case OPT_AS:
+            as_name = optarg;
+            break;
+        case OPT_DISCARD:
+            discard = optarg;
+            break;
         }
     }
-    int n_actions = (put != NULL) + (get != NULL) + (remove_name != NULL);
+    int n_actions = (put != NULL) + (get != NULL) + (remove_name != NULL) + quarantined +
+                    (restore != NULL) + (discard != NULL);
     if (n_actions > 1)
-        return cli_usage_error(CMD, "--put, --get and --remove cannot be used together");
-    if (json && n_actions > 0)
-        return cli_usage_error(CMD, "--json applies to the listing only");
+        return cli_usage_error(CMD, "--put, --get, --remove, --quarantined, --restore and "
+                               "--discard cannot be used together");
+    if (json && n_actions > 0 && !quarantined)
+        return cli_usage_error(CMD, "--json applies to the listings only");
+    if (as_name != NULL && restore == NULL)
+        return cli_usage_error(CMD, "--as goes with --restore only");
     if (optind >= argc)
         return cli_usage_error(CMD, "missing the spill directory DIR");
     const char *dir = argv[optind++];
@@ -445,29 +509,45 @@ int cmd_sections(int argc, char **argv)
     }
     if ((status = cli_no_operands(&cmd, argc, argv)) != CLI_EXIT_OK)
         return status;
+    if (restore != NULL && (status = sections_file_check("--restore", restore)) != CLI_EXIT_OK)
+        return status;
+    if (discard != NULL && (status = sections_file_check("--discard", discard)) != CLI_EXIT_OK)
+        return status;
 
     int ex = dir_check(dir);
     if (ex != CLI_EXIT_OK)
         return ex;
 
+    sections_notes_t notes = { 0 };
     mgov_config_t cfg = MGOV_CONFIG_INIT;
     cfg.budget = SECTIONS_BUDGET;
     cfg.spill_dir = dir;
+    cfg.on_event = sections_on_event;
+    cfg.event_ctx = &notes;
     mgov_t *gov;
     int rc = mgov_create(&cfg, &gov);
     if (rc != MGOV_OK)
         return cli_runtime_error(CMD, rc, "cannot create a governor");
 
     if (n_actions == 0) {
-        ex = list_sections(gov, dir, json);
+        ex = list_sections(gov, dir, json, &notes);
     } else {
-        ex = dir_open(gov, dir);
-        if (ex == CLI_EXIT_OK && put != NULL)
-            ex = put_section(gov, dir, put, file);
-        else if (ex == CLI_EXIT_OK && get != NULL)
-            ex = get_section(gov, dir, get);
-        else if (ex == CLI_EXIT_OK)
-            ex = remove_section(gov, dir, remove_name);
+        ex = dir_open(gov, dir, &notes);
+        if (ex == CLI_EXIT_OK) {
+            if (put != NULL)
+                ex = put_section(gov, dir, put, file);
+            else if (get != NULL)
+                ex = get_section(gov, dir, get);
+            else if (remove_name != NULL)
+                ex = remove_section(gov, dir, remove_name);
+            else if (quarantined)
+                ex = sections_quarantined(gov, dir, json);
+            else if (restore != NULL)
+                ex = sections_restore(gov, dir, restore, as_name);
+            else
+                ex = sections_discard(gov, dir, discard);
+            sections_notes_print(dir, &notes); /* a commit that moved a squatter aside */
+        }
     }
 
     rc = mgov_destroy(gov);

@@ -481,7 +481,12 @@ MGOV_API int mgov_consumer_foreach(mgov_t *gov,
     XX(REBALANCE, 19, "rebalance")                                                                 \
     /* the stats file (MEMGOV_STATS): name (its path), status (MGOV_OK:                            \
      * written from now on; else why not) */                                                       \
-    XX(STATS_FILE, 20, "stats_file")
+    XX(STATS_FILE, 20, "stats_file")                                                               \
+    /* a section file moved into its spill directory's quarantine, not                             \
+     * deleted (memgov/section.h): name (its name in the quarantine), bytes                        \
+     * (its size), status MGOV_OK; or a move that failed: name (its name in                        \
+     * the directory, where it stays), status (why) */                                             \
+    XX(QUARANTINED, 21, "quarantined")
 
 typedef enum mgov_event_type {
 #define MGOV__EVENT_TYPE_ENUM(name, value, str) MGOV_EV_##name = (value),
@@ -562,6 +567,9 @@ typedef struct mgov_stats {
     uint64_t heaps;           /* heaps alive */
     /* Per region (same index as regions[]): its heaps added up. */
     mgov_region_heap_stats_t heap[MGOV_MAX_REGIONS];
+    /* Section files moved into the quarantine (memgov/section.h), since
+     * create: each is an MGOV_EV_QUARANTINED event too. */
+    uint64_t sections_quarantined;
 } mgov_stats_t;
 
 /* A snapshot.  Event counters (refusals, waits, reclaim...) only grow and

@@ -67,8 +67,9 @@
  * its check is unavailable (MGOV_ECORRUPT from open, pin or reload); one
  * whose file cannot be read at all (EACCES, an I/O error) is unavailable as
  * MGOV_EIO, until a later governor can read it; the others open normally;
- * mgov_section_remove drops either.  Files not named by
- * the manifest (left by a crash) are removed.  A restart finds what was
+ * mgov_section_remove drops either.  Files the manifest does not account
+ * for (left by a crash, or a lost manifest's) are moved into the
+ * quarantine, never deleted (see below).  A restart finds what was
  * spilled, as of its last spill: writes made in RAM after it are not
  * persisted until the section is spilled again.  In a private spill
  * directory (no spill_dir configured) section files go with the governor.
@@ -134,8 +135,11 @@ typedef struct mgov_section_view {
  * values), MGOV_ENOTFOUND (no region of that name), MGOV_EEXIST (name taken
  * by an open section or another consumer), MGOV_ECORRUPT (its copy on
  * disk failed its check), MGOV_EBUSY (the spill directory is another
- * process's), MGOV_EIO, MGOV_ENOMEM, and
- * for ForceRam the budget's refusals. */
+ * process's, or a section of that name is being restored from the
+ * quarantine by another thread right now), MGOV_EIO, MGOV_ENOMEM, and
+ * for ForceRam the budget's refusals.  The first use of a governor's
+ * sections may also fail with the status of a move into the quarantine
+ * (see below). */
 MGOV_API int mgov_section_open(mgov_t *gov, const char *name, const mgov_section_config_t *cfg,
                                mgov_section_t **out);
 
@@ -237,6 +241,87 @@ MGOV_API int mgov_section_foreach(mgov_t *gov,
 
 /* "auto", "force_disk", "force_ram"; "unknown" otherwise.  Static strings. */
 MGOV_API const char *mgov_section_override_name(mgov_section_override_t o);
+
+/* --------------------------------------------------------------- quarantine */
+/* Opening a persistent spill directory never deletes a section file it
+ * cannot account for: files the manifest does not name (all of them when
+ * it is missing), generations above the current one, and other
+ * generations of a section whose own file is damaged, missing or
+ * unreadable are moved aside into the directory's subdirectory
+ * "sec-quarantine" (by rename, never copied), each reported as
+ * MGOV_EV_QUARANTINED (name: its name in the quarantine, bytes: its size)
+ * and counted in mgov_stats' sections_quarantined.  A name taken there
+ * gets a suffix (".1", ".2", ...): nothing is ever replaced.  The one
+ * exception is the tier's own unfinished cleanup: an older generation of a
+ * section whose newer file the manifest names and whose header checks is
+ * removed, as it would have been had the process not crashed.  A
+ * sec-manifest.tmp that is not a regular file (it would fail every commit)
+ * is moved to the quarantine too.  If a move fails, the file stays where
+ * it was and the call that opened the store (the first mgov_section_open,
+ * _remove, _foreach or a quarantine call) fails with the move's status.
+ * The calls below list, restore and discard what is there.  The events of
+ * opening are raised once the store is open, with no lock held; one
+ * raised when a write moves a squatting sec-manifest.tmp aside runs with
+ * the store's manifest lock held: the event callback must not call section
+ * functions (nor may it anyway: a section's own growth may be running).
+ *
+ * They work on the governor's persistent spill directory
+ * (mgov_config_t.spill_dir) only: with a private one (whose files go with
+ * the governor) they return MGOV_ENOTSUP.  `file` is a plain name inside
+ * the quarantine (no '/', not "." or "..": else MGOV_EINVAL), as listed.
+ * Thread safety: any thread, also while sections are used. */
+
+typedef struct mgov_section_quarantined {
+    const char *file;     /* its name in the quarantine: what restore and
+                             discard take; valid during the callback only */
+    const char *name;     /* the section named in its header; NULL when the
+                             header does not check; valid during the callback */
+    uint64_t length;      /* data bytes its header says; 0 when it does not check */
+    uint64_t generation;  /* its header's; 0 when it does not check */
+    uint64_t disk_bytes;  /* its size on disk */
+    int status;           /* MGOV_OK: header and data check (restore takes it);
+                             MGOV_ECORRUPT: damaged (a header that does not check,
+                             a size that does not match it, or data that fails its
+                             crc32c); MGOV_EIO: it could not be read */
+} mgov_section_quarantined_t;
+
+/* Calls fn for every regular file in the quarantine, in name order, after
+ * checking its header and reading its data against its crc32c (so the
+ * call costs a read of everything there).  Anything that is not a regular
+ * file is not reported; nothing is opened in a way that could block (a
+ * FIFO, a symlink).  fn runs with no lock held.  No quarantine: MGOV_OK
+ * and no call.  Errors: MGOV_EINVAL, MGOV_ENOTSUP, MGOV_ENOMEM, MGOV_EIO
+ * (the quarantine cannot be read: errno kept, ENOTDIR when something else
+ * holds its name), and those of opening the store. */
+MGOV_API int mgov_section_quarantine_foreach(mgov_t *gov,
+                                             void (*fn)(void *arg,
+                                                        const mgov_section_quarantined_t *q),
+                                             void *arg);
+
+/* Restores the quarantined `file` as an ordinary section: its header and
+ * data are checked, it gets a new generation (its header rewritten with it,
+ * and with as_name when given: NULL keeps the name in its header), is
+ * synced, renamed back into the directory as that generation's file and
+ * committed through the manifest.  Then mgov_section_foreach lists it
+ * ON_DISK (override AUTO) and mgov_section_open reads it; its bytes are
+ * charged to the disk quota like a file found at open.  Errors, after
+ * which it is still in the quarantine: MGOV_EINVAL (a bad file name or
+ * as_name), MGOV_ENOTSUP, MGOV_ENOTFOUND (no regular file of that name
+ * there), MGOV_EEXIST (a section of that name exists, open or on disk:
+ * nothing changed; restore it under another name, or remove that one
+ * first), MGOV_ECORRUPT (damaged: nothing changed), MGOV_EIO /
+ * MGOV_ENOSPC (errno kept; its header may then carry the new generation,
+ * still valid), MGOV_EOVERFLOW (generations used up), MGOV_ENOMEM.  (After
+ * a failed commit it is moved back; should that move fail too, it is left
+ * in the directory as a file no manifest names, which the next opening of
+ * the directory moves into the quarantine again: never lost.) */
+MGOV_API int mgov_section_quarantine_restore(mgov_t *gov, const char *file,
+                                             const char *as_name);
+
+/* Deletes the quarantined `file` for good: the only way data in the
+ * quarantine goes.  Errors: MGOV_EINVAL, MGOV_ENOTSUP, MGOV_ENOTFOUND (no
+ * regular file of that name there), MGOV_EIO. */
+MGOV_API int mgov_section_quarantine_discard(mgov_t *gov, const char *file);
 
 #ifdef __cplusplus
 }

@@ -150,6 +150,13 @@ size_t mgov_event_format(const mgov_event_t *ev, char *buf, size_t cap)
         else
             n = snprintf(buf, cap, "no stats file in %s: %s", name, mgov_strerror(ev->status));
         break;
+    case MGOV_EV_QUARANTINED:
+        if (ev->status == MGOV_OK)
+            n = snprintf(buf, cap, "quarantined %s (%s)", name, b);
+        else
+            n = snprintf(buf, cap, "could not quarantine %s: %s", name,
+                         mgov_strerror(ev->status));
+        break;
     default:
         n = snprintf(buf, cap, "event %d", (int)ev->type);
         break;

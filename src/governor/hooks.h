@@ -10,7 +10,8 @@
  *   admission        whether a request could ever fit (grant.c)
  *   consumers        unique names, and reports of moves a consumer made on
  *                    its own (consumer.c, reclaim.c)
- *   disk gauges      bytes in spill files, shown in mgov_stats (stats.c)
+ *   disk gauges      bytes in spill files, shown in mgov_stats, and files
+ *                    the tier put in quarantine (stats.c)
  *   stats sources    figures a layer adds to mgov_stats (the heaps; stats.c)
  *
  * Thread safety: every function here is thread-safe.
@@ -84,6 +85,11 @@ void mgov__spill_disk_add(mgov_t *gov, int64_t delta);
 /* The quota in force (the configured one, or the default computed when the
  * spill directory was made), shown in mgov_stats' spill_quota. */
 void mgov__spill_quota_set(mgov_t *gov, uint64_t bytes);
+
+/* A section file moved into the quarantine (status MGOV_OK: counted in
+ * mgov_stats' sections_quarantined), or a move that failed: emitted as
+ * MGOV_EV_QUARANTINED with name, bytes and status. */
+void mgov__quarantine_report(mgov_t *gov, const char *name, uint64_t bytes, int status);
 
 /* ---------------------------------------------------------- stats sources */
 

@@ -144,6 +144,7 @@ struct mgov {
     void *layer_state[MGOV__LAYER_SLOTS];
     void (*layer_free[MGOV__LAYER_SLOTS])(void *state);
     _Atomic uint64_t spill_disk, spill_disk_peak, spill_quota_now; /* stats.c */
+    _Atomic uint64_t sections_quarantined;                        /* stats.c */
     void (*on_event)(void *ctx, const mgov_event_t *ev);
     void *event_ctx;
     _Atomic uint64_t event_seq;

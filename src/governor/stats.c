@@ -1,5 +1,6 @@
 /* governor/stats.c - snapshots of the governor's counters, as a struct,
- * JSON and Prometheus text.
+ * JSON and Prometheus text; and the counters the layers above feed (bytes
+ * in spill files, section files quarantined).
  *
  * The fast path updates `used` and the regions' words without a lock, so a
  * snapshot re-reads them until `used` is the same before and after the
@@ -88,6 +89,7 @@ int mgov_stats(const mgov_t *cgov, mgov_stats_t *out)
     out->waiters = atomic_load_explicit(&gov->n_waiters, R);
     out->kernel_signals = atomic_load_explicit(&gov->kernel_signals, R);
     out->rebalance_moves = atomic_load_explicit(&gov->rebalance_moves, R);
+    out->sections_quarantined = atomic_load_explicit(&gov->sections_quarantined, R);
     pthread_mutex_lock(&gov->consumers_lock);
     out->consumers = gov->n_consumers;
     pthread_mutex_unlock(&gov->consumers_lock);
@@ -185,8 +187,9 @@ size_t mgov_stats_json(const mgov_t *gov, char *buf, size_t cap)
             "\"cgroup\":{\"current\":%llu,\"anon\":%llu},",
         U(s.rss), U(s.rss_peak), U(s.real), U(s.untracked), U(s.cgroup_current),
         U(s.cgroup_anon));
-    put(&o, "\"kernel_signals\":%llu,\"rebalance_moves\":%llu,\"heaps\":%llu,",
-        U(s.kernel_signals), U(s.rebalance_moves), U(s.heaps));
+    put(&o, "\"kernel_signals\":%llu,\"rebalance_moves\":%llu,\"heaps\":%llu,"
+            "\"sections_quarantined\":%llu,",
+        U(s.kernel_signals), U(s.rebalance_moves), U(s.heaps), U(s.sections_quarantined));
     put(&o, "\"consumers\":%llu,\"waiters\":%llu,\"regions\":[", U(s.consumers),
         U(s.waiters));
     for (unsigned i = 0; i < s.n_regions; i++) {
@@ -258,6 +261,8 @@ size_t mgov_stats_prometheus(const mgov_t *gov, char *buf, size_t cap)
         { "rebalance_moves_total", "counter", "Limit moves made by the rebalancer.",
           s.rebalance_moves },
         { "heaps", "gauge", "Heaps alive.", s.heaps },
+        { "sections_quarantined_total", "counter",
+          "Section files moved into a spill directory's quarantine.", s.sections_quarantined },
         { "consumers", "gauge", "Registered consumers.", s.consumers },
         { "waiters", "gauge", "Requests waiting now.", s.waiters },
         { "spill_bytes", "gauge", "Bytes in spill files on disk.", s.spill_bytes },
@@ -360,4 +365,20 @@ void mgov__spill_quota_set(mgov_t *gov, uint64_t bytes)
 {
     if (gov)
         atomic_store_explicit(&gov->spill_quota_now, bytes, R);
+}
+
+void mgov__quarantine_report(mgov_t *gov, const char *name, uint64_t bytes, int status)
+{
+    if (!gov)
+        return;
+    if (status == MGOV_OK) /* a count: relaxed */
+        atomic_fetch_add_explicit(&gov->sections_quarantined, 1, R);
+    if (!mgov__has_events(gov))
+        return;
+    mgov_event_t ev;
+    mgov__event_init(&ev, MGOV_EV_QUARANTINED, gov, -1);
+    ev.name = name;
+    ev.bytes = bytes;
+    ev.status = status;
+    mgov__emit(gov, &ev);
 }

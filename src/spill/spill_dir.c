@@ -4,7 +4,8 @@
  *
  *   configured  cfg->path, made 0700 when missing; an existing one must be
  *               a real directory (opened O_DIRECTORY|O_NOFOLLOW: a symlink
- *               or anything else is MGOV_EINVAL).  Its leftover
+ *               or anything else is MGOV_EINVAL; so is a lock name taken by
+ *               anything but a regular file).  Its leftover
  *               spill-<n>.tmp files are removed once we hold its lock;
  *               nothing else in it is touched.
  *   private     $TMPDIR/memgov-<pid>-<random> (mkdir 0700; /tmp when
@@ -81,9 +82,16 @@ static int lock_take(mgov_spill_dir_t *dir)
     for (int tries = 0; tries < LOCK_TRIES; tries++) {
         int fd = mgov__openat(dir->dirfd, MGOV__SPILL_LOCK_NAME,
                               O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
-        if (fd < 0)
-            return io_error(errno);
         struct stat st, now;
+        if (fd < 0) {
+            int err = errno;
+            /* a directory (EISDIR) or a symlink (ELOOP) at the name: it is
+             * not a lock file, as a FIFO below is not */
+            if (fstatat(dir->dirfd, MGOV__SPILL_LOCK_NAME, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                !S_ISREG(st.st_mode))
+                return MGOV_EINVAL;
+            return io_error(err);
+        }
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
             close(fd);
             return MGOV_EINVAL;

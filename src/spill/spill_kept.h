@@ -8,7 +8,11 @@
  *   - counts their bytes against the directory's quota and in the
  *     governor's spill_bytes, as the owner writes and removes them;
  *   - removes them (regular files only) with the rest of a dead process's
- *     private directory, so a crash leaves nothing behind.
+ *     private directory, so a crash leaves nothing behind; a real directory
+ *     named under the prefix (the tier's quarantine) loses its regular
+ *     files named under the prefix and is then removed, when that empties
+ *     it.  Nothing else of this layer looks at such a directory: it is not
+ *     a spill file, and a configured directory's are never touched.
  * The tier layer names its section files and manifest under this prefix
  * (tier_internal.h).
  *

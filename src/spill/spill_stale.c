@@ -3,8 +3,9 @@
  * Two sweeps, both conservative: only names this layer makes or reserves,
  * only regular files and real directories (never through a symlink), only
  * the owner's lock file, its spill-<n>.tmp files (and in a private
- * directory the files kept under the reserved prefix, spill_kept.h), and
- * rmdir, which fails harmlessly on a directory that holds anything else.
+ * directory the files kept under the reserved prefix, spill_kept.h, also
+ * one level down in a real directory so named), and rmdir, which fails
+ * harmlessly on a directory that holds anything else.
  *
  *   mgov__spill_tmp_remove    in a directory whose lock we hold: the
  *                             spill-<n>.tmp files of a previous owner.
@@ -114,22 +115,42 @@ static bool same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
-/* Removes what memgov puts in a private directory: spill files and the
- * files kept under the reserved prefix (regular files only). */
-static void remove_owned(int dfd)
+/* Removes the regular files named under the reserved prefix in dfd; with
+ * `subdirs`, also the real directories so named (the tier layer's
+ * quarantine), after their own such files: one level, never through a
+ * symlink, and rmdir fails harmlessly on one that holds anything else. */
+static void remove_kept(int dfd, bool subdirs)
 {
-    mgov__spill_tmp_remove(dfd);
     DIR *d = dir_over(dfd);
     if (!d)
         return;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         struct stat st;
-        if (mgov__spill_kept_name(e->d_name) &&
-            fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        if (!mgov__spill_kept_name(e->d_name) ||
+            fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+            continue;
+        if (S_ISREG(st.st_mode)) {
             mgov__unlinkat(dfd, e->d_name, 0);
+        } else if (S_ISDIR(st.st_mode) && subdirs) {
+            int sub = mgov__openat(dfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                                   0);
+            if (sub < 0)
+                continue;
+            remove_kept(sub, false);
+            close(sub);
+            mgov__unlinkat(dfd, e->d_name, AT_REMOVEDIR);
+        }
     }
     closedir(d);
+}
+
+/* Removes what memgov puts in a private directory: spill files and what is
+ * kept under the reserved prefix (regular files, and directories of them). */
+static void remove_owned(int dfd)
+{
+    mgov__spill_tmp_remove(dfd);
+    remove_kept(dfd, true);
 }
 
 /* When the private directory dfd (named for pid) belongs to a dead owner,

@@ -28,6 +28,7 @@ typedef enum {
     MGOV_FAULT_MMAP,   /* mgov__mmap, mgov__mmap_anon, mgov__mmap_reserve, mgov__mremap */
     MGOV_FAULT_SHM,    /* mgov__shm_open, mgov__shm_size (sys/shm.h) */
     MGOV_FAULT_LOCK,   /* mgov__ofd_lock (sys/shm.h): taking a lock, never releasing one */
+    MGOV_FAULT_MKDIR,  /* mgov__mkdirat */
     MGOV_FAULT_KINDS
 } mgov_fault_kind_t;
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -196,6 +197,34 @@ int mgov__renameat(int fromdir, const char *from, int todir, const char *to)
     if (rc)
         return rc;
     return renameat(fromdir, from, todir, to) == 0 ? 0 : fail(errno);
+}
+
+int mgov__renameat_noreplace(int fromdir, const char *from, int todir, const char *to)
+{
+    int rc = injected(MGOV_FAULT_RENAME);
+    if (rc)
+        return rc;
+    if (renameat2(fromdir, from, todir, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return fail(errno);
+    /* no RENAME_NOREPLACE here: a new link fails with EEXIST just the same */
+    if (linkat(fromdir, from, todir, to, 0) != 0)
+        return fail(errno == EPERM ? EINVAL : errno); /* EPERM: a directory */
+    if (unlinkat(fromdir, from, 0) != 0) {
+        int err = errno;
+        unlinkat(todir, to, 0); /* the new link: `from` still holds the file */
+        return fail(err);
+    }
+    return 0;
+}
+
+int mgov__mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    int rc = injected(MGOV_FAULT_MKDIR);
+    if (rc)
+        return rc;
+    return mkdirat(dirfd, path, mode) == 0 ? 0 : fail(errno);
 }
 
 int mgov__rename(const char *from, const char *to)

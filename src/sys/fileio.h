@@ -3,7 +3,8 @@
  * Every open, read, write, fsync, rename and mmap memgov makes goes through
  * these wrappers, so a test can make any of them fail with the errno it
  * chooses (sys/fault.h: MGOV_FAULT_OPEN, _WRITE, _READ, _FSYNC, _RENAME,
- * _MMAP: mgov__mmap, mgov__mmap_anon, mgov__mmap_reserve, mgov__mremap).
+ * _MKDIR, _MMAP: mgov__mmap, mgov__mmap_anon, mgov__mmap_reserve,
+ * mgov__mremap).
  * An injected failure happens before the system call, so it has no effect
  * on the file.
  *
@@ -52,6 +53,15 @@ int mgov__preadv_full(int fd, struct iovec *iov, int iovcnt, off_t off, size_t *
 int mgov__fsync(int fd);
 int mgov__rename(const char *from, const char *to);
 int mgov__renameat(int fromdir, const char *from, int todir, const char *to);
+/* Moves `from` to `to` only if nothing is at `to` (-EEXIST then, and
+ * nothing changes): renameat2(RENAME_NOREPLACE), never following a
+ * symlink at either name.  On a file system without it (EINVAL), a
+ * regular file or a symlink is moved by linkat + unlinkat, which cannot
+ * replace anything either; a directory there is -EINVAL.  Injected as
+ * MGOV_FAULT_RENAME. */
+int mgov__renameat_noreplace(int fromdir, const char *from, int todir, const char *to);
+/* mkdirat(2): 0 or -errno; injected as MGOV_FAULT_MKDIR. */
+int mgov__mkdirat(int dirfd, const char *path, mode_t mode);
 
 /* mmap(2): 0 with *out set, or -errno (*out = NULL). */
 int mgov__mmap(size_t len, int prot, int flags, int fd, off_t off, void **out);

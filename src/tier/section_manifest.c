@@ -10,12 +10,18 @@
  *   end u32 crc32c of everything before
  * It is replaced, never edited: the new version is written to
  * sec-manifest.tmp, synced, renamed over the old one and the directory
- * synced, so a reader finds the old or the new version, whole.
+ * synced, so a reader finds the old or the new version, whole.  A
+ * sec-manifest.tmp found first is a failed commit's (removed), or when it
+ * is not a regular file a squatter, moved into the quarantine: it cannot
+ * wedge every later commit.
+ *
+ * Loading reads it, checks the header of every file it names, and only
+ * then sweeps the files it does not account for: into the quarantine,
+ * never deleted, except superseded generations (section_quarantine.c).
  *
  * Locking: commit runs under the store's manifest_mu (held across its I/O)
  * and takes store->mu only to copy the entries.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -83,7 +89,11 @@ int mgov__manifest_commit(mgov__tier_store_t *st)
     int rc = encode(st, &b, &len);
     if (rc != MGOV_OK)
         return rc;
-    mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0); /* a failed commit's */
+    rc = mgov__quarantine_clear_tmp(st); /* a failed commit's, or a squatter */
+    if (rc != MGOV_OK) {
+        free(b);
+        return rc;
+    }
     int fd = mgov__openat(st->dirfd, MGOV__SECTION_MANIFEST_TMP,
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -176,33 +186,6 @@ static int decode(mgov__tier_store_t *st, const uint8_t *b, size_t len)
     return MGOV_OK;
 }
 
-/* Removes section files the manifest does not name, and a leftover tmp. */
-static void sweep_orphans(mgov__tier_store_t *st)
-{
-    mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST_TMP, 0);
-    int dup_fd = fcntl(st->dirfd, F_DUPFD_CLOEXEC, 0);
-    DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-    if (!d) {
-        if (dup_fd >= 0)
-            close(dup_fd);
-        return;
-    }
-    rewinddir(d); /* the duplicate shares dirfd's position, left at the end by earlier sweeps */
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        uint64_t gen;
-        char name[MGOV_NAME_MAX + 1];
-        struct stat sb;
-        if (!mgov__secfile_parse(de->d_name, &gen, name) ||
-            fstatat(st->dirfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode))
-            continue;
-        const mgov__tier_entry_t *e = mgov__tier_find(st, name);
-        if (!e || e->gen != gen)
-            mgov__unlinkat(st->dirfd, de->d_name, 0);
-    }
-    closedir(d);
-}
-
 int mgov__manifest_load(mgov__tier_store_t *st)
 {
     /* O_NONBLOCK: a FIFO there must not block the open (read_all refuses
@@ -222,15 +205,20 @@ int mgov__manifest_load(mgov__tier_store_t *st)
         if (rc != MGOV_OK)
             return rc; /* the caller frees what was inserted */
     }
-    sweep_orphans(st);
     for (unsigned i = 0; i < st->n; i++) {
         mgov__tier_entry_t *e = st->entries[i];
         /* damaged: MGOV_ECORRUPT; unreadable (EACCES, an I/O error):
          * MGOV_EIO, unavailable too but not said to be damaged, so nobody
          * is led to remove what may be intact; the next store checks again */
         e->status = mgov__secfile_check(st, e->name, e->gen, e->length);
-        if (e->status == MGOV_OK)
-            mgov__spill_dir_charge_found(st->dir, MGOV__SECTION_HEADER + e->length);
     }
+    /* after the checks: whether an older generation is garbage depends on
+     * whether the current one is healthy */
+    int rc = mgov__quarantine_sweep(st);
+    if (rc != MGOV_OK)
+        return rc;
+    for (unsigned i = 0; i < st->n; i++)
+        if (st->entries[i]->status == MGOV_OK)
+            mgov__spill_dir_charge_found(st->dir, MGOV__SECTION_HEADER + st->entries[i]->length);
     return MGOV_OK;
 }

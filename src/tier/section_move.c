@@ -134,9 +134,7 @@ int mgov__section_spill_busy(mgov_section_t *s, int64_t pin_wait_ns, uint64_t *f
         uint64_t gen;
         mgov__secpart_t part = { s->ram, len };
         uint32_t crc;
-        int rc = mgov__tier_next_gen(s->store, &gen);
-        if (rc == MGOV_OK)
-            rc = mgov__secfile_write(s->store, s->entry->name, gen, &part, 1, &crc);
+        int rc = mgov__secfile_write(s->store, s->entry->name, &part, 1, &gen, &crc);
         if (rc == MGOV_OK)
             rc = mgov__section_commit_file(s, gen, len, crc);
         pthread_mutex_lock(&s->mu);

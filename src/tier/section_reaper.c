@@ -8,8 +8,9 @@
  * reaper: one thread per store, started on first use, that unlinks files
  * in order and gives their quota back.  If it cannot be started (or the
  * queue entry cannot be allocated) the caller removes the file itself.  A
- * crash before the reaper gets to a file is harmless: the next open removes
- * files the manifest does not name.
+ * crash before the reaper gets to a file is harmless: the next open
+ * removes a generation older than a healthy current one
+ * (section_quarantine.c), the one kind of file it deletes.
  *
  * Invariants: a queued file is named by no manifest and by no entry; its
  * quota charge (when `charged`) is still held until it is unlinked.

@@ -9,8 +9,10 @@
  * directory holds exactly what the manifest names.
  *
  * Invariants: entries is sorted by name, names unique; an entry with
- * open == NULL has a file (gen != 0): an entry is erased when its section
- * closes without a file, or when its file is removed and it is not open.
+ * open == NULL has a file (gen != 0), or is being restored from the
+ * quarantine (`restoring`: hidden from listings, opens and removals until
+ * its commit ends): an entry is erased when its section closes without a
+ * file, or when its file is removed and it is not open.
  * Locking: store->mu guards entries and every entry field (a leaf lock).
  */
 #include <stdlib.h>
@@ -101,8 +103,10 @@ static void store_free(void *state)
             mgov__secfile_remove(st, e->name, e->gen, e->length, e->status == MGOV_OK);
         free(e);
     }
-    if (drop)
+    if (drop) {
         mgov__unlinkat(st->dirfd, MGOV__SECTION_MANIFEST, 0);
+        mgov__quarantine_drop(st); /* so the directory's rmdir can succeed */
+    }
     free(st->entries);
     pthread_mutex_destroy(&st->mu);
     pthread_mutex_destroy(&st->manifest_mu);
@@ -114,7 +118,6 @@ static void store_free(void *state)
 
 static int store_make(mgov_t *gov, void *arg, void **state)
 {
-    (void)arg;
     mgov_spill_dir_t *dir;
     int rc = mgov_spill_dir_get(gov, &dir);
     if (rc != MGOV_OK)
@@ -131,7 +134,9 @@ static int store_make(mgov_t *gov, void *arg, void **state)
     pthread_mutex_init(&st->reap_mu, NULL);
     pthread_cond_init(&st->reap_cond, NULL);
     pthread_cond_init(&st->reap_idle, NULL);
+    st->qnotes = arg; /* reported by mgov__tier_store, once the layer lock is released */
     rc = mgov__manifest_load(st);
+    st->qnotes = NULL;
     if (rc != MGOV_OK) {
         for (unsigned i = 0; i < st->n; i++) /* decoded so far; nothing charged */
             free(st->entries[i]);
@@ -151,7 +156,9 @@ static int store_make(mgov_t *gov, void *arg, void **state)
 int mgov__tier_store(mgov_t *gov, mgov__tier_store_t **out)
 {
     void *state;
-    int rc = mgov__layer_state(gov, MGOV__TIER_SLOT, store_make, NULL, store_free, &state);
+    mgov__qnotes_t notes = { 0 };
+    int rc = mgov__layer_state(gov, MGOV__TIER_SLOT, store_make, &notes, store_free, &state);
+    mgov__quarantine_flush(gov, &notes); /* events under no governor lock */
     *out = state;
     return rc;
 }
@@ -170,7 +177,7 @@ int mgov_section_remove(mgov_t *gov, const char *name)
     pthread_mutex_lock(&st->manifest_mu);
     pthread_mutex_lock(&st->mu);
     mgov__tier_entry_t *e = mgov__tier_find(st, name);
-    rc = !e || !e->gen ? MGOV_ENOTFOUND : e->open ? MGOV_EBUSY : MGOV_OK;
+    rc = !e || !e->gen ? MGOV_ENOTFOUND : e->open || e->restoring ? MGOV_EBUSY : MGOV_OK;
     uint64_t gen = 0, length = 0;
     int status = MGOV_OK;
     if (rc == MGOV_OK) {
@@ -226,7 +233,9 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
     mgov__tier_reap_drain(st); /* the disk holds what is listed */
     /* a snapshot, so fn runs with no lock held */
     pthread_mutex_lock(&st->mu);
-    unsigned n = st->n;
+    unsigned n = 0;
+    for (unsigned i = 0; i < st->n; i++)
+        n += !st->entries[i]->restoring; /* not there yet */
     mgov_section_info_t *v = n ? mgov__calloc(n, sizeof *v) : NULL;
     char(*names)[MGOV_NAME_MAX + 1] = n ? mgov__malloc(n * sizeof *names) : NULL;
     if (n && (!v || !names)) {
@@ -235,11 +244,13 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
         free(names);
         return MGOV_ENOMEM;
     }
-    for (unsigned i = 0; i < n; i++) {
+    for (unsigned i = 0, j = 0; j < n; i++) {
         const mgov__tier_entry_t *e = st->entries[i];
-        mgov_section_info_t *x = &v[i];
-        strcpy(names[i], e->name);
-        x->name = names[i];
+        if (e->restoring)
+            continue;
+        mgov_section_info_t *x = &v[j];
+        x->name = names[j];
+        strcpy(names[j++], e->name);
         x->status = e->status;
         x->generation = e->gen;
         x->disk_bytes = e->gen ? disk_bytes(e->length) : 0;

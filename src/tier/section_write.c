@@ -176,9 +176,7 @@ static int disk_apply(mgov_section_t *s, const change_t *ch, uint64_t old_len)
     }
     uint64_t gen;
     uint32_t crc;
-    rc = mgov__tier_next_gen(s->store, &gen);
-    if (rc == MGOV_OK)
-        rc = mgov__secfile_write(s->store, s->entry->name, gen, parts, n, &crc);
+    rc = mgov__secfile_write(s->store, s->entry->name, parts, n, &gen, &crc);
     if (rc == MGOV_OK)
         rc = mgov__section_commit_file(s, gen, ch->new_len, crc);
     if (rc != MGOV_OK)

@@ -25,6 +25,7 @@
 #ifndef MGOV_TIER_INTERNAL_H
 #define MGOV_TIER_INTERNAL_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -48,10 +49,13 @@
  * of a dead process's private directory removes them too):
  *   sec-<16 hex digits>-<name>      a section's file (one generation)
  *   sec-manifest[.tmp]              the manifest, and its next version
- * ('m' is not a hex digit: the manifest never parses as a section file). */
+ *   sec-quarantine/                 files the manifest does not account
+ *                                   for, kept aside (section_quarantine.c)
+ * ('m' and 'q' are not hex digits: neither parses as a section file). */
 #define MGOV__SECTION_FILE_PREFIX MGOV__SPILL_KEPT_PREFIX
 #define MGOV__SECTION_MANIFEST MGOV__SPILL_KEPT_PREFIX "manifest"
 #define MGOV__SECTION_MANIFEST_TMP MGOV__SPILL_KEPT_PREFIX "manifest.tmp"
+#define MGOV__SECTION_QUARANTINE MGOV__SPILL_KEPT_PREFIX "quarantine"
 
 typedef struct mgov__tier_entry {
     char name[MGOV_NAME_MAX + 1];
@@ -61,10 +65,24 @@ typedef struct mgov__tier_entry {
     uint8_t override;     /* the section's override when it was written */
     int status;           /* MGOV_OK, or MGOV_ECORRUPT: unavailable */
     bool verified;        /* the data's crc was checked (or we wrote it) */
+    bool restoring;       /* being restored from the quarantine: not listed,
+                             opened nor removed until that ends */
     mgov_section_t *open; /* the open section, or NULL */
 } mgov__tier_entry_t;
 
 typedef struct mgov__reap_item mgov__reap_item_t;
+
+/* Moves into the quarantine made while the store is being made, reported
+ * once the governor's layer lock is released (section_quarantine.c). */
+typedef struct mgov__qnote {
+    char name[NAME_MAX + 1];
+    uint64_t bytes;
+    int status;
+} mgov__qnote_t;
+typedef struct mgov__qnotes {
+    mgov__qnote_t *v;
+    size_t n, cap;
+} mgov__qnotes_t;
 
 typedef struct mgov__tier_store {
     mgov_t *gov;
@@ -75,6 +93,7 @@ typedef struct mgov__tier_store {
     mgov__tier_entry_t **entries; /* sorted by name */
     size_t n, cap;
     uint64_t next_gen;            /* the next file's generation (> every entry's) */
+    mgov__qnotes_t *qnotes;       /* while the store is made: where moves are noted */
 
     /* the reaper (section_reaper.c), under reap_mu */
     pthread_mutex_t reap_mu;
@@ -161,19 +180,47 @@ int mgov__section_name_check(const char *name);
 #define MGOV__GEN_END UINT64_MAX
 /* A new file generation in *gen; MGOV_EOVERFLOW once they are used up. */
 int mgov__tier_next_gen(mgov__tier_store_t *st, uint64_t *gen);
+/* How many generations a new file tries when the names of the first ones
+ * are taken (by something that is not our file: a directory or symlink
+ * squatting there); each try uses up a generation. */
+#define MGOV__GEN_TRIES 16
 
 /* -------------------------------------------------------------- manifest */
 
 /* Reads the manifest into st's entries, checks each named file's header
- * (a failing one: status MGOV_ECORRUPT), charges found files to the quota
- * and removes files the manifest does not name.  No manifest: no entries.
- * Errors: MGOV_ECORRUPT (the manifest itself), MGOV_EIO, MGOV_ENOMEM. */
+ * (a failing one: status MGOV_ECORRUPT, or MGOV_EIO when unreadable),
+ * puts the files the manifest does not account for into the quarantine
+ * (mgov__quarantine_sweep), and charges the healthy files to the quota.
+ * No manifest: no entries.  Errors: MGOV_ECORRUPT (the manifest itself),
+ * MGOV_EIO, MGOV_ENOSPC (a move into the quarantine failed: the file
+ * stays where it was), MGOV_ENOMEM; nothing is charged then. */
 int mgov__manifest_load(mgov__tier_store_t *st);
 /* Writes the entries with a file as the new manifest, atomically (new
  * file, fsync, rename, fsync of the directory).  The caller holds
  * manifest_mu, and not st->mu.  MGOV_EIO, MGOV_ENOSPC, MGOV_ENOMEM: the old
  * manifest stays. */
 int mgov__manifest_commit(mgov__tier_store_t *st);
+
+/* ------------------------------------------------------------- quarantine */
+
+/* At load (no other thread has the store yet; entries read and checked):
+ * removes the regular sec-manifest.tmp of a failed commit and the files of
+ * superseded generations (a newer one of the same section checks), and
+ * moves every other regular section file that is not current, and a
+ * sec-manifest.tmp that is not a regular file, into the quarantine.
+ * MGOV_OK, or the first move's error (that file and the rest stay). */
+int mgov__quarantine_sweep(mgov__tier_store_t *st);
+/* Frees the name sec-manifest.tmp before a commit (manifest_mu held): a
+ * regular file there is a failed commit's, removed; anything else
+ * squatting it is moved into the quarantine.  Errors of the move. */
+int mgov__quarantine_clear_tmp(mgov__tier_store_t *st);
+/* Reports the moves noted while the store was made (events and stats),
+ * and frees the notes.  Called with no lock held. */
+void mgov__quarantine_flush(mgov_t *gov, mgov__qnotes_t *notes);
+/* A private directory's store going away: its quarantine's regular files,
+ * then the quarantine itself (it fails harmlessly if anything else is in
+ * it). */
+void mgov__quarantine_drop(mgov__tier_store_t *st);
 
 /* ------------------------------------------------------------------ files */
 
@@ -184,11 +231,14 @@ typedef struct mgov__secpart {
     uint64_t len;
 } mgov__secpart_t;
 
-/* Writes a complete section file for (name, gen) from the parts, synced,
- * charged to the quota; *crc gets the data's checksum.  On error nothing is
- * left (no file, no charge).  MGOV_ENOSPC, MGOV_EIO. */
-int mgov__secfile_write(mgov__tier_store_t *st, const char *name, uint64_t gen,
-                        const mgov__secpart_t *parts, unsigned n_parts, uint32_t *crc);
+/* Writes a complete section file for `name` from the parts, synced,
+ * charged to the quota, as a new generation (*gen: one from the store's
+ * counter whose name is free, up to MGOV__GEN_TRIES tries); *crc gets the
+ * data's checksum.  On error nothing is left (no file, no charge).
+ * MGOV_ENOSPC, MGOV_EIO (errno kept; EEXIST when every name tried was
+ * taken), MGOV_EOVERFLOW (generations used up). */
+int mgov__secfile_write(mgov__tier_store_t *st, const char *name, const mgov__secpart_t *parts,
+                        unsigned n_parts, uint64_t *gen, uint32_t *crc);
 /* Unlinks the file (name, gen) of `length` data bytes; with `charged` (it
  * was counted in the quota: written by us, or found healthy at open) gives
  * its quota back. */
@@ -213,6 +263,29 @@ int mgov__secfile_read(mgov__tier_store_t *st, const mgov__tier_entry_t *e, uint
 void mgov__secfile_name(char *buf, const char *name, uint64_t gen);
 /* Parses a file name of that form: true with *gen and the name in `name`. */
 bool mgov__secfile_parse(const char *file, uint64_t *gen, char name[MGOV_NAME_MAX + 1]);
+
+/* What a section file's header says, read on its own (a file no entry
+ * knows: one in the quarantine).  valid: the header checked (magic,
+ * version, its crc, a valid name, a generation); the fields are its. */
+typedef struct mgov__sechdr {
+    bool valid;
+    char name[MGOV_NAME_MAX + 1];
+    uint64_t gen, length;
+    uint32_t crc;
+} mgov__sechdr_t;
+/* Inspects `file` in dirfd: a regular file (opened O_NONBLOCK|O_NOFOLLOW,
+ * fstat'ed before a byte is read), its header valid and its size the
+ * header's length plus the header, and with `data` its data's crc32c
+ * (read, not mapped).  *hdr and *size (bytes on disk) are filled as far as
+ * known.  With fd_out the file is opened read-write and kept open on
+ * MGOV_OK.  MGOV_OK, MGOV_ECORRUPT (damaged), MGOV_ENOTFOUND (no regular
+ * file of that name), MGOV_EIO (unreadable; errno kept), MGOV_ENOMEM. */
+int mgov__secfile_inspect(int dirfd, const char *file, bool data, mgov__sechdr_t *hdr,
+                          uint64_t *size, int *fd_out);
+/* Rewrites the header of the open section file fd for (name, gen),
+ * keeping its length and data crc, and fsyncs the file.  MGOV_EIO,
+ * MGOV_ENOSPC (errno kept). */
+int mgov__secfile_rehead(int fd, const char *name, uint64_t gen, uint64_t length, uint32_t crc);
 
 /* ----------------------------------------------------------------- reaper */
 

@@ -44,8 +44,9 @@ static void test_type_names(void **state)
         { MGOV_EV_REGION, "region" },
         { MGOV_EV_REBALANCE, "rebalance" },
         { MGOV_EV_STATS_FILE, "stats_file" },
+        { MGOV_EV_QUARANTINED, "quarantined" },
     };
-    assert_int_equal(sizeof names / sizeof names[0], MGOV_EV_STATS_FILE + 1);
+    assert_int_equal(sizeof names / sizeof names[0], MGOV_EV_QUARANTINED + 1);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_string_equal(mgov_event_type_name(names[i].t), names[i].name);
 }
@@ -53,7 +54,8 @@ static void test_type_names(void **state)
 static void test_type_name_invalid(void **state)
 {
     (void)state;
-    assert_string_equal(mgov_event_type_name((mgov_event_type_t)(MGOV_EV_STATS_FILE + 1)), "unknown");
+    assert_string_equal(mgov_event_type_name((mgov_event_type_t)(MGOV_EV_QUARANTINED + 1)),
+                        "unknown");
     assert_string_equal(mgov_event_type_name((mgov_event_type_t)1000), "unknown");
     assert_string_equal(mgov_event_type_name((mgov_event_type_t)-1), "unknown");
 }
@@ -167,6 +169,14 @@ static void test_format_every_type(void **state)
     ev.count = 2;
     snprintf(expect, sizeof expect, "sorter: tier override force_ram applied at open (%s)", b);
     assert_string_equal(fmt(&ev, buf, sizeof buf), expect);
+
+    ev = base_event(MGOV_EV_QUARANTINED);
+    ev.status = MGOV_OK;
+    snprintf(expect, sizeof expect, "quarantined sorter (%s)", b);
+    assert_string_equal(fmt(&ev, buf, sizeof buf), expect);
+    ev.status = MGOV_EIO;
+    assert_string_equal(fmt(&ev, buf, sizeof buf),
+                        "could not quarantine sorter: input/output error");
 }
 
 static void test_format_key_words(void **state)

@@ -403,14 +403,15 @@ static void test_configured_errors(void **state)
     assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EIO);
     assert_int_equal(errno, ENOENT);
 
-    /* a lock file that is not a regular file */
+    /* a lock file that is not a regular file: MGOV_EINVAL, as the FIFO
+     * below, so a caller can say the lock file is the trouble (D11) */
     assert_int_equal(faketree_mkdir(&scratch.ft, "real/memgov.lock"), 0);
     pf(path, sizeof path, "%s", in_scratch("real"));
     cfg.path = path;
-    assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EIO);
+    assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EINVAL);
     assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
     assert_int_equal(faketree_symlink(&scratch.ft, "real/memgov.lock", "../file"), 0);
-    assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EIO); /* ELOOP: never followed */
+    assert_int_equal(mgov_spill_dir_open(&cfg, &d), MGOV_EINVAL); /* never followed */
     assert_int_equal(faketree_remove(&scratch.ft, "real/memgov.lock"), 0);
     /* a FIFO: opened without waiting for a writer, refused as not a file */
     assert_int_equal(mkfifo(join(path, "memgov.lock"), 0600), 0);
@@ -510,6 +511,23 @@ static void test_stale_private_dirs(void **state)
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sec-0000000000000002-b"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sec-manifest"), "k"), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sections.list"), "k"), 0);
+    /* the tier's quarantine, a reserved-prefix directory: its files go, and
+     * it with them when nothing else is in it; a symlink so named is never
+     * followed */
+    assert_int_equal(faketree_write(&scratch.ft,
+                                    named(dp, "nolock/sec-quarantine/sec-0000000000000004-d"), "k"),
+                     0);
+    assert_int_equal(faketree_write(&scratch.ft,
+                                    named(dp, "nolock/sec-quarantine/sec-0000000000000004-d.1"),
+                                    "k"),
+                     0);
+    assert_int_equal(faketree_write(&scratch.ft,
+                                    named(dp, "extra/sec-quarantine/sec-0000000000000003-c"), "k"),
+                     0);
+    assert_int_equal(faketree_write(&scratch.ft, named(dp, "extra/sec-quarantine/notes"), "k"), 0);
+    assert_int_equal(faketree_write(&scratch.ft, "elsewhere/sec-0000000000000005-e", "k"), 0);
+    assert_int_equal(faketree_symlink(&scratch.ft, named(dp, "extra/sec-qlink"), "../elsewhere"),
+                     0);
     assert_int_equal(faketree_write(&scratch.ft, named(dp, "emptylock/memgov.lock"), ""), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(me, "starting/memgov.lock"), ""), 0);
     assert_int_equal(faketree_write(&scratch.ft, named(me, "starting/spill-3.tmp"), "k"), 0);
@@ -526,9 +544,12 @@ static void test_stale_private_dirs(void **state)
     assert_true(exists(in_scratch("memgov-notadir/spill-1.tmp")));
     assert_true(exists(in_scratch("memgov-12-/spill-1.tmp")));
     assert_true(S_ISLNK(mode_of(in_scratch(named(dp, "link")))));
-    assert_string_equal(sh_list(in_scratch("elsewhere"), list, sizeof list), "memgov.lock,spill-1.tmp");
+    assert_string_equal(sh_list(in_scratch("elsewhere"), list, sizeof list),
+                        "memgov.lock,sec-0000000000000005-e,spill-1.tmp");
     assert_string_equal(sh_list(in_scratch(named(dp, "extra")), list, sizeof list),
-                        "keep.me,sections.list");
+                        "keep.me,sec-qlink,sec-quarantine,sections.list");
+    assert_string_equal(sh_list(in_scratch(named(dp, "extra/sec-quarantine")), list, sizeof list),
+                        "notes");
     assert_false(exists(in_scratch(named(dp, "nolock"))));
     assert_false(exists(in_scratch(named(dp, "emptylock"))));
     assert_string_equal(sh_list(in_scratch(named(me, "starting")), list, sizeof list),

@@ -137,6 +137,33 @@ void ph_gov_close(mgov_t *gov)
     PH_CHECK_RC(mgov_destroy(gov), MGOV_OK);
 }
 
+static void record_event(void *ctx, const mgov_event_t *e)
+{
+    ph_events_t *ev = ctx;
+    if (e->type != MGOV_EV_QUARANTINED)
+        return;
+    if (ev->n < 64) {
+        ph_pf(ev->names[ev->n], sizeof ev->names[ev->n], "%s", e->name ? e->name : "(null)");
+        ev->bytes[ev->n] = e->bytes;
+        ev->status[ev->n] = e->status;
+    }
+    ev->n++;
+    ev->failed += e->status != MGOV_OK;
+}
+
+mgov_t *ph_gov_events(ph_events_t *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    mgov_config_t cfg = MGOV_CONFIG_INIT;
+    cfg.budget = 256 * GH_MiB;
+    cfg.spill_dir = ph_store;
+    cfg.on_event = record_event;
+    cfg.event_ctx = ev;
+    mgov_t *gov = NULL;
+    PH_CHECK_RC(mgov_create(&cfg, &gov), MGOV_OK);
+    return gov;
+}
+
 /* ------------------------------------------------------------- sections */
 
 mgov_section_t *ph_sec_open_cfg(mgov_t *gov, const char *name, mgov_tier_t tier,
@@ -234,6 +261,58 @@ void ph_secfile_name(char *out, size_t cap, const char *name, uint64_t gen)
 void ph_store_path(char *out, size_t cap, const char *file)
 {
     ph_pf(out, cap, "%s/%s", ph_store, file);
+}
+
+/* ------------------------------------------------------------ quarantine */
+
+static void qlisting_cb(void *arg, const mgov_section_quarantined_t *q)
+{
+    ph_qlisting_t *l = arg;
+    PH_CHECK(l->n < 64 && q->file != NULL);
+    ph_pf(l->files[l->n], sizeof l->files[l->n], "%s", q->file);
+    l->q[l->n] = *q;
+    l->q[l->n].file = l->files[l->n];
+    if (q->name) {
+        ph_pf(l->names[l->n], sizeof l->names[l->n], "%s", q->name);
+        l->q[l->n].name = l->names[l->n];
+    }
+    l->n++;
+}
+
+void ph_qlist(mgov_t *gov, ph_qlisting_t *l)
+{
+    memset(l, 0, sizeof *l);
+    PH_CHECK_RC(mgov_section_quarantine_foreach(gov, qlisting_cb, l), MGOV_OK);
+    for (unsigned i = 1; i < l->n; i++)
+        PH_CHECK(strcmp(l->files[i - 1], l->files[i]) < 0);
+}
+
+const mgov_section_quarantined_t *ph_qlisting_find(const ph_qlisting_t *l, const char *file)
+{
+    for (unsigned i = 0; i < l->n; i++)
+        if (strcmp(l->files[i], file) == 0)
+            return &l->q[i];
+    return NULL;
+}
+
+void ph_quarantine_path(char *out, size_t cap, const char *file)
+{
+    ph_pf(out, cap, "%s/" PH_QUARANTINE "/%s", ph_store, file);
+}
+
+unsigned ph_quarantine_entries(void)
+{
+    char q[PATH_MAX];
+    ph_store_path(q, sizeof q, PH_QUARANTINE);
+    DIR *d = opendir(q);
+    if (!d)
+        return 0;
+    unsigned n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }
 
 int ph_dir_check_strays(const ph_listing_t *l, bool need_manifest, const char *const *extra,

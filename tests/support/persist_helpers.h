@@ -35,6 +35,7 @@
 #define PH_HDR ((size_t)4096) /* a section file's header */
 #define PH_MANIFEST "sec-manifest"
 #define PH_LOCKFILE "memgov.lock"
+#define PH_QUARANTINE "sec-quarantine"
 
 extern sh_scratch_t ph_scratch;
 extern char ph_store[PATH_MAX]; /* the persistent spill directory */
@@ -100,6 +101,17 @@ mgov_t *ph_gov_open(void);
 /* mgov_destroy, which must be MGOV_OK (nothing leaked). */
 void ph_gov_close(mgov_t *gov);
 
+/* The MGOV_EV_QUARANTINED events of a governor (the first 64 kept). */
+typedef struct ph_events {
+    unsigned n;      /* events seen, any status */
+    unsigned failed; /* of them, with a status other than MGOV_OK */
+    char names[64][NAME_MAX + 1];
+    uint64_t bytes[64];
+    int status[64];
+} ph_events_t;
+/* ph_gov_open, recording its quarantine events into ev (zeroed here). */
+mgov_t *ph_gov_events(ph_events_t *ev);
+
 /* ------------------------------------------------------------- sections */
 
 /* Opens `name` (cfg NULL: the defaults); it must open in `tier`. */
@@ -135,6 +147,25 @@ const mgov_section_info_t *ph_listing_find(const ph_listing_t *l, const char *na
 void ph_secfile_name(char *out, size_t cap, const char *name, uint64_t gen);
 /* ph_store + "/" + file. */
 void ph_store_path(char *out, size_t cap, const char *file);
+
+/* ----------------------------------------------------------- quarantine */
+
+typedef struct ph_qlisting {
+    unsigned n;
+    char files[64][NAME_MAX + 1];
+    char names[64][MGOV_NAME_MAX + 1];
+    mgov_section_quarantined_t q[64]; /* q[i].file -> files[i], .name -> names[i] or NULL */
+} ph_qlisting_t;
+
+/* mgov_section_quarantine_foreach into l (MGOV_OK); they must come in file
+ * name order. */
+void ph_qlist(mgov_t *gov, ph_qlisting_t *l);
+/* The entry of `file`, or NULL. */
+const mgov_section_quarantined_t *ph_qlisting_find(const ph_qlisting_t *l, const char *file);
+/* ph_store + "/sec-quarantine/" + file. */
+void ph_quarantine_path(char *out, size_t cap, const char *file);
+/* Entries (of any type) in the store's quarantine directory; 0 without one. */
+unsigned ph_quarantine_entries(void);
 
 /* The store directory holds exactly: memgov.lock (optional), the manifest
  * (required when need_manifest), one file per listed section with a file,

@@ -1,7 +1,8 @@
 /* test_fileio.c - the file wrappers (src/sys/fileio.c): each does its
  * system call and reports errors as -errno with errno set; each fails with
  * the armed errno when its fault kind is armed (and then leaves the file
- * alone); vectored writes and reads (empty pieces, the end of the file in
+ * alone); a rename that never replaces what holds its target, and
+ * mkdirat; vectored writes and reads (empty pieces, the end of the file in
  * the middle); writes and reads survive short transfers and EINTR (a pipe,
  * a slow reader and a 0.5 ms interval timer); ENOSPC from a real device
  * (/dev/full).
@@ -323,6 +324,58 @@ static void test_rename(void **state)
     mgov__fault_disarm_all();
 }
 
+/* A move that never replaces: refused with EEXIST whatever holds the
+ * target (file, directory, dangling symlink), both names left as they
+ * were; a directory and a symlink move themselves (never followed). */
+static void test_rename_noreplace(void **state)
+{
+    (void)state;
+    int dfd = open(ft.root, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_int_equal(faketree_write(&ft, "n1", "one"), 0);
+    assert_int_equal(faketree_write(&ft, "n2", "two"), 0);
+    assert_int_equal(faketree_mkdir(&ft, "taken-dir"), 0);
+    assert_int_equal(faketree_symlink(&ft, "taken-link", "nowhere"), 0);
+    const char *taken[] = { "n2", "taken-dir", "taken-link" };
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        assert_int_equal(mgov__renameat_noreplace(dfd, "n1", dfd, taken[i]), -EEXIST);
+        assert_int_equal(errno, EEXIST);
+    }
+    char buf[8] = { 0 };
+    int fd = open(path_of("n2"), O_RDONLY);
+    assert_true(fd >= 0 && read(fd, buf, sizeof buf) == 3 && memcmp(buf, "two", 3) == 0);
+    close(fd);
+    assert_int_equal(mgov__renameat_noreplace(dfd, "n1", dfd, "n3"), 0);
+    assert_int_equal(access(path_of("n1"), F_OK), -1);
+    assert_int_equal(mgov__renameat_noreplace(dfd, "n1", dfd, "n4"), -ENOENT);
+    assert_int_equal(faketree_mkdir(&ft, "sub"), 0);
+    assert_int_equal(mgov__renameat_noreplace(dfd, "taken-dir", dfd, "sub/moved-dir"), 0);
+    assert_int_equal(mgov__renameat_noreplace(dfd, "taken-link", dfd, "sub/moved-link"), 0);
+    struct stat sb;
+    assert_int_equal(lstat(path_of("sub/moved-link"), &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    mgov__fault_arm_errno(MGOV_FAULT_RENAME, 0, 1, EIO);
+    assert_int_equal(mgov__renameat_noreplace(dfd, "n3", dfd, "n5"), -EIO);
+    assert_int_equal(access(path_of("n3"), F_OK), 0); /* not moved */
+    close(dfd);
+}
+
+static void test_mkdirat(void **state)
+{
+    (void)state;
+    int dfd = open(ft.root, O_RDONLY | O_DIRECTORY);
+    assert_true(dfd >= 0);
+    assert_int_equal(mgov__mkdirat(dfd, "mk-d", 0700), 0);
+    assert_int_equal(mgov__mkdirat(dfd, "mk-d", 0700), -EEXIST);
+    mgov__fault_arm_errno(MGOV_FAULT_MKDIR, 0, 1, ENOSPC);
+    assert_int_equal(mgov__mkdirat(dfd, "mk-e", 0700), -ENOSPC);
+    assert_int_equal(errno, ENOSPC);
+    assert_int_equal(access(path_of("mk-e"), F_OK), -1); /* not made */
+    assert_int_equal(mgov__mkdirat(dfd, "mk-e", 0700), 0);
+    close(dfd);
+}
+
 static void test_mmap(void **state)
 {
     (void)state;
@@ -459,6 +512,8 @@ int main(void)
         FH_TEST(test_short_writes_and_eintr),
         FH_TEST(test_fsync),
         FH_TEST(test_rename),
+        FH_TEST(test_rename_noreplace),
+        FH_TEST(test_mkdirat),
         FH_TEST(test_mmap),
         FH_TEST(test_mremap),
         FH_TEST(test_mmap_anon),

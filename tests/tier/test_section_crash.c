@@ -5,7 +5,9 @@
  * store must hold every section whole, old or new, the whole directory a
  * prefix of the sequence that never shrinks as the kill point moves on,
  * no stray files; the same after a second reopen; and it must take new
- * writes.
+ * writes.  What a kill left that the manifest does not name is in the
+ * quarantine, never deleted: each file there is one of its section's
+ * versions, whole, or damaged (a write cut short).
  *
  * Every test runs in a fresh scratch directory ($TMPDIR points at it); the
  * persistent spill directory is <scratch>/store (persist_helpers.h).
@@ -131,7 +133,73 @@ typedef struct crash_obs {
     uint64_t gen[C_N];   /* of each section's file; 0 = none */
     int strays;          /* files left that the manifest does not name */
     char stray[NAME_MAX + 1]; /* the first of them */
+    unsigned quarantined; /* files in the quarantine */
 } crash_obs_t;
+
+static const char *const with_quarantine[] = { PH_QUARANTINE, NULL };
+
+/* The store's quarantine: NULL when there is none, else its name as an
+ * `extra` of ph_dir_check. */
+static const char *const *quarantine_extra(void)
+{
+    char q[PATH_MAX];
+    ph_store_path(q, sizeof q, PH_QUARANTINE);
+    return ph_exists(q) ? with_quarantine : NULL;
+}
+
+/* The section a quarantined file belongs to by its name,
+ * "sec-<16 hex digits>-<name>" and maybe a ".<n>" suffix; -1: none. */
+static int crash_section_of(const char *file)
+{
+    for (int c = 0; c < C_N; c++) {
+        size_t n = strlen(crash_names[c]);
+        if (strlen(file) < 21 + n || strncmp(file, "sec-", 4) != 0 || file[20] != '-' ||
+            strncmp(file + 21, crash_names[c], n) != 0)
+            continue;
+        const char *rest = file + 21 + n;
+        if (*rest == '\0' || (*rest == '.' && rest[1]))
+            return c;
+    }
+    return -1;
+}
+
+/* Every file in the quarantine is a file of one of the sections, and not
+ * its current one; whole (header and data check) it holds one of that
+ * section's versions.  Returns how many there are. */
+static unsigned crash_check_quarantine(mgov_t *gov, const ph_listing_t *l, const char *where)
+{
+    ph_qlisting_t ql;
+    ph_qlist(gov, &ql);
+    for (unsigned i = 0; i < ql.n; i++) {
+        const mgov_section_quarantined_t *q = &ql.q[i];
+        int j = crash_section_of(q->file);
+        if (j < 0)
+            ph_check_fail(__FILE__, __LINE__, "%s: '%s' in the quarantine is none of ours", where,
+                          q->file);
+        if (q->status == MGOV_ECORRUPT)
+            continue; /* cut short: damaged, and said so */
+        if (q->status != MGOV_OK || !q->name || strcmp(q->name, crash_names[j]) != 0)
+            ph_check_fail(__FILE__, __LINE__, "%s: '%s' in the quarantine: %s, section '%s'",
+                          where, q->file, mgov_status_name(q->status), q->name ? q->name : "-");
+        const mgov_section_info_t *in = ph_listing_find(l, crash_names[j]);
+        PH_CHECK(!in || in->generation != q->generation);
+        char path[PATH_MAX];
+        ph_quarantine_path(path, sizeof path, q->file);
+        size_t cap = (size_t)q->disk_bytes + 1;
+        uint8_t *buf = malloc(cap);
+        PH_CHECK(buf != NULL);
+        size_t n = ph_read_file(path, buf, cap);
+        bool known = false;
+        for (int v = 0; v < crash_nv[j] && !known; v++)
+            known = n == PH_HDR + crash_v[j][v].n &&
+                    memcmp(buf + PH_HDR, crash_v[j][v].p, crash_v[j][v].n) == 0;
+        free(buf);
+        if (!known)
+            ph_check_fail(__FILE__, __LINE__, "%s: '%s' in the quarantine holds none of the "
+                          "versions of '%s'", where, q->file, crash_names[j]);
+    }
+    return ql.n;
+}
 
 /* Reopens the store and finds which prefix of the sequence it holds. */
 static crash_obs_t crash_observe(const char *where)
@@ -139,10 +207,11 @@ static crash_obs_t crash_observe(const char *where)
     crash_obs_t o = { .k = -1 };
     mgov_t *gov = ph_gov_open();
     ph_listing_t l;
-    ph_sec_list(gov, &l); /* the first use: manifest read, orphans removed */
+    ph_sec_list(gov, &l); /* the first use: manifest read, orphans quarantined */
     /* stray files are counted, so that one such failure does not hide how
      * the contents fare at the other kill points */
-    o.strays = ph_dir_check_strays(&l, true, NULL, o.stray, sizeof o.stray);
+    o.strays = ph_dir_check_strays(&l, true, quarantine_extra(), o.stray, sizeof o.stray);
+    o.quarantined = crash_check_quarantine(gov, &l, where);
     for (unsigned i = 0; i < l.n; i++) {
         const mgov_section_info_t *in = &l.info[i];
         bool ours = false;
@@ -221,7 +290,8 @@ static void crash_resume(const crash_obs_t *o)
     ph_listing_t l;
     ph_sec_list(gov, &l);
     if (!o->strays) /* else counted already */
-        ph_dir_check(&l, true, NULL);
+        ph_dir_check(&l, true, quarantine_extra());
+    PH_CHECK_U64(ph_quarantine_entries(), o->quarantined); /* writes moved nothing there */
     const mgov_section_info_t *in = ph_listing_find(&l, crash_names[C_K]);
     PH_CHECK(in && in->generation > o->gen[C_K]);
     for (int j = 0; j < C_N; j++) { /* the others are as they were */
@@ -254,7 +324,7 @@ static void test_crash_points(void **state)
         { MGOV_FAULT_RENAME, "rename" },
         { MGOV_FAULT_OPEN, "open" },
     };
-    int total_kills = 0, stray_points = 0;
+    int total_kills = 0, stray_points = 0, quarantine_points = 0;
     char stray_example[256] = "";
     for (size_t ki = 0; ki < sizeof kinds / sizeof kinds[0]; ki++) {
         int kills = 0, last_k = 0;
@@ -273,6 +343,7 @@ static void test_crash_points(void **state)
             if (!killed)
                 ph_expect_exit0(status);
             crash_obs_t o = crash_observe(where);
+            quarantine_points += o.quarantined > 0;
             if (o.strays && !stray_points++)
                 ph_pf(stray_example, sizeof stray_example, "%s: %d, e.g. '%s'", where, o.strays,
                       o.stray);
@@ -281,6 +352,7 @@ static void test_crash_points(void **state)
             PH_CHECK(o2.k == o.k);
             PH_CHECK(memcmp(o.gen, o2.gen, sizeof o.gen) == 0);
             PH_CHECK(o2.strays == 0 || o.strays > 0);
+            PH_CHECK_U64(o2.quarantined, o.quarantined); /* nothing more to put aside */
             /* later kills never find less done */
             PH_CHECK(o.k >= last_k);
             last_k = o.k;
@@ -299,7 +371,8 @@ static void test_crash_points(void **state)
         print_message("\n");
         total_kills += kills;
     }
-    print_message("crash: %d kill points in %.2f s\n", total_kills, ph_now_s() - t0);
+    print_message("crash: %d kill points in %.2f s; at %d of them files were quarantined\n",
+                  total_kills, ph_now_s() - t0, quarantine_points);
     PH_CHECK(total_kills >= 15);
     crash_data_free();
     if (stray_points)

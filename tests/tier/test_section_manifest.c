@@ -1,11 +1,15 @@
 /* test_section_manifest.c - the manifest of a persistent spill directory
  * (src/tier/section_manifest.c): damaged (flipped bytes, truncated, empty)
  * it makes every section call MGOV_ECORRUPT and leaves the directory as it
- * was; repaired, it opens and the leftovers go.  A FIFO in its place is
- * damage too: no call waits on it.  Orphans: the file of a
- * section the manifest lacks, other generations of one it has and a half
- * made next manifest are removed on open, files that are not ours are
- * kept, and with no manifest at all every section file is an orphan.
+ * was; repaired, it opens, a file it does not name goes into the
+ * quarantine (not deleted) and a half made next manifest is removed.  A
+ * FIFO in its place is damage too: no call waits on it.  Orphans: the
+ * file of a section the manifest lacks and a generation above the one it
+ * names are quarantined, bytes intact, an older generation superseded by
+ * a healthy one is removed, files that are not ours are kept; with no
+ * manifest at all every section file (the current ones too) is
+ * quarantined, beside those already there (a name taken gets a suffix).
+ * The quarantine's own calls are tested in test_section_quarantine.c.
  *
  * Every test runs in a fresh scratch directory ($TMPDIR points at it); the
  * persistent spill directory is <scratch>/store (persist_helpers.h).
@@ -79,7 +83,8 @@ static void test_corrupt_manifest(void **state)
         PH_CHECK(nlen == dlen && memcmp(now, damaged, dlen) == 0); /* left as it was */
     }
 
-    /* repaired, it opens; now the leftovers go */
+    /* repaired, it opens; now the leftovers go: the half made manifest is
+     * removed, the file it does not name is kept aside, whole */
     ph_write_file(mpath, orig, mlen);
     gov = ph_gov_open();
     mgov_section_t *s = ph_sec_open(gov, "alpha 1", MGOV_TIER_ON_DISK);
@@ -90,10 +95,16 @@ static void test_corrupt_manifest(void **state)
     ph_sec_close(s);
     PH_CHECK(!ph_exists(ghost));
     PH_CHECK(!ph_exists(tmp));
+    char qghost[PATH_MAX];
+    ph_quarantine_path(qghost, sizeof qghost, "sec-00000000000000ff-ghost");
+    uint8_t boo[16];
+    PH_CHECK(ph_read_file(qghost, boo, sizeof boo) == 3 && memcmp(boo, "boo", 3) == 0);
+    PH_CHECK_U64(ph_quarantine_entries(), 1);
     ph_listing_t l;
     ph_sec_list(gov, &l);
     PH_CHECK_U64(l.n, 2);
-    ph_dir_check(&l, true, NULL);
+    const char *quarantine[] = { PH_QUARANTINE, NULL };
+    ph_dir_check(&l, true, quarantine);
     ph_gov_close(gov);
     ph_blob_free(&a);
     ph_blob_free(&b);
@@ -224,6 +235,29 @@ static void test_generations(void **state)
 
 /* ================================================================ orphans */
 
+/* Writes "leftover <i>" into the store's `file`. */
+static void plant(const char *file, int i)
+{
+    char p[PATH_MAX], text[32];
+    ph_store_path(p, sizeof p, file);
+    ph_pf(text, sizeof text, "leftover %d", i);
+    ph_write_file(p, text, strlen(text));
+}
+
+/* The quarantine's `file` holds exactly what plant(file, i) wrote. */
+static void expect_quarantined(const char *file, int i)
+{
+    char p[PATH_MAX], text[32];
+    uint8_t got[64];
+    ph_quarantine_path(p, sizeof p, file);
+    if (!ph_exists(p))
+        ph_check_fail(__FILE__, __LINE__, "'%s' is not in the quarantine", file);
+    ph_pf(text, sizeof text, "leftover %d", i);
+    size_t n = ph_read_file(p, got, sizeof got);
+    if (n != strlen(text) || memcmp(got, text, n) != 0)
+        ph_check_fail(__FILE__, __LINE__, "'%s' in the quarantine does not hold '%s'", file, text);
+}
+
 static void test_orphans(void **state)
 {
     (void)state;
@@ -240,18 +274,17 @@ static void test_orphans(void **state)
     PH_CHECK(gen >= 2);
     ph_gov_close(gov);
 
-    /* what a crash leaves: a file of a section the manifest lacks, files of
-     * other generations of one it has, the next manifest half made */
+    /* what a crash leaves: a file of a section the manifest lacks, an older
+     * generation of one it has (the reaper's to remove), a newer one (a
+     * write cut before its commit), the next manifest half made */
     char files[4][64];
     ph_pf(files[0], sizeof files[0], "sec-00000000000000ff-ghost");
     ph_secfile_name(files[1], sizeof files[1], "keep", gen - 1);
     ph_secfile_name(files[2], sizeof files[2], "keep", gen + 7);
     ph_pf(files[3], sizeof files[3], PH_MANIFEST ".tmp");
     char p[PATH_MAX];
-    for (int i = 0; i < 4; i++) {
-        ph_store_path(p, sizeof p, files[i]);
-        ph_write_file(p, "leftover", 8);
-    }
+    for (int i = 0; i < 4; i++)
+        plant(files[i], i);
     ph_store_path(p, sizeof p, "notes.txt");
     ph_write_file(p, "not ours", 8);
 
@@ -260,8 +293,11 @@ static void test_orphans(void **state)
     for (int i = 0; i < 4; i++) {
         ph_store_path(p, sizeof p, files[i]);
         if (ph_exists(p))
-            ph_check_fail(__FILE__, __LINE__, "'%s' was not removed", files[i]);
+            ph_check_fail(__FILE__, __LINE__, "'%s' is still in the store", files[i]);
     }
+    expect_quarantined(files[0], 0); /* unnamed: kept aside */
+    expect_quarantined(files[2], 2); /* above the current generation: kept aside */
+    PH_CHECK_U64(ph_quarantine_entries(), 2); /* superseded and the tmp: removed */
     ph_store_path(p, sizeof p, "notes.txt");
     PH_CHECK(ph_exists(p));
     ph_sec_expect(s, &k1);
@@ -269,25 +305,39 @@ static void test_orphans(void **state)
     ph_sec_list(gov, &l);
     PH_CHECK_U64(l.n, 1);
     PH_CHECK_U64(l.info[0].generation, gen);
-    const char *extra[] = { "notes.txt", NULL };
+    const char *extra[] = { "notes.txt", PH_QUARANTINE, NULL };
     ph_dir_check(&l, true, extra);
     ph_gov_close(gov);
 
-    /* with no manifest at all: every section file is an orphan */
-    PH_CHECK_RC(faketree_remove(&ph_scratch.ft, "store"), 0);
-    PH_CHECK_RC(faketree_mkdir(&ph_scratch.ft, "store"), 0);
-    for (int i = 0; i < 4; i++) {
-        ph_store_path(p, sizeof p, files[i]);
-        ph_write_file(p, "leftover", 8);
-    }
-    ph_store_path(p, sizeof p, "notes.txt");
-    ph_write_file(p, "not ours", 8);
+    /* with no manifest at all: every section file goes to the quarantine,
+     * the current one too; names already there get a suffix */
+    char cur[64];
+    ph_secfile_name(cur, sizeof cur, "keep", gen);
+    uint8_t kept[16384];
+    ph_store_path(p, sizeof p, cur);
+    size_t kept_n = ph_read_file(p, kept, sizeof kept);
+    ph_store_path(p, sizeof p, PH_MANIFEST);
+    PH_CHECK(unlink(p) == 0);
+    for (int i = 0; i < 4; i++)
+        plant(files[i], 10 + i);
     gov = ph_gov_open();
     s = ph_sec_open(gov, "keep", MGOV_TIER_UNINITIALIZED);
     for (int i = 0; i < 4; i++) {
         ph_store_path(p, sizeof p, files[i]);
         PH_CHECK(!ph_exists(p));
     }
+    char again[80];
+    expect_quarantined(files[0], 0); /* the first ones, untouched */
+    expect_quarantined(files[2], 2);
+    ph_pf(again, sizeof again, "%s.1", files[0]);
+    expect_quarantined(again, 10);
+    ph_pf(again, sizeof again, "%s.1", files[2]);
+    expect_quarantined(again, 12);
+    expect_quarantined(files[1], 11); /* no healthy newer generation now */
+    ph_quarantine_path(p, sizeof p, cur);
+    uint8_t moved[16384];
+    PH_CHECK(ph_read_file(p, moved, sizeof moved) == kept_n && memcmp(moved, kept, kept_n) == 0);
+    PH_CHECK_U64(ph_quarantine_entries(), 6);
     ph_sec_list(gov, &l);
     PH_CHECK_U64(l.n, 1);
     PH_CHECK(l.info[0].open && l.info[0].generation == 0 &&

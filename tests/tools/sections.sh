@@ -8,7 +8,14 @@
 # (`memgov sort --spill-dir` waiting for its input) is busy; a damaged
 # section header is listed as corrupt; damaged data fails --get; a damaged
 # manifest fails every form with "corrupt" (an unreadable one, when not
-# root, with an I/O error); bad usage exits 2.
+# root, with an I/O error).  The quarantine: listing a DIR with no manifest
+# moves its section files into DIR/sec-quarantine, deletes nothing and says
+# so; --quarantined lists them (text and JSON), --restore brings one back
+# (--as under another name), refusing a name in use and a damaged file,
+# --discard deletes one; names squatted by directories, symlinks or FIFOs
+# (the next generation's file, sec-manifest.tmp, sec-quarantine,
+# memgov.lock) no longer wedge DIR, and what still fails names the file.
+# Bad usage exits 2.
 set -u
 memgov=$1
 # shellcheck source=tests/tools/lib.sh
@@ -146,10 +153,91 @@ if [ "$(id -u)" -ne 0 ]; then # an unreadable manifest (root reads it anyway)
 fi
 expect 0 sections "$dir" --get alpha && { cmp -s "$out" "$work/alpha.txt" || fail "alpha differs after the manifest was repaired"; }
 
+# ---------------------------------------------------------------- quarantine
+qd=$work/q
+mkdir "$qd"
+expect 0 sections "$qd" --put qa "$work/alpha.txt"
+expect 0 sections "$qd" --put qb "$work/beta.txt"
+expect 0 sections "$qd" --put qc "$work/alpha.txt"
+qa_file=$(cd "$qd" && ls sec-*-qa) qb_file=$(cd "$qd" && ls sec-*-qb) qc_file=$(cd "$qd" && ls sec-*-qc)
+sums_before=$(cd "$qd" && cat sec-0* | cksum)
+rm "$qd/sec-manifest"
+expect 0 sections "$qd" && {
+    contains "$out" "^no sections in" "listing without a manifest"
+    contains "$err" "3 files the manifest does not account for moved to '$qd/sec-quarantine'" \
+        "listing without a manifest says what it moved"
+    contains "$err" "memgov sections $qd --quarantined" "listing without a manifest says how to see them"
+}
+[ "$(cd "$qd/sec-quarantine" 2>/dev/null && cat sec-0* | cksum)" = "$sums_before" ] ||
+    fail "the section files are not all in the quarantine, byte for byte"
+ls "$qd" | grep -q '^sec-0' && fail "section files left outside the quarantine"
+expect 0 sections "$qd" && { [ -s "$err" ] && fail "a second listing moved more: $(cat "$err")"; }
+expect 0 sections "$qd" --quarantined && {
+    contains "$out" "^file +section +length +disk +status$" "--quarantined header"
+    contains "$out" "^$qa_file +qa +16 B +4\.01 KiB +ok$" "--quarantined qa"
+    contains "$out" "^$qb_file +qb +282 KiB +286 KiB +ok$" "--quarantined qb"
+}
+if expect 0 sections "$qd" --quarantined --json && command -v python3 >/dev/null 2>&1; then
+    python3 - "$out" "$qa_file" "$beta_len" <<'EOF' || fail "--quarantined --json does not parse as expected"
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert len(v) == 3 and v[0]["file"] == sys.argv[2] and v[0]["name"] == "qa", v
+assert v[1]["length"]["bytes"] == int(sys.argv[3]) and v[1]["disk"]["bytes"] == 4096 + int(sys.argv[3]), v
+assert all(e["status"] == "ok" for e in v), v
+EOF
+fi
+expect 0 sections "$qd" --restore "$qa_file" && quiet_stdout "--restore"
+expect 0 sections "$qd" --get qa && { cmp -s "$out" "$work/alpha.txt" || fail "qa differs after --restore"; }
+expect 0 sections "$qd" && contains "$out" "^qa +on_disk +16 B " "listing after --restore"
+expect 1 sections "$qd" --restore "$qc_file" --as qa && contains "$err" "section 'qa' already exists" "--restore --as over qa"
+[ -f "$qd/sec-quarantine/$qc_file" ] || fail "a refused --restore moved the file"
+expect 0 sections "$qd" --restore "$qc_file" --as "qc new"
+expect 0 sections "$qd" --get "qc new" && { cmp -s "$out" "$work/alpha.txt" || fail "'qc new' differs"; }
+printf '\377' | dd of="$qd/sec-quarantine/$qb_file" bs=1 seek=5000 conv=notrunc 2>/dev/null
+expect 0 sections "$qd" --quarantined && contains "$out" "^$qb_file +qb .* corrupt$" "--quarantined of a damaged file"
+expect 1 sections "$qd" --restore "$qb_file" && contains "$err" "corrupt data" "--restore of a damaged file"
+[ -f "$qd/sec-quarantine/$qb_file" ] || fail "a damaged file left the quarantine"
+expect 1 sections "$qd" --restore nosuch && contains "$err" "no file 'nosuch' in the quarantine" "--restore nosuch"
+expect 0 sections "$qd" --discard "$qb_file" && quiet_stdout "--discard"
+[ -e "$qd/sec-quarantine/$qb_file" ] && fail "--discard left the file"
+expect 1 sections "$qd" --discard "$qb_file" && contains "$err" "not found" "second --discard"
+expect 0 sections "$qd" --quarantined && contains "$out" "^nothing in the quarantine" "--quarantined when empty"
+
+# squatters: a directory and a symlink on the next generations' names, a
+# directory as sec-manifest.tmp (moved aside), then what still fails
+n=$(ls "$qd" | sed -n 's/^sec-\([0-9a-f]*\)-.*/\1/p' | sort | tail -1)
+next=$(printf '%016x' $((16#$n + 1))) next2=$(printf '%016x' $((16#$n + 2)))
+mkdir "$qd/sec-$next-sq" && ln -s /nonexistent "$qd/sec-$next2-sq" && mkdir "$qd/sec-manifest.tmp"
+expect 0 sections "$qd" --put sq "$work/alpha.txt" &&
+    contains "$err" "1 file the manifest does not account for moved" "--put beside a squatted sec-manifest.tmp"
+expect 0 sections "$qd" --get sq && { cmp -s "$out" "$work/alpha.txt" || fail "sq differs"; }
+[ -d "$qd/sec-quarantine/sec-manifest.tmp" ] || fail "sec-manifest.tmp (a directory) is not in the quarantine"
+for i in $(seq 1 20); do mkdir "$qd/sec-$(printf '%016x' $((16#$n + 2 + i)))-sq2"; done
+expect 1 sections "$qd" --put sq2 "$work/alpha.txt" &&
+    contains "$err" "'$qd/sec-[0-9a-f]*-sq2' is not a regular file" "--put over too many squatters names one"
+rm -rf "$qd"/sec-*-sq2
+rm -rf "$qd/sec-quarantine" && printf x >"$qd/sec-quarantine" && mkdir "$qd/sec-manifest.tmp"
+expect 1 sections "$qd" &&
+    contains "$err" "cannot move 'sec-manifest.tmp' into its quarantine: '$qd/sec-quarantine' is not a directory" \
+        "a squatted quarantine"
+rm -f "$qd/sec-quarantine" && rmdir "$qd/sec-manifest.tmp"
+for kind in dir symlink fifo; do
+    case $kind in
+    dir) mkdir "$qd/memgov.lock" ;;
+    symlink) ln -s /nonexistent "$qd/memgov.lock" ;;
+    fifo) mkfifo "$qd/memgov.lock" ;;
+    esac
+    expect 1 sections "$qd" && contains "$err" "its lock file memgov.lock is not a regular file" "memgov.lock as a $kind"
+    rm -rf "$qd/memgov.lock"
+done
+expect 0 sections "$qd" && contains "$out" "^sq " "listing once the squatters are gone"
+
 # ---------------------------------------------------------------- usage
 for bad in "sections" "sections --nope $dir" "sections $dir extra" "sections $dir --put x" \
     "sections $dir --json --remove x" "sections $dir --put a --remove b $work/alpha.txt" \
-    "sections $dir --get ../x"; do
+    "sections $dir --get ../x" "sections $dir --restore ../x" "sections $dir --discard a/b" \
+    "sections $dir --restore ." "sections $dir --as x" "sections $dir --restore x --json" \
+    "sections $dir --quarantined --remove x" "sections $dir --restore x --as a/b"; do
     # shellcheck disable=SC2086
     if expect 2 $bad; then
         quiet_stdout "memgov $bad"
