@@ -136,7 +136,8 @@ typedef struct mgov_section_view {
  * by an open section or another consumer), MGOV_ECORRUPT (its copy on
  * disk failed its check), MGOV_EBUSY (the spill directory is another
  * process's, or a section of that name is being restored from the
- * quarantine by another thread right now), MGOV_EIO, MGOV_ENOMEM, and
+ * quarantine or removed by another thread right now), MGOV_EIO,
+ * MGOV_ENOMEM, and
  * for ForceRam the budget's refusals.  The first use of a governor's
  * sections may also fail with the status of a move into the quarantine
  * (see below). */

@@ -171,8 +171,8 @@ static int claim_entry(mgov__tier_store_t *st, const char *name, mgov_section_t 
     pthread_mutex_lock(&st->mu);
     mgov__tier_entry_t *e = mgov__tier_find(st, name);
     int rc = MGOV_OK;
-    if (e && e->restoring)
-        rc = MGOV_EBUSY; /* coming back from the quarantine right now */
+    if (e && e->moving)
+        rc = MGOV_EBUSY; /* being restored from the quarantine or removed right now */
     else if (e && e->open)
         rc = MGOV_EEXIST;
     else if (e && e->status != MGOV_OK)

@@ -45,7 +45,7 @@
  * Locking: the sweep runs while the store is made (no other thread has
  * it); the commit's move of a squatting tmp runs under manifest_mu.  A
  * restore holds manifest_mu from the name's check to its commit, and marks
- * its entry `restoring` so no open, removal or listing sees it half made.
+ * its entry `moving` so no open, removal or listing sees it half made.
  * Listing and discarding take no lock: names change only by atomic
  * renames and unlinks.  The sweep's events are noted and raised once the
  * governor's layer lock is released (never under a governor lock); a
@@ -353,7 +353,7 @@ static int restore_locked(mgov__tier_store_t *st, int qfd, const char *file, int
     mgov__tier_entry_t *e = mgov__tier_find(st, name);
     int rc = e ? MGOV_EEXIST : mgov__tier_insert(st, name, &e);
     if (rc == MGOV_OK)
-        e->restoring = true; /* the name is ours: no open or removal takes it meanwhile */
+        e->moving = true; /* the name is ours: no open or removal takes it meanwhile */
     pthread_mutex_unlock(&st->mu);
     if (rc != MGOV_OK) {
         pthread_mutex_unlock(&st->manifest_mu);
@@ -396,7 +396,7 @@ static int restore_locked(mgov__tier_store_t *st, int qfd, const char *file, int
     if (rc == MGOV_OK) {
         /* charged before a removal (which needs manifest_mu) can give it back */
         mgov__spill_dir_charge_found(st->dir, MGOV__SECTION_HEADER + h->length);
-        e->restoring = false;
+        e->moving = false;
     } else {
         mgov__tier_erase(st, e);
     }

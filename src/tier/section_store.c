@@ -9,10 +9,11 @@
  * directory holds exactly what the manifest names.
  *
  * Invariants: entries is sorted by name, names unique; an entry with
- * open == NULL has a file (gen != 0), or is being restored from the
- * quarantine (`restoring`: hidden from listings, opens and removals until
- * its commit ends): an entry is erased when its section closes without a
- * file, or when its file is removed and it is not open.
+ * open == NULL has a file (gen != 0), or its file is being restored from
+ * the quarantine or removed (`moving`: hidden from listings, opens and
+ * removals until its commit ends, so no open can take an entry a removal
+ * is about to free): an entry is erased when its section closes without
+ * a file, or when its file is removed and it is not open.
  * Locking: store->mu guards entries and every entry field (a leaf lock).
  */
 #include <stdlib.h>
@@ -177,7 +178,7 @@ int mgov_section_remove(mgov_t *gov, const char *name)
     pthread_mutex_lock(&st->manifest_mu);
     pthread_mutex_lock(&st->mu);
     mgov__tier_entry_t *e = mgov__tier_find(st, name);
-    rc = !e || !e->gen ? MGOV_ENOTFOUND : e->open || e->restoring ? MGOV_EBUSY : MGOV_OK;
+    rc = !e || !e->gen ? MGOV_ENOTFOUND : e->open || e->moving ? MGOV_EBUSY : MGOV_OK;
     uint64_t gen = 0, length = 0;
     int status = MGOV_OK;
     if (rc == MGOV_OK) {
@@ -185,15 +186,18 @@ int mgov_section_remove(mgov_t *gov, const char *name)
         length = e->length;
         status = e->status;
         e->gen = 0; /* dropped from the manifest written next */
+        e->moving = true; /* no open claims it while the commit runs */
     }
     pthread_mutex_unlock(&st->mu);
     if (rc == MGOV_OK) {
         rc = mgov__manifest_commit(st);
         pthread_mutex_lock(&st->mu);
-        if (rc == MGOV_OK)
+        if (rc == MGOV_OK) {
             mgov__tier_erase(st, e);
-        else
+        } else {
             e->gen = gen; /* the old manifest stays: so does the copy */
+            e->moving = false;
+        }
         pthread_mutex_unlock(&st->mu);
         if (rc == MGOV_OK)
             mgov__secfile_remove(st, name, gen, length, status == MGOV_OK);
@@ -235,7 +239,7 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
     pthread_mutex_lock(&st->mu);
     unsigned n = 0;
     for (unsigned i = 0; i < st->n; i++)
-        n += !st->entries[i]->restoring; /* not there yet */
+        n += !st->entries[i]->moving; /* coming or going */
     mgov_section_info_t *v = n ? mgov__calloc(n, sizeof *v) : NULL;
     char(*names)[MGOV_NAME_MAX + 1] = n ? mgov__malloc(n * sizeof *names) : NULL;
     if (n && (!v || !names)) {
@@ -246,7 +250,7 @@ int mgov_section_foreach(mgov_t *gov, void (*fn)(void *arg, const mgov_section_i
     }
     for (unsigned i = 0, j = 0; j < n; i++) {
         const mgov__tier_entry_t *e = st->entries[i];
-        if (e->restoring)
+        if (e->moving)
             continue;
         mgov_section_info_t *x = &v[j];
         x->name = names[j];

@@ -65,8 +65,9 @@ typedef struct mgov__tier_entry {
     uint8_t override;     /* the section's override when it was written */
     int status;           /* MGOV_OK, or MGOV_ECORRUPT: unavailable */
     bool verified;        /* the data's crc was checked (or we wrote it) */
-    bool restoring;       /* being restored from the quarantine: not listed,
-                             opened nor removed until that ends */
+    bool moving;          /* its file is being restored from the quarantine
+                             or removed: not listed, opened nor removed
+                             until that commit ends */
     mgov_section_t *open; /* the open section, or NULL */
 } mgov__tier_entry_t;
 

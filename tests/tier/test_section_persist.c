@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -278,6 +280,66 @@ static void test_private_dir_dead_owner(void **state)
     ph_blob_free(&b);
 }
 
+/* ------------------------------------------------- remove against open */
+
+typedef struct opener {
+    mgov_t *gov;
+    atomic_bool stop;
+    unsigned opened, refused;
+    int bad; /* an open status no removal explains, or 0 */
+} opener_t;
+
+/* Opens and closes "x" as fast as it can while the main thread writes and
+ * removes it: an open during a removal's commit used to claim the entry
+ * the removal then freed (a use after free, seen by ASan). */
+static void *opener_main(void *arg)
+{
+    opener_t *o = arg;
+    while (!atomic_load(&o->stop)) {
+        mgov_section_t *s;
+        int rc = mgov_section_open(o->gov, "x", NULL, &s);
+        if (rc == MGOV_OK) {
+            o->opened++;
+            mgov_section_close(s);
+        } else if (rc == MGOV_EBUSY || rc == MGOV_EEXIST) {
+            o->refused++;
+        } else if (!o->bad) {
+            o->bad = rc;
+        }
+    }
+    return NULL;
+}
+
+static void test_remove_against_open(void **state)
+{
+    (void)state;
+    mgov_t *gov = ph_gov_open();
+    opener_t o = { .gov = gov };
+    pthread_t t;
+    PH_CHECK(pthread_create(&t, NULL, opener_main, &o) == 0);
+    static unsigned char data[4096];
+    unsigned removed = 0;
+    for (int i = 0; i < 300; i++) {
+        mgov_section_t *s;
+        int rc = mgov_section_open(gov, "x", NULL, &s);
+        if (rc != MGOV_OK)
+            continue; /* the opener has it, or it is being removed */
+        if (mgov_section_length(s) == 0 && mgov_section_append(s, data, sizeof data) == MGOV_OK)
+            (void)mgov_section_spill(s, -1);
+        mgov_section_close(s);
+        rc = mgov_section_remove(gov, "x");
+        PH_CHECK(rc == MGOV_OK || rc == MGOV_EBUSY || rc == MGOV_ENOTFOUND);
+        removed += rc == MGOV_OK;
+    }
+    atomic_store(&o.stop, true);
+    PH_CHECK(pthread_join(t, NULL) == 0);
+    if (o.bad)
+        ph_check_fail(__FILE__, __LINE__, "open returned %s", mgov_strerror(o.bad));
+    PH_CHECK(removed > 0 && o.opened > 0);
+    (void)mgov_section_remove(gov, "x");
+    ph_gov_close(gov);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ph_setup, ph_teardown)
@@ -285,6 +347,7 @@ int main(void)
         T(test_restart),
         T(test_private_dir),
         T(test_private_dir_dead_owner),
+        T(test_remove_against_open),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
