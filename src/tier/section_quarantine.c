@@ -405,16 +405,23 @@ static int restore_locked(mgov__tier_store_t *st, int qfd, const char *file, int
     return rc;
 }
 
+/* What restore and discard start with: the file's name checked, the
+ * persistent store and the quarantine opened (*qfd, the caller closes). */
+static int quarantine_enter(mgov_t *gov, const char *file, mgov__tier_store_t **st, int *qfd)
+{
+    if (!gov || qname_check(file) != MGOV_OK)
+        return MGOV_EINVAL;
+    int rc = persistent_store(gov, st);
+    return rc == MGOV_OK ? qdir_open(*st, false, qfd) : rc;
+}
+
 int mgov_section_quarantine_restore(mgov_t *gov, const char *file, const char *as_name)
 {
-    if (!gov || qname_check(file) != MGOV_OK ||
-        (as_name && mgov__section_name_check(as_name) != MGOV_OK))
+    if (as_name && mgov__section_name_check(as_name) != MGOV_OK)
         return MGOV_EINVAL;
     mgov__tier_store_t *st;
-    int rc = persistent_store(gov, &st);
     int qfd;
-    if (rc == MGOV_OK)
-        rc = qdir_open(st, false, &qfd);
+    int rc = quarantine_enter(gov, file, &st, &qfd);
     if (rc != MGOV_OK)
         return rc;
     mgov__sechdr_t h;
@@ -433,13 +440,9 @@ int mgov_section_quarantine_restore(mgov_t *gov, const char *file, const char *a
 
 int mgov_section_quarantine_discard(mgov_t *gov, const char *file)
 {
-    if (!gov || qname_check(file) != MGOV_OK)
-        return MGOV_EINVAL;
     mgov__tier_store_t *st;
-    int rc = persistent_store(gov, &st);
     int qfd;
-    if (rc == MGOV_OK)
-        rc = qdir_open(st, false, &qfd);
+    int rc = quarantine_enter(gov, file, &st, &qfd);
     if (rc != MGOV_OK)
         return rc;
     struct stat sb;
