@@ -20,6 +20,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -289,7 +290,7 @@ typedef struct opener {
     int bad; /* an open status no removal explains, or 0 */
 } opener_t;
 
-/* Opens and closes "x" as fast as it can while the main thread writes and
+/* Opens and closes "x" again and again while the main thread writes and
  * removes it: an open during a removal's commit used to claim the entry
  * the removal then freed (a use after free, seen by ASan). */
 static void *opener_main(void *arg)
@@ -301,6 +302,7 @@ static void *opener_main(void *arg)
         if (rc == MGOV_OK) {
             o->opened++;
             mgov_section_close(s);
+            sched_yield(); /* the main thread gets its turns at the name */
         } else if (rc == MGOV_EBUSY || rc == MGOV_EEXIST) {
             o->refused++;
         } else if (!o->bad) {
@@ -319,7 +321,9 @@ static void test_remove_against_open(void **state)
     PH_CHECK(pthread_create(&t, NULL, opener_main, &o) == 0);
     static unsigned char data[4096];
     unsigned removed = 0;
-    for (int i = 0; i < 300; i++) {
+    /* 300 removals, however the threads are scheduled (each turn may find
+     * the name held by the opener) */
+    for (int i = 0; removed < 300 && i < 1000000; i++) {
         mgov_section_t *s;
         int rc = mgov_section_open(gov, "x", NULL, &s);
         if (rc != MGOV_OK)
