@@ -13,9 +13,11 @@
  *   mgov_sort_next --> output.c, two 1 MiB buffers: one filled here while
  *                      a writer thread write(2)s the other --> OUT or stdout
  *
- * The I/O buffers (3 MiB; the input one grows while a line longer than it
- * is read, up to the longest line the budget can hold: line_limit) are
- * the only memory outside the budget besides the program.
+ * The input buffer (1 MiB, or a 16th of a smaller budget) is charged to
+ * the budget (input.h): it grows while a longer line is read, up to the
+ * longest line the budget can hold (line_limit), making room by spilling
+ * the sort (mgov_sort_spill).  The two output buffers (2 MiB) are the only
+ * memory outside the budget besides the program.
  *
  * -o OUT may name one of the inputs, as with sort(1).  OUT is opened at the
  * start, created when missing but not truncated, so an unwritable OUT fails
@@ -433,10 +435,11 @@ void cmd_sort_help(FILE *out)
             "Writes the lines of the FILEs, in order, sorted by bytes: the order of\n"
             "`LC_ALL=C sort`.  With no FILE, or when FILE is -, reads standard input.\n"
             "A last line without a newline is sorted as a line and written with one;\n"
-            "lines may hold any bytes, NUL included, up to 64 MiB each and to 95%% of\n"
-            "the budget.  The sort runs under a memory governor: the records it holds\n"
-            "are charged to the budget, and when the budget is full they go to disk as\n"
-            "sorted runs, merged at the end, so any input is sorted within the budget.\n"
+            "lines may hold any bytes, NUL included, up to 64 MiB each and to what the\n"
+            "budget can hold twice (416 KiB at 1M).  The sort runs under a memory\n"
+            "governor: the records it holds and its input buffer are charged to the\n"
+            "budget, and when the budget is full the records go to disk as sorted\n"
+            "runs, merged at the end, so any input is sorted within the budget.\n"
             "\n"
             "Options:\n"
             CLI_JOB_HELP_MEMORY
